@@ -1,0 +1,41 @@
+"""Index constants for the packed float64 arrays that façades hand to kernels.
+
+Kept in one module so that the façade packing a vector and the kernel reading it agree.
+Numba freezes module-level integers at compile time, which is exactly what constants need.
+"""
+
+# -- profile vector (simulate.Profile.pack) --------------------------------------------------
+PROF_RTT_S = 0  # fixed time to first byte per request; < 0: use the trace's per-period latency
+PROF_RTT_ADVANCES_CLOCK = 1  # 1.0: the trace clock runs during the latency; 0.0: it does not (Pensieve)
+PROF_EFFICIENCY = 2  # fraction of the link rate that carries payload
+PROF_BUFFER_CAP_S = 3
+PROF_WAIT_QUANTUM_S = 4  # > 0: waits are whole multiples of it (Pensieve 0.5 s); 0: exact
+PROF_FIRST_CHUNK_REBUFFERS = 5  # 1.0: chunk 0's download counts as rebuffering (Pensieve)
+PROF_INITIAL_RUNG = 6  # >= 0: rung of chunk 0, chosen without asking the controller; < 0: ask it
+PROF_MAX_DOWNLOAD_S = 7  # a request still unfinished after this long stalls the session
+PROF_THROUGHPUT_INCLUDES_LATENCY = 8  # 1.0: samples are bytes / (latency + transfer time)
+PROF_SIZE = 9
+
+# -- session status -----------------------------------------------------------------------------
+STATUS_COMPLETE = 0
+STATUS_STALLED = 1  # a download could not finish within PROF_MAX_DOWNLOAD_S
+STATUS_NO_BANDWIDTH = 2  # the trace, as this profile reads it, never delivers a byte
+
+# -- per-chunk log columns (float64 matrix, one row per chunk) ----------------------------------
+LOG_RUNG = 0
+LOG_SIZE_BYTES = 1
+LOG_LATENCY_S = 2  # time to first byte
+LOG_DELAY_S = 3  # request to last byte, latency included
+LOG_BUFFER_S = 4  # after the download and any wait
+LOG_REBUFFER_S = 5
+LOG_WAIT_S = 6  # idle time because the buffer was full
+LOG_THROUGHPUT_BPS = 7  # the sample the player measured for this chunk
+LOG_REQUEST_S = 8  # session time at which the request was issued
+LOG_COLS = 9
+
+# -- controller ids ------------------------------------------------------------------------------
+CTRL_BB_PENSIEVE = 0  # params: reservoir_s, cushion_s
+CTRL_BBA0 = 1  # params: reservoir_s, cushion_s
+CTRL_RATE = 2  # params: window, safety
+CTRL_FIXED = 3  # params: rung
+CTRL_PARAMS = 4  # width of the packed controller-parameter vector

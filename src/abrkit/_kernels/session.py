@@ -1,0 +1,209 @@
+"""The one session loop shared by every controller, and its batch driver.
+
+Trace clock model (arrays prepared by the façade):
+
+* ``period_end_s[j]`` is the clock value at which period ``j`` ends, ``period_bw_bps[j]`` its
+  bandwidth and ``period_lat_s[j]`` the latency of a request issued in it.
+* The clock starts at ``start_s`` in period 0. When it passes the last period's end it wraps to
+  ``wrap_s`` in period 0 (traces loop).
+
+Keeping absolute end times (rather than lengths) reproduces Pensieve's arithmetic exactly: it
+computes each step's length as ``cooked_time[ptr] - last_time``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._jit import njit
+from .controllers import decide
+from .layout import (
+    LOG_BUFFER_S,
+    LOG_COLS,
+    LOG_DELAY_S,
+    LOG_LATENCY_S,
+    LOG_REBUFFER_S,
+    LOG_REQUEST_S,
+    LOG_RUNG,
+    LOG_SIZE_BYTES,
+    LOG_THROUGHPUT_BPS,
+    LOG_WAIT_S,
+    PROF_BUFFER_CAP_S,
+    PROF_EFFICIENCY,
+    PROF_FIRST_CHUNK_REBUFFERS,
+    PROF_INITIAL_RUNG,
+    PROF_MAX_DOWNLOAD_S,
+    PROF_RTT_ADVANCES_CLOCK,
+    PROF_RTT_S,
+    PROF_THROUGHPUT_INCLUDES_LATENCY,
+    PROF_WAIT_QUANTUM_S,
+    STATUS_COMPLETE,
+    STATUS_NO_BANDWIDTH,
+    STATUS_STALLED,
+)
+
+
+@njit
+def advance_clock(period_end_s, wrap_s, ptr, clock_s, wait_s):
+    """Move the trace clock forward by ``wait_s`` seconds; returns the new (ptr, clock)."""
+    m = period_end_s.size
+    while True:
+        dur = period_end_s[ptr] - clock_s
+        if dur > wait_s:
+            return ptr, clock_s + wait_s
+        wait_s -= dur
+        clock_s = period_end_s[ptr]
+        ptr += 1
+        if ptr >= m:
+            ptr = 0
+            clock_s = wrap_s
+
+
+@njit
+def transfer(period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size_bytes, efficiency, max_s):
+    """Deliver ``size_bytes`` starting at (ptr, clock).
+
+    Returns (seconds taken, ptr, clock, finished). ``finished`` is False when more than
+    ``max_s`` seconds passed without the last byte arriving.
+    """
+    m = period_end_s.size
+    sent = 0.0
+    elapsed = 0.0
+    while True:
+        rate = period_bw_bps[ptr] / 8.0  # bytes per second
+        dur = period_end_s[ptr] - clock_s
+        payload = rate * dur * efficiency
+        if sent + payload > size_bytes:
+            frac = (size_bytes - sent) / rate / efficiency
+            return elapsed + frac, ptr, clock_s + frac, True
+        sent += payload
+        elapsed += dur
+        clock_s = period_end_s[ptr]
+        ptr += 1
+        if ptr >= m:
+            ptr = 0
+            clock_s = wrap_s
+        if elapsed > max_s:
+            return elapsed, ptr, clock_s, False
+
+
+@njit
+def run_session(
+    period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s,
+    sizes_bytes, bitrates_bps, chunk_s, n_chunks,
+    prof, ctrl_id, cparams, log,
+):
+    """Simulate one session; fills ``log[:n_done]`` and returns (n_done, status, startup_s).
+
+    ``log`` has shape (>= n_chunks, LOG_COLS); see ``layout`` for the columns.
+    """
+    has_bw = False
+    for j in range(period_bw_bps.size):
+        if period_bw_bps[j] > 0.0:
+            has_bw = True
+            break
+    if not has_bw:
+        return 0, STATUS_NO_BANDWIDTH, 0.0
+
+    rtt_s = prof[PROF_RTT_S]
+    rtt_moves = prof[PROF_RTT_ADVANCES_CLOCK] != 0.0
+    eff = prof[PROF_EFFICIENCY]
+    cap_s = prof[PROF_BUFFER_CAP_S]
+    quantum_s = prof[PROF_WAIT_QUANTUM_S]
+    first_rebuffers = prof[PROF_FIRST_CHUNK_REBUFFERS] != 0.0
+    initial_rung = int(prof[PROF_INITIAL_RUNG])
+    max_dl_s = prof[PROF_MAX_DOWNLOAD_S]
+    thr_with_lat = prof[PROF_THROUGHPUT_INCLUDES_LATENCY] != 0.0
+    n_rungs = bitrates_bps.size
+
+    ptr = 0
+    clock_s = start_s
+    session_s = 0.0
+    buffer_s = 0.0
+    startup_s = 0.0
+    prev = -1
+    for k in range(n_chunks):
+        if k == 0 and initial_rung >= 0:
+            rung = min(initial_rung, n_rungs - 1)
+        else:
+            rung = decide(ctrl_id, cparams, k, buffer_s, prev, bitrates_bps, log)
+        size = sizes_bytes[k, rung]
+
+        lat_s = rtt_s if rtt_s >= 0.0 else period_lat_s[ptr]
+        if rtt_moves and lat_s > 0.0:
+            ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, lat_s)
+        xfer_s, ptr, clock_s, done = transfer(
+            period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size, eff, max_dl_s
+        )
+        if not done:
+            return k, STATUS_STALLED, startup_s
+        delay_s = xfer_s + lat_s
+
+        if k == 0 and not first_rebuffers:
+            startup_s = delay_s
+            rebuf_s = 0.0
+            buffer_s = chunk_s
+        else:
+            rebuf_s = max(delay_s - buffer_s, 0.0)
+            buffer_s = max(buffer_s - delay_s, 0.0) + chunk_s
+
+        wait_s = 0.0
+        if buffer_s > cap_s:
+            drain_s = buffer_s - cap_s
+            if quantum_s > 0.0:
+                wait_s = np.ceil(drain_s / quantum_s) * quantum_s
+            else:
+                wait_s = drain_s
+            buffer_s -= wait_s
+            ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, wait_s)
+
+        row = log[k]
+        row[LOG_RUNG] = rung
+        row[LOG_SIZE_BYTES] = size
+        row[LOG_LATENCY_S] = lat_s
+        row[LOG_DELAY_S] = delay_s
+        row[LOG_BUFFER_S] = buffer_s
+        row[LOG_REBUFFER_S] = rebuf_s
+        row[LOG_WAIT_S] = wait_s
+        row[LOG_THROUGHPUT_BPS] = size * 8.0 / (delay_s if thr_with_lat else xfer_s)
+        row[LOG_REQUEST_S] = session_s
+        session_s += delay_s + wait_s
+        prev = rung
+    return n_chunks, STATUS_COMPLETE, startup_s
+
+
+@njit
+def run_batch(
+    job_lo, job_hi,
+    job_trace, job_video, job_ctrl,
+    tr_offsets, tr_end_s, tr_bw_bps, tr_lat_s, tr_start_s, tr_wrap_s,
+    vid_offsets, vid_sizes_flat, vid_rungs, vid_n_chunks, vid_chunk_s, lad_offsets, lad_bps,
+    prof, ctrl_ids, ctrl_params,
+    log, out_n_done, out_status, out_startup_s,
+):
+    """Run jobs ``job_lo .. job_hi-1``; job ``j`` writes only ``log[j]`` and ``out_*[j]``.
+
+    Traces, videos and ladders are concatenated with offsets so that one call can cover any
+    mix of them; threads may run disjoint job ranges at the same time (the kernel drops the GIL).
+    """
+    for j in range(job_lo, job_hi):
+        t = job_trace[j]
+        v = job_video[j]
+        c = job_ctrl[j]
+        t0, t1 = tr_offsets[t], tr_offsets[t + 1]
+        n_r = vid_rungs[v]
+        n_c = vid_n_chunks[v]
+        v0 = vid_offsets[v]
+        sizes = vid_sizes_flat[v0 : v0 + n_c * n_r].reshape((n_c, n_r))
+        ladder = lad_bps[lad_offsets[v] : lad_offsets[v + 1]]
+        log[j, :, :] = np.nan
+        n_done, status, startup_s = run_session(
+            tr_end_s[t0:t1], tr_bw_bps[t0:t1], tr_lat_s[t0:t1], tr_start_s[t], tr_wrap_s[t],
+            sizes, ladder, vid_chunk_s[v], n_c,
+            prof, ctrl_ids[c], ctrl_params[c], log[j],
+        )
+        out_n_done[j] = n_done
+        out_status[j] = status
+        out_startup_s[j] = startup_s
+
+

@@ -1,0 +1,141 @@
+"""Simulator profiles: the player and network model a session runs under.
+
+``default`` is abrkit's clean model. ``pensieve`` reproduces Pensieve's test simulator
+(``test/fixed_env.py``) decision for decision; each of its departures from the clean model is a
+named field, so any one can be switched back:
+
+=============================  ==========  ==========================================================
+field                          pensieve    behaviour in Pensieve's ``fixed_env.py``
+=============================  ==========  ==========================================================
+``rtt_s``                      0.08        ``LINK_RTT = 80`` ms added to every download's delay
+``rtt_advances_clock``         False       ... but the trace clock does not move during those 80 ms
+``payload_efficiency``         0.95        ``PACKET_PAYLOAD_PORTION``: 95 % of the link rate is payload
+``buffer_cap_s``               60          ``BUFFER_THRESH``
+``wait_quantum_s``             0.5         a full buffer sleeps ``ceil(excess / 500 ms)`` x 500 ms, the
+                                           buffer drops by that whole sleep, and the trace clock runs on
+``trace_alignment``            "end"       a trace line's bandwidth applies to the interval *ending* at
+                                           its time (``cooked_bw[ptr]`` over ``(t[ptr-1], t[ptr]]``), so
+                                           line 0's bandwidth is never used; a trace that runs out wraps
+                                           to its second line with the clock reset to 0
+``first_chunk_rebuffers``      True        the buffer starts empty and the first chunk's whole download
+                                           (RTT included) is counted as rebuffering
+``initial_rung``               1           the first chunk is requested at rung 1 (``DEFAULT_QUALITY``)
+``max_chunks``                 48          ``TOTAL_VIDEO_CHUNCK``: 48 of the 49 chunks in the size files
+``throughput_includes_latency``True        throughput samples are size / delay, the RTT included
+``qoe``                        linear      totals skip chunk 0, as Pensieve's published numbers do
+=============================  ==========  ==========================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from ._kernels import layout as L
+from .errors import ParameterError
+from .qoe import QoE
+from .traces import Trace
+
+__all__ = ["Profile", "PROFILES", "get_profile"]
+
+_ALIGNMENTS = ("start", "end")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Player and network model of a simulation (see the module docstring for the fields)."""
+
+    name: str = "default"
+    rtt_s: float | None = None
+    rtt_advances_clock: bool = True
+    payload_efficiency: float = 1.0
+    buffer_cap_s: float = 60.0
+    wait_quantum_s: float = 0.0
+    trace_alignment: str = "start"
+    first_chunk_rebuffers: bool = False
+    initial_rung: int | None = None
+    max_chunks: int | None = None
+    throughput_includes_latency: bool = True
+    max_download_s: float = 600.0
+    qoe: QoE = field(default_factory=QoE.linear)
+
+    def __post_init__(self) -> None:
+        if self.rtt_s is not None and not (np.isfinite(self.rtt_s) and self.rtt_s >= 0):
+            raise ParameterError("rtt_s", self.rtt_s, "must be finite and >= 0, or None to use the trace's latency")
+        if not (np.isfinite(self.payload_efficiency) and 0 < self.payload_efficiency <= 1):
+            raise ParameterError("payload_efficiency", self.payload_efficiency, "must be in (0, 1]")
+        if not (np.isfinite(self.buffer_cap_s) and self.buffer_cap_s > 0):
+            raise ParameterError("buffer_cap_s", self.buffer_cap_s, "must be finite and > 0")
+        if not (np.isfinite(self.wait_quantum_s) and self.wait_quantum_s >= 0):
+            raise ParameterError("wait_quantum_s", self.wait_quantum_s, "must be finite and >= 0 (0: exact waits)")
+        if self.trace_alignment not in _ALIGNMENTS:
+            raise ParameterError("trace_alignment", self.trace_alignment, f"must be one of {', '.join(_ALIGNMENTS)}")
+        if self.initial_rung is not None and (not isinstance(self.initial_rung, (int, np.integer)) or self.initial_rung < 0):
+            raise ParameterError("initial_rung", self.initial_rung, "must be an integer >= 0 or None")
+        if self.max_chunks is not None and (not isinstance(self.max_chunks, (int, np.integer)) or self.max_chunks < 1):
+            raise ParameterError("max_chunks", self.max_chunks, "must be an integer >= 1 or None")
+        if not (self.max_download_s > 0):
+            raise ParameterError("max_download_s", self.max_download_s, "must be > 0")
+
+    def replace(self, **changes: Any) -> "Profile":
+        return replace(self, **changes)
+
+    def pack(self) -> np.ndarray:
+        p = np.zeros(L.PROF_SIZE, dtype=np.float64)
+        p[L.PROF_RTT_S] = -1.0 if self.rtt_s is None else self.rtt_s
+        p[L.PROF_RTT_ADVANCES_CLOCK] = float(self.rtt_advances_clock)
+        p[L.PROF_EFFICIENCY] = self.payload_efficiency
+        p[L.PROF_BUFFER_CAP_S] = self.buffer_cap_s
+        p[L.PROF_WAIT_QUANTUM_S] = self.wait_quantum_s
+        p[L.PROF_FIRST_CHUNK_REBUFFERS] = float(self.first_chunk_rebuffers)
+        p[L.PROF_INITIAL_RUNG] = -1.0 if self.initial_rung is None else float(self.initial_rung)
+        p[L.PROF_MAX_DOWNLOAD_S] = self.max_download_s
+        p[L.PROF_THROUGHPUT_INCLUDES_LATENCY] = float(self.throughput_includes_latency)
+        return p
+
+    def kernel_trace(self, trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+        """(period_end_s, bandwidth_bps, latency_s, start_s, wrap_s) as the session loop reads them."""
+        lat = trace.latency_s if trace.latency_s is not None else np.zeros(trace.n_periods)
+        if self.trace_alignment == "start":
+            ends = np.append(trace.time_s[1:], trace.end_s)
+            return ends, trace.bandwidth_bps, lat, float(trace.time_s[0]), float(trace.time_s[0])
+        if trace.n_periods < 2:
+            raise ParameterError(
+                "trace", trace.name or "<trace>",
+                "trace_alignment='end' (Pensieve) needs at least two trace points: the first one's bandwidth is never used",
+            )
+        return trace.time_s[1:], trace.bandwidth_bps[1:], lat[1:], float(trace.time_s[0]), 0.0
+
+    def settings(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "qoe"}
+        return {"profile": d.pop("name"), **d}
+
+
+PROFILES: dict[str, Profile] = {
+    "default": Profile(),
+    "pensieve": Profile(
+        name="pensieve",
+        rtt_s=0.08,
+        rtt_advances_clock=False,
+        payload_efficiency=0.95,
+        buffer_cap_s=60.0,
+        wait_quantum_s=0.5,
+        trace_alignment="end",
+        first_chunk_rebuffers=True,
+        initial_rung=1,
+        max_chunks=48,
+        throughput_includes_latency=True,
+        qoe=QoE.linear(include_first_chunk=False),
+    ),
+}
+
+
+def get_profile(spec: str | Profile) -> Profile:
+    if isinstance(spec, Profile):
+        return spec
+    try:
+        return PROFILES[str(spec).lower()]
+    except KeyError:
+        raise ParameterError("profile", spec, f"unknown profile; known: {', '.join(PROFILES)}") from None

@@ -1,0 +1,385 @@
+"""Trace-driven session simulation: :func:`simulate`, :func:`simulate_many`, :func:`run_batch`.
+
+All sessions run in one compiled loop (``_kernels.session``). A batch packs every trace, video
+and controller once, then worker threads run disjoint ranges of sessions; the kernel releases
+the GIL, so both cores are used, and each session writes only its own rows, so results do not
+depend on the number of threads.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ._kernels import layout as L
+from ._kernels.session import run_batch as _run_batch_kernel
+from .controllers import Controller, get_controller
+from .errors import ParameterError
+from .profiles import Profile, get_profile
+from .qoe import QoE, get_qoe
+from .traces import Trace
+from .video import Video
+
+__all__ = ["SimResult", "BatchResult", "simulate", "simulate_many", "run_batch"]
+
+STATUS_NAMES = {L.STATUS_COMPLETE: "complete", L.STATUS_STALLED: "stalled", L.STATUS_NO_BANDWIDTH: "no_bandwidth"}
+
+_CHUNK_COLUMNS = (
+    ("rung", L.LOG_RUNG),
+    ("size_bytes", L.LOG_SIZE_BYTES),
+    ("latency_s", L.LOG_LATENCY_S),
+    ("delay_s", L.LOG_DELAY_S),
+    ("buffer_s", L.LOG_BUFFER_S),
+    ("rebuffer_s", L.LOG_REBUFFER_S),
+    ("wait_s", L.LOG_WAIT_S),
+    ("throughput_bps", L.LOG_THROUGHPUT_BPS),
+    ("request_s", L.LOG_REQUEST_S),
+)
+
+
+@dataclass(frozen=True)
+class _Packed:
+    """Traces, videos and controllers concatenated for the batch kernel."""
+
+    tr_offsets: np.ndarray
+    tr_end_s: np.ndarray
+    tr_bw_bps: np.ndarray
+    tr_lat_s: np.ndarray
+    tr_start_s: np.ndarray
+    tr_wrap_s: np.ndarray
+    vid_offsets: np.ndarray
+    vid_sizes_flat: np.ndarray
+    vid_rungs: np.ndarray
+    vid_n_chunks: np.ndarray
+    vid_chunk_s: np.ndarray
+    lad_offsets: np.ndarray
+    lad_bps: np.ndarray
+    ctrl_ids: np.ndarray
+    ctrl_params: np.ndarray
+
+
+def _pack(traces: Sequence[Trace], videos: Sequence[Video], controllers: Sequence[Controller], profile: Profile) -> _Packed:
+    parts = [profile.kernel_trace(t) for t in traces]
+    lengths = [p[0].size for p in parts]
+    n_chunks = [v.n_chunks if profile.max_chunks is None else min(v.n_chunks, profile.max_chunks) for v in videos]
+    if profile.buffer_cap_s < max(v.chunk_s for v in videos):
+        raise ParameterError("buffer_cap_s", profile.buffer_cap_s, "must be >= the chunk duration, or no chunk could ever be buffered")
+    packed_ctrl = [c.pack() for c in controllers]
+    for v in videos:
+        if profile.initial_rung is not None and profile.initial_rung >= v.n_rungs:
+            raise ParameterError("initial_rung", profile.initial_rung, f"video {v.name!r} has only {v.n_rungs} rungs")
+    return _Packed(
+        tr_offsets=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
+        tr_end_s=np.ascontiguousarray(np.concatenate([p[0] for p in parts])),
+        tr_bw_bps=np.ascontiguousarray(np.concatenate([p[1] for p in parts])),
+        tr_lat_s=np.ascontiguousarray(np.concatenate([p[2] for p in parts])),
+        tr_start_s=np.array([p[3] for p in parts], dtype=np.float64),
+        tr_wrap_s=np.array([p[4] for p in parts], dtype=np.float64),
+        vid_offsets=np.concatenate(([0], np.cumsum([v.sizes_bytes.size for v in videos]))).astype(np.int64),
+        vid_sizes_flat=np.ascontiguousarray(np.concatenate([v.sizes_bytes.ravel() for v in videos])),
+        vid_rungs=np.array([v.n_rungs for v in videos], dtype=np.int64),
+        vid_n_chunks=np.array(n_chunks, dtype=np.int64),
+        vid_chunk_s=np.array([v.chunk_s for v in videos], dtype=np.float64),
+        lad_offsets=np.concatenate(([0], np.cumsum([v.n_rungs for v in videos]))).astype(np.int64),
+        lad_bps=np.ascontiguousarray(np.concatenate([v.bitrates_bps for v in videos])),
+        ctrl_ids=np.array([c[0] for c in packed_ctrl], dtype=np.int64),
+        ctrl_params=np.ascontiguousarray(np.stack([c[1] for c in packed_ctrl])),
+    )
+
+
+@dataclass
+class BatchResult:
+    """Every session of a batch: per-chunk logs plus metadata; tables via :meth:`sessions` and :meth:`chunks`.
+
+    ``log`` has shape (n_sessions, max_chunks, layout.LOG_COLS); rows past a session's
+    ``n_done`` are NaN. Session ``j`` ran ``traces[job_trace[j]]`` with
+    ``videos[job_video[j]]`` and ``controllers[job_ctrl[j]]``.
+    """
+
+    traces: list[Trace]
+    videos: list[Video]
+    controllers: list[Controller]
+    profile: Profile
+    qoe: QoE
+    job_trace: np.ndarray
+    job_video: np.ndarray
+    job_ctrl: np.ndarray
+    log: np.ndarray
+    n_done: np.ndarray
+    status: np.ndarray
+    startup_s: np.ndarray
+    n_chunks: np.ndarray = field(repr=False)
+
+    def __len__(self) -> int:
+        return int(self.job_trace.size)
+
+    def _rungs(self, j: int) -> np.ndarray:
+        r = self.log[j, : self.n_chunks[j], L.LOG_RUNG]
+        return np.where(np.isnan(r), -1, r).astype(np.int64)
+
+    def rewards(self, j: int) -> np.ndarray:
+        """Per-chunk rewards of session ``j`` (NaN for chunks not played)."""
+        video = self.videos[self.job_video[j]]
+        return self.qoe.rewards(video, self._rungs(j), self.log[j, : self.n_chunks[j], L.LOG_REBUFFER_S])
+
+    def session(self, j: int) -> "SimResult":
+        return SimResult(self, j)
+
+    def sessions(self) -> pd.DataFrame:
+        """One row per session: identification, status and QoE/bitrate/rebuffer totals."""
+        rows = [self._session_row(j) for j in range(len(self))]
+        return pd.DataFrame(rows, columns=list(rows[0].keys()) if rows else None)
+
+    def _session_row(self, j: int) -> dict[str, Any]:
+        video = self.videos[self.job_video[j]]
+        n = int(self.n_done[j])
+        rungs = self._rungs(j)[:n]
+        log = self.log[j, :n]
+        rewards = self.rewards(j)
+        rate_kbps = video.bitrates_bps[rungs] / 1e3
+        rebuf = log[:, L.LOG_REBUFFER_S]
+        row: dict[str, Any] = {
+            "trace": self.traces[self.job_trace[j]].name,
+            "video": video.name,
+            "controller": self.controllers[self.job_ctrl[j]].name,
+            "profile": self.profile.name,
+            "status": STATUS_NAMES[int(self.status[j])],
+            "chunks": n,
+            "qoe": float(self.qoe.total(rewards)),
+            "qoe_per_chunk": float(self.qoe.total(rewards) / max(n - (0 if self.qoe.include_first_chunk else 1), 1)),
+            "mean_bitrate_kbps": float(rate_kbps.mean()) if n else np.nan,
+            "rebuffer_s": float(rebuf.sum()),
+            "rebuffer_events": int(np.count_nonzero(rebuf > 0)),
+            "startup_s": float(self.startup_s[j]),
+            "switches": int(np.count_nonzero(np.diff(rungs))),
+            "mean_switch_kbps": float(np.abs(np.diff(rate_kbps)).mean()) if n > 1 else 0.0,
+            "wait_s": float(log[:, L.LOG_WAIT_S].sum()),
+            "session_s": float(log[-1, L.LOG_REQUEST_S] + log[-1, L.LOG_DELAY_S] + log[-1, L.LOG_WAIT_S]) if n else 0.0,
+        }
+        if video.quality is not None:
+            row["mean_quality"] = float(video.quality[np.arange(n), rungs].mean()) if n else np.nan
+        return row
+
+    def chunks(self) -> pd.DataFrame:
+        """One row per played chunk of every session (the per-chunk log, tidy)."""
+        frames = []
+        for j in range(len(self)):
+            n = int(self.n_done[j])
+            video = self.videos[self.job_video[j]]
+            log = self.log[j, :n]
+            rungs = log[:, L.LOG_RUNG].astype(np.int64)
+            cols: dict[str, Any] = {
+                "trace": self.traces[self.job_trace[j]].name,
+                "video": video.name,
+                "controller": self.controllers[self.job_ctrl[j]].name,
+                "chunk": np.arange(n),
+                "rung": rungs,
+                "bitrate_kbps": video.bitrates_bps[rungs] / 1e3,
+            }
+            for name, col in _CHUNK_COLUMNS[1:]:
+                cols[name] = log[:, col]
+            cols["throughput_kbps"] = cols.pop("throughput_bps") / 1e3
+            if video.quality is not None:
+                cols["quality"] = video.quality[np.arange(n), rungs]
+            cols["reward"] = self.rewards(j)[:n]
+            frames.append(pd.DataFrame(cols))
+        if not frames:
+            return pd.DataFrame()
+        return pd.concat(frames, ignore_index=True)
+
+    def settings(self) -> dict[str, Any]:
+        """Everything needed to trace a number back: profile, QoE, controllers, videos."""
+        return {
+            **self.profile.settings(),
+            **self.qoe.settings(),
+            "controllers": [c.settings() for c in self.controllers],
+            "videos": [{"name": v.name, "bitrates_kbps": v.bitrates_kbps.tolist(), "chunk_s": v.chunk_s} for v in self.videos],
+        }
+
+
+class SimResult:
+    """One session: per-chunk arrays (``rung``, ``delay_s``, ``buffer_s``, ...) and totals."""
+
+    def __init__(self, batch: BatchResult, j: int) -> None:
+        self._batch = batch
+        self._j = j
+        n = int(batch.n_done[j])
+        self.trace = batch.traces[batch.job_trace[j]]
+        self.video = batch.videos[batch.job_video[j]]
+        self.controller = batch.controllers[batch.job_ctrl[j]]
+        self.profile = batch.profile
+        self.qoe_model = batch.qoe
+        self.status = STATUS_NAMES[int(batch.status[j])]
+        self.n_chunks = n
+        log = batch.log[j, :n]
+        self.rung = log[:, L.LOG_RUNG].astype(np.int64)
+        self.size_bytes = log[:, L.LOG_SIZE_BYTES].copy()
+        self.latency_s = log[:, L.LOG_LATENCY_S].copy()
+        self.delay_s = log[:, L.LOG_DELAY_S].copy()
+        self.buffer_s = log[:, L.LOG_BUFFER_S].copy()
+        self.rebuffer_s = log[:, L.LOG_REBUFFER_S].copy()
+        self.wait_s = log[:, L.LOG_WAIT_S].copy()
+        self.throughput_bps = log[:, L.LOG_THROUGHPUT_BPS].copy()
+        self.request_s = log[:, L.LOG_REQUEST_S].copy()
+        self.bitrate_kbps = self.video.bitrates_bps[self.rung] / 1e3
+        self.reward = batch.rewards(j)[:n]
+        self.startup_s = float(batch.startup_s[j])
+        self.totals: dict[str, Any] = batch._session_row(j)
+
+    @property
+    def qoe(self) -> float:
+        return float(self.totals["qoe"])
+
+    @property
+    def stalled(self) -> bool:
+        return self.status != "complete"
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-chunk log as a DataFrame (one row per played chunk)."""
+        sub = BatchResult(
+            self._batch.traces, self._batch.videos, self._batch.controllers, self._batch.profile, self._batch.qoe,
+            self._batch.job_trace[self._j : self._j + 1], self._batch.job_video[self._j : self._j + 1],
+            self._batch.job_ctrl[self._j : self._j + 1], self._batch.log[self._j : self._j + 1],
+            self._batch.n_done[self._j : self._j + 1], self._batch.status[self._j : self._j + 1],
+            self._batch.startup_s[self._j : self._j + 1], self._batch.n_chunks[self._j : self._j + 1],
+        )
+        return sub.chunks()
+
+    def __repr__(self) -> str:
+        return (
+            f"SimResult(trace={self.trace.name!r}, controller={self.controller.name!r}, status={self.status!r}, "
+            f"chunks={self.n_chunks}, qoe={self.qoe:.3f}, rebuffer_s={self.totals['rebuffer_s']:.3f})"
+        )
+
+
+def _as_list(x: Any, kind: type) -> list[Any]:
+    if isinstance(x, kind):
+        return [x]
+    return list(x)
+
+
+def _workers(n_workers: int | None) -> int:
+    if n_workers is None:
+        return max(1, min(os.cpu_count() or 1, 8))
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+        raise ParameterError("n_workers", n_workers, "must be an integer >= 1 or None")
+    return n_workers
+
+
+def run_batch(
+    traces: Trace | Iterable[Trace],
+    videos: Video | Iterable[Video],
+    controllers: str | Controller | Iterable[str | Controller],
+    profile: str | Profile = "default",
+    qoe: str | QoE | None = None,
+    n_workers: int | None = None,
+    progress: bool | None = None,
+) -> BatchResult:
+    """Simulate every (trace, video, controller) combination; returns a :class:`BatchResult`.
+
+    Sessions are ordered trace-major: for each trace, each video, each controller.
+    ``qoe`` defaults to the profile's model. ``progress`` shows a progress bar (default: when
+    stderr is a terminal and the batch is large).
+    """
+    prof = get_profile(profile)
+    model = prof.qoe if qoe is None else get_qoe(qoe)
+    tr = _as_list(traces, Trace)
+    vids = _as_list(videos, Video)
+    ctrls = [get_controller(c) for c in ([controllers] if isinstance(controllers, (str, Controller)) else list(controllers))]
+    for name, seq in (("traces", tr), ("videos", vids), ("controllers", ctrls)):
+        if not seq:
+            raise ParameterError(name, [], "at least one is needed")
+    for t in tr:
+        if not isinstance(t, Trace):
+            raise ParameterError("traces", type(t).__name__, "must be Trace objects (read files with abrkit.traces.load_traces)")
+    for v in vids:
+        if not isinstance(v, Video):
+            raise ParameterError("videos", type(v).__name__, "must be Video objects")
+    packed = _pack(tr, vids, ctrls, prof)
+    grid = np.stack(np.meshgrid(np.arange(len(tr)), np.arange(len(vids)), np.arange(len(ctrls)), indexing="ij"), -1).reshape(-1, 3)
+    job_trace, job_video, job_ctrl = (np.ascontiguousarray(grid[:, i], dtype=np.int64) for i in range(3))
+    n_jobs = job_trace.size
+    max_chunks = int(packed.vid_n_chunks.max())
+    log = np.empty((n_jobs, max_chunks, L.LOG_COLS), dtype=np.float64)
+    n_done = np.zeros(n_jobs, dtype=np.int64)
+    status = np.zeros(n_jobs, dtype=np.int64)
+    startup = np.zeros(n_jobs, dtype=np.float64)
+    prof_vec = prof.pack()
+
+    def work(lo: int, hi: int) -> int:
+        _run_batch_kernel(
+            lo, hi, job_trace, job_video, job_ctrl,
+            packed.tr_offsets, packed.tr_end_s, packed.tr_bw_bps, packed.tr_lat_s, packed.tr_start_s, packed.tr_wrap_s,
+            packed.vid_offsets, packed.vid_sizes_flat, packed.vid_rungs, packed.vid_n_chunks, packed.vid_chunk_s,
+            packed.lad_offsets, packed.lad_bps, prof_vec, packed.ctrl_ids, packed.ctrl_params,
+            log, n_done, status, startup,
+        )
+        return hi - lo
+
+    workers = min(_workers(n_workers), n_jobs)
+    show = progress if progress is not None else (sys.stderr.isatty() and n_jobs >= 2000)
+    # Blocks small enough for a smooth bar and load balance, large enough to amortise dispatch.
+    n_blocks = min(n_jobs, max(workers * 8, 64 if show else workers * 8))
+    edges = np.linspace(0, n_jobs, n_blocks + 1).astype(int)
+    blocks = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    bar = None
+    if show:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_jobs, unit="session", desc="simulating", file=sys.stderr)
+    try:
+        # The first block runs here, so compilation (or loading the cache) happens once.
+        done = work(*blocks[0])
+        if bar is not None:
+            bar.update(done)
+        if workers == 1:
+            for lo, hi in blocks[1:]:
+                done = work(lo, hi)
+                if bar is not None:
+                    bar.update(done)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for done in pool.map(lambda b: work(*b), blocks[1:]):
+                    if bar is not None:
+                        bar.update(done)
+    finally:
+        if bar is not None:
+            bar.close()
+    return BatchResult(tr, vids, ctrls, prof, model, job_trace, job_video, job_ctrl, log, n_done, status, startup,
+                       packed.vid_n_chunks[job_video])
+
+
+def simulate(
+    trace: Trace,
+    video: Video,
+    controller: str | Controller = "bb",
+    profile: str | Profile = "default",
+    qoe: str | QoE | None = None,
+) -> SimResult:
+    """Simulate one streaming session of ``video`` over ``trace``."""
+    return run_batch([trace], [video], [controller], profile, qoe, n_workers=1, progress=False).session(0)
+
+
+def simulate_many(
+    traces: Trace | Iterable[Trace],
+    videos: Video | Iterable[Video],
+    controllers: str | Controller | Iterable[str | Controller],
+    profile: str | Profile = "default",
+    qoe: str | QoE | None = None,
+    n_workers: int | None = None,
+    progress: bool | None = None,
+    per_chunk: bool = False,
+) -> pd.DataFrame:
+    """Simulate every (trace, video, controller) combination; one tidy table.
+
+    One row per session (``per_chunk=False``) or per played chunk (``per_chunk=True``).
+    Deterministic: the same inputs give the same table whatever ``n_workers`` is.
+    """
+    batch = run_batch(traces, videos, controllers, profile, qoe, n_workers, progress)
+    return batch.chunks() if per_chunk else batch.sessions()
