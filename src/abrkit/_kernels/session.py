@@ -157,16 +157,15 @@ def run_session(
             buffer_s -= wait_s
             ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, wait_s)
 
-        row = log[k]
-        row[LOG_RUNG] = rung
-        row[LOG_SIZE_BYTES] = size
-        row[LOG_LATENCY_S] = lat_s
-        row[LOG_DELAY_S] = delay_s
-        row[LOG_BUFFER_S] = buffer_s
-        row[LOG_REBUFFER_S] = rebuf_s
-        row[LOG_WAIT_S] = wait_s
-        row[LOG_THROUGHPUT_BPS] = size * 8.0 / (delay_s if thr_with_lat else xfer_s)
-        row[LOG_REQUEST_S] = session_s
+        log[k, LOG_RUNG] = rung
+        log[k, LOG_SIZE_BYTES] = size
+        log[k, LOG_LATENCY_S] = lat_s
+        log[k, LOG_DELAY_S] = delay_s
+        log[k, LOG_BUFFER_S] = buffer_s
+        log[k, LOG_REBUFFER_S] = rebuf_s
+        log[k, LOG_WAIT_S] = wait_s
+        log[k, LOG_THROUGHPUT_BPS] = size * 8.0 / (delay_s if thr_with_lat else xfer_s)
+        log[k, LOG_REQUEST_S] = session_s
         session_s += delay_s + wait_s
         prev = rung
     return n_chunks, STATUS_COMPLETE, startup_s
@@ -196,12 +195,12 @@ def run_batch(
         v0 = vid_offsets[v]
         sizes = vid_sizes_flat[v0 : v0 + n_c * n_r].reshape((n_c, n_r))
         ladder = lad_bps[lad_offsets[v] : lad_offsets[v + 1]]
-        log[j, :, :] = np.nan
         n_done, status, startup_s = run_session(
             tr_end_s[t0:t1], tr_bw_bps[t0:t1], tr_lat_s[t0:t1], tr_start_s[t], tr_wrap_s[t],
             sizes, ladder, vid_chunk_s[v], n_c,
             prof, ctrl_ids[c], ctrl_params[c], log[j],
         )
+        log[j, n_done:, :] = np.nan  # rows of chunks never played
         out_n_done[j] = n_done
         out_status[j] = status
         out_startup_s[j] = startup_s
