@@ -3,34 +3,87 @@
 Each format registers a reader (``path -> Trace``), a writer (``(Trace, path) -> None``) and a
 sniffer (``first bytes -> bool``) in :data:`FORMATS`. :func:`read_trace` detects the format from
 the content when ``format`` is not given; formats that cannot be told apart by content need it
-named explicitly.
+named explicitly. Sniffers run from the most specific format to the most generic (``cooked``,
+which accepts any two numeric columns, goes last), so detection does not depend on the order in
+which formats were registered.
+
+Formats
+-------
+``cooked``
+    Pensieve's cooked traces: one ``time_s bandwidth_Mbps`` pair per line. ``end_s`` is not
+    stored (the reader infers it from the last step).
+``sabre``
+    Sabre's network JSON: ``[{"duration_ms", "bandwidth_kbps", "latency_ms"}, ...]``. Times are
+    stored as durations, so a trace written here starts at 0 when read back.
+``genet``
+    The JSON that Genet's ``AbrTrace.dump`` writes (GenetProject/Genet,
+    ``src/simulator/abr_simulator/abr_trace.py``): ``{"timestamps": [s], "bandwidths": [Mbps],
+    "link_rtt": ms, "buffer_thresh": ms, "name": str}``. Genet's network-simulator traces
+    (``{"timestamps", "bandwidths", "delays": one-way ms, "loss", "queue"}``) are read too.
+``mahimahi``
+    mm-link packet-delivery traces: one integer millisecond timestamp per line, each line one
+    1500-byte delivery opportunity; the file loops with a period equal to its last timestamp.
+``norway-raw``, ``belgium-raw``
+    The raw six-column logs of the Norway 3G/HSDPA dataset (Riiser et al., MMSys 2013) and of
+    the Belgium 4G/LTE dataset (van der Hooft et al., IEEE Commun. Lett. 2016). Columns: unix
+    time (seconds in Norway, milliseconds in Belgium), milliseconds since the start of the
+    experiment, GPS latitude, GPS longitude, bytes received since the previous line,
+    milliseconds since the previous line.
+``csv``
+    A CSV file with a header naming the columns and their units (see :func:`_read_csv`).
+
+Every reader names the file, and the line where there is one, in its :class:`TraceFormatError`.
 """
 
 from __future__ import annotations
 
+import csv
+import inspect
 import json
+import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from ..errors import ParameterError, TraceFormatError
 from ._core import Trace
 
-__all__ = ["FORMATS", "TraceFormat", "read_trace", "write_trace", "load_traces", "detect_format"]
+__all__ = [
+    "FORMATS",
+    "TraceFormat",
+    "read_trace",
+    "write_trace",
+    "load_traces",
+    "detect_format",
+    "MAHIMAHI_PACKET_BYTES",
+]
 
 PathLike = str | os.PathLike[str]
+
+#: Bytes one line of a mahimahi trace may deliver (one MTU-sized packet).
+MAHIMAHI_PACKET_BYTES = 1500
 
 
 @dataclass(frozen=True)
 class TraceFormat:
+    """One file format: how to read, write and recognise it.
+
+    ``read`` and ``write`` may take keyword options after the path (``bin_ms`` for mahimahi);
+    :func:`read_trace` and :func:`write_trace` pass them through. ``priority`` orders content
+    detection: sniffers of higher priority run first, so specific formats are tried before
+    generic ones.
+    """
+
     name: str
     description: str
-    read: Callable[[Path], Trace]
-    write: Callable[[Trace, Path], None]
+    read: Callable[..., Trace]
+    write: Callable[..., None]
     sniff: Callable[[str], bool] | None  # None: never auto-detected, must be named
+    priority: int = 0
 
 
 FORMATS: dict[str, TraceFormat] = {}
@@ -39,6 +92,9 @@ FORMATS: dict[str, TraceFormat] = {}
 def register(fmt: TraceFormat) -> TraceFormat:
     FORMATS[fmt.name] = fmt
     return fmt
+
+
+# -- shared helpers -------------------------------------------------------------------------
 
 
 def _read_text(path: Path) -> str:
@@ -73,6 +129,77 @@ def _parse_number(path: Path, lineno: int, token: str, what: str) -> float:
     return value
 
 
+def _head_lines(head: str, limit: int = 20) -> list[str]:
+    """The first complete, non-blank lines of a sniffed head."""
+    lines = head.splitlines()
+    if len(lines) > 1 and not head.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the read may have cut the last line short
+    return [line for line in lines if line.strip()][:limit]
+
+
+def _numeric_rows(head: str, columns: int, limit: int = 10) -> list[list[float]] | None:
+    """Rows of ``columns`` finite numbers from the head, or None if any line is not one."""
+    rows = []
+    for line in _head_lines(head, limit):
+        parts = line.split()
+        if len(parts) != columns:
+            return None
+        try:
+            row = [float(p) for p in parts]
+        except ValueError:
+            return None
+        if not all(math.isfinite(x) for x in row):
+            return None
+        rows.append(row)
+    return rows or None
+
+
+def _load_json(path: Path, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TraceFormatError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+
+
+_JSON = json.JSONDecoder()
+_JSON_GAP = re.compile(r"[\s,]*")
+
+
+def _json_item_lines(text: str, key: str | None = None) -> list[int]:
+    """Line numbers of the items of a JSON array: the top-level one, or the value of ``key``.
+
+    Only called on the error path, on text that already parsed, to say where a bad item is.
+    """
+    if key is None:
+        match = re.match(r"\s*\[", text)
+    else:
+        match = re.search(r'"%s"\s*:\s*\[' % re.escape(key), text)
+    if match is None:
+        return []
+    pos, last, line = match.end(), 0, 1
+    lines: list[int] = []
+    while True:
+        pos = _JSON_GAP.match(text, pos).end()  # type: ignore[union-attr]
+        if pos >= len(text) or text[pos] == "]":
+            return lines
+        line += text.count("\n", last, pos)
+        last = pos
+        lines.append(line)
+        try:
+            _, pos = _JSON.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            return lines
+
+
+def _json_line(text: str, key: str | None, index: int) -> int | None:
+    lines = _json_item_lines(text, key)
+    return lines[index] if index < len(lines) else None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 # -- Pensieve "cooked": one `time_s bandwidth_Mbps` pair per line -----------------------------
 
 
@@ -87,6 +214,8 @@ def _read_cooked(path: Path) -> Trace:
             raise TraceFormatError(path, f"expected 2 columns 'time_s bandwidth_Mbps', got {len(parts)}", line=lineno)
         t = _parse_number(path, lineno, parts[0], "time_s")
         bw = _parse_number(path, lineno, parts[1], "bandwidth_Mbps")
+        if t < 0:
+            raise TraceFormatError(path, f"time_s {t!r} is negative", line=lineno)
         if bw < 0:
             raise TraceFormatError(path, f"bandwidth_Mbps {bw!r} is negative", line=lineno)
         if times and t <= times[-1]:
@@ -103,20 +232,14 @@ def _write_cooked(trace: Trace, path: Path) -> None:
 
 
 def _sniff_cooked(head: str) -> bool:
-    for line in head.splitlines()[:5]:
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 2:
-            return False
-        try:
-            float(parts[0]), float(parts[1])
-        except ValueError:
-            return False
-    return bool(head.strip())
+    return _numeric_rows(head, 2, limit=5) is not None
 
 
-register(TraceFormat("cooked", "Pensieve cooked: 'time_s bandwidth_Mbps' per line", _read_cooked, _write_cooked, _sniff_cooked))
+register(
+    TraceFormat(
+        "cooked", "Pensieve cooked: 'time_s bandwidth_Mbps' per line", _read_cooked, _write_cooked, _sniff_cooked, priority=0
+    )
+)
 
 
 # -- Sabre network JSON: [{duration_ms, bandwidth_kbps, latency_ms}, ...] --------------------
@@ -124,24 +247,24 @@ register(TraceFormat("cooked", "Pensieve cooked: 'time_s bandwidth_Mbps' per lin
 
 def _read_sabre(path: Path) -> Trace:
     text = _read_text(path)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TraceFormatError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+    data = _load_json(path, text)
     if not isinstance(data, list) or not data:
         raise TraceFormatError(path, "Sabre network JSON must be a non-empty list of periods")
     dur, bw, lat = [], [], []
     for i, entry in enumerate(data):
         if not isinstance(entry, dict):
-            raise TraceFormatError(path, f"period {i} is not an object")
+            raise TraceFormatError(path, f"period {i} is not an object", line=_json_line(text, None, i))
         for key, out in (("duration_ms", dur), ("bandwidth_kbps", bw), ("latency_ms", lat)):
             if key not in entry:
-                raise TraceFormatError(path, f"period {i} has no {key!r}")
+                raise TraceFormatError(path, f"period {i} has no {key!r}", line=_json_line(text, None, i))
             value = entry[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-                raise TraceFormatError(path, f"period {i}: {key}={value!r} is not a finite number")
+            if not _is_number(value) or not np.isfinite(value):
+                raise TraceFormatError(
+                    path, f"period {i}: {key}={value!r} is not a finite number", line=_json_line(text, None, i)
+                )
             if value < 0 or (key == "duration_ms" and value <= 0):
-                raise TraceFormatError(path, f"period {i}: {key}={value!r} must be {'> 0' if key == 'duration_ms' else '>= 0'}")
+                rule = "> 0" if key == "duration_ms" else ">= 0"
+                raise TraceFormatError(path, f"period {i}: {key}={value!r} must be {rule}", line=_json_line(text, None, i))
             out.append(float(value))
     try:
         trace = Trace.from_durations(
@@ -173,7 +296,528 @@ def _sniff_sabre(head: str) -> bool:
     return s.startswith("[") and "duration_ms" in head and "bandwidth_kbps" in head
 
 
-register(TraceFormat("sabre", "Sabre network JSON: [{duration_ms, bandwidth_kbps, latency_ms}]", _read_sabre, _write_sabre, _sniff_sabre))
+register(
+    TraceFormat(
+        "sabre",
+        "Sabre network JSON: [{duration_ms, bandwidth_kbps, latency_ms}]",
+        _read_sabre,
+        _write_sabre,
+        _sniff_sabre,
+        priority=100,
+    )
+)
+
+
+# -- Genet ABR trace JSON: {timestamps: [s], bandwidths: [Mbps], link_rtt: ms, ...} ----------
+
+#: Genet's default playback buffer (60 s), written in ms as its ``AbrTrace.dump`` stores it.
+_GENET_BUFFER_THRESH_MS = 60000.0
+
+
+def _genet_array(path: Path, text: str, data: dict, key: str) -> np.ndarray:
+    if key not in data:
+        raise TraceFormatError(path, f"Genet trace JSON has no {key!r}")
+    values = data[key]
+    if not isinstance(values, list) or not values:
+        raise TraceFormatError(path, f"{key!r} must be a non-empty list of numbers")
+    for i, v in enumerate(values):
+        if not _is_number(v) or not np.isfinite(v):
+            raise TraceFormatError(path, f"{key}[{i}]={v!r} is not a finite number", line=_json_line(text, key, i))
+    return np.array(values, dtype=np.float64)
+
+
+def _genet_scalar(path: Path, data: dict, key: str) -> float | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not _is_number(value) or not np.isfinite(value) or value < 0:
+        raise TraceFormatError(path, f"{key}={value!r} must be a finite number >= 0")
+    return float(value)
+
+
+def _read_genet(path: Path) -> Trace:
+    """Read Genet's trace JSON.
+
+    ``timestamps`` (s) are period starts and ``bandwidths`` (Mbps) their rates, as in Pensieve's
+    cooked traces; ``link_rtt`` (ms) becomes every period's latency. For Genet's
+    network-simulator traces, ``delays`` (one-way, ms; a number or one per timestamp) becomes a
+    latency of twice the delay (one round trip before the first byte). An ``end_s`` key, which
+    abrkit writes and Genet ignores, sets the end of the last period.
+    """
+    text = _read_text(path)
+    data = _load_json(path, text)
+    if not isinstance(data, dict):
+        raise TraceFormatError(path, "Genet trace JSON must be an object with 'timestamps' and 'bandwidths'")
+    t = _genet_array(path, text, data, "timestamps")
+    bw = _genet_array(path, text, data, "bandwidths")
+    if t.size != bw.size:
+        raise TraceFormatError(path, f"'timestamps' has {t.size} values but 'bandwidths' has {bw.size}")
+    for i in range(t.size):
+        if t[i] < 0:
+            raise TraceFormatError(path, f"timestamps[{i}]={t[i]!r} is negative", line=_json_line(text, "timestamps", i))
+        if i and t[i] <= t[i - 1]:
+            raise TraceFormatError(
+                path,
+                f"timestamps[{i}]={t[i]!r} is not after the previous {t[i - 1]!r}",
+                line=_json_line(text, "timestamps", i),
+            )
+        if bw[i] < 0:
+            raise TraceFormatError(path, f"bandwidths[{i}]={bw[i]!r} is negative", line=_json_line(text, "bandwidths", i))
+    latency = None
+    rtt_ms = _genet_scalar(path, data, "link_rtt")
+    if rtt_ms is not None:
+        latency = np.full(t.size, rtt_ms / 1e3)
+    elif data.get("delays") is not None:
+        delays = data["delays"]
+        if _is_number(delays):
+            delays = [delays] * t.size
+        if not isinstance(delays, list) or len(delays) != t.size:
+            raise TraceFormatError(path, f"'delays' must be a number or a list of {t.size} numbers (one per timestamp)")
+        d = np.array([_num_or_nan(v) for v in delays])
+        bad = ~np.isfinite(d) | (d < 0)
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise TraceFormatError(path, f"delays[{i}]={delays[i]!r} must be a finite number >= 0", line=_json_line(text, "delays", i))
+        latency = 2.0 * d / 1e3
+    end_s = None
+    if "end_s" in data:
+        end_s = _genet_scalar(path, data, "end_s")
+    meta = {"format": "genet"}
+    for key in ("name", "buffer_thresh", "loss", "queue"):
+        if key in data:
+            meta[f"genet_{key}"] = data[key]
+    # Mbps * 1e6 in one multiplication, like the cooked reader.
+    return _build(path, time_s=t, bandwidth_bps=bw * 1e6, end_s=end_s, latency_s=latency, meta=meta)
+
+
+def _num_or_nan(value: object) -> float:
+    return float(value) if _is_number(value) else float("nan")  # type: ignore[arg-type]
+
+
+def _write_genet(trace: Trace, path: Path) -> None:
+    """Write Genet's ``AbrTrace`` JSON (loadable by ``AbrTrace.load_from_file``).
+
+    Genet has one ``link_rtt`` per trace: the time-weighted mean latency is written (0 for a
+    trace without latency). ``buffer_thresh`` is Genet's 60 s default, in the ms its ``dump``
+    writes. ``end_s`` is an extra key that Genet ignores and abrkit reads back.
+    """
+    if trace.latency_s is None:
+        rtt_ms = 0.0
+    else:
+        d = trace.duration_s
+        rtt_ms = float(np.dot(d, trace.latency_s) / d.sum()) * 1e3
+    data = {
+        "timestamps": trace.time_s.tolist(),
+        "bandwidths": (trace.bandwidth_bps / 1e6).tolist(),
+        "link_rtt": rtt_ms,
+        "buffer_thresh": _GENET_BUFFER_THRESH_MS,
+        "name": trace.name,
+        "end_s": float(trace.end_s),  # type: ignore[arg-type]
+    }
+    path.write_text(json.dumps(data, indent=4) + "\n", encoding="utf-8")
+
+
+def _sniff_genet(head: str) -> bool:
+    # Genet writes "timestamps" first; "bandwidths" may lie beyond the sniffed head.
+    return head.lstrip().startswith("{") and '"timestamps"' in head
+
+
+register(
+    TraceFormat(
+        "genet",
+        "Genet trace JSON: {timestamps: [s], bandwidths: [Mbps], link_rtt: ms}",
+        _read_genet,
+        _write_genet,
+        _sniff_genet,
+        priority=100,
+    )
+)
+
+
+# -- mahimahi: one millisecond timestamp per line, each a 1500-byte delivery opportunity -----
+
+
+def _read_mahimahi(path: Path, bin_ms: int = 1000) -> Trace:
+    """Read an mm-link trace, binning its delivery opportunities into periods of ``bin_ms``.
+
+    Period ``k`` covers the milliseconds ``(k * bin_ms, (k + 1) * bin_ms]``: an opportunity
+    stamped ``t`` counts in the period holding the millisecond that ends at ``t`` (``t = 0``
+    counts in the first). The trace ends at the last timestamp, which mahimahi uses as the loop
+    period, so the last period may be shorter than ``bin_ms``. Bandwidth is the bytes of the
+    period's opportunities over its length; total bytes are preserved exactly.
+    """
+    if isinstance(bin_ms, bool) or not isinstance(bin_ms, (int, np.integer)) or bin_ms < 1:
+        raise ParameterError("bin_ms", bin_ms, "must be an integer number of milliseconds >= 1")
+    bin_ms = int(bin_ms)
+    linenos: list[int] = []
+    tokens: list[str] = []
+    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
+        token = line.strip()
+        if token:
+            linenos.append(lineno)
+            tokens.append(token)
+    try:
+        ms = np.array(tokens, dtype=np.int64)
+    except (ValueError, OverflowError):
+        for lineno, token in zip(linenos, tokens):
+            parts = token.split()
+            if len(parts) != 1:
+                raise TraceFormatError(
+                    path, f"expected 1 column (a millisecond timestamp), got {len(parts)}", line=lineno
+                ) from None
+            try:
+                int(token)
+            except ValueError:
+                raise TraceFormatError(
+                    path, f"timestamp {token!r} is not an integer number of milliseconds", line=lineno
+                ) from None
+        raise TraceFormatError(path, "timestamps out of range") from None  # e.g. beyond int64
+    if np.any(ms < 0):
+        i = int(np.flatnonzero(ms < 0)[0])
+        raise TraceFormatError(path, f"timestamp {int(ms[i])} is negative", line=linenos[i])
+    back = np.diff(ms) < 0
+    if np.any(back):
+        i = int(np.flatnonzero(back)[0]) + 1
+        raise TraceFormatError(
+            path,
+            f"timestamp {int(ms[i])} is before the previous {int(ms[i - 1])} (timestamps must be non-decreasing)",
+            line=linenos[i],
+        )
+    total_ms = int(ms[-1])
+    if total_ms <= 0:
+        raise TraceFormatError(
+            path, "the last timestamp must be > 0 ms (mahimahi loops the trace with that period)", line=linenos[-1]
+        )
+    n_bins = (total_ms - 1) // bin_ms + 1
+    counts = np.bincount(np.maximum(ms - 1, 0) // bin_ms, minlength=n_bins)
+    starts_ms = np.arange(n_bins, dtype=np.int64) * bin_ms
+    ends_ms = np.minimum(starts_ms + bin_ms, total_ms)
+    bw = counts * (MAHIMAHI_PACKET_BYTES * 8.0) / ((ends_ms - starts_ms) / 1e3)
+    meta = {"format": "mahimahi", "bin_ms": bin_ms, "packets": int(ms.size)}
+    return _build(path, time_s=starts_ms / 1e3, bandwidth_bps=bw, end_s=total_ms / 1e3, meta=meta)
+
+
+def _write_mahimahi(trace: Trace, path: Path) -> None:
+    """Write delivery opportunities that follow the trace's cumulative bytes.
+
+    At each millisecond ``m`` (from 1 to the trace length, rounded to whole ms) the file holds
+    as many lines stamped ``m`` as whole 1500-byte packets the trace has delivered by then, so
+    fractions carry over and bytes are conserved to within one packet at every instant. The
+    last millisecond always holds at least one opportunity, because mahimahi loops the file at
+    its last timestamp; the total is rounded to the nearest packet. Time is taken from the
+    trace's start (mahimahi traces start at 0) and latency is not stored.
+    """
+    edges_ms = (np.append(trace.time_s, trace.end_s) - trace.time_s[0]) * 1e3
+    total_ms = int(round(float(edges_ms[-1])))
+    if total_ms < 1:
+        raise ParameterError("trace", trace.name or "<unnamed>", "lasts under 1 ms, which mahimahi cannot store")
+    cum_bits = np.concatenate(([0.0], np.cumsum(trace.bandwidth_bps * trace.duration_s)))
+    packet_bits = MAHIMAHI_PACKET_BYTES * 8.0
+    total_packets = int(round(float(cum_bits[-1]) / packet_bits))
+    chunk_ms = 1 << 20  # bound memory on long traces
+    prev = 0
+    with open(path, "w", encoding="utf-8") as fh:
+        for first in range(1, total_ms + 1, chunk_ms):
+            ms = np.arange(first, min(first + chunk_ms, total_ms + 1), dtype=np.int64)
+            # Tiny slack so values a hair under a whole packet from rounding still count.
+            done = np.floor(np.interp(ms, edges_ms, cum_bits) / packet_bits + 1e-9).astype(np.int64)
+            np.maximum.accumulate(done, out=done)
+            if ms[-1] == total_ms:
+                before = int(done[-2]) if done.size > 1 else prev
+                done[-1] = max(total_packets, before + 1)
+            counts = np.diff(np.concatenate(([prev], done)))
+            prev = int(done[-1])
+            stamps = np.repeat(ms, counts)
+            if stamps.size:
+                fh.write("\n".join(map(str, stamps.tolist())) + "\n")
+
+
+def _sniff_mahimahi(head: str) -> bool:
+    lines = _head_lines(head, 50)
+    if not lines or not all(line.strip().isdigit() and line.strip().isascii() for line in lines):
+        return False
+    values = [int(line) for line in lines]
+    return all(b >= a for a, b in zip(values, values[1:]))
+
+
+register(
+    TraceFormat(
+        "mahimahi",
+        "mahimahi mm-link: one ms timestamp per 1500-byte delivery opportunity",
+        _read_mahimahi,
+        _write_mahimahi,
+        _sniff_mahimahi,
+        priority=50,
+    )
+)
+
+
+# -- raw Norway HSDPA / Belgium 4G logs: six columns per line ---------------------------------
+
+_RAW_COLUMNS = "unix_time ms_since_start gps_lat gps_lon bytes elapsed_ms"
+#: Placeholder start times for written logs: the first day of each measurement campaign.
+_NORWAY_DEFAULT_START_S = 1284336000.0  # 2010-09-13 00:00 UTC
+_BELGIUM_DEFAULT_START_S = 1450224000.0  # 2015-12-16 00:00 UTC
+
+
+def _read_raw6(path: Path, fmt: str, unix_scale: float) -> Trace:
+    """Read a six-column bandwidth log (Norway: unix seconds, Belgium: unix milliseconds).
+
+    Line ``i`` reports ``bytes`` received during the ``elapsed_ms`` that end at its
+    ``ms_since_start``. Its period runs from the previous line's ``ms_since_start`` (for the
+    first line, its own minus ``elapsed_ms``) to its own, at ``bytes * 8 / (elapsed_ms / 1000)``
+    bits per second, as the datasets' documentation prescribes. Times are rebased so the trace
+    starts at 0; GPS positions and the unix start time are kept in ``meta``.
+    """
+    rows: list[tuple[float, ...]] = []
+    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 6:
+            raise TraceFormatError(path, f"expected 6 columns '{_RAW_COLUMNS}', got {len(parts)}", line=lineno)
+        unix_t, t_ms, lat, lon, nbytes, elapsed = (
+            _parse_number(path, lineno, tok, what) for tok, what in zip(parts, _RAW_COLUMNS.split())
+        )
+        if nbytes < 0:
+            raise TraceFormatError(path, f"bytes {nbytes!r} is negative", line=lineno)
+        if elapsed <= 0:
+            raise TraceFormatError(path, f"elapsed_ms {elapsed!r} must be > 0", line=lineno)
+        if rows and t_ms <= rows[-1][1]:
+            raise TraceFormatError(path, f"ms_since_start {t_ms!r} is not after the previous {rows[-1][1]!r}", line=lineno)
+        rows.append((unix_t, t_ms, lat, lon, nbytes, elapsed))
+    a = np.array(rows, dtype=np.float64)
+    end_ms = a[:, 1]
+    start0 = end_ms[0] - a[0, 5]
+    starts = np.concatenate(([start0], end_ms[:-1]))
+    meta = {
+        "format": fmt,
+        "unix_start_s": float(a[0, 0] * unix_scale - a[0, 5] / 1e3),
+        "lat_deg": a[:, 2].copy(),
+        "lon_deg": a[:, 3].copy(),
+    }
+    return _build(
+        path,
+        time_s=(starts - start0) / 1e3,
+        bandwidth_bps=a[:, 4] * 8.0 / (a[:, 5] / 1e3),
+        end_s=(end_ms[-1] - start0) / 1e3,
+        meta=meta,
+    )
+
+
+def _write_raw6(trace: Trace, path: Path, unix_ms: bool, default_start_s: float) -> None:
+    """Write the six-column layout, one line per period, in whole ms and whole bytes.
+
+    Bytes are rounded on the cumulative total, so rounding never accumulates. The unix time
+    starts at ``meta["unix_start_s"]`` when the trace came from such a log, else at the first
+    day of the dataset's campaign; GPS columns come from ``meta`` when they match, else they
+    are the placeholder 0.0. Latency is not stored.
+    """
+    edges_ms = np.rint((np.append(trace.time_s, trace.end_s) - trace.time_s[0]) * 1e3).astype(np.int64)
+    elapsed = np.diff(edges_ms)
+    if np.any(elapsed < 1):
+        i = int(np.flatnonzero(elapsed < 1)[0])
+        raise ParameterError(
+            f"trace.duration_s[{i}]", float(trace.duration_s[i]), "must round to at least 1 ms for this format"
+        )
+    cum_bytes = np.rint(np.concatenate(([0.0], np.cumsum(trace.bandwidth_bps * trace.duration_s / 8.0))))
+    nbytes = np.diff(cum_bytes).astype(np.int64)
+    start_s = trace.meta.get("unix_start_s", default_start_s)
+    lat = trace.meta.get("lat_deg")
+    lon = trace.meta.get("lon_deg")
+    n = trace.n_periods
+    if not (isinstance(lat, np.ndarray) and isinstance(lon, np.ndarray) and lat.shape == lon.shape == (n,)):
+        lat = lon = np.zeros(n)
+    t_ms = edges_ms[1:]
+    if unix_ms:
+        unix = np.rint(start_s * 1e3 + t_ms).astype(np.int64)
+    else:
+        unix = np.floor(start_s + t_ms / 1e3).astype(np.int64)
+    lines = [
+        f"{u} {t} {la!r} {lo!r} {b} {e}"
+        for u, t, la, lo, b, e in zip(unix.tolist(), t_ms.tolist(), lat.tolist(), lon.tolist(), nbytes.tolist(), elapsed.tolist())
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _sniff_raw6(head: str, unix_ms: bool) -> bool:
+    rows = _numeric_rows(head, 6)
+    if rows is None:
+        return False
+    # Unix seconds are ~1e9 and unix milliseconds ~1e12; 1e11 s is the year 5138.
+    if any((row[0] >= 1e11) != unix_ms for row in rows):
+        return False
+    return all(r[5] > 0 and r[4] >= 0 for r in rows) and all(b[1] > a[1] for a, b in zip(rows, rows[1:]))
+
+
+def _read_norway(path: Path) -> Trace:
+    return _read_raw6(path, "norway-raw", 1.0)
+
+
+def _write_norway(trace: Trace, path: Path) -> None:
+    _write_raw6(trace, path, unix_ms=False, default_start_s=_NORWAY_DEFAULT_START_S)
+
+
+def _read_belgium(path: Path) -> Trace:
+    return _read_raw6(path, "belgium-raw", 1e-3)
+
+
+def _write_belgium(trace: Trace, path: Path) -> None:
+    _write_raw6(trace, path, unix_ms=True, default_start_s=_BELGIUM_DEFAULT_START_S)
+
+
+register(
+    TraceFormat(
+        "norway-raw",
+        "Norway HSDPA raw log: unix_s ms_since_start lat lon bytes elapsed_ms",
+        _read_norway,
+        _write_norway,
+        lambda head: _sniff_raw6(head, unix_ms=False),
+        priority=80,
+    )
+)
+register(
+    TraceFormat(
+        "belgium-raw",
+        "Belgium 4G/LTE raw log: unix_ms ms_since_start lat lon bytes elapsed_ms",
+        _read_belgium,
+        _write_belgium,
+        lambda head: _sniff_raw6(head, unix_ms=True),
+        priority=80,
+    )
+)
+
+
+# -- CSV with a header: time_s,bandwidth_kbps[,latency_ms] ------------------------------------
+
+_CSV_TIME = {"time_s": 1.0, "time_ms": 1e-3}
+_CSV_DURATION = {"duration_s": 1.0, "duration_ms": 1e-3}
+_CSV_BANDWIDTH = {"bandwidth_bps": 1.0, "bandwidth_kbps": 1e3, "bandwidth_mbps": 1e6}
+_CSV_LATENCY = {"latency_s": 1.0, "latency_ms": 1e-3}
+_CSV_END = re.compile(r"#\s*end_s\s*=\s*(\S+)\s*$")
+
+
+def _read_csv(path: Path) -> Trace:
+    """Read a CSV trace with a header row.
+
+    Columns (names case-insensitive, in any order): exactly one time column, ``time_s`` or
+    ``time_ms`` (period starts) or ``duration_s`` or ``duration_ms`` (period lengths, the
+    first period starting at 0); exactly one of ``bandwidth_bps``, ``bandwidth_kbps``,
+    ``bandwidth_mbps``; optionally ``latency_ms`` or ``latency_s``. Other columns are an error,
+    so a unit is never guessed. Lines starting with ``#`` are comments; ``# end_s=<seconds>``
+    sets the end of the last period (otherwise it is inferred as for cooked traces).
+    """
+    header: list[str] | None = None
+    header_line = 0
+    cols: dict[str, tuple[int, str, float]] = {}
+    values: dict[str, list[float]] = {"time": [], "bandwidth": [], "latency": []}
+    end_s: float | None = None
+    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("#"):
+            match = _CSV_END.match(stripped)
+            if match:
+                end_s = _parse_number(path, lineno, match.group(1), "end_s")
+            continue
+        cells = [c.strip() for c in next(csv.reader([stripped]))]
+        if header is None:
+            header, header_line = [c.lower() for c in cells], lineno
+            cols = _csv_columns(path, header, lineno)
+            continue
+        if len(cells) != len(header):
+            raise TraceFormatError(path, f"expected {len(header)} columns ({','.join(header)}), got {len(cells)}", line=lineno)
+        for role, (index, name, _scale) in cols.items():
+            cell = cells[index]
+            if not cell:
+                raise TraceFormatError(path, f"missing value for {name}", line=lineno)
+            value = _parse_number(path, lineno, cell, name)
+            if value < 0 or (name.startswith("duration") and value == 0):
+                rule = "> 0" if name.startswith("duration") else ">= 0"
+                raise TraceFormatError(path, f"{name} {cell!r} must be {rule}", line=lineno)
+            if role == "time" and name.startswith("time") and values["time"] and value <= values["time"][-1]:
+                raise TraceFormatError(path, f"{name} {cell!r} is not after the previous {values['time'][-1]!r}", line=lineno)
+            values[role].append(value)
+    if header is None:
+        raise TraceFormatError(path, "no header row: expected e.g. 'time_s,bandwidth_kbps[,latency_ms]'")
+    if not values["time"]:
+        raise TraceFormatError(path, "no data rows after the header", line=header_line)
+    _, time_name, time_scale = cols["time"]
+    bw = np.array(values["bandwidth"]) * cols["bandwidth"][2]
+    latency = np.array(values["latency"]) * cols["latency"][2] if "latency" in cols else None
+    meta = {"format": "csv"}
+    if time_name.startswith("duration"):
+        durations = np.array(values["time"]) * time_scale
+        edges = np.concatenate(([0.0], np.cumsum(durations)))
+        if end_s is not None and not math.isclose(end_s, edges[-1], rel_tol=1e-9, abs_tol=1e-9):
+            raise TraceFormatError(path, f"end_s={end_s!r} disagrees with the durations, which end at {edges[-1]!r}")
+        return _build(path, time_s=edges[:-1], bandwidth_bps=bw, end_s=float(edges[-1]), latency_s=latency, meta=meta)
+    return _build(path, time_s=np.array(values["time"]) * time_scale, bandwidth_bps=bw, end_s=end_s, latency_s=latency, meta=meta)
+
+
+def _csv_columns(path: Path, header: list[str], lineno: int) -> dict[str, tuple[int, str, float]]:
+    """Map each role (time, bandwidth, latency) to (column index, name, scale to SI units)."""
+    cols: dict[str, tuple[int, str, float]] = {}
+    roles = (
+        ("time", {**_CSV_TIME, **_CSV_DURATION}),
+        ("bandwidth", _CSV_BANDWIDTH),
+        ("latency", _CSV_LATENCY),
+    )
+    for index, name in enumerate(header):
+        for role, names in roles:
+            if name in names:
+                if role in cols:
+                    raise TraceFormatError(path, f"columns {cols[role][1]!r} and {name!r} both give the {role}", line=lineno)
+                cols[role] = (index, name, names[name])
+                break
+        else:
+            known = ", ".join([*_CSV_TIME, *_CSV_DURATION, *_CSV_BANDWIDTH, *_CSV_LATENCY])
+            raise TraceFormatError(path, f"unknown column {name!r} (known: {known})", line=lineno)
+    for role in ("time", "bandwidth"):
+        if role not in cols:
+            raise TraceFormatError(path, f"the header has no {role} column (e.g. time_s, bandwidth_kbps)", line=lineno)
+    return cols
+
+
+def _write_csv(trace: Trace, path: Path) -> None:
+    """Write ``time_s,bandwidth_kbps[,latency_ms]`` rows and a final ``# end_s=`` comment.
+
+    Values are written with ``repr``, so reading the file back gives the same floats up to the
+    unit conversion. ``pandas.read_csv(path, comment="#")`` reads the file as a table.
+    """
+    header = "time_s,bandwidth_kbps" + (",latency_ms" if trace.latency_s is not None else "")
+    rows = [header]
+    kbps = (trace.bandwidth_bps / 1e3).tolist()
+    if trace.latency_s is None:
+        rows += [f"{t!r},{b!r}" for t, b in zip(trace.time_s.tolist(), kbps)]
+    else:
+        lat_ms = (trace.latency_s * 1e3).tolist()
+        rows += [f"{t!r},{b!r},{l!r}" for t, b, l in zip(trace.time_s.tolist(), kbps, lat_ms)]
+    rows.append(f"# end_s={float(trace.end_s)!r}")  # type: ignore[arg-type]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def _sniff_csv(head: str) -> bool:
+    for line in _head_lines(head):
+        if line.lstrip().startswith("#"):
+            continue
+        names = {c.strip().lower() for c in line.split(",")}
+        has_time = bool(names & ({*_CSV_TIME, *_CSV_DURATION}))
+        return has_time and bool(names & set(_CSV_BANDWIDTH))
+    return False
+
+
+register(
+    TraceFormat(
+        "csv",
+        "CSV with a header: time_s,bandwidth_kbps[,latency_ms] (other units accepted)",
+        _read_csv,
+        _write_csv,
+        _sniff_csv,
+        priority=90,
+    )
+)
 
 
 # -- dispatch ---------------------------------------------------------------------------------
@@ -182,12 +826,23 @@ register(TraceFormat("sabre", "Sabre network JSON: [{duration_ms, bandwidth_kbps
 def _check_format(format: str) -> TraceFormat:
     try:
         return FORMATS[format]
-    except KeyError:
+    except (KeyError, TypeError):
         raise ParameterError("format", format, f"unknown trace format; known: {', '.join(sorted(FORMATS))}") from None
 
 
+def _check_options(fmt: TraceFormat, func: Callable[..., Any], options: dict[str, Any]) -> None:
+    accepted = list(inspect.signature(func).parameters)[2 if func is fmt.write else 1 :]
+    for key, value in options.items():
+        if key not in accepted:
+            allowed = ", ".join(accepted) if accepted else "none"
+            raise ParameterError(key, value, f"is not an option of the {fmt.name!r} format (its options: {allowed})")
+
+
 def detect_format(path: PathLike) -> str:
-    """Name of the format of ``path`` judged from its content; raises if none matches."""
+    """Name of the format of ``path`` judged from its content; raises if none matches.
+
+    Sniffers run by decreasing :attr:`TraceFormat.priority` (registration order among equals).
+    """
     p = Path(path)
     try:
         with open(p, "rb") as fh:
@@ -199,7 +854,7 @@ def detect_format(path: PathLike) -> str:
     if not raw.strip():
         raise TraceFormatError(p, "empty file: a trace needs at least one period")
     head = raw.decode("utf-8", errors="replace")
-    for fmt in FORMATS.values():
+    for fmt in sorted(FORMATS.values(), key=lambda f: -f.priority):
         if fmt.sniff is not None and fmt.sniff(head):
             return fmt.name
     named = ", ".join(sorted(f.name for f in FORMATS.values() if f.sniff is None))
@@ -209,22 +864,34 @@ def detect_format(path: PathLike) -> str:
     )
 
 
-def read_trace(path: PathLike, format: str | None = None) -> Trace:
-    """Read one trace file; ``format`` is detected from the content when not given."""
+def read_trace(path: PathLike, format: str | None = None, **options: Any) -> Trace:
+    """Read one trace file; ``format`` is detected from the content when not given.
+
+    ``options`` go to the format's reader (``bin_ms`` for ``mahimahi``: period length in ms,
+    default 1000). The trace is named after the file.
+    """
     p = Path(path)
     name = format if format is not None else detect_format(p)
-    return _check_format(name).read(p)
+    fmt = _check_format(name)
+    _check_options(fmt, fmt.read, options)
+    return fmt.read(p, **options)
 
 
-def write_trace(trace: Trace, path: PathLike, format: str) -> None:
+def write_trace(trace: Trace, path: PathLike, format: str, **options: Any) -> None:
     """Write ``trace`` to ``path`` in ``format`` (values quantized to what the format stores)."""
-    _check_format(format).write(trace, Path(path))
+    if not isinstance(trace, Trace):
+        raise ParameterError("trace", type(trace).__name__, "must be a Trace")
+    fmt = _check_format(format)
+    _check_options(fmt, fmt.write, options)
+    fmt.write(trace, Path(path), **options)
 
 
-def load_traces(paths: PathLike | Iterable[PathLike], format: str | None = None) -> list[Trace]:
+def load_traces(paths: PathLike | Iterable[PathLike], format: str | None = None, **options: Any) -> list[Trace]:
     """Read trace files and directories (their files, sorted by name, hidden files skipped).
 
-    The order is deterministic: arguments in the order given, each directory's files sorted.
+    The order is deterministic: arguments in the order given, each directory's files sorted
+    by name (plain string order, so ``trace_10`` comes before ``trace_2``). ``format`` and
+    ``options`` apply to every file, as in :func:`read_trace`.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -240,6 +907,4 @@ def load_traces(paths: PathLike | Iterable[PathLike], format: str | None = None)
             files.append(p)
         else:
             raise TraceFormatError(p, "no such file or directory")
-    return [read_trace(f, format) for f in files]
-
-
+    return [read_trace(f, format, **options) for f in files]
