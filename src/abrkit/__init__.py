@@ -14,7 +14,7 @@ from .simulate import BatchResult, SimResult, run_batch, simulate, simulate_many
 from .traces import Trace, load_traces, read_trace, write_trace
 from .video import Video, read_video
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "AbrkitError", "ParameterError", "TraceFormatError", "VideoFormatError", "FFmpegError", "ToolNotFoundError",

@@ -31,6 +31,7 @@ from typing import Any, Callable, Sequence, TextIO
 import numpy as np
 import pandas as pd
 
+from ._version import __version__
 from .controllers import CONTROLLERS, Controller, get_controller
 from .errors import AbrkitError
 from .profiles import PROFILES, Profile, get_profile
@@ -42,9 +43,6 @@ from .video import Video, read_video
 __all__ = ["main", "build_parser", "CLIError"]
 
 PROG = "abrkit"
-# The package is always imported before its submodules, so its version is at hand without
-# importing the façade here (imports flow downward; see tests/test_architecture.py).
-__version__: str = getattr(sys.modules[__package__ or "abrkit"], "__version__", "unknown")
 _HELP_WIDTH = 88
 
 
