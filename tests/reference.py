@@ -88,6 +88,8 @@ def bba0(buffer_s, prev_rung, bitrates_bps, reservoir_s, cushion_s):
     ``prev_rung < 0`` (nothing played yet) counts as the lowest rung.
     """
     rates = [float(r) for r in bitrates_bps]
+    if len(rates) == 1:  # the paper assumes a choice; with one rate there is none
+        return 0
     r_min, r_max = rates[0], rates[-1]
     rate_prev = rates[max(int(prev_rung), 0)]
     # Lines 1-8: the neighbouring rates.
