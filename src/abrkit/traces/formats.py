@@ -352,17 +352,18 @@ def _read_genet(path: Path) -> Trace:
     bw = _genet_array(path, text, data, "bandwidths")
     if t.size != bw.size:
         raise TraceFormatError(path, f"'timestamps' has {t.size} values but 'bandwidths' has {bw.size}")
+    t_list, bw_list = t.tolist(), bw.tolist()  # plain floats for the messages
     for i in range(t.size):
-        if t[i] < 0:
-            raise TraceFormatError(path, f"timestamps[{i}]={t[i]!r} is negative", line=_json_line(text, "timestamps", i))
-        if i and t[i] <= t[i - 1]:
+        if t_list[i] < 0:
+            raise TraceFormatError(path, f"timestamps[{i}]={t_list[i]!r} is negative", line=_json_line(text, "timestamps", i))
+        if i and t_list[i] <= t_list[i - 1]:
             raise TraceFormatError(
                 path,
-                f"timestamps[{i}]={t[i]!r} is not after the previous {t[i - 1]!r}",
+                f"timestamps[{i}]={t_list[i]!r} is not after the previous {t_list[i - 1]!r}",
                 line=_json_line(text, "timestamps", i),
             )
-        if bw[i] < 0:
-            raise TraceFormatError(path, f"bandwidths[{i}]={bw[i]!r} is negative", line=_json_line(text, "bandwidths", i))
+        if bw_list[i] < 0:
+            raise TraceFormatError(path, f"bandwidths[{i}]={bw_list[i]!r} is negative", line=_json_line(text, "bandwidths", i))
     latency = None
     rtt_ms = _genet_scalar(path, data, "link_rtt")
     if rtt_ms is not None:
@@ -504,8 +505,9 @@ def _write_mahimahi(trace: Trace, path: Path) -> None:
     as many lines stamped ``m`` as whole 1500-byte packets the trace has delivered by then, so
     fractions carry over and bytes are conserved to within one packet at every instant. The
     last millisecond always holds at least one opportunity, because mahimahi loops the file at
-    its last timestamp; the total is rounded to the nearest packet. Time is taken from the
-    trace's start (mahimahi traces start at 0) and latency is not stored.
+    its last timestamp: the total, rounded to the nearest packet (at least one), is reached
+    exactly there, and any packet due earlier beyond ``total - 1`` waits for it. Time is taken
+    from the trace's start (mahimahi traces start at 0) and latency is not stored.
     """
     edges_ms = (np.append(trace.time_s, trace.end_s) - trace.time_s[0]) * 1e3
     total_ms = int(round(float(edges_ms[-1])))
@@ -513,7 +515,7 @@ def _write_mahimahi(trace: Trace, path: Path) -> None:
         raise ParameterError("trace", trace.name or "<unnamed>", "lasts under 1 ms, which mahimahi cannot store")
     cum_bits = np.concatenate(([0.0], np.cumsum(trace.bandwidth_bps * trace.duration_s)))
     packet_bits = MAHIMAHI_PACKET_BYTES * 8.0
-    total_packets = int(round(float(cum_bits[-1]) / packet_bits))
+    total_packets = max(1, int(round(float(cum_bits[-1]) / packet_bits)))
     chunk_ms = 1 << 20  # bound memory on long traces
     prev = 0
     with open(path, "w", encoding="utf-8") as fh:
@@ -522,9 +524,9 @@ def _write_mahimahi(trace: Trace, path: Path) -> None:
             # Tiny slack so values a hair under a whole packet from rounding still count.
             done = np.floor(np.interp(ms, edges_ms, cum_bits) / packet_bits + 1e-9).astype(np.int64)
             np.maximum.accumulate(done, out=done)
+            np.minimum(done, total_packets - 1, out=done)
             if ms[-1] == total_ms:
-                before = int(done[-2]) if done.size > 1 else prev
-                done[-1] = max(total_packets, before + 1)
+                done[-1] = total_packets
             counts = np.diff(np.concatenate(([prev], done)))
             prev = int(done[-1])
             stamps = np.repeat(ms, counts)
@@ -567,7 +569,9 @@ def _read_raw6(path: Path, fmt: str, unix_scale: float) -> Trace:
     ``ms_since_start``. Its period runs from the previous line's ``ms_since_start`` (for the
     first line, its own minus ``elapsed_ms``) to its own, at ``bytes * 8 / (elapsed_ms / 1000)``
     bits per second, as the datasets' documentation prescribes. Times are rebased so the trace
-    starts at 0; GPS positions and the unix start time are kept in ``meta``.
+    starts at 0. ``meta`` keeps ``unix_start_s`` (unix time of the trace's start) and the
+    file's own columns (``unix_time``, ``lat_deg``, ``lon_deg``, ``start_ms``), so that writing
+    the trace back in the same format reproduces the file.
     """
     rows: list[tuple[float, ...]] = []
     for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
@@ -593,8 +597,10 @@ def _read_raw6(path: Path, fmt: str, unix_scale: float) -> Trace:
     meta = {
         "format": fmt,
         "unix_start_s": float(a[0, 0] * unix_scale - a[0, 5] / 1e3),
+        "unix_time": a[:, 0].copy(),
         "lat_deg": a[:, 2].copy(),
         "lon_deg": a[:, 3].copy(),
+        "start_ms": float(start0),
     }
     return _build(
         path,
@@ -605,13 +611,14 @@ def _read_raw6(path: Path, fmt: str, unix_scale: float) -> Trace:
     )
 
 
-def _write_raw6(trace: Trace, path: Path, unix_ms: bool, default_start_s: float) -> None:
+def _write_raw6(trace: Trace, path: Path, fmt: str, unix_ms: bool, default_start_s: float) -> None:
     """Write the six-column layout, one line per period, in whole ms and whole bytes.
 
-    Bytes are rounded on the cumulative total, so rounding never accumulates. The unix time
-    starts at ``meta["unix_start_s"]`` when the trace came from such a log, else at the first
-    day of the dataset's campaign; GPS columns come from ``meta`` when they match, else they
-    are the placeholder 0.0. Latency is not stored.
+    Bytes are rounded on the cumulative total, so rounding never accumulates. For a trace read
+    from a log of the same format, the unix-time, GPS and start columns are the file's own
+    (kept in ``meta``). Otherwise the unix time counts from the first day of the dataset's
+    campaign (2010-09-13 for Norway, 2015-12-16 for Belgium), the GPS columns are the
+    placeholder 0.0 and ``ms_since_start`` counts from 0. Latency is not stored.
     """
     edges_ms = np.rint((np.append(trace.time_s, trace.end_s) - trace.time_s[0]) * 1e3).astype(np.int64)
     elapsed = np.diff(edges_ms)
@@ -622,17 +629,22 @@ def _write_raw6(trace: Trace, path: Path, unix_ms: bool, default_start_s: float)
         )
     cum_bytes = np.rint(np.concatenate(([0.0], np.cumsum(trace.bandwidth_bps * trace.duration_s / 8.0))))
     nbytes = np.diff(cum_bytes).astype(np.int64)
-    start_s = trace.meta.get("unix_start_s", default_start_s)
-    lat = trace.meta.get("lat_deg")
-    lon = trace.meta.get("lon_deg")
     n = trace.n_periods
-    if not (isinstance(lat, np.ndarray) and isinstance(lon, np.ndarray) and lat.shape == lon.shape == (n,)):
-        lat = lon = np.zeros(n)
+    meta = trace.meta
+    own = meta.get("format") == fmt and all(
+        isinstance(meta.get(key), np.ndarray) and meta[key].shape == (n,) for key in ("unix_time", "lat_deg", "lon_deg")
+    )
     t_ms = edges_ms[1:]
-    if unix_ms:
-        unix = np.rint(start_s * 1e3 + t_ms).astype(np.int64)
+    if own:
+        lat, lon = meta["lat_deg"], meta["lon_deg"]
+        unix = np.rint(meta["unix_time"]).astype(np.int64)
+        t_ms = t_ms + int(round(meta.get("start_ms", 0.0)))
     else:
-        unix = np.floor(start_s + t_ms / 1e3).astype(np.int64)
+        lat = lon = np.zeros(n)
+        if unix_ms:
+            unix = np.rint(default_start_s * 1e3 + t_ms).astype(np.int64)
+        else:
+            unix = np.floor(default_start_s + t_ms / 1e3).astype(np.int64)
     lines = [
         f"{u} {t} {la!r} {lo!r} {b} {e}"
         for u, t, la, lo, b, e in zip(unix.tolist(), t_ms.tolist(), lat.tolist(), lon.tolist(), nbytes.tolist(), elapsed.tolist())
@@ -655,7 +667,7 @@ def _read_norway(path: Path) -> Trace:
 
 
 def _write_norway(trace: Trace, path: Path) -> None:
-    _write_raw6(trace, path, unix_ms=False, default_start_s=_NORWAY_DEFAULT_START_S)
+    _write_raw6(trace, path, "norway-raw", unix_ms=False, default_start_s=_NORWAY_DEFAULT_START_S)
 
 
 def _read_belgium(path: Path) -> Trace:
@@ -663,7 +675,7 @@ def _read_belgium(path: Path) -> Trace:
 
 
 def _write_belgium(trace: Trace, path: Path) -> None:
-    _write_raw6(trace, path, unix_ms=True, default_start_s=_BELGIUM_DEFAULT_START_S)
+    _write_raw6(trace, path, "belgium-raw", unix_ms=True, default_start_s=_BELGIUM_DEFAULT_START_S)
 
 
 register(
@@ -721,7 +733,7 @@ def _read_csv(path: Path) -> Trace:
             if match:
                 end_s = _parse_number(path, lineno, match.group(1), "end_s")
             continue
-        cells = [c.strip() for c in next(csv.reader([stripped]))]
+        cells = [c.strip() for c in next(csv.reader([stripped], skipinitialspace=True))]
         if header is None:
             header, header_line = [c.lower() for c in cells], lineno
             cols = _csv_columns(path, header, lineno)
@@ -751,7 +763,7 @@ def _read_csv(path: Path) -> Trace:
         durations = np.array(values["time"]) * time_scale
         edges = np.concatenate(([0.0], np.cumsum(durations)))
         if end_s is not None and not math.isclose(end_s, edges[-1], rel_tol=1e-9, abs_tol=1e-9):
-            raise TraceFormatError(path, f"end_s={end_s!r} disagrees with the durations, which end at {edges[-1]!r}")
+            raise TraceFormatError(path, f"end_s={end_s!r} disagrees with the durations, which end at {float(edges[-1])!r}")
         return _build(path, time_s=edges[:-1], bandwidth_bps=bw, end_s=float(edges[-1]), latency_s=latency, meta=meta)
     return _build(path, time_s=np.array(values["time"]) * time_scale, bandwidth_bps=bw, end_s=end_s, latency_s=latency, meta=meta)
 
@@ -802,7 +814,7 @@ def _sniff_csv(head: str) -> bool:
     for line in _head_lines(head):
         if line.lstrip().startswith("#"):
             continue
-        names = {c.strip().lower() for c in line.split(",")}
+        names = {c.strip().lower() for c in next(csv.reader([line], skipinitialspace=True))}
         has_time = bool(names & ({*_CSV_TIME, *_CSV_DURATION}))
         return has_time and bool(names & set(_CSV_BANDWIDTH))
     return False
