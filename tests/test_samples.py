@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from abrkit import load_traces, read_video, simulate_many
+from abrkit import load_traces, read_video, run_batch, simulate_many
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -50,7 +50,14 @@ def test_samples_cover_several_formats_and_conditions():
 def test_main_job_runs_on_samples():
     traces = load_traces(SAMPLES / "traces")
     video = read_video(SAMPLES / "videos" / "synthetic_vbr.json")
-    table = simulate_many(traces, video, ["bb", "bba0", "rate"], n_workers=2)
+    batch = run_batch(traces, video, ["bb", "bba0", "rate"], n_workers=2)
+    table = batch.sessions()
+    assert table.equals(simulate_many(traces, video, ["bb", "bba0", "rate"], n_workers=1))
     assert len(table) == 3 * len(traces)
     assert (table["status"] == "complete").all()
     assert (table["chunks"] == video.n_chunks).all()
+    summary = batch.summary()
+    assert summary["controller"].tolist() == ["bb", "bba0", "rate"]
+    assert (summary["sessions"] == len(traces)).all()
+    means = table.groupby("controller", sort=False)["qoe"].mean().to_numpy()
+    np.testing.assert_allclose(summary["mean_qoe"].to_numpy(), means)

@@ -374,37 +374,6 @@ def _resolve_qoe(args: argparse.Namespace, profile: Profile) -> QoE:
     return model
 
 
-def summarize(batch: BatchResult, sessions: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per controller (in the order given), aggregated over its sessions.
-
-    ``rebuffer_ratio`` is total rebuffering over total rebuffering plus played media time.
-    """
-    if sessions is None:
-        sessions = batch.sessions()
-    chunk_s = np.array([batch.videos[v].chunk_s for v in batch.job_video], dtype=np.float64)
-    played_s = sessions["chunks"].to_numpy(dtype=np.float64) * chunk_s
-    stalled = (sessions["status"] != "complete").to_numpy()
-    rows = []
-    for c in batch.controllers:
-        mask = (sessions["controller"] == c.name).to_numpy()
-        g = sessions[mask]
-        rebuf = float(g["rebuffer_s"].sum())
-        total = rebuf + float(played_s[mask].sum())
-        rows.append(
-            {
-                "controller": c.name,
-                "sessions": int(mask.sum()),
-                "mean_qoe": float(g["qoe"].mean()),
-                "mean_bitrate_kbps": float(g["mean_bitrate_kbps"].mean()),
-                "mean_rebuffer_s": float(g["rebuffer_s"].mean()),
-                "rebuffer_ratio": rebuf / total if total > 0 else float("nan"),
-                "mean_switches": float(g["switches"].mean()),
-                "stalled_sessions": int(stalled[mask].sum()),
-            }
-        )
-    return pd.DataFrame(rows, columns=list(_SUMMARY_LABELS))
-
-
 def _context_line(batch: BatchResult, traces: Sequence[Trace]) -> str:
     q = batch.qoe
     v = batch.videos[0]
@@ -436,9 +405,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         _write_text(_to_csv(batch.chunks()), args.log, sys.stdout)
 
     if args.format == "table":
-        text = _context_line(batch, traces) + "\n" + _format_table(summarize(batch, sessions), _SUMMARY_LABELS)
+        text = _context_line(batch, traces) + "\n" + _format_table(batch.summary(sessions), _SUMMARY_LABELS)
     elif args.summary:
-        text = _render(summarize(batch, sessions), args.format)
+        text = _render(batch.summary(sessions), args.format)
     else:
         text = _render(sessions, args.format)
     _write_text(text, args.out, sys.stdout)

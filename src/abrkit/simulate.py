@@ -136,6 +136,36 @@ class BatchResult:
         rows = [self._session_row(j) for j in range(len(self))]
         return pd.DataFrame(rows, columns=list(rows[0].keys()) if rows else None)
 
+    def summary(self, sessions: pd.DataFrame | None = None) -> pd.DataFrame:
+        """One row per controller (in the order given), aggregated over its sessions.
+
+        Columns: controller, sessions, mean_qoe, mean_bitrate_kbps, mean_rebuffer_s,
+        rebuffer_ratio (total rebuffering over rebuffering plus played media time),
+        mean_switches, stalled_sessions. ``sessions`` reuses a table :meth:`sessions` made.
+        """
+        if sessions is None:
+            sessions = self.sessions()
+        chunk_s = np.array([self.videos[v].chunk_s for v in self.job_video], dtype=np.float64)
+        played_s = sessions["chunks"].to_numpy(dtype=np.float64) * chunk_s
+        stalled = (sessions["status"] != "complete").to_numpy()
+        rows = []
+        for c in self.controllers:
+            mask = (sessions["controller"] == c.name).to_numpy()
+            g = sessions[mask]
+            rebuf = float(g["rebuffer_s"].sum())
+            total = rebuf + float(played_s[mask].sum())
+            rows.append({
+                "controller": c.name,
+                "sessions": int(mask.sum()),
+                "mean_qoe": float(g["qoe"].mean()),
+                "mean_bitrate_kbps": float(g["mean_bitrate_kbps"].mean()),
+                "mean_rebuffer_s": float(g["rebuffer_s"].mean()),
+                "rebuffer_ratio": rebuf / total if total > 0 else float("nan"),
+                "mean_switches": float(g["switches"].mean()),
+                "stalled_sessions": int(stalled[mask].sum()),
+            })
+        return pd.DataFrame(rows)
+
     def _session_row(self, j: int) -> dict[str, Any]:
         video = self.videos[self.job_video[j]]
         n = int(self.n_done[j])
