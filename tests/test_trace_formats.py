@@ -15,7 +15,6 @@ from abrkit.errors import ParameterError, TraceFormatError
 from abrkit.traces import FORMATS, Trace, detect_format, markov_trace, read_trace, write_trace
 from abrkit.traces.formats import MAHIMAHI_PACKET_BYTES
 
-SHARED_TRACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "traces"
 PACKET_BITS = MAHIMAHI_PACKET_BYTES * 8
 
 ALL_FORMATS = ["cooked", "sabre", "genet", "mahimahi", "norway-raw", "belgium-raw", "csv"]

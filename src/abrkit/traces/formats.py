@@ -501,8 +501,8 @@ def _read_mahimahi(path: Path, bin_ms: int = 1000) -> Trace:
 def _write_mahimahi(trace: Trace, path: Path) -> None:
     """Write delivery opportunities that follow the trace's cumulative bytes.
 
-    At each millisecond ``m`` (from 1 to the trace length, rounded to whole ms) the file holds
-    as many lines stamped ``m`` as whole 1500-byte packets the trace has delivered by then, so
+    Up to each millisecond ``m`` (from 1 to the trace length, rounded to whole ms) the file
+    holds as many lines as whole 1500-byte packets the trace has delivered by then, so
     fractions carry over and bytes are conserved to within one packet at every instant. The
     last millisecond always holds at least one opportunity, because mahimahi loops the file at
     its last timestamp: the total, rounded to the nearest packet (at least one), is reached

@@ -6,8 +6,8 @@ state drawn from its row of the transition matrix. The trace samples this proces
 ``step_s``: each step's bandwidth is the time average of the state bandwidths over the step,
 times a log-normal factor of mean 1 (``exp(sigma * z - sigma**2 / 2)``, ``z`` standard normal),
 so noise does not shift the mean. Outages arrive as a Poisson process (``outage_rate_per_min``)
-with exponential lengths (mean ``outage_mean_s``); they are aligned to the step grid (the step
-holding the outage's start and as many following steps as its length rounds to, at least one)
+with exponential lengths (mean ``outage_mean_s``); they are aligned to the step grid (an outage
+blanks ``max(1, round(length / step_s))`` steps, starting with the step that holds its start)
 and have bandwidth 0.
 
 Randomness: the state path, the noise and the outages each draw from their own stream, spawned
