@@ -5,9 +5,10 @@
 Traces (10 minutes each, 1 s steps), written in a mix of formats to show format detection:
 
 * ``broadband_*.json`` — stable 20-30 Mbps broadband, 20 ms latency (Sabre JSON);
-* ``4g_*.json``        — LTE-like, 2-40 Mbps, fast state changes, 50 ms latency (Sabre JSON);
-* ``3g_*``             — HSDPA-like, 0.2-3 Mbps (Pensieve cooked: no latency column);
-* ``outages_*.csv``    — mobile with outages of zero bandwidth (abrkit CSV).
+* ``4g_*.json``        — LTE-like, 2-40 Mbps, fast state changes, 20 ms latency (Sabre JSON);
+* ``3g_*``             — HSDPA-like, 0.2-3 Mbps (Pensieve cooked, which has no latency column);
+* ``outages_*.csv``    — mobile, 0.3-5 Mbps, about one outage (zero bandwidth) a minute, 60 ms
+  latency (abrkit CSV).
 
 Video: ``synthetic_vbr.json`` — 75 chunks of 4 s (5 minutes), an 8-rung 234p-1080p ladder
 (200-6000 kbps) with VBR chunk sizes and a VMAF-like per-chunk quality, from
