@@ -404,7 +404,7 @@ def _avoid_bba0_reservoir_tie(controller, video: Video, profile: Profile) -> Non
 
 
 @pytest.mark.parametrize("kind", ["default", "pensieve", "random"])
-@settings(max_examples=70)
+@settings(max_examples=150)
 @given(data=st.data(), trace=traces(), video=videos(), controller=controllers())
 def test_synthetic_sessions_match_reference(kind, data, trace, video, controller):
     if kind == "pensieve":
@@ -417,7 +417,7 @@ def test_synthetic_sessions_match_reference(kind, data, trace, video, controller
 # -- properties ----------------------------------------------------------------------------------
 
 
-@settings(max_examples=80)
+@settings(max_examples=150)
 @given(data=st.data(), trace=traces(), video=videos(), controller=controllers())
 def test_buffer_stays_between_zero_and_the_cap(data, trace, video, controller):
     profile = data.draw(profiles(video, data.draw(st.sampled_from(["random", None]))))
@@ -439,7 +439,7 @@ def _session_bits_until(trace: Trace, t_s: float) -> float:
     return loops * cumulative[-1] + float(np.interp(within, knots, cumulative))
 
 
-@settings(max_examples=60)
+@settings(max_examples=120)
 @given(
     trace=traces(), video=videos(), controller=controllers(),
     efficiency=st.just(1.0) | st.floats(0.5, 1.0), rtt_s=st.none() | st.floats(0.0, 0.2),
@@ -458,7 +458,7 @@ def test_bytes_delivered_equal_chunk_sizes(trace, video, controller, efficiency,
     np.testing.assert_array_equal(result.size_bytes, video.sizes_bytes[np.arange(result.n_chunks), result.rung])
 
 
-@settings(max_examples=25)
+@settings(max_examples=40)
 @given(data=st.data(), video=videos(min_rungs=2, min_chunks=48, max_chunks=48, min_chunk_s=1.0))
 def test_fast_link_ends_at_the_top_rung(data, video):
     profile = data.draw(profiles(video))
