@@ -34,6 +34,7 @@ from abrkit._kernels import layout as L
 
 __all__ = [
     "REFERENCES",
+    "CHUNK_FIELDS",
     "simulate_session",
     "session_periods",
     "harmonic_mean_last",
@@ -180,7 +181,9 @@ def transfer(period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size_bytes, effi
     """Download ``size_bytes`` from (ptr, clock_s) (fixed_env's download loop).
 
     Returns (seconds taken, ptr, clock_s, finished). ``finished`` is False when the last byte
-    would arrive more than ``max_s`` seconds after the first one was asked for.
+    would arrive more than ``max_s`` seconds after the first one was asked for. (The kernel
+    checks only when a period ends, so a download finishing inside the period that crosses
+    ``max_s`` counts as finished there: test_simulate.py::test_download_longer_than_max_download_s_stalls.)
     """
     sent_bytes = 0.0
     delay_s = 0.0
