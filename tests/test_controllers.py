@@ -103,11 +103,6 @@ def test_bba0_hysteresis_along_a_buffer_path():
     assert got == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (src/abrkit/_kernels/controllers.py, bba0): 'buffer_s < reservoir_s' should be '<=' "
-    "(Algorithm 1 line 9: Buf_now <= r -> R_min); at the reservoir the kernel picks rung 1, even from rung 0",
-)
 @pytest.mark.parametrize("prev_rung", [0, 2, 5])
 def test_bba0_at_the_reservoir_is_the_lowest_rate(prev_rung):
     assert reference.bba0(5.0, prev_rung, LADDER_BPS, 5.0, 10.0) == 0
@@ -245,11 +240,6 @@ def test_parameter_validation(call, message):
         call()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (src/abrkit/controllers.py, BufferBased/BBA0.__post_init__): a non-numeric reservoir_s "
-    "reaches np.isfinite and raises TypeError instead of ParameterError",
-)
 def test_non_numeric_parameter_is_a_parameter_error():
     with pytest.raises(ParameterError, match=r"reservoir_s='abc' is invalid"):
         BufferBased(reservoir_s="abc")  # type: ignore[arg-type]

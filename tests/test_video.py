@@ -248,11 +248,6 @@ def test_sabre_movies(shared_data, name, n_rungs, ladder_ends):
 
 
 @pytest.mark.shared
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (src/abrkit/video.py, read_video): a ladder of another length reaches np.allclose and raises "
-    "numpy's broadcast ValueError instead of the 'differs from the ladder stored' ParameterError",
-)
 def test_sabre_movie_with_a_ladder_of_another_length(shared_data):
     with pytest.raises(ParameterError, match=r"differs from the ladder stored in"):
         read_video(shared_data / "videos" / "sabre" / "bbb.json", [1, 2])

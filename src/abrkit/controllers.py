@@ -12,15 +12,11 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
+from ._checks import integer, number
 from ._kernels import layout as L
 from .errors import ParameterError
 
 __all__ = ["Controller", "BufferBased", "BBA0", "RateBased", "FixedRung", "CONTROLLERS", "get_controller"]
-
-
-def _positive(name: str, value: float) -> None:
-    if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
-        raise ParameterError(name, value, "must be finite and > 0")
 
 
 @dataclass(frozen=True)
@@ -67,9 +63,8 @@ class BufferBased(Controller):
     label: ClassVar[str] = "bb"
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.reservoir_s) and self.reservoir_s >= 0):
-            raise ParameterError("reservoir_s", self.reservoir_s, "must be finite and >= 0")
-        _positive("cushion_s", self.cushion_s)
+        number("reservoir_s", self.reservoir_s, ge=0)
+        number("cushion_s", self.cushion_s, gt=0)
 
     def params(self) -> list[float]:
         return [self.reservoir_s, self.cushion_s]
@@ -91,9 +86,8 @@ class BBA0(Controller):
     label: ClassVar[str] = "bba0"
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.reservoir_s) and self.reservoir_s >= 0):
-            raise ParameterError("reservoir_s", self.reservoir_s, "must be finite and >= 0")
-        _positive("cushion_s", self.cushion_s)
+        number("reservoir_s", self.reservoir_s, ge=0)
+        number("cushion_s", self.cushion_s, gt=0)
 
     def params(self) -> list[float]:
         return [self.reservoir_s, self.cushion_s]
@@ -110,9 +104,8 @@ class RateBased(Controller):
     label: ClassVar[str] = "rate"
 
     def __post_init__(self) -> None:
-        if isinstance(self.window, bool) or not isinstance(self.window, (int, np.integer)) or self.window < 1:
-            raise ParameterError("window", self.window, "must be an integer >= 1")
-        _positive("safety", self.safety)
+        integer("window", self.window, ge=1)
+        number("safety", self.safety, gt=0)
 
     def params(self) -> list[float]:
         return [float(self.window), self.safety]
@@ -127,8 +120,7 @@ class FixedRung(Controller):
     label: ClassVar[str] = "fixed"
 
     def __post_init__(self) -> None:
-        if isinstance(self.rung, bool) or not isinstance(self.rung, (int, np.integer)) or self.rung < 0:
-            raise ParameterError("rung", self.rung, "must be an integer >= 0")
+        integer("rung", self.rung, ge=0)
 
     def params(self) -> list[float]:
         return [float(self.rung)]

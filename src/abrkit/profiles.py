@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import integer, number
 from ._kernels import layout as L
 from .errors import ParameterError
 from .qoe import QoE
@@ -62,22 +63,20 @@ class Profile:
     qoe: QoE = field(default_factory=QoE.linear)
 
     def __post_init__(self) -> None:
-        if self.rtt_s is not None and not (np.isfinite(self.rtt_s) and self.rtt_s >= 0):
-            raise ParameterError("rtt_s", self.rtt_s, "must be finite and >= 0, or None to use the trace's latency")
-        if not (np.isfinite(self.payload_efficiency) and 0 < self.payload_efficiency <= 1):
-            raise ParameterError("payload_efficiency", self.payload_efficiency, "must be in (0, 1]")
-        if not (np.isfinite(self.buffer_cap_s) and self.buffer_cap_s > 0):
-            raise ParameterError("buffer_cap_s", self.buffer_cap_s, "must be finite and > 0")
-        if not (np.isfinite(self.wait_quantum_s) and self.wait_quantum_s >= 0):
-            raise ParameterError("wait_quantum_s", self.wait_quantum_s, "must be finite and >= 0 (0: exact waits)")
+        if self.rtt_s is not None:
+            number("rtt_s", self.rtt_s, ge=0)
+        number("payload_efficiency", self.payload_efficiency, gt=0, le=1)
+        cap = number("buffer_cap_s", self.buffer_cap_s, gt=0)
+        # A wait of whole quanta can overshoot the excess by up to one quantum: beyond the cap
+        # that would drive the buffer below zero.
+        number("wait_quantum_s", self.wait_quantum_s, ge=0, le=cap)
         if self.trace_alignment not in _ALIGNMENTS:
             raise ParameterError("trace_alignment", self.trace_alignment, f"must be one of {', '.join(_ALIGNMENTS)}")
-        if self.initial_rung is not None and (not isinstance(self.initial_rung, (int, np.integer)) or self.initial_rung < 0):
-            raise ParameterError("initial_rung", self.initial_rung, "must be an integer >= 0 or None")
-        if self.max_chunks is not None and (not isinstance(self.max_chunks, (int, np.integer)) or self.max_chunks < 1):
-            raise ParameterError("max_chunks", self.max_chunks, "must be an integer >= 1 or None")
-        if not (self.max_download_s > 0):
-            raise ParameterError("max_download_s", self.max_download_s, "must be > 0")
+        if self.initial_rung is not None:
+            integer("initial_rung", self.initial_rung, ge=0)
+        if self.max_chunks is not None:
+            integer("max_chunks", self.max_chunks, ge=1)
+        number("max_download_s", self.max_download_s, gt=0)
 
     def replace(self, **changes: Any) -> "Profile":
         return replace(self, **changes)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import number
 from .errors import ParameterError
 from .video import Video
 
@@ -43,14 +44,12 @@ class QoE:
         if self.utility not in _UTILITIES:
             raise ParameterError("utility", self.utility, f"must be one of {', '.join(_UTILITIES)}")
         for key in ("rebuffer_weight", "switch_weight"):
-            value = getattr(self, key)
-            if not (np.isfinite(value) and value >= 0):
-                raise ParameterError(key, value, "must be finite and >= 0")
+            number(key, getattr(self, key), ge=0)
         if self.utility == "table":
             if not self.table:
                 raise ParameterError("table", self.table, "a 'table' utility needs one value per rung")
-            if not all(np.isfinite(v) for v in self.table):
-                raise ParameterError("table", self.table, "values must be finite")
+            for i, v in enumerate(self.table):
+                number(f"table[{i}]", v)
         object.__setattr__(self, "table", tuple(float(v) for v in self.table))
 
     # -- the published models ----------------------------------------------------------------

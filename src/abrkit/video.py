@@ -358,7 +358,8 @@ def read_video(path: PathLike, bitrates_kbps: Sequence[float] | None = None, chu
         video = read_sabre_video(p)
     else:
         raise VideoFormatError(p, "unknown video format: expected abrkit video JSON, Sabre movie JSON, or a directory of video_size_N files")
-    if bitrates_kbps is not None and not np.allclose(video.bitrates_kbps, np.asarray(bitrates_kbps, dtype=float)):
+    given = None if bitrates_kbps is None else np.asarray(bitrates_kbps, dtype=float)
+    if given is not None and (given.shape != video.bitrates_kbps.shape or not np.allclose(video.bitrates_kbps, given)):
         raise ParameterError("bitrates_kbps", list(bitrates_kbps), f"differs from the ladder stored in {p}: {video.bitrates_kbps.tolist()}")
     return video
 

@@ -36,7 +36,7 @@ def bba0(buffer_s, prev_rung, bitrates_bps, reservoir_s, cushion_s):
     n = bitrates_bps.size
     if prev_rung < 0:
         prev_rung = 0
-    if buffer_s < reservoir_s:
+    if buffer_s <= reservoir_s:  # Algorithm 1: Buf_now <= r -> R_min
         return 0
     if buffer_s >= reservoir_s + cushion_s:
         return n - 1

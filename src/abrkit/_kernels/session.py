@@ -75,6 +75,8 @@ def transfer(period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size_bytes, effi
         payload = rate * dur * efficiency
         if sent + payload > size_bytes:
             frac = (size_bytes - sent) / rate / efficiency
+            if elapsed + frac > max_s:
+                return elapsed + frac, ptr, clock_s + frac, False
             return elapsed + frac, ptr, clock_s + frac, True
         sent += payload
         elapsed += dur
