@@ -49,18 +49,11 @@ class Controller:
 
 
 @dataclass(frozen=True)
-class BufferBased(Controller):
-    """Pensieve's buffer-based baseline (``test/bb.py``).
-
-    Rung index rises linearly with the buffer: rung 0 below ``reservoir_s``, the top rung from
-    ``reservoir_s + cushion_s`` on, ``int((n_rungs - 1) * (buffer - reservoir) / cushion)`` in
-    between. Note it interpolates the rung *index*, not the rate (compare :class:`BBA0`).
-    """
+class _BufferRule(Controller):
+    """Shared fields of the rules driven by a reservoir and a cushion of buffer (seconds)."""
 
     reservoir_s: float = 5.0
     cushion_s: float = 10.0
-    kernel_id: ClassVar[int] = L.CTRL_BB_PENSIEVE
-    label: ClassVar[str] = "bb"
 
     def __post_init__(self) -> None:
         number("reservoir_s", self.reservoir_s, ge=0)
@@ -71,7 +64,20 @@ class BufferBased(Controller):
 
 
 @dataclass(frozen=True)
-class BBA0(Controller):
+class BufferBased(_BufferRule):
+    """Pensieve's buffer-based baseline (``test/bb.py``).
+
+    Rung index rises linearly with the buffer: rung 0 below ``reservoir_s``, the top rung from
+    ``reservoir_s + cushion_s`` on, ``int((n_rungs - 1) * (buffer - reservoir) / cushion)`` in
+    between. Note it interpolates the rung *index*, not the rate (compare :class:`BBA0`).
+    """
+
+    kernel_id: ClassVar[int] = L.CTRL_BB_PENSIEVE
+    label: ClassVar[str] = "bb"
+
+
+@dataclass(frozen=True)
+class BBA0(_BufferRule):
     """BBA-0 (Huang et al., "A Buffer-Based Approach to Rate Adaptation", SIGCOMM 2014).
 
     The rate map rises linearly in *rate* from the lowest rung at ``reservoir_s`` to the top
@@ -80,17 +86,8 @@ class BBA0(Controller):
     cushion with a 240 s buffer; the defaults here suit the 60 s buffers of common simulators.
     """
 
-    reservoir_s: float = 5.0
-    cushion_s: float = 10.0
     kernel_id: ClassVar[int] = L.CTRL_BBA0
     label: ClassVar[str] = "bba0"
-
-    def __post_init__(self) -> None:
-        number("reservoir_s", self.reservoir_s, ge=0)
-        number("cushion_s", self.cushion_s, gt=0)
-
-    def params(self) -> list[float]:
-        return [self.reservoir_s, self.cushion_s]
 
 
 @dataclass(frozen=True)
