@@ -14,10 +14,6 @@ Two ways in:
   ``abrkit._kernels``, to a reference with the kernel's own signature, so a test or a benchmark
   can call both on the same arrays.
 
-The one place where the reference follows the documented behaviour rather than copying the
-kernel's structure is the download time limit: here a download stalls exactly when it would
-need more than ``max_download_s`` seconds (see :func:`transfer`).
-
 Benchmarks import this module (``sys.path`` pointing at ``tests/``); keep the public names
 stable: ``simulate_session``, ``REFERENCES`` and the functions listed in it.
 """
@@ -181,9 +177,7 @@ def transfer(period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size_bytes, effi
     """Download ``size_bytes`` from (ptr, clock_s) (fixed_env's download loop).
 
     Returns (seconds taken, ptr, clock_s, finished). ``finished`` is False when the last byte
-    would arrive more than ``max_s`` seconds after the first one was asked for. (The kernel
-    checks only when a period ends, so a download finishing inside the period that crosses
-    ``max_s`` counts as finished there: test_simulate.py::test_download_longer_than_max_download_s_stalls.)
+    would arrive more than ``max_s`` seconds after the transfer began.
     """
     sent_bytes = 0.0
     delay_s = 0.0
