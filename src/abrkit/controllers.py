@@ -7,7 +7,7 @@ controller runs inside the same Numba loop with no Python call per chunk.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -15,6 +15,7 @@ import numpy as np
 from ._checks import integer, number
 from ._kernels import layout as L
 from .errors import ParameterError
+from .predictors import HarmonicMean, Predictor, build, get_predictor, parse_spec, parse_value
 
 __all__ = ["Controller", "BufferBased", "BBA0", "RateBased", "FixedRung", "CONTROLLERS", "get_controller"]
 
@@ -36,16 +37,34 @@ class Controller:
         p[: len(values)] = values
         return self.kernel_id, p
 
+    def predictor_spec(self) -> Predictor | None:
+        """The throughput predictor this controller consults (None: it uses none)."""
+        return getattr(self, "predictor", None)
+
+    def pack_predictor(self) -> tuple[int, np.ndarray, int]:
+        """(predictor id, parameter vector, state size) for the kernel; ``PRED_NONE`` if none."""
+        pred = self.predictor_spec()
+        if pred is None:
+            return L.PRED_NONE, np.zeros(L.PRED_PARAMS, dtype=np.float64), 1
+        return pred.pack()
+
     @property
     def name(self) -> str:
         """Short label with the non-default parameters, e.g. ``rate(safety=0.8)``."""
-        changed = [
-            f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if getattr(self, f.name) != f.default
-        ]
+        changed = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            default = f.default if f.default_factory is MISSING else f.default_factory()  # type: ignore[misc]
+            if value != default:
+                changed.append(f"{f.name}={value.name if isinstance(value, Predictor) else repr(value)}")
         return f"{self.label}({', '.join(changed)})" if changed else self.label
 
     def settings(self) -> dict[str, Any]:
-        return {"controller": self.label, **{f.name: getattr(self, f.name) for f in fields(self)}}
+        out: dict[str, Any] = {"controller": self.label}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.settings() if isinstance(value, Predictor) else value
+        return out
 
 
 @dataclass(frozen=True)
@@ -92,20 +111,23 @@ class BBA0(_BufferRule):
 
 @dataclass(frozen=True)
 class RateBased(Controller):
-    """Rate-based rule: the highest rung whose bitrate is <= ``safety`` x the harmonic mean of
-    the last ``window`` throughput samples. Chunk 0, with no sample yet, gets rung 0."""
+    """Rate-based rule: the highest rung whose bitrate is <= ``safety`` x the predicted throughput.
 
-    window: int = 5
+    The predictor defaults to the harmonic mean of the last 5 samples (as in MPC); any
+    :mod:`abrkit.predictors` spec (or name) works. Without an estimate yet, rung 0.
+    """
+
+    predictor: Predictor = field(default_factory=lambda: HarmonicMean(5))
     safety: float = 0.9
     kernel_id: ClassVar[int] = L.CTRL_RATE
     label: ClassVar[str] = "rate"
 
     def __post_init__(self) -> None:
-        integer("window", self.window, ge=1)
+        object.__setattr__(self, "predictor", get_predictor(self.predictor))
         number("safety", self.safety, gt=0)
 
     def params(self) -> list[float]:
-        return [float(self.window), self.safety]
+        return [self.safety]
 
 
 @dataclass(frozen=True)
@@ -133,33 +155,14 @@ CONTROLLERS: dict[str, Callable[..., Controller]] = {
 
 
 def get_controller(spec: str | Controller, **params: Any) -> Controller:
-    """Resolve ``"bb"``, ``"rate:safety=0.8,window=3"`` or a Controller instance."""
+    """Resolve ``"bb"``, ``"rate:safety=0.8,predictor=harmonic(window=3)"`` or a Controller instance."""
     if isinstance(spec, Controller):
         if params:
             raise ParameterError("params", params, "cannot be combined with a Controller instance")
         return spec
     if not isinstance(spec, str):
         raise ParameterError("controller", spec, "must be a controller name or a Controller instance")
-    name, _, arg_text = spec.partition(":")
-    name = name.strip().lower()
-    if name not in CONTROLLERS:
-        raise ParameterError("controller", spec, f"unknown controller; known: {', '.join(sorted(CONTROLLERS))}")
-    for item in filter(None, (a.strip() for a in arg_text.split(","))):
-        key, eq, raw = item.partition("=")
-        if not eq:
-            raise ParameterError("controller", spec, f"parameter {item!r} must look like name=value")
-        params[key.strip()] = _parse_value(raw.strip())
-    try:
-        return CONTROLLERS[name](**params)
-    except TypeError as exc:
-        valid = [f.name for f in fields(CONTROLLERS[name])]  # type: ignore[arg-type]
-        raise ParameterError("controller", spec, f"{exc}; parameters of {name!r}: {', '.join(valid)}") from None
-
-
-def _parse_value(raw: str) -> Any:
-    for conv in (int, float):
-        try:
-            return conv(raw)
-        except ValueError:
-            pass
-    return raw
+    name, raw = parse_spec(spec, "controller")
+    for key, value in raw.items():
+        params[key] = get_predictor(value) if key == "predictor" else parse_value(value)
+    return build(CONTROLLERS, name, params, "controller", spec)

@@ -21,6 +21,7 @@ from ._kernels import layout as L
 from ._kernels.session import run_batch as _run_batch_kernel
 from .controllers import Controller, get_controller
 from .errors import ParameterError
+from .predictors import Predictor, get_predictor
 from .profiles import Profile, get_profile
 from .qoe import QoE, get_qoe
 from .traces import Trace
@@ -62,15 +63,37 @@ class _Packed:
     lad_bps: np.ndarray
     ctrl_ids: np.ndarray
     ctrl_params: np.ndarray
+    pred_ids: np.ndarray
+    pred_params: np.ndarray
+    pred_state_sizes: np.ndarray
+    sh_ids: np.ndarray
+    sh_params: np.ndarray
+    sh_offsets: np.ndarray
 
 
-def _pack(traces: Sequence[Trace], videos: Sequence[Video], controllers: Sequence[Controller], profile: Profile) -> _Packed:
+def _pack_predictors(preds: Sequence[Predictor]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, params of shape (n, PRED_PARAMS), state offsets of shape (n + 1,))."""
+    packed = [p.pack() for p in preds]
+    ids = np.array([p[0] for p in packed], dtype=np.int64)
+    params = np.zeros((len(packed), L.PRED_PARAMS), dtype=np.float64)
+    for i, p in enumerate(packed):
+        params[i] = p[1]
+    offsets = np.concatenate(([0], np.cumsum([p[2] for p in packed]))).astype(np.int64)
+    return ids, params, offsets
+
+
+def _pack(
+    traces: Sequence[Trace], videos: Sequence[Video], controllers: Sequence[Controller], profile: Profile,
+    shadows: Sequence[Predictor] = (),
+) -> _Packed:
     parts = [profile.kernel_trace(t) for t in traces]
     lengths = [p[0].size for p in parts]
     n_chunks = [v.n_chunks if profile.max_chunks is None else min(v.n_chunks, profile.max_chunks) for v in videos]
     if profile.buffer_cap_s < max(v.chunk_s for v in videos):
         raise ParameterError("buffer_cap_s", profile.buffer_cap_s, "must be >= the chunk duration, or no chunk could ever be buffered")
     packed_ctrl = [c.pack() for c in controllers]
+    packed_pred = [c.pack_predictor() for c in controllers]
+    sh_ids, sh_params, sh_offsets = _pack_predictors(shadows)
     for v in videos:
         if profile.initial_rung is not None and profile.initial_rung >= v.n_rungs:
             raise ParameterError("initial_rung", profile.initial_rung, f"video {v.name!r} has only {v.n_rungs} rungs")
@@ -90,6 +113,12 @@ def _pack(traces: Sequence[Trace], videos: Sequence[Video], controllers: Sequenc
         lad_bps=np.ascontiguousarray(np.concatenate([v.bitrates_bps for v in videos])),
         ctrl_ids=np.array([c[0] for c in packed_ctrl], dtype=np.int64),
         ctrl_params=np.ascontiguousarray(np.stack([c[1] for c in packed_ctrl])),
+        pred_ids=np.array([p[0] for p in packed_pred], dtype=np.int64),
+        pred_params=np.ascontiguousarray(np.stack([p[1] for p in packed_pred])),
+        pred_state_sizes=np.array([p[2] for p in packed_pred], dtype=np.int64),
+        sh_ids=sh_ids,
+        sh_params=sh_params,
+        sh_offsets=sh_offsets,
     )
 
 
@@ -115,6 +144,8 @@ class BatchResult:
     status: np.ndarray
     startup_s: np.ndarray
     n_chunks: np.ndarray = field(repr=False)
+    shadows: list[Predictor] = field(default_factory=list)
+    shadow_pred: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.job_trace.size)
@@ -310,12 +341,15 @@ def run_batch(
     qoe: str | QoE | None = None,
     n_workers: int | None = None,
     progress: bool | None = None,
+    shadow_predictors: Sequence[Predictor | str] = (),
 ) -> BatchResult:
     """Simulate every (trace, video, controller) combination; returns a :class:`BatchResult`.
 
     Sessions are ordered trace-major: for each trace, each video, each controller.
     ``qoe`` defaults to the profile's model. ``progress`` shows a progress bar (default: when
-    stderr is a terminal and the batch is large).
+    stderr is a terminal and the batch is large). ``shadow_predictors`` only watch: before
+    each download each one predicts its throughput (``BatchResult.shadow_pred``, shape
+    (sessions, predictors, chunks)) and then learns from it; they never affect decisions.
     """
     prof = get_profile(profile)
     model = prof.qoe if qoe is None else get_qoe(qoe)
@@ -331,7 +365,8 @@ def run_batch(
     for v in vids:
         if not isinstance(v, Video):
             raise ParameterError("videos", type(v).__name__, "must be Video objects")
-    packed = _pack(tr, vids, ctrls, prof)
+    shadows = [get_predictor(p) for p in shadow_predictors]
+    packed = _pack(tr, vids, ctrls, prof, shadows)
     grid = np.stack(np.meshgrid(np.arange(len(tr)), np.arange(len(vids)), np.arange(len(ctrls)), indexing="ij"), -1).reshape(-1, 3)
     job_trace, job_video, job_ctrl = (np.ascontiguousarray(grid[:, i], dtype=np.int64) for i in range(3))
     n_jobs = job_trace.size
@@ -340,6 +375,7 @@ def run_batch(
     n_done = np.zeros(n_jobs, dtype=np.int64)
     status = np.zeros(n_jobs, dtype=np.int64)
     startup = np.zeros(n_jobs, dtype=np.float64)
+    sh_pred = np.empty((n_jobs, len(shadows), max_chunks), dtype=np.float64)
     prof_vec = prof.pack()
 
     def work(lo: int, hi: int) -> int:
@@ -348,7 +384,9 @@ def run_batch(
             packed.tr_offsets, packed.tr_end_s, packed.tr_bw_bps, packed.tr_lat_s, packed.tr_start_s, packed.tr_wrap_s,
             packed.vid_offsets, packed.vid_sizes_flat, packed.vid_rungs, packed.vid_n_chunks, packed.vid_chunk_s,
             packed.lad_offsets, packed.lad_bps, prof_vec, packed.ctrl_ids, packed.ctrl_params,
-            log, n_done, status, startup,
+            packed.pred_ids, packed.pred_params, packed.pred_state_sizes,
+            packed.sh_ids, packed.sh_params, packed.sh_offsets,
+            log, n_done, status, startup, sh_pred,
         )
         return hi - lo
 
@@ -382,7 +420,7 @@ def run_batch(
         if bar is not None:
             bar.close()
     return BatchResult(tr, vids, ctrls, prof, model, job_trace, job_video, job_ctrl, log, n_done, status, startup,
-                       packed.vid_n_chunks[job_video])
+                       packed.vid_n_chunks[job_video], shadows, sh_pred)
 
 
 def simulate(

@@ -36,6 +36,21 @@ LOG_COLS = 9
 # -- controller ids ------------------------------------------------------------------------------
 CTRL_BB_PENSIEVE = 0  # params: reservoir_s, cushion_s
 CTRL_BBA0 = 1  # params: reservoir_s, cushion_s
-CTRL_RATE = 2  # params: window, safety
+CTRL_RATE = 2  # params: safety (the predictor is packed separately)
 CTRL_FIXED = 3  # params: rung
 CTRL_PARAMS = 4  # width of the packed controller-parameter vector
+
+# -- predictor ids (predictors.pred_update / pred_predict) ---------------------------------------
+PRED_NONE = -1
+PRED_LAST = 0
+PRED_MEAN = 1
+PRED_HARMONIC = 2
+PRED_ROBUST = 3
+PRED_DUAL_EWMA = 4
+PRED_SABRE_WINDOW = 5
+PRED_SABRE_EWMA = 6
+PRED_EXO_PERCENTILE = 7
+PRED_PUFFER = 8
+PRED_KALMAN = 9
+PRED_ORACLE = 10
+PRED_PARAMS = 16  # width of the packed predictor-parameter vector

@@ -17,6 +17,7 @@ import numpy as np
 
 from .._jit import njit
 from .controllers import decide
+from .predictors import pred_predict, pred_update
 from .layout import (
     LOG_BUFFER_S,
     LOG_COLS,
@@ -37,6 +38,7 @@ from .layout import (
     PROF_RTT_S,
     PROF_THROUGHPUT_INCLUDES_LATENCY,
     PROF_WAIT_QUANTUM_S,
+    PRED_ORACLE,
     STATUS_COMPLETE,
     STATUS_NO_BANDWIDTH,
     STATUS_STALLED,
@@ -90,14 +92,47 @@ def transfer(period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size_bytes, effi
 
 
 @njit
+def request_time(period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof):
+    """(latency_s, transfer_s, ptr, clock, finished) of requesting ``size_bytes`` at (ptr, clock)."""
+    rtt_s = prof[PROF_RTT_S]
+    lat_s = rtt_s if rtt_s >= 0.0 else period_lat_s[ptr]
+    if prof[PROF_RTT_ADVANCES_CLOCK] != 0.0 and lat_s > 0.0:
+        ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, lat_s)
+    xfer_s, ptr, clock_s, done = transfer(
+        period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size_bytes, prof[PROF_EFFICIENCY], prof[PROF_MAX_DOWNLOAD_S]
+    )
+    return lat_s, xfer_s, ptr, clock_s, done
+
+
+@njit
+def measured_time(lat_s, xfer_s, prof):
+    """The time a player measures a download over (with or without the request latency)."""
+    return xfer_s + lat_s if prof[PROF_THROUGHPUT_INCLUDES_LATENCY] != 0.0 else xfer_s
+
+
+@njit
+def oracle_throughput(period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof):
+    """The throughput a request of ``size_bytes`` issued now would measure (NaN if it stalls)."""
+    lat_s, xfer_s, _, _, done = request_time(period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof)
+    if not done:
+        return np.nan
+    return size_bytes * 8.0 / measured_time(lat_s, xfer_s, prof)
+
+
+@njit
 def run_session(
     period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s,
     sizes_bytes, bitrates_bps, chunk_s, n_chunks,
-    prof, ctrl_id, cparams, log,
+    prof, ctrl_id, cparams, pid, pparams, pstate, log,
+    sh_ids, sh_params, sh_offsets, sh_state, sh_pred,
 ):
     """Simulate one session; fills ``log[:n_done]`` and returns (n_done, status, startup_s).
 
-    ``log`` has shape (>= n_chunks, LOG_COLS); see ``layout`` for the columns.
+    ``log`` has shape (>= n_chunks, LOG_COLS); see ``layout`` for the columns. The controller
+    ``ctrl_id`` may consult predictor ``pid`` (state ``pstate``, zeroed by the caller). The
+    ``sh_*`` arrays describe shadow predictors that only watch: before each download, shadow
+    ``i`` writes its estimate to ``sh_pred[i, k]``, then learns from the download like the
+    controller's predictor (``sh_state[sh_offsets[i]:sh_offsets[i+1]]`` is its state).
     """
     has_bw = False
     for j in range(period_bw_bps.size):
@@ -107,16 +142,12 @@ def run_session(
     if not has_bw:
         return 0, STATUS_NO_BANDWIDTH, 0.0
 
-    rtt_s = prof[PROF_RTT_S]
-    rtt_moves = prof[PROF_RTT_ADVANCES_CLOCK] != 0.0
-    eff = prof[PROF_EFFICIENCY]
     cap_s = prof[PROF_BUFFER_CAP_S]
     quantum_s = prof[PROF_WAIT_QUANTUM_S]
     first_rebuffers = prof[PROF_FIRST_CHUNK_REBUFFERS] != 0.0
     initial_rung = int(prof[PROF_INITIAL_RUNG])
-    max_dl_s = prof[PROF_MAX_DOWNLOAD_S]
-    thr_with_lat = prof[PROF_THROUGHPUT_INCLUDES_LATENCY] != 0.0
     n_rungs = bitrates_bps.size
+    n_shadow = sh_ids.size
 
     ptr = 0
     clock_s = start_s
@@ -128,14 +159,26 @@ def run_session(
         if k == 0 and initial_rung >= 0:
             rung = min(initial_rung, n_rungs - 1)
         else:
-            rung = decide(ctrl_id, cparams, k, buffer_s, prev, bitrates_bps, log)
+            oracle_bps = np.nan
+            if pid == PRED_ORACLE:
+                # What the next chunk, at the current rung, would measure if requested now.
+                oracle_bps = oracle_throughput(
+                    period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, sizes_bytes[k, max(prev, 0)], prof
+                )
+            rung = decide(ctrl_id, cparams, k, buffer_s, prev, bitrates_bps, log, pid, pparams, pstate, session_s, oracle_bps)
         size = sizes_bytes[k, rung]
 
-        lat_s = rtt_s if rtt_s >= 0.0 else period_lat_s[ptr]
-        if rtt_moves and lat_s > 0.0:
-            ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, lat_s)
-        xfer_s, ptr, clock_s, done = transfer(
-            period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size, eff, max_dl_s
+        for i in range(n_shadow):
+            sid = sh_ids[i]
+            oracle_bps = np.nan
+            if sid == PRED_ORACLE:
+                oracle_bps = oracle_throughput(
+                    period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size, prof
+                )
+            sh_pred[i, k] = pred_predict(sid, sh_params[i], sh_state[sh_offsets[i] : sh_offsets[i + 1]], session_s, oracle_bps)
+
+        lat_s, xfer_s, ptr, clock_s, done = request_time(
+            period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size, prof
         )
         if not done:
             return k, STATUS_STALLED, startup_s
@@ -159,6 +202,7 @@ def run_session(
             buffer_s -= wait_s
             ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, wait_s)
 
+        meas_s = measured_time(lat_s, xfer_s, prof)
         log[k, LOG_RUNG] = rung
         log[k, LOG_SIZE_BYTES] = size
         log[k, LOG_LATENCY_S] = lat_s
@@ -166,9 +210,14 @@ def run_session(
         log[k, LOG_BUFFER_S] = buffer_s
         log[k, LOG_REBUFFER_S] = rebuf_s
         log[k, LOG_WAIT_S] = wait_s
-        log[k, LOG_THROUGHPUT_BPS] = size * 8.0 / (delay_s if thr_with_lat else xfer_s)
+        log[k, LOG_THROUGHPUT_BPS] = size * 8.0 / meas_s
         log[k, LOG_REQUEST_S] = session_s
-        session_s += delay_s + wait_s
+        done_s = session_s + delay_s
+        if pid >= 0:
+            pred_update(pid, pparams, pstate, size, meas_s, lat_s, done_s)
+        for i in range(n_shadow):
+            pred_update(sh_ids[i], sh_params[i], sh_state[sh_offsets[i] : sh_offsets[i + 1]], size, meas_s, lat_s, done_s)
+        session_s = done_s + wait_s
         prev = rung
     return n_chunks, STATUS_COMPLETE, startup_s
 
@@ -179,13 +228,15 @@ def run_batch(
     job_trace, job_video, job_ctrl,
     tr_offsets, tr_end_s, tr_bw_bps, tr_lat_s, tr_start_s, tr_wrap_s,
     vid_offsets, vid_sizes_flat, vid_rungs, vid_n_chunks, vid_chunk_s, lad_offsets, lad_bps,
-    prof, ctrl_ids, ctrl_params,
-    log, out_n_done, out_status, out_startup_s,
+    prof, ctrl_ids, ctrl_params, pred_ids, pred_params, pred_state_sizes,
+    sh_ids, sh_params, sh_offsets,
+    log, out_n_done, out_status, out_startup_s, out_sh_pred,
 ):
     """Run jobs ``job_lo .. job_hi-1``; job ``j`` writes only ``log[j]`` and ``out_*[j]``.
 
     Traces, videos and ladders are concatenated with offsets so that one call can cover any
     mix of them; threads may run disjoint job ranges at the same time (the kernel drops the GIL).
+    Each session starts with fresh (zeroed) predictor states.
     """
     for j in range(job_lo, job_hi):
         t = job_trace[j]
@@ -197,14 +248,16 @@ def run_batch(
         v0 = vid_offsets[v]
         sizes = vid_sizes_flat[v0 : v0 + n_c * n_r].reshape((n_c, n_r))
         ladder = lad_bps[lad_offsets[v] : lad_offsets[v + 1]]
+        pstate = np.zeros(pred_state_sizes[c])
+        sh_state = np.zeros(sh_offsets[-1])
+        out_sh_pred[j, :, :] = np.nan
         n_done, status, startup_s = run_session(
             tr_end_s[t0:t1], tr_bw_bps[t0:t1], tr_lat_s[t0:t1], tr_start_s[t], tr_wrap_s[t],
             sizes, ladder, vid_chunk_s[v], n_c,
-            prof, ctrl_ids[c], ctrl_params[c], log[j],
+            prof, ctrl_ids[c], ctrl_params[c], pred_ids[c], pred_params[c], pstate, log[j],
+            sh_ids, sh_params, sh_offsets, sh_state, out_sh_pred[j],
         )
         log[j, n_done:, :] = np.nan  # rows of chunks never played
         out_n_done[j] = n_done
         out_status[j] = status
         out_startup_s[j] = startup_s
-
-
