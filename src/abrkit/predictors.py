@@ -35,12 +35,13 @@ import numpy as np
 
 from ._checks import integer, number
 from ._kernels import layout as L
+from ._kernels.predictors import replay as _replay
 from .errors import ParameterError
 
 __all__ = [
     "Predictor", "LastSample", "Mean", "HarmonicMean", "RobustDiscount", "Ewma", "DualEwma",
     "SlidingWindow", "SabreEwma", "SlidingPercentile", "PufferMean", "KalmanLog", "Oracle",
-    "PREDICTORS", "get_predictor",
+    "PREDICTORS", "get_predictor", "replay_predictor",
 ]
 
 
@@ -495,3 +496,49 @@ def get_predictor(spec: str | Predictor, **params: Any) -> Predictor:
     for key, value in raw.items():
         params[key] = get_predictor(value) if key == "base" else parse_value(value)
     return build(PREDICTORS, name, params, "predictor", spec)
+
+
+def replay_predictor(
+    predictor: Predictor | str,
+    size_bytes: Any,
+    time_s: Any,
+    latency_s: Any = None,
+    now_s: Any = None,
+) -> np.ndarray:
+    """One-step predictions of ``predictor`` over a recorded sequence of downloads.
+
+    ``size_bytes``, ``time_s`` (measured download times), ``latency_s`` (default 0) and
+    ``now_s`` (session clock at each download's end; default the running sum of ``time_s``)
+    are arrays of shape (n,). Returns shape (n,): entry ``i`` is the estimate, in bits per
+    second, made before download ``i`` (NaN where the predictor has none yet).
+    """
+    pred = get_predictor(predictor)
+    if isinstance(pred, Oracle):
+        raise ParameterError("predictor", "oracle", "needs the trace: evaluate it with evaluate_predictors")
+    size = _samples("size_bytes", size_bytes, positive=True)
+    t = _samples("time_s", time_s, positive=True)
+    if t.shape != size.shape:
+        raise ParameterError("time_s", f"{t.size} values", f"must match size_bytes ({size.size} values)")
+    lat = np.zeros_like(size) if latency_s is None else _samples("latency_s", latency_s, positive=False)
+    now = np.cumsum(t) if now_s is None else _samples("now_s", now_s, positive=False)
+    for name, arr in (("latency_s", lat), ("now_s", now)):
+        if arr.shape != size.shape:
+            raise ParameterError(name, f"{arr.size} values", f"must match size_bytes ({size.size} values)")
+    pid, p, n_state = pred.pack()
+    out = np.empty(size.size, dtype=np.float64)
+    _replay(pid, p, np.zeros(n_state), size, t, lat, now, out)
+    return out
+
+
+def _samples(name: str, values: Any, *, positive: bool) -> np.ndarray:
+    try:
+        arr = np.ascontiguousarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ParameterError(name, values, "must be an array of numbers") from None
+    if arr.ndim != 1:
+        raise ParameterError(name, f"array of shape {arr.shape}", "must be one-dimensional")
+    bad = ~np.isfinite(arr) | ((arr <= 0) if positive else (arr < 0))
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise ParameterError(f"{name}[{i}]", float(arr[i]), f"must be finite and {'> 0' if positive else '>= 0'}")
+    return arr

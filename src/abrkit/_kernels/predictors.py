@@ -374,3 +374,15 @@ def _kalman_predict(p, s, now_s):
     # Predictive distribution of the next sample: level uncertainty grown to now, plus noise.
     var = s[2] + p[0] * max(now_s - s[3], 0.0) + p[1]
     return math.exp(s[1] + p[2] * math.sqrt(var))
+
+
+@njit
+def replay(pid, p, s, size_bytes, time_s, latency_s, now_s, out_bps):
+    """Feed a recorded sequence of downloads to one predictor.
+
+    ``out_bps[i]`` is the estimate made before download ``i`` (NaN without one); ``s`` must
+    start zeroed. The oracle cannot be replayed (it needs the trace).
+    """
+    for i in range(size_bytes.size):
+        out_bps[i] = pred_predict(pid, p, s, now_s[i], np.nan)
+        pred_update(pid, p, s, size_bytes[i], time_s[i], latency_s[i], now_s[i])
