@@ -33,6 +33,7 @@ import pandas as pd
 
 from ._version import __version__
 from .controllers import CONTROLLERS, Controller, get_controller
+from .predictors import PREDICTORS, get_predictor
 from .errors import AbrkitError
 from .profiles import PROFILES, Profile, get_profile
 from .qoe import QOE_MODELS, QoE, get_qoe
@@ -415,6 +416,44 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 # ==============================================================================================
+# abrkit predict
+# ==============================================================================================
+
+
+def _predictors_help() -> str:
+    lines = ["predictors (--predictor NAME or NAME:param=value,...; parameters and defaults in brackets):"]
+    for name in sorted(PREDICTORS):
+        factory = PREDICTORS[name]
+        params = _factory_params(factory)
+        text = _first_sentence(factory) + (f" [{params}]" if params else "")
+        lines.append(_entry(name, text, name_width=12))
+    return "\n".join(lines)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .evaluate import DEFAULT_EVAL_VIDEO, evaluate_predictors
+
+    traces = load_traces(args.traces, args.trace_format)
+    video = DEFAULT_EVAL_VIDEO if args.video is None else _load_video(args)
+    predictors = [get_predictor(p) for p in (args.predictor or sorted(PREDICTORS))]
+    by = ["predictor", "trace"] if args.per_trace else ["predictor"]
+    table = evaluate_predictors(
+        traces, predictors, video, get_controller(args.controller), args.profile, by=by,
+        n_workers=args.workers, progress=args.progress,
+    )
+    if args.format == "table":
+        text = (
+            f"one-step prediction errors e = (predicted - actual) / actual; {len(traces)} traces, video "
+            f"{video.name}, controller {get_controller(args.controller).name}, profile {args.profile}\n\n"
+            + _format_table(table)
+        )
+    else:
+        text = _render(table, args.format)
+    _write_text(text, args.out, sys.stdout)
+    return 0
+
+
+# ==============================================================================================
 # abrkit traces ...
 # ==============================================================================================
 
@@ -594,7 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Adaptive-bitrate streaming toolkit: simulate ABR controllers over network traces,\n"
-        "and inspect, convert and generate traces.",
+        "score throughput predictors, and inspect, convert and generate traces.",
         formatter_class=_HelpFormatter,
         epilog=f"Run '{PROG} COMMAND --help' for the options of a command.",
     )
@@ -625,7 +664,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="chunk duration of a Pensieve directory (default 4)")
     g = sim.add_argument_group("model")
     g.add_argument("--controller", action="extend", nargs="+", metavar="SPEC", default=None,
-                   help="controllers to compare, e.g. 'bb bba0 rate:safety=0.8,window=3'; repeatable (default: bb)")
+                   help="controllers to compare, e.g. 'bb bba0 rate:safety=0.8,predictor=dashjs'; repeatable (default: bb)")
     g.add_argument("--profile", default="default", choices=list(PROFILES), metavar="NAME",
                    help=f"player and network model: {', '.join(PROFILES)} (default: default)")
     g.add_argument("--qoe", default=None, choices=list(QOE_MODELS), metavar="NAME",
@@ -647,6 +686,41 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: for large batches on a terminal)")
     sim.set_defaults(func=cmd_simulate)
+
+    # -- predict ------------------------------------------------------------------------------
+    pr = sub.add_parser(
+        "predict",
+        help="score throughput predictors on traces",
+        description="Stream a video over each trace and score every predictor's one-step throughput\n"
+        "predictions (the predictors only watch; a controller makes the decisions).",
+        formatter_class=_HelpFormatter,
+        epilog=_predictors_help() + "\n\nexample:\n  "
+        + f"{PROG} predict --traces traces/norway-hsdpa-test --predictor harmonic dashjs kalman:quantile=0.1 --format csv",
+    )
+    g = pr.add_argument_group("inputs")
+    g.add_argument("--traces", nargs="+", required=True, metavar="PATH", help="trace files and/or directories")
+    g.add_argument("--trace-format", choices=sorted(FORMATS), metavar="NAME", default=None,
+                   help="format of every trace file (default: detect from the content)")
+    g.add_argument("--video", metavar="PATH", default=None,
+                   help="video whose downloads are replayed (default: Pensieve's ladder, 4 s CBR chunks, 10 min)")
+    g.add_argument("--bitrates-kbps", type=_kbps_list, metavar="KBPS,...", default=None,
+                   help="the ladder of a Pensieve directory video")
+    g.add_argument("--chunk-s", type=_positive_float, metavar="S", default=None,
+                   help="chunk duration of a Pensieve directory (default 4)")
+    g = pr.add_argument_group("model")
+    g.add_argument("--predictor", action="extend", nargs="+", metavar="SPEC", default=None,
+                   help="predictors to score (default: all of them)")
+    g.add_argument("--controller", default="rate", metavar="SPEC",
+                   help="controller that makes the decisions (default: rate)")
+    g.add_argument("--profile", default="default", choices=list(PROFILES), metavar="NAME",
+                   help=f"player and network model: {', '.join(PROFILES)} (default: default)")
+    g = pr.add_argument_group("output")
+    g.add_argument("--per-trace", action="store_true", help="one row per predictor and trace")
+    g.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
+    g.add_argument("--out", metavar="FILE", default=None, help="write the output to FILE instead of stdout")
+    g.add_argument("--workers", type=_positive_int, metavar="N", default=None, help="worker threads")
+    g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="show a progress bar")
+    pr.set_defaults(func=cmd_predict)
 
     # -- traces -------------------------------------------------------------------------------
     tr = sub.add_parser(
