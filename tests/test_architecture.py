@@ -18,7 +18,7 @@ LAYERS = [
     ("abrkit.controllers",),
     ("abrkit.profiles",),
     ("abrkit.simulate",),
-    ("abrkit.samples", "abrkit.plotting"),
+    ("abrkit.samples", "abrkit.plotting", "abrkit.evaluate"),
     ("abrkit.cli",),
     ("abrkit.__main__",),
 ]

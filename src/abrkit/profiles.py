@@ -95,7 +95,17 @@ class Profile:
         return p
 
     def kernel_trace(self, trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
-        """(period_end_s, bandwidth_bps, latency_s, start_s, wrap_s) as the session loop reads them."""
+        """(period_end_s, bandwidth_bps, latency_s, start_s, wrap_s) as the session loop reads them.
+
+        Cached on the (immutable) trace per alignment, so sweeps that reuse traces pack once.
+        """
+        key = ("kernel_trace", self.trace_alignment)
+        cached = trace._cache.get(key)
+        if cached is None:
+            cached = trace._cache[key] = self._kernel_trace(trace)
+        return cached
+
+    def _kernel_trace(self, trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
         lat = trace.latency_s if trace.latency_s is not None else np.zeros(trace.n_periods)
         if self.trace_alignment == "start":
             ends = np.append(trace.time_s[1:], trace.end_s)

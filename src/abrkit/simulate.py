@@ -31,6 +31,9 @@ __all__ = ["SimResult", "BatchResult", "simulate", "simulate_many", "run_batch"]
 
 STATUS_NAMES = {L.STATUS_COMPLETE: "complete", L.STATUS_STALLED: "stalled", L.STATUS_NO_BANDWIDTH: "no_bandwidth"}
 
+# Below this many chunk steps (~5 ms of work) one thread beats starting a pool.
+_PARALLEL_MIN_STEPS = 100_000
+
 _CHUNK_COLUMNS = (
     ("rung", L.LOG_RUNG),
     ("size_bytes", L.LOG_SIZE_BYTES),
@@ -163,9 +166,85 @@ class BatchResult:
         return SimResult(self, j)
 
     def sessions(self) -> pd.DataFrame:
-        """One row per session: identification, status and QoE/bitrate/rebuffer totals."""
-        rows = [self._session_row(j) for j in range(len(self))]
-        return pd.DataFrame(rows, columns=list(rows[0].keys()) if rows else None)
+        """One row per session: identification, status and QoE/bitrate/rebuffer totals.
+
+        Columns: trace, video, controller, profile, status, chunks (played), qoe (session
+        total), qoe_per_chunk, mean_bitrate_kbps, rebuffer_s, rebuffer_events, startup_s,
+        switches, mean_switch_kbps, wait_s, session_s, and mean_quality when a video has
+        per-chunk quality. Computed with whole-array operations, one video at a time.
+        """
+        n = len(self)
+        num: dict[str, np.ndarray] = {
+            name: np.full(n, np.nan) for name in (
+                "qoe", "qoe_per_chunk", "mean_bitrate_kbps", "rebuffer_s", "rebuffer_events", "switches",
+                "mean_switch_kbps", "wait_s", "session_s", "mean_quality",
+            )
+        }
+        has_quality = False
+        for v, video in enumerate(self.videos):
+            idx = np.flatnonzero(self.job_video == v)
+            if idx.size == 0:
+                continue
+            for name, values in self._video_totals(video, idx).items():
+                num[name][idx] = values
+            has_quality |= video.quality is not None
+        table = pd.DataFrame({
+            "trace": [self.traces[t].name for t in self.job_trace],
+            "video": [self.videos[v].name for v in self.job_video],
+            "controller": [self.controllers[c].name for c in self.job_ctrl],
+            "profile": self.profile.name,
+            "status": [STATUS_NAMES[int(x)] for x in self.status],
+            "chunks": self.n_done.astype(np.int64),
+            "qoe": num["qoe"],
+            "qoe_per_chunk": num["qoe_per_chunk"],
+            "mean_bitrate_kbps": num["mean_bitrate_kbps"],
+            "rebuffer_s": num["rebuffer_s"],
+            "rebuffer_events": num["rebuffer_events"].astype(np.int64),
+            "startup_s": self.startup_s.astype(np.float64),
+            "switches": num["switches"].astype(np.int64),
+            "mean_switch_kbps": num["mean_switch_kbps"],
+            "wait_s": num["wait_s"],
+            "session_s": num["session_s"],
+        })
+        if has_quality:
+            table["mean_quality"] = num["mean_quality"]
+        return table
+
+    def _video_totals(self, video: Video, idx: np.ndarray) -> dict[str, np.ndarray]:
+        """Session totals of the sessions ``idx``, which all stream ``video``."""
+        nc = int(self.n_chunks[idx[0]])
+        log = self.log[idx, :nc]
+        raw = log[..., L.LOG_RUNG]
+        played = ~np.isnan(raw)
+        rungs = np.where(played, raw, -1).astype(np.int64)
+        n_done = played.sum(axis=1)
+        count = np.maximum(n_done, 1)
+        rewards = self.qoe.rewards(video, rungs, log[..., L.LOG_REBUFFER_S])
+        total = self.qoe.total(rewards)
+        scored = n_done - (0 if self.qoe.include_first_chunk else 1)
+        rate_kbps = np.where(played, video.bitrates_bps[np.maximum(rungs, 0)] / 1e3, 0.0)
+        pair = played[:, 1:] & played[:, :-1]
+        n_pairs = pair.sum(axis=1)
+        step_kbps = np.where(pair, np.abs(np.diff(rate_kbps, axis=1)), 0.0)
+        rebuf = np.where(played, log[..., L.LOG_REBUFFER_S], 0.0)
+        last = np.maximum(n_done - 1, 0)
+        rows = np.arange(idx.size)
+        end_s = log[rows, last, L.LOG_REQUEST_S] + log[rows, last, L.LOG_DELAY_S] + log[rows, last, L.LOG_WAIT_S]
+        out = {
+            "qoe": total,
+            "qoe_per_chunk": total / np.maximum(scored, 1),
+            "mean_bitrate_kbps": np.where(n_done > 0, rate_kbps.sum(axis=1) / count, np.nan),
+            "rebuffer_s": rebuf.sum(axis=1),
+            "rebuffer_events": (rebuf > 0).sum(axis=1).astype(np.float64),
+            "switches": (pair & (np.diff(rungs, axis=1) != 0)).sum(axis=1).astype(np.float64),
+            "mean_switch_kbps": np.where(n_pairs > 0, step_kbps.sum(axis=1) / np.maximum(n_pairs, 1), 0.0),
+            "wait_s": np.where(played, log[..., L.LOG_WAIT_S], 0.0).sum(axis=1),
+            "session_s": np.where(n_done > 0, end_s, 0.0),
+        }
+        if video.quality is not None:
+            q = np.where(played, video.quality[np.arange(nc), np.maximum(rungs, 0)], 0.0)
+            out["mean_quality"] = np.where(n_done > 0, q.sum(axis=1) / count, np.nan)
+        return out
 
     def summary(self, sessions: pd.DataFrame | None = None) -> pd.DataFrame:
         """One row per controller (in the order given), aggregated over its sessions.
@@ -196,36 +275,6 @@ class BatchResult:
                 "stalled_sessions": int(stalled[mask].sum()),
             })
         return pd.DataFrame(rows)
-
-    def _session_row(self, j: int) -> dict[str, Any]:
-        video = self.videos[self.job_video[j]]
-        n = int(self.n_done[j])
-        rungs = self._rungs(j)[:n]
-        log = self.log[j, :n]
-        rewards = self.rewards(j)
-        rate_kbps = video.bitrates_bps[rungs] / 1e3
-        rebuf = log[:, L.LOG_REBUFFER_S]
-        row: dict[str, Any] = {
-            "trace": self.traces[self.job_trace[j]].name,
-            "video": video.name,
-            "controller": self.controllers[self.job_ctrl[j]].name,
-            "profile": self.profile.name,
-            "status": STATUS_NAMES[int(self.status[j])],
-            "chunks": n,
-            "qoe": float(self.qoe.total(rewards)),
-            "qoe_per_chunk": float(self.qoe.total(rewards) / max(n - (0 if self.qoe.include_first_chunk else 1), 1)),
-            "mean_bitrate_kbps": float(rate_kbps.mean()) if n else np.nan,
-            "rebuffer_s": float(rebuf.sum()),
-            "rebuffer_events": int(np.count_nonzero(rebuf > 0)),
-            "startup_s": float(self.startup_s[j]),
-            "switches": int(np.count_nonzero(np.diff(rungs))),
-            "mean_switch_kbps": float(np.abs(np.diff(rate_kbps)).mean()) if n > 1 else 0.0,
-            "wait_s": float(log[:, L.LOG_WAIT_S].sum()),
-            "session_s": float(log[-1, L.LOG_REQUEST_S] + log[-1, L.LOG_DELAY_S] + log[-1, L.LOG_WAIT_S]) if n else 0.0,
-        }
-        if video.quality is not None:
-            row["mean_quality"] = float(video.quality[np.arange(n), rungs].mean()) if n else np.nan
-        return row
 
     def chunks(self) -> pd.DataFrame:
         """One row per played chunk of every session (the per-chunk log, tidy)."""
@@ -291,7 +340,7 @@ class SimResult:
         self.bitrate_kbps = self.video.bitrates_bps[self.rung] / 1e3
         self.reward = batch.rewards(j)[:n]
         self.startup_s = float(batch.startup_s[j])
-        self.totals: dict[str, Any] = batch._session_row(j)
+        self.totals: dict[str, Any] = _session_only(batch, j).sessions().iloc[0].to_dict()
 
     @property
     def qoe(self) -> float:
@@ -303,20 +352,23 @@ class SimResult:
 
     def to_frame(self) -> pd.DataFrame:
         """The per-chunk log as a DataFrame (one row per played chunk)."""
-        sub = BatchResult(
-            self._batch.traces, self._batch.videos, self._batch.controllers, self._batch.profile, self._batch.qoe,
-            self._batch.job_trace[self._j : self._j + 1], self._batch.job_video[self._j : self._j + 1],
-            self._batch.job_ctrl[self._j : self._j + 1], self._batch.log[self._j : self._j + 1],
-            self._batch.n_done[self._j : self._j + 1], self._batch.status[self._j : self._j + 1],
-            self._batch.startup_s[self._j : self._j + 1], self._batch.n_chunks[self._j : self._j + 1],
-        )
-        return sub.chunks()
+        return _session_only(self._batch, self._j).chunks()
 
     def __repr__(self) -> str:
         return (
             f"SimResult(trace={self.trace.name!r}, controller={self.controller.name!r}, status={self.status!r}, "
             f"chunks={self.n_chunks}, qoe={self.qoe:.3f}, rebuffer_s={self.totals['rebuffer_s']:.3f})"
         )
+
+
+def _session_only(batch: BatchResult, j: int) -> BatchResult:
+    """A view of ``batch`` holding only session ``j``."""
+    one = slice(j, j + 1)
+    return BatchResult(
+        batch.traces, batch.videos, batch.controllers, batch.profile, batch.qoe,
+        batch.job_trace[one], batch.job_video[one], batch.job_ctrl[one], batch.log[one],
+        batch.n_done[one], batch.status[one], batch.startup_s[one], batch.n_chunks[one],
+    )
 
 
 def _as_list(x: Any, kind: type) -> list[Any]:
@@ -391,6 +443,8 @@ def run_batch(
         return hi - lo
 
     workers = min(_workers(n_workers), n_jobs)
+    if n_workers is None and n_jobs * max_chunks < _PARALLEL_MIN_STEPS:
+        workers = 1  # starting a pool costs more than a small batch takes
     show = progress if progress is not None else (sys.stderr.isatty() and n_jobs >= 2000)
     # Blocks small enough for a smooth bar and load balance, large enough to amortise dispatch.
     n_blocks = min(n_jobs, max(workers * 8, 64 if show else workers * 8))

@@ -60,6 +60,8 @@ class Trace:
     latency_s: np.ndarray | None = None
     name: str = ""
     meta: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Derived arrays (e.g. the simulator's view of the trace), computed once per trace.
+    _cache: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         t = _as_float_array("time_s", self.time_s)
