@@ -11,7 +11,6 @@ import numpy as np
 
 from .._jit import njit
 from .layout import CTRL_BB_PENSIEVE, CTRL_BBA0, CTRL_FIXED, CTRL_RATE
-from .predictors import pred_predict
 
 
 @njit
@@ -70,22 +69,21 @@ def highest_below(bitrates_bps, budget_bps):
 
 
 @njit
-def decide(ctrl_id, cparams, k, buffer_s, prev_rung, bitrates_bps, log, pid, pparams, pstate, now_s, oracle_bps):
+def decide(ctrl_id, cparams, k, buffer_s, prev_rung, bitrates_bps, est_bps):
     """Dispatch to the controller ``ctrl_id`` and return the rung for chunk ``k``.
 
-    ``pid``/``pparams``/``pstate`` are the controller's throughput predictor (``PRED_NONE``
-    for controllers that use none); ``now_s`` the session clock; ``oracle_bps`` the oracle's
-    estimate when ``pid`` is the oracle.
+    ``est_bps`` is the estimate of the controller's throughput predictor (NaN when it has
+    none yet, or when the controller uses no predictor). The session loop asks the predictor
+    itself, so that this small function stays cheap to call (few array arguments).
     """
     if ctrl_id == CTRL_BB_PENSIEVE:
         return bb_pensieve(buffer_s, bitrates_bps.size, cparams[0], cparams[1])
     if ctrl_id == CTRL_BBA0:
         return bba0(buffer_s, prev_rung, bitrates_bps, cparams[0], cparams[1])
     if ctrl_id == CTRL_RATE:
-        est = pred_predict(pid, pparams, pstate, now_s, oracle_bps)
-        if not np.isfinite(est):  # no estimate yet: the lowest rung
+        if not np.isfinite(est_bps):  # no estimate yet: the lowest rung
             return 0
-        return highest_below(bitrates_bps, cparams[0] * est)
+        return highest_below(bitrates_bps, cparams[0] * est_bps)
     if ctrl_id == CTRL_FIXED:
         return min(int(cparams[0]), bitrates_bps.size - 1)
     return -1

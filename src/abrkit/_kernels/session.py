@@ -129,7 +129,8 @@ def run_session(
     """Simulate one session; fills ``log[:n_done]`` and returns (n_done, status, startup_s).
 
     ``log`` has shape (>= n_chunks, LOG_COLS); see ``layout`` for the columns. The controller
-    ``ctrl_id`` may consult predictor ``pid`` (state ``pstate``, zeroed by the caller). The
+    ``ctrl_id`` gets the estimate of predictor ``pid`` (state ``pstate``, zeroed by the caller;
+    ``PRED_NONE`` for controllers that use no predictor). The
     ``sh_*`` arrays describe shadow predictors that only watch: before each download, shadow
     ``i`` writes its estimate to ``sh_pred[i, k]``, then learns from the download like the
     controller's predictor (``sh_state[sh_offsets[i]:sh_offsets[i+1]]`` is its state).
@@ -142,6 +143,11 @@ def run_session(
     if not has_bw:
         return 0, STATUS_NO_BANDWIDTH, 0.0
 
+    rtt_s = prof[PROF_RTT_S]
+    rtt_moves = prof[PROF_RTT_ADVANCES_CLOCK] != 0.0
+    eff = prof[PROF_EFFICIENCY]
+    max_dl_s = prof[PROF_MAX_DOWNLOAD_S]
+    thr_with_lat = prof[PROF_THROUGHPUT_INCLUDES_LATENCY] != 0.0
     cap_s = prof[PROF_BUFFER_CAP_S]
     quantum_s = prof[PROF_WAIT_QUANTUM_S]
     first_rebuffers = prof[PROF_FIRST_CHUNK_REBUFFERS] != 0.0
@@ -159,13 +165,15 @@ def run_session(
         if k == 0 and initial_rung >= 0:
             rung = min(initial_rung, n_rungs - 1)
         else:
-            oracle_bps = np.nan
+            est_bps = np.nan
             if pid == PRED_ORACLE:
                 # What the next chunk, at the current rung, would measure if requested now.
-                oracle_bps = oracle_throughput(
+                est_bps = oracle_throughput(
                     period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, sizes_bytes[k, max(prev, 0)], prof
                 )
-            rung = decide(ctrl_id, cparams, k, buffer_s, prev, bitrates_bps, log, pid, pparams, pstate, session_s, oracle_bps)
+            elif pid >= 0:
+                est_bps = pred_predict(pid, pparams, pstate, session_s, np.nan)
+            rung = decide(ctrl_id, cparams, k, buffer_s, prev, bitrates_bps, est_bps)
         size = sizes_bytes[k, rung]
 
         for i in range(n_shadow):
@@ -177,8 +185,11 @@ def run_session(
                 )
             sh_pred[i, k] = pred_predict(sid, sh_params[i], sh_state[sh_offsets[i] : sh_offsets[i + 1]], session_s, oracle_bps)
 
-        lat_s, xfer_s, ptr, clock_s, done = request_time(
-            period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size, prof
+        lat_s = rtt_s if rtt_s >= 0.0 else period_lat_s[ptr]
+        if rtt_moves and lat_s > 0.0:
+            ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, lat_s)
+        xfer_s, ptr, clock_s, done = transfer(
+            period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size, eff, max_dl_s
         )
         if not done:
             return k, STATUS_STALLED, startup_s
@@ -202,7 +213,7 @@ def run_session(
             buffer_s -= wait_s
             ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, wait_s)
 
-        meas_s = measured_time(lat_s, xfer_s, prof)
+        meas_s = delay_s if thr_with_lat else xfer_s
         log[k, LOG_RUNG] = rung
         log[k, LOG_SIZE_BYTES] = size
         log[k, LOG_LATENCY_S] = lat_s
