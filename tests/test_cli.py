@@ -122,13 +122,13 @@ def test_simulate_table(inputs: dict[str, Path], capsys: pytest.CaptureFixture[s
 
 
 def test_simulate_csv_json_and_summary_agree(inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    ctrl = ["--controller", "bb", "--controller", "rate:safety=0.8,window=3"]
+    ctrl = ["--controller", "bb", "--controller", "rate:safety=0.8,predictor=harmonic(window=3)"]
     code, out_csv, _ = run(capsys, *simulate_args(inputs, *ctrl, "--format", "csv"))
     assert code == 0
     sessions = pd.read_csv(io.StringIO(out_csv))
     assert SESSION_COLUMNS <= set(sessions.columns)
     assert len(sessions) == 4 * 2
-    assert sessions["controller"].unique().tolist() == ["bb", "rate(window=3, safety=0.8)"]
+    assert sessions["controller"].unique().tolist() == ["bb", "rate(predictor=harmonic(window=3), safety=0.8)"]
 
     code, out_json, _ = run(capsys, *simulate_args(inputs, *ctrl, "--format", "json"))
     records = json.loads(out_json)

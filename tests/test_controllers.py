@@ -12,6 +12,7 @@ from abrkit import BBA0, CONTROLLERS, BufferBased, Controller, FixedRung, Parame
 from abrkit._kernels import layout as L
 from abrkit._kernels.controllers import bb_pensieve, bba0, decide, highest_below
 from abrkit._kernels.predictors import harmonic_mean_last
+from abrkit.predictors import DualEwma, HarmonicMean, KalmanLog, Oracle, RobustDiscount, SlidingWindow
 
 # Pensieve's ladder; BBA-0's rate map over it with reservoir 5 s and cushion 10 s is
 # f(B) = 300 + 400 * (B - 5) kbps for 5 < B < 15.
@@ -133,38 +134,53 @@ def test_highest_below_golden():
     assert highest_below(LADDER_BPS, 1e5) == 0  # nothing fits: the lowest
 
 
-def _rate_decision(k, samples, window, safety):
-    log = np.full((max(k, len(samples), 1), L.LOG_COLS), np.nan)
-    log[: len(samples), L.LOG_THROUGHPUT_BPS] = samples
+def _rate_decision(est_bps, safety):
     cparams = np.zeros(L.CTRL_PARAMS)
-    cparams[:2] = window, safety
-    return decide(L.CTRL_RATE, cparams, k, 0.0, 0, LADDER_BPS, log)
+    cparams[0] = safety
+    return decide(L.CTRL_RATE, cparams, 3, 0.0, 0, LADDER_BPS, est_bps)
 
 
 def test_rate_based_golden():
-    samples = [1e6, 2e6, 4e6]
-    assert _rate_decision(0, [], 5, 0.9) == 0  # no sample yet
-    # 0.9 x 12/7 Mbit/s = 1.543 Mbit/s -> 1200 kbps
-    assert _rate_decision(3, samples, 3, 0.9) == 2
-    # window 1: 0.9 x 4 = 3.6 Mbit/s -> 2850 kbps
-    assert _rate_decision(3, samples, 1, 0.9) == 4
-    # window 2: 0.8 x 8/3 = 2.133 Mbit/s -> 1850 kbps
-    assert _rate_decision(3, samples, 2, 0.8) == 3
-    # only samples before chunk k count: k=1 sees 1 Mbit/s -> 0.9 Mbit/s -> 750 kbps
-    assert _rate_decision(1, samples, 5, 0.9) == 1
-    assert reference.rate_based(3, samples, LADDER_BPS, 3, 0.9) == 2
-    assert reference.rate_based(1, samples, LADDER_BPS, 5, 0.9) == 1
+    # The rule sees only the predictor's estimate: highest rung <= safety x estimate.
+    assert _rate_decision(np.nan, 0.9) == 0  # no estimate yet: the lowest rung
+    assert _rate_decision(np.inf, 0.9) == 0  # nor a nonsense one
+    # 0.9 x 12/7 Mbit/s (the harmonic mean of 1, 2, 4 Mbit/s) = 1.543 Mbit/s -> 1200 kbps
+    assert _rate_decision(12e6 / 7, 0.9) == 2
+    # 0.9 x 4 = 3.6 Mbit/s -> 2850 kbps
+    assert _rate_decision(4e6, 0.9) == 4
+    # 0.8 x 8/3 = 2.133 Mbit/s -> 1850 kbps
+    assert _rate_decision(8e6 / 3, 0.8) == 3
+    # a budget exactly on a rung takes it; just under it does not
+    assert _rate_decision(1.2e6, 1.0) == 2 and _rate_decision(1.2e6 * (1 - 1e-12), 1.0) == 1
+    assert _rate_decision(1.0, 0.9) == 0 and _rate_decision(1e12, 0.5) == 5
+    assert reference.rate_based(12e6 / 7, LADDER_BPS, 0.9) == 2
+    assert reference.rate_based(float("nan"), LADDER_BPS, 0.9) == 0
+
+
+def test_rate_based_with_a_predictor_in_the_session_loop():
+    # Chunk k's rung comes from the predictor's estimate after chunks 0..k-1: with the last
+    # sample and safety 1, a link that delivers exactly 1.85 Mbit/s makes chunk 1 pick 1850 kbps.
+    from abrkit import Trace, Video, simulate
+    from abrkit.predictors import LastSample
+
+    video = Video.constant_bitrate([300, 750, 1200, 1850, 2850, 4300], 4.0, 4)
+    trace = Trace.constant(1.85e6, name="steady")  # the default profile: all payload, no latency
+    result = simulate(trace, video, RateBased(predictor=LastSample(), safety=1.0), "default")
+    sample = result.throughput_bps
+    np.testing.assert_allclose(sample, 1.85e6, rtol=1e-12)
+    assert result.rung[0] == 0  # no estimate before the first download
+    assert all(r == (3 if s >= 1.85e6 else 2) for r, s in zip(result.rung[1:], sample[:-1]))
 
 
 def test_decide_dispatches_every_controller():
-    log = np.full((4, L.LOG_COLS), np.nan)
     for ctrl in (BufferBased(), BBA0(), RateBased(), FixedRung(rung=3), FixedRung(rung=50)):
         ctrl_id, cparams = ctrl.pack()
-        got = decide(ctrl_id, cparams, 0, 9.0, 2, LADDER_BPS, log)
-        assert got == reference.decide(ctrl_id, cparams, 0, 9.0, 2, LADDER_BPS, log)
-    assert decide(L.CTRL_FIXED, FixedRung(rung=50).pack()[1], 0, 0.0, 0, LADDER_BPS, log) == 5  # clipped
-    assert decide(L.CTRL_BB_PENSIEVE, BufferBased().pack()[1], 0, 9.0, 0, LADDER_BPS, log) == 2
-    assert decide(99, np.zeros(L.CTRL_PARAMS), 0, 9.0, 0, LADDER_BPS, log) == -1  # unknown id
+        for est in (np.nan, 2e6):
+            got = decide(ctrl_id, cparams, 0, 9.0, 2, LADDER_BPS, est)
+            assert got == reference.decide(ctrl_id, cparams, 0, 9.0, 2, LADDER_BPS, est)
+    assert decide(L.CTRL_FIXED, FixedRung(rung=50).pack()[1], 0, 0.0, 0, LADDER_BPS, np.nan) == 5  # clipped
+    assert decide(L.CTRL_BB_PENSIEVE, BufferBased().pack()[1], 0, 9.0, 0, LADDER_BPS, np.nan) == 2
+    assert decide(99, np.zeros(L.CTRL_PARAMS), 0, 9.0, 0, LADDER_BPS, 1e6) == -1  # unknown id
 
 
 # -- specs: packing, names, parsing, validation -------------------------------------------------
@@ -173,18 +189,37 @@ def test_pack_layout():
     assert BufferBased(3.0, 12.0).pack()[0] == L.CTRL_BB_PENSIEVE
     np.testing.assert_array_equal(BufferBased(3.0, 12.0).pack()[1], [3.0, 12.0, 0.0, 0.0])
     np.testing.assert_array_equal(BBA0().pack()[1], [5.0, 10.0, 0.0, 0.0])
-    assert RateBased(window=3, safety=0.8).pack()[0] == L.CTRL_RATE
-    np.testing.assert_array_equal(RateBased(window=3, safety=0.8).pack()[1], [3.0, 0.8, 0.0, 0.0])
+    rate = RateBased(predictor=HarmonicMean(3), safety=0.8)
+    assert rate.pack()[0] == L.CTRL_RATE
+    np.testing.assert_array_equal(rate.pack()[1], [0.8, 0.0, 0.0, 0.0])
     np.testing.assert_array_equal(FixedRung(4).pack()[1], [4.0, 0.0, 0.0, 0.0])
     for ctrl in (BufferBased(), BBA0(), RateBased(), FixedRung()):
         assert ctrl.pack()[1].shape == (L.CTRL_PARAMS,) and ctrl.pack()[1].dtype == np.float64
 
 
+def test_pack_predictor():
+    pid, p, n_state = RateBased(predictor=HarmonicMean(3)).pack_predictor()
+    assert pid == L.PRED_HARMONIC and p.shape == (L.PRED_PARAMS,) and p[0] == 3.0 and n_state == 2 + 3
+    assert RateBased().predictor == HarmonicMean(5)  # MPC's estimator by default
+    for ctrl in (BufferBased(), BBA0(), FixedRung()):
+        assert ctrl.predictor_spec() is None
+        pid, p, n_state = ctrl.pack_predictor()
+        assert pid == L.PRED_NONE and not p.any() and n_state == 1
+
+
 def test_names_and_settings():
     assert BufferBased().name == "bb"
     assert RateBased(safety=0.8).name == "rate(safety=0.8)"
-    assert RateBased(window=3, safety=0.8).name == "rate(window=3, safety=0.8)"
+    assert RateBased(predictor=HarmonicMean(3), safety=0.8).name == "rate(predictor=harmonic(window=3), safety=0.8)"
+    assert RateBased(predictor=DualEwma.dashjs()).name == "rate(predictor=dashjs)"
+    assert RateBased(predictor=RobustDiscount()).name == "rate(predictor=robust)"
     assert FixedRung(2).settings() == {"controller": "fixed", "rung": 2}
+    assert RateBased(predictor=KalmanLog(quantile=0.1)).settings() == {
+        "controller": "rate",
+        "predictor": {"predictor": "kalman", "quantile": 0.1, "process_var_per_s": 0.01, "measurement_var": 0.1,
+                      "initial_var": 1.0},
+        "safety": 0.9,
+    }
     assert set(CONTROLLERS) == {"bb", "bba0", "rate", "fixed"}
 
 
@@ -194,8 +229,16 @@ def test_names_and_settings():
         ("bb", BufferBased()),
         ("BBA0", BBA0()),
         (" rate ", RateBased()),
-        ("rate:safety=0.8,window=3", RateBased(window=3, safety=0.8)),
-        ("rate: window = 2 , safety = 1", RateBased(window=2, safety=1)),
+        ("rate:predictor=harmonic(window=3),safety=0.8", RateBased(predictor=HarmonicMean(3), safety=0.8)),
+        ("rate:safety=0.8,predictor=harmonic(window=3)", RateBased(predictor=HarmonicMean(3), safety=0.8)),
+        ("rate(predictor=harmonic:window=2, safety=1)", RateBased(predictor=HarmonicMean(2), safety=1)),
+        ("rate:predictor=dashjs", RateBased(predictor=DualEwma.dashjs())),
+        ("rate:predictor=oracle,safety=1.0", RateBased(predictor=Oracle(), safety=1.0)),
+        ("rate:predictor=sabre-window(windows=3/10)", RateBased(predictor=SlidingWindow((3, 10)))),
+        (
+            "rate:predictor=robust(base=kalman(quantile=0.25),window=3)",
+            RateBased(predictor=RobustDiscount(KalmanLog(quantile=0.25), 3)),
+        ),
         ("bb:reservoir_s=8,cushion_s=20.5", BufferBased(8, 20.5)),
         ("bba0:cushion_s=30", BBA0(cushion_s=30)),
         ("fixed:rung=4", FixedRung(4)),
@@ -208,9 +251,11 @@ def test_get_controller_parses_specs(spec, expected):
 
 
 def test_get_controller_passes_instances_and_keyword_parameters():
-    ctrl = RateBased(window=2)
+    ctrl = RateBased(predictor=HarmonicMean(2))
     assert get_controller(ctrl) is ctrl
-    assert get_controller("rate", window=4) == RateBased(window=4)
+    assert get_controller("rate", predictor=HarmonicMean(4)) == RateBased(predictor=HarmonicMean(4))
+    assert get_controller("rate", predictor="harmonic:window=4") == RateBased(predictor=HarmonicMean(4))
+    assert RateBased(predictor="shaka").predictor == DualEwma.shaka()  # a name works too
     assert isinstance(get_controller("fixed"), Controller)
 
 
@@ -218,15 +263,18 @@ def test_get_controller_passes_instances_and_keyword_parameters():
     "call, message",
     [
         (lambda: get_controller("bola"), r"controller='bola' is invalid: unknown controller; known: bb, bba0, fixed, rate"),
-        (lambda: get_controller("rate:window"), r"controller='rate:window' is invalid: parameter 'window' must look like name=value"),
-        (lambda: get_controller("rate:alpha=1"), r"controller='rate:alpha=1' is invalid: .*parameters of 'rate': window, safety"),
-        (lambda: get_controller("rate:window=0"), r"window=0 is invalid: must be an integer >= 1"),
-        (lambda: get_controller("rate:window=2.5"), r"window=2\.5 is invalid: must be an integer >= 1"),
+        (lambda: get_controller("rate:safety"), r"controller='rate:safety' is invalid: parameter 'safety' must look like name=value"),
+        (lambda: get_controller("rate:alpha=1"), r"controller='rate:alpha=1' is invalid: .*parameters of 'rate': predictor, safety"),
+        (lambda: get_controller("rate:window=3"), r"controller='rate:window=3' is invalid: .*parameters of 'rate': predictor, safety"),
+        (lambda: get_controller("rate:predictor=harmonic(window=0)"), r"window=0 is invalid: must be an integer >= 1"),
+        (lambda: get_controller("rate:predictor=harmonic(window=2.5)"), r"window=2\.5 is invalid: must be an integer >= 1"),
+        (lambda: get_controller("rate:predictor=crystal-ball"), r"predictor='crystal-ball' is invalid: unknown predictor; known: dashjs"),
+        (lambda: RateBased(predictor=42), r"predictor=42 is invalid: must be a predictor name or a Predictor instance"),
         (lambda: get_controller(42), r"controller=42 is invalid: must be a controller name or a Controller instance"),
         (lambda: get_controller(BufferBased(), reservoir_s=3), r"params=\{'reservoir_s': 3\} is invalid: cannot be combined"),
         (lambda: RateBased(safety=0), r"safety=0 is invalid: must be finite and > 0"),
         (lambda: RateBased(safety=float("inf")), r"safety=inf is invalid: must be finite and > 0"),
-        (lambda: RateBased(window=True), r"window=True is invalid: must be an integer >= 1"),
+        (lambda: RateBased(predictor=HarmonicMean(window=True)), r"window=True is invalid: must be an integer >= 1"),
         (lambda: BufferBased(reservoir_s=-1.0), r"reservoir_s=-1\.0 is invalid: must be finite and >= 0"),
         (lambda: BufferBased(cushion_s=0.0), r"cushion_s=0\.0 is invalid: must be finite and > 0"),
         (lambda: BBA0(reservoir_s=float("nan")), r"reservoir_s=nan is invalid: must be finite and >= 0"),

@@ -30,9 +30,16 @@ from abrkit import (
     get_profile, run_batch, simulate, simulate_many,
 )
 from abrkit._kernels import layout as L
-from abrkit.simulate import _pack
+from abrkit.predictors import (
+    DualEwma, Ewma, HarmonicMean, KalmanLog, LastSample, Mean, Oracle, PufferMean, RobustDiscount, SabreEwma,
+    SlidingPercentile, SlidingWindow,
+)
+from abrkit.simulate import _pack, _pack_predictors
 
-CONTROLLER_SPECS = ["bb", "bba0", "rate", "fixed:rung=2", "bb:reservoir_s=8,cushion_s=20", "rate:window=2,safety=0.7"]
+CONTROLLER_SPECS = [
+    "bb", "bba0", "rate", "fixed:rung=2", "bb:reservoir_s=8,cushion_s=20", "rate:predictor=harmonic(window=2),safety=0.7",
+    "rate:predictor=kalman(quantile=0.2),safety=1.0", "rate:predictor=oracle",
+]
 
 #: A third model that switches most of the profile fields away from 'default' at once.
 MIXED = Profile(
@@ -96,8 +103,210 @@ def _random_ladder(rng, n=None):
     return np.cumsum(rng.uniform(1e5, 1.5e6, n))
 
 
+# -- predictors: random specs, packed, with states warmed up by the reference ----------------------
+
+
+def random_predictor(rng, robust=True, oracle=True):
+    """A random public predictor spec: every kind, parameters anywhere in their valid ranges."""
+    kinds = ["last", "mean", "harmonic", "puffer", "dual", "preset", "ewma", "window", "sabre-ewma", "exo", "kalman"]
+    kinds += ["robust"] * robust + ["oracle"] * oracle
+    kind = kinds[int(rng.integers(len(kinds)))]
+    window = int(rng.integers(1, 9))
+    maybe = lambda value: value if rng.random() < 0.5 else None  # noqa: E731
+    if kind == "last":
+        return LastSample()
+    if kind in ("mean", "harmonic", "puffer"):
+        return {"mean": Mean, "harmonic": HarmonicMean, "puffer": PufferMean}[kind](window)
+    if kind == "dual":
+        return DualEwma(
+            float(rng.uniform(0.3, 10.0)), float(rng.uniform(0.3, 10.0)),
+            min_sample_bytes=float(rng.choice([0.0, rng.uniform(0.0, 5e4)])),
+            min_total_bytes=float(rng.choice([0.0, rng.uniform(0.0, 3e5)])),
+            default_bps=maybe(float(rng.uniform(1e5, 5e6))),
+            min_sample_s=float(rng.choice([0.0, rng.uniform(0.0, 0.2)])),
+            safety=float(rng.choice([1.0, rng.uniform(0.5, 1.0)])),
+            min_total_weight=float(rng.choice([0.0, rng.uniform(0.0, 3.0)])),
+        )
+    if kind == "preset":
+        return [DualEwma.dashjs(), DualEwma.shaka(), DualEwma.hlsjs()][int(rng.integers(3))]
+    if kind == "ewma":
+        return Ewma(float(rng.uniform(0.3, 10.0)))
+    if kind == "window":
+        return SlidingWindow(tuple(int(w) for w in rng.integers(1, 9, int(rng.integers(1, 5)))))
+    if kind == "sabre-ewma":
+        return SabreEwma(tuple(float(h) for h in rng.uniform(0.3, 10.0, int(rng.integers(1, 5)))), float(rng.uniform(0.5, 6.0)))
+    if kind == "exo":
+        return SlidingPercentile(
+            max_weight=float(rng.choice([2000.0, rng.uniform(1.0, 300.0), float(rng.integers(1, 300))])),
+            percentile=float(rng.choice([0.5, 0.0, 1.0, rng.uniform(0.0, 1.0)])),
+            default_bps=maybe(float(rng.uniform(1e5, 5e6))),
+            min_elapsed_s=float(rng.uniform(0.0, 5.0)),
+            min_bytes=float(rng.choice([512 * 1024.0, rng.uniform(0.0, 1e6)])),
+        )
+    if kind == "kalman":
+        return KalmanLog(
+            float(rng.uniform(0.02, 0.98)), float(rng.choice([0.0, rng.uniform(0.0, 0.2)])),
+            float(rng.uniform(0.01, 1.0)), float(rng.uniform(0.0, 2.0)),
+        )
+    if kind == "robust":
+        return RobustDiscount(random_predictor(rng, robust=False, oracle=False), window)
+    return Oracle()
+
+
+def random_download(rng):
+    """(size_bytes, time_s, latency_s): small and large chunks, fast and slow links."""
+    size = float(rng.choice([rng.uniform(1.0, 3e4), rng.uniform(1e4, 3e6)]))
+    return size, float(rng.uniform(1e-3, 10.0)), float(rng.choice([0.0, rng.uniform(0.0, 0.3)]))
+
+
+def warmed(rng, spec, max_updates=40):
+    """(pid, params, state, now_s): ``spec`` packed, its state fed 0..max_updates random
+    downloads by the reference twin (so the kernel under test starts from a reachable state)."""
+    pid, p, n_state = spec.pack()
+    s = np.zeros(n_state)
+    now = float(rng.uniform(0.0, 5.0))
+    for _ in range(int(rng.integers(0, max_updates + 1))):
+        size, t, lat = random_download(rng)
+        now += t + lat + float(rng.choice([0.0, rng.uniform(0.0, 4.0)]))
+        reference.pred_update(pid, p, s, size, t, lat, now)
+    return pid, p, s, now
+
+
+def _warmed_of(rng, kinds):
+    while True:
+        spec = random_predictor(rng)
+        if isinstance(spec, kinds):
+            return warmed(rng, spec)
+
+
+def _random_ring(rng, min_count=0):
+    """(s, off, cap): a ring of capacity ``cap`` at ``s[off:]``, filled by the reference."""
+    cap, off = int(rng.integers(1, 9)), int(rng.integers(0, 4))
+    s = rng.uniform(-1.0, 1.0, off + 2 + cap + int(rng.integers(0, 3)))
+    s[off] = s[off + 1] = 0.0
+    for _ in range(int(rng.integers(min_count, 3 * cap + 1))):
+        reference.ring_push(s, off, cap, float(rng.uniform(1e4, 1e7)))
+    return s, off, cap
+
+
+def _args_ring_push(rng):
+    s, off, cap = _random_ring(rng)
+    return s, off, cap, float(rng.uniform(1e4, 1e7))
+
+
+def _args_ring_recent(rng):
+    s, off, cap = _random_ring(rng, min_count=1)
+    return s, off, cap, int(rng.integers(0, int(s[off])))
+
+
+def _args_ring_mean(rng):
+    s, off, cap = _random_ring(rng, min_count=1)
+    return s, off, cap, int(rng.integers(1, cap + 3))
+
+
 def _args_harmonic_mean_last(rng):
     return rng.uniform(1e4, 1e8, int(rng.integers(0, 12))), int(rng.integers(1, 8))
+
+
+def _args_harmonic(rng):
+    pid, p, s, _ = warmed(rng, HarmonicMean(int(rng.integers(1, 9))))
+    return s, 0, int(p[0]), int(p[0])
+
+
+def _args_pred_update(rng):
+    pid, p, s, now = warmed(rng, random_predictor(rng))
+    size, t, lat = random_download(rng)
+    return pid, p, s, size, t, lat, now + t + lat
+
+
+def _args_pred_predict(rng):
+    pid, p, s, now = warmed(rng, random_predictor(rng))
+    if rng.random() < 0.1:
+        pid = 99  # unknown id: NaN
+    return pid, p, s, now + float(rng.choice([0.0, rng.uniform(0.0, 30.0)])), float(rng.choice([np.nan, rng.uniform(1e5, 1e7)]))
+
+
+def _args_pred_latency(rng):
+    pid, p, s, _ = warmed(rng, random_predictor(rng))
+    return pid, p, s
+
+
+def _args_replay(rng):
+    spec = random_predictor(rng, oracle=False)
+    pid, p, n_state = spec.pack()
+    n = int(rng.integers(0, 40))
+    downloads = [random_download(rng) for _ in range(n)]
+    size, t, lat = (np.array([d[i] for d in downloads], dtype=np.float64) for i in range(3))
+    now = np.cumsum(t + lat + rng.choice([0.0, 1.0], n) * rng.uniform(0.0, 4.0, n))
+    return pid, p, np.zeros(n_state), size, t, lat, now, np.full(n, -1.0)
+
+
+def _args_base_predict(rng):
+    pid, p, s, _ = warmed(rng, random_predictor(rng, robust=False))
+    return pid, p, s
+
+
+def _args_robust_update(rng):
+    _, p, s, now = _warmed_of(rng, RobustDiscount)
+    size, t, lat = random_download(rng)
+    return p, s, size, t, lat, now + t
+
+
+def _args_plain_update(rng):
+    spec = random_predictor(rng, robust=False)
+    pid, p, s, now = warmed(rng, spec)
+    size, t, lat = random_download(rng)
+    return pid, p, s, size, t, lat, now + t
+
+
+def _args_dual_ewma_update(rng):
+    _, p, s, _ = _warmed_of(rng, (DualEwma, Ewma))
+    return (p, s, *random_download(rng)[:2])
+
+
+def _args_dual_ewma_predict(rng):
+    _, p, s, _ = _warmed_of(rng, (DualEwma, Ewma))
+    return p, s
+
+
+def _args_sabre_window(rng):
+    _, p, s, _ = _warmed_of(rng, SlidingWindow)
+    throughput = bool(rng.random() < 0.5)
+    return p, s, 0 if throughput else 2 + int(p[1]), throughput
+
+
+def _args_sabre_ewma_update(rng):
+    _, p, s, _ = _warmed_of(rng, SabreEwma)
+    return (p, s, *random_download(rng))
+
+
+def _args_sabre_ewma_read(rng):
+    _, p, s, _ = _warmed_of(rng, SabreEwma)
+    return p, s, bool(rng.random() < 0.5)
+
+
+def _args_exo_update(rng):
+    _, p, s, _ = _warmed_of(rng, SlidingPercentile)
+    size, t, _ = random_download(rng)
+    return p, s, float(rng.choice([size, rng.uniform(0.01, 1.0)])), t  # sometimes under one byte: weight 0
+
+
+def _args_exo_predict(rng):
+    _, p, s, _ = _warmed_of(rng, SlidingPercentile)
+    return p, s
+
+
+def _args_kalman_update(rng):
+    _, p, s, now = _warmed_of(rng, KalmanLog)
+    return p, s, float(rng.uniform(1e4, 1e8)), now + float(rng.choice([-1.0, 0.0, rng.uniform(0.0, 20.0)]))
+
+
+def _args_kalman_predict(rng):
+    _, p, s, now = _warmed_of(rng, KalmanLog)
+    return p, s, now + float(rng.choice([-1.0, 0.0, rng.uniform(0.0, 20.0)]))
+
+
+# -- controllers --------------------------------------------------------------------------------
 
 
 def _args_bb_pensieve(rng):
@@ -115,20 +324,30 @@ def _args_highest_below(rng):
     return ladder, float(rng.uniform(0.0, 1.2 * ladder[-1]))
 
 
-def _args_decide(rng):
-    ladder = _random_ladder(rng)
+def _random_controller_params(rng):
+    """(ctrl_id, cparams, predictor spec or None)."""
     ctrl_id = int(rng.choice([L.CTRL_BB_PENSIEVE, L.CTRL_BBA0, L.CTRL_RATE, L.CTRL_FIXED, 99]))
     cparams = np.zeros(L.CTRL_PARAMS)
+    spec = None
     if ctrl_id in (L.CTRL_BB_PENSIEVE, L.CTRL_BBA0):
         cparams[:2] = rng.uniform(0.0, 10.0), rng.uniform(0.1, 20.0)
     elif ctrl_id == L.CTRL_RATE:
-        cparams[:2] = rng.integers(1, 8), rng.uniform(0.3, 1.5)
+        cparams[0] = rng.uniform(0.3, 1.5)
+        spec = random_predictor(rng)
     elif ctrl_id == L.CTRL_FIXED:
         cparams[0] = rng.integers(0, 9)
+    return ctrl_id, cparams, spec
+
+
+def _args_decide(rng):
+    ladder = _random_ladder(rng)
+    ctrl_id, cparams, _ = _random_controller_params(rng)
     k = int(rng.integers(0, 10))
-    log = np.full((10, L.LOG_COLS), np.nan)
-    log[:, L.LOG_THROUGHPUT_BPS] = rng.uniform(1e5, 2e7, 10)
-    return ctrl_id, cparams, k, float(rng.uniform(0.0, 30.0)), int(rng.integers(-1, ladder.size)), ladder, log
+    est = float(rng.choice([np.nan, np.inf, rng.uniform(0.0, 1.5 * ladder[-1]), rng.choice(ladder)]))
+    return ctrl_id, cparams, k, float(rng.uniform(0.0, 30.0)), int(rng.integers(-1, ladder.size)), ladder, est
+
+
+# -- the trace clock and the session -------------------------------------------------------------
 
 
 def _args_advance_clock(rng):
@@ -162,8 +381,24 @@ def _random_prof(rng, chunk_s, n_rungs):
     return p
 
 
-def _random_controller_params(rng):
-    return _args_decide(rng)[:2]
+def _args_request_time(rng):
+    slow = bool(rng.random() < 0.3)
+    ends, bw, lat, _, wrap = _random_periods(rng, slow=slow)
+    ptr, clock = _random_position(rng, ends, wrap)
+    prof = _random_prof(rng, 1.0, 1)
+    prof[L.PROF_MAX_DOWNLOAD_S] = 10.0 if slow else 1e9
+    return ends, bw, lat, wrap, ptr, clock, float(rng.uniform(1e3, 5e6)), prof
+
+
+def _args_measured_time(rng):
+    return float(rng.uniform(0.0, 0.3)), float(rng.uniform(1e-3, 10.0)), _random_prof(rng, 1.0, 1)
+
+
+def _random_shadows(rng, n_chunks):
+    """(sh_ids, sh_params, sh_offsets, sh_state, sh_pred) for 0..3 random shadow predictors."""
+    specs = [random_predictor(rng) for _ in range(int(rng.integers(0, 4)))]
+    ids, params, offsets = _pack_predictors(specs)
+    return ids, params, offsets, np.zeros(int(offsets[-1])), np.full((len(specs), n_chunks), -7.0)
 
 
 def _args_run_session(rng):
@@ -174,10 +409,17 @@ def _args_run_session(rng):
     chunk_s = float(rng.uniform(0.5, 6.0))
     n_chunks = int(rng.integers(1, 30))
     sizes = np.outer(rng.uniform(0.5, 1.5, n_chunks), ladder * chunk_s / 8.0)
-    ctrl_id, cparams = _random_controller_params(rng)
+    ctrl_id, cparams, spec = _random_controller_params(rng)
+    if spec is None:
+        pid, pparams, n_state = L.PRED_NONE, np.zeros(L.PRED_PARAMS), 1
+    else:
+        pid, pparams, n_state = spec.pack()
     log = np.full((n_chunks, L.LOG_COLS), np.nan)
     prof = _random_prof(rng, chunk_s, ladder.size)
-    return ends, bw, lat, start, wrap, sizes, ladder, chunk_s, n_chunks, prof, ctrl_id, cparams, log
+    return (
+        ends, bw, lat, start, wrap, sizes, ladder, chunk_s, n_chunks, prof, ctrl_id, cparams,
+        pid, pparams, np.zeros(n_state), log, *_random_shadows(rng, n_chunks),
+    )
 
 
 def _random_trace(rng, name="random"):
@@ -199,33 +441,60 @@ def _random_video(rng, name="random"):
 def _args_run_batch(rng):
     traces = [_random_trace(rng, f"t{i}") for i in range(int(rng.integers(1, 4)))]
     videos = [_random_video(rng, f"v{i}") for i in range(int(rng.integers(1, 3)))]
-    ctrls = [BufferBased(), BBA0(reservoir_s=3.3), RateBased(window=3), FixedRung(rung=1)]
+    ctrls = [BufferBased(), BBA0(reservoir_s=3.3), RateBased(predictor=random_predictor(rng)), FixedRung(rung=1)]
+    shadows = [random_predictor(rng) for _ in range(int(rng.integers(0, 4)))]
     profile = get_profile(rng.choice(["default", "pensieve"])).replace(initial_rung=None)
-    p = _pack(traces, videos, ctrls, profile)
+    p = _pack(traces, videos, ctrls, profile, shadows)
     grid = np.stack(np.meshgrid(np.arange(len(traces)), np.arange(len(videos)), np.arange(len(ctrls)), indexing="ij"), -1)
     grid = grid.reshape(-1, 3)
     n_jobs = grid.shape[0]
     lo = int(rng.integers(0, n_jobs))
     hi = int(rng.integers(lo + 1, n_jobs + 1))
-    log = np.full((n_jobs, int(p.vid_n_chunks.max()), L.LOG_COLS), -7.0)  # rows outside lo..hi stay -7
+    max_chunks = int(p.vid_n_chunks.max())
+    log = np.full((n_jobs, max_chunks, L.LOG_COLS), -7.0)  # rows outside lo..hi stay -7
     return (
         lo, hi, *(np.ascontiguousarray(grid[:, i]) for i in range(3)),
         p.tr_offsets, p.tr_end_s, p.tr_bw_bps, p.tr_lat_s, p.tr_start_s, p.tr_wrap_s,
         p.vid_offsets, p.vid_sizes_flat, p.vid_rungs, p.vid_n_chunks, p.vid_chunk_s, p.lad_offsets, p.lad_bps,
-        profile.pack(), p.ctrl_ids, p.ctrl_params,
+        profile.pack(), p.ctrl_ids, p.ctrl_params, p.pred_ids, p.pred_params, p.pred_state_sizes,
+        p.sh_ids, p.sh_params, p.sh_offsets,
         log, np.full(n_jobs, -1, np.int64), np.full(n_jobs, -1, np.int64), np.full(n_jobs, -1.0),
+        np.full((n_jobs, len(shadows), max_chunks), -7.0),
     )
 
 
 #: Kernel name -> (random-argument maker, number of random cases).
 KERNEL_INPUTS = {
+    "predictors.ring_push": (_args_ring_push, 200),
+    "predictors.ring_recent": (_args_ring_recent, 200),
+    "predictors.ring_mean": (_args_ring_mean, 200),
     "predictors.harmonic_mean_last": (_args_harmonic_mean_last, 200),
+    "predictors.pred_update": (_args_pred_update, 500),
+    "predictors.pred_predict": (_args_pred_predict, 500),
+    "predictors.pred_latency": (_args_pred_latency, 200),
+    "predictors.replay": (_args_replay, 200),
+    "predictors._harmonic": (_args_harmonic, 100),
+    "predictors._base_predict": (_args_base_predict, 200),
+    "predictors._robust_update": (_args_robust_update, 200),
+    "predictors._plain_update": (_args_plain_update, 200),
+    "predictors._dual_ewma_update": (_args_dual_ewma_update, 100),
+    "predictors._dual_ewma_predict": (_args_dual_ewma_predict, 100),
+    "predictors._sabre_window": (_args_sabre_window, 100),
+    "predictors._sabre_ewma_update": (_args_sabre_ewma_update, 100),
+    "predictors._sabre_ewma_read": (_args_sabre_ewma_read, 100),
+    "predictors._exo_update": (_args_exo_update, 200),
+    "predictors._exo_predict": (_args_exo_predict, 200),
+    "predictors._kalman_update": (_args_kalman_update, 100),
+    "predictors._kalman_predict": (_args_kalman_predict, 100),
     "controllers.bb_pensieve": (_args_bb_pensieve, 300),
     "controllers.bba0": (_args_bba0, 500),
     "controllers.highest_below": (_args_highest_below, 200),
     "controllers.decide": (_args_decide, 300),
     "session.advance_clock": (_args_advance_clock, 300),
     "session.transfer": (_args_transfer, 300),
+    "session.request_time": (_args_request_time, 300),
+    "session.measured_time": (_args_measured_time, 50),
+    "session.oracle_throughput": (_args_request_time, 300),
     "session.run_session": (_args_run_session, 150),
     "session.run_batch": (_args_run_batch, 25),
 }
@@ -359,12 +628,46 @@ def videos(draw, min_rungs=1, max_rungs=6, min_chunks=1, max_chunks=40, min_chun
     return Video(ladder, chunk_s, np.outer(vbr, ladder * chunk_s / 8.0), name="synthetic")
 
 
+def predictor_specs():
+    """Every predictor kind with parameters drawn from their valid ranges. The dash.js, Shaka and
+    hls.js presets are left to the real-trace tests: their references compute the EWMA weights
+    the players' way, which may differ from the kernel's in the last bit, and hypothesis is good
+    at finding the one budget that lands exactly on a rung."""
+    window = st.integers(1, 8)
+    half_life = st.floats(0.3, 10.0)
+    default = st.none() | st.floats(1e5, 5e6)
+    plain = st.one_of(
+        st.just(LastSample()),
+        st.builds(Mean, window=window),
+        st.builds(HarmonicMean, window=window),
+        st.builds(PufferMean, window=window),
+        st.builds(
+            DualEwma, fast_half_life_s=half_life, slow_half_life_s=half_life,
+            min_sample_bytes=st.just(0.0) | st.floats(0.0, 3e5), min_total_bytes=st.just(0.0) | st.floats(0.0, 1e6),
+            default_bps=default, min_sample_s=st.just(0.0) | st.floats(0.0, 0.2),
+            safety=st.just(1.0) | st.floats(0.5, 1.0), min_total_weight=st.just(0.0) | st.floats(0.0, 3.0),
+        ),
+        st.builds(Ewma, half_life_s=half_life),
+        st.builds(SlidingWindow, windows=st.lists(window, min_size=1, max_size=4).map(tuple)),
+        st.builds(SabreEwma, half_lives_s=st.lists(half_life, min_size=1, max_size=4).map(tuple), segment_s=st.floats(0.5, 6.0)),
+        st.builds(
+            SlidingPercentile, max_weight=st.just(2000.0) | st.floats(1.0, 3000.0), percentile=st.floats(0.0, 1.0),
+            default_bps=default, min_elapsed_s=st.floats(0.0, 5.0), min_bytes=st.floats(0.0, 1e6),
+        ),
+        st.builds(
+            KalmanLog, quantile=st.floats(0.02, 0.98), process_var_per_s=st.floats(0.0, 0.2),
+            measurement_var=st.floats(0.01, 1.0), initial_var=st.floats(0.0, 2.0),
+        ),
+    )
+    return st.one_of(plain, st.builds(RobustDiscount, base=plain, window=window), st.just(Oracle()))
+
+
 def controllers():
     reservoir, cushion = st.floats(0.0, 20.0), st.floats(0.5, 30.0)
     return st.one_of(
         st.builds(BufferBased, reservoir_s=reservoir, cushion_s=cushion),
         st.builds(BBA0, reservoir_s=reservoir, cushion_s=cushion),
-        st.builds(RateBased, window=st.integers(1, 8), safety=st.floats(0.3, 1.5)),
+        st.builds(RateBased, predictor=predictor_specs(), safety=st.floats(0.3, 1.5)),
         st.builds(FixedRung, rung=st.integers(0, 8)),
     )
 
@@ -464,7 +767,7 @@ def _batch_inputs(seed=7):
     rng = np.random.default_rng(seed)
     traces_ = [_random_trace(rng, f"t{i}") for i in range(10)]
     videos_ = [_random_video(rng, f"v{i}") for i in range(2)]
-    return traces_, videos_, ["bb", "bba0", "rate:window=3", "fixed:rung=1"]
+    return traces_, videos_, ["bb", "bba0", "rate:predictor=harmonic(window=3)", "rate:predictor=kalman", "fixed:rung=1"]
 
 
 def _same_batch(a, b) -> None:
@@ -598,7 +901,7 @@ def _table_inputs():
     rng = np.random.default_rng(5)
     traces_ = [_random_trace(rng, f"trace{i}") for i in range(3)]
     videos_ = [Video.constant_bitrate([300, 750, 1200, 1850], 4.0, 12, name="cbr"), _random_video(rng, "vbr")]
-    return traces_, videos_, ["bb", "rate:safety=0.8,window=3"]
+    return traces_, videos_, ["bb", "rate:safety=0.8,predictor=harmonic(window=3)"]
 
 
 def test_simulate_many_returns_a_tidy_session_table():
@@ -609,7 +912,7 @@ def test_simulate_many_returns_a_tidy_session_table():
     # Trace-major order: for each trace, each video, each controller.
     assert table["trace"].tolist() == [t.name for t in traces_ for _ in range(4)]
     assert table["video"].tolist() == [v.name for _ in traces_ for v in videos_ for _ in range(2)]
-    assert table["controller"].tolist() == ["bb", "rate(window=3, safety=0.8)"] * 6
+    assert table["controller"].tolist() == ["bb", "rate(predictor=harmonic(window=3), safety=0.8)"] * 6
     assert (table["status"] == "complete").all()
     assert table["chunks"].tolist() == [videos_[i // 2 % 2].n_chunks for i in range(12)]
     assert (table["profile"] == "default").all()
