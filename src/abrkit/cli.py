@@ -477,18 +477,12 @@ def cmd_traces_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-_EXTENSIONS = {"sabre": ".json", "genet": ".json", "csv": ".csv"}
-_KNOWN_SUFFIXES = {".json", ".csv", ".txt", ".log", ".dat"}
+_KNOWN_SUFFIXES = {f.extension for f in FORMATS.values() if f.extension} | {".txt", ".dat"}
 
 
 def _trace_file_name(stem_source: str, to: str) -> str:
     """File name for a trace written in format ``to``: the source name, extension adjusted."""
-    fmt = FORMATS[to]
-    ext = getattr(fmt, "extension", None)
-    if ext is None:
-        ext = _EXTENSIONS.get(to, "")
-    if ext and not ext.startswith("."):
-        ext = "." + ext
+    ext = FORMATS[to].extension
     p = Path(stem_source)
     stem = p.stem if p.suffix.lower() in _KNOWN_SUFFIXES else p.name
     return stem + ext

@@ -84,6 +84,7 @@ class TraceFormat:
     write: Callable[..., None]
     sniff: Callable[[str], bool] | None  # None: never auto-detected, must be named
     priority: int = 0
+    extension: str = ""  # file-name suffix for files written in this format ("" for none)
 
 
 FORMATS: dict[str, TraceFormat] = {}
@@ -303,7 +304,7 @@ register(
         _read_sabre,
         _write_sabre,
         _sniff_sabre,
-        priority=100,
+        priority=100, extension=".json",
     )
 )
 
@@ -430,7 +431,7 @@ register(
         _read_genet,
         _write_genet,
         _sniff_genet,
-        priority=100,
+        priority=100, extension=".json",
     )
 )
 
@@ -549,7 +550,7 @@ register(
         _read_mahimahi,
         _write_mahimahi,
         _sniff_mahimahi,
-        priority=50,
+        priority=50, extension=".trace",
     )
 )
 
@@ -685,7 +686,7 @@ register(
         _read_norway,
         _write_norway,
         lambda head: _sniff_raw6(head, unix_ms=False),
-        priority=80,
+        priority=80, extension=".log",
     )
 )
 register(
@@ -695,7 +696,7 @@ register(
         _read_belgium,
         _write_belgium,
         lambda head: _sniff_raw6(head, unix_ms=True),
-        priority=80,
+        priority=80, extension=".log",
     )
 )
 
@@ -827,7 +828,7 @@ register(
         _read_csv,
         _write_csv,
         _sniff_csv,
-        priority=90,
+        priority=90, extension=".csv",
     )
 )
 
