@@ -265,6 +265,8 @@ class Ewma(Predictor):
 def _sizes(name: str, values: tuple[float, ...], *, integral: bool) -> tuple[Any, ...]:
     if isinstance(values, (int, float)):
         values = (values,)
+    if isinstance(values, str):
+        raise ParameterError(name, values, "must be a number or a sequence of numbers, e.g. (3, 5) or 3/5")
     values = tuple(values)
     if not 1 <= len(values) <= 4:
         raise ParameterError(name, values, "must hold 1 to 4 values")
@@ -466,6 +468,8 @@ def parse_value(raw: str) -> Any:
             return conv(text)
         except ValueError:
             pass
+    if text.startswith("(") and text.endswith(")"):
+        return tuple(parse_value(t) for t in split_top_level(text[1:-1]))
     if "/" in text and all(parse_value(t) is not None for t in text.split("/")):
         return tuple(parse_value(t) for t in text.split("/"))
     return text
@@ -516,6 +520,8 @@ def replay_predictor(
     if isinstance(pred, Oracle):
         raise ParameterError("predictor", "oracle", "needs the trace: evaluate it with evaluate_predictors")
     size = _samples("size_bytes", size_bytes, positive=True)
+    if size.size == 0:
+        raise ParameterError("size_bytes", [], "an empty history: replay needs at least one download")
     t = _samples("time_s", time_s, positive=True)
     if t.shape != size.shape:
         raise ParameterError("time_s", f"{t.size} values", f"must match size_bytes ({size.size} values)")
