@@ -1,0 +1,45 @@
+"""The encoding half of abrkit: drive ffmpeg, score quality, build per-title ladders.
+
+Internal units as in the rest of abrkit: seconds (``_s``), bytes (``_bytes``); bitrates here
+are in kbit/s (``_kbps``, 1 kbit = 1000 bits) because that is how encoders and ladders speak.
+
+Names are re-exported lazily: ``from abrkit.encode import score`` imports only the submodule
+that defines ``score``. To export a name, add one line to ``_EXPORTS`` (name -> submodule).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    # ffmpeg.py: finding, checking and running ffmpeg
+    "FFmpeg": "ffmpeg",
+    "find_ffmpeg": "ffmpeg",
+    "escape_filter_value": "ffmpeg",
+    "file_url": "ffmpeg",
+    "temp_run_dir": "ffmpeg",
+    # probe.py: media information without ffprobe
+    "MediaInfo": "probe",
+    "probe": "probe",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:  # let type checkers and IDEs see the lazy names
+    from .ffmpeg import FFmpeg, escape_filter_value, file_url, find_ffmpeg, temp_run_dir
+    from .probe import MediaInfo, probe
