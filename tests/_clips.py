@@ -16,11 +16,11 @@ CAMERA_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips" 
 
 
 def lavfi_clip(
-    ff: FFmpeg, out: Path, *, source: str = "testsrc2", size: str = "320x180", fps: int = 20, duration_s: float = 3.0,
+    ff: FFmpeg, out: Path, *, source: str = "testsrc2", size: str = "320x180", fps: int | str = 20, duration_s: float = 3.0,
 ) -> Path:
     """A near-lossless x264 clip (qp 0, 4:2:0) of a lavfi source: the reference for tests."""
     ff.run([
-        "-f", "lavfi", "-i", f"{source}=size={size}:rate={fps}:duration={duration_s}",
+        "-f", "lavfi", "-i", f"{source}=size={size}:rate={fps}", "-t", str(duration_s),
         "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", "-y", file_url(out),
     ])
     return out
