@@ -22,6 +22,22 @@ _EXPORTS: dict[str, str] = {
     # probe.py: media information without ffprobe
     "MediaInfo": "probe",
     "probe": "probe",
+    # encoder.py: one encode, segment sizes from packets
+    "CODECS": "encoder",
+    "Codec": "encoder",
+    "SCALERS": "encoder",
+    "EncodeSettings": "encoder",
+    "EncodeResult": "encoder",
+    "encode": "encoder",
+    "read_packets": "encoder",
+    "even_width": "encoder",
+    # quality.py: VMAF / PSNR / SSIM in one pass
+    "BUILTIN_VMAF_MODELS": "quality",
+    "QualitySettings": "quality",
+    "QualityResult": "quality",
+    "score": "quality",
+    "encode_and_score": "quality",
+    "pool": "quality",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -41,5 +57,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # let type checkers and IDEs see the lazy names
+    from .encoder import CODECS, SCALERS, Codec, EncodeResult, EncodeSettings, encode, even_width, read_packets
     from .ffmpeg import FFmpeg, escape_filter_value, file_url, find_ffmpeg, temp_run_dir
     from .probe import MediaInfo, probe
+    from .quality import BUILTIN_VMAF_MODELS, QualityResult, QualitySettings, encode_and_score, pool, score
