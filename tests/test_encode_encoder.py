@@ -241,6 +241,13 @@ def test_resolution_above_source_is_an_error(ff: FFmpeg, source: Path, work: Pat
     assert not (work / "up.mp4").exists()
 
 
+def test_output_must_not_be_the_source(ff: FFmpeg, source: Path) -> None:
+    before = source.read_bytes()
+    with pytest.raises(ParameterError, match="out_path=.* must differ from the source"):
+        encode(source, _fast("x264", width=160, height=90), source.parent / "." / source.name, ffmpeg=ff)
+    assert source.read_bytes() == before
+
+
 def test_bad_sources(ff: FFmpeg, work: Path) -> None:
     with pytest.raises(VideoFormatError, match="file not found"):
         encode(work / "nope.mp4", _fast("x264", width=64, height=36), work / "x.mp4", ffmpeg=ff)

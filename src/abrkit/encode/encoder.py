@@ -572,8 +572,7 @@ def encode(
     ff.require_encoder(settings.codec_spec.encoder)
     info = source_info if source_info is not None else probe(source, ff)
     check_fits_source(settings, info)
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = _output_path(out_path, source)
 
     start = time.perf_counter()
     with temp_run_dir() as tmp:
@@ -582,6 +581,15 @@ def encode(
             cwd=tmp, progress=progress, total_s=info.duration_s, timeout_s=timeout_s,
         )
     return measure_encode(out, settings, info, ff, elapsed_s=time.perf_counter() - start)
+
+
+def _output_path(out_path: str | os.PathLike[str], source: str | os.PathLike[str]) -> Path:
+    """``out_path`` as a Path with its directory created; never the source itself."""
+    out = Path(out_path)
+    if out.resolve() == Path(source).resolve():
+        raise ParameterError("out_path", str(out_path), "must differ from the source (it would be overwritten)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def check_fits_source(settings: EncodeSettings, info: MediaInfo) -> None:

@@ -46,6 +46,7 @@ from .._checks import integer, number
 from ..errors import FFmpegError, ParameterError, ToolNotFoundError, VideoFormatError
 from .encoder import (
     SCALERS,
+    _output_path,
     EncodeResult,
     EncodeSettings,
     check_fits_source,
@@ -464,8 +465,7 @@ def encode_and_score(
         quality.meta["one_pass"] = False
         return enc, quality
 
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = _output_path(out_path, source)
     start = time.perf_counter()
     with temp_run_dir() as tmp:
         log = tmp / "vmaf.json"
