@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import stat
 from fractions import Fraction
 from pathlib import Path
@@ -159,6 +160,13 @@ def test_capabilities_of_the_bundled_build(ff: FFmpeg) -> None:
     assert isinstance(ff.libvmaf_version, str) and ff.libvmaf_version
     assert ff.has_loopback_decoder
     assert ff.encoders() is ff.encoders()  # cached
+
+
+def test_ffmpeg_pickles_for_worker_processes(ff: FFmpeg) -> None:
+    ff.encoders()  # fill the cache: it must not travel
+    again = pickle.loads(pickle.dumps(ff))
+    assert again == ff and again.path == ff.path and again.version == ff.version
+    assert again.has_encoder("libx264")
 
 
 def test_missing_encoder_and_filter_say_how_to_fix(ff: FFmpeg) -> None:
@@ -381,3 +389,18 @@ def test_probe_camera_clip(ff: FFmpeg) -> None:
 def test_bit_depth_of(pix_fmt: str, depth: int) -> None:
     assert bit_depth_of(pix_fmt) == depth
 
+
+
+# -- the package façade -------------------------------------------------------------------------
+
+
+def test_package_exports_resolve() -> None:
+    import importlib
+
+    import abrkit.encode.probe  # the submodule shares its name with the function
+    package = importlib.import_module("abrkit.encode")
+    assert callable(package.probe) and package.probe is probe
+    for name in package.__all__:
+        assert getattr(package, name) is not None, name
+    with pytest.raises(AttributeError):
+        package.no_such_name  # noqa: B018

@@ -5,12 +5,17 @@ are in kbit/s (``_kbps``, 1 kbit = 1000 bits) because that is how encoders and l
 
 Names are re-exported lazily: ``from abrkit.encode import score`` imports only the submodule
 that defines ``score``. To export a name, add one line to ``_EXPORTS`` (name -> submodule).
+The exception is :func:`probe`, imported eagerly (it is light): the function shares its name
+with the submodule ``probe``, and once that submodule is imported the package attribute would
+otherwise be the module, not the function.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+
+from .probe import MediaInfo, probe
 
 _EXPORTS: dict[str, str] = {
     # ffmpeg.py: finding, checking and running ffmpeg
@@ -19,7 +24,7 @@ _EXPORTS: dict[str, str] = {
     "escape_filter_value": "ffmpeg",
     "file_url": "ffmpeg",
     "temp_run_dir": "ffmpeg",
-    # probe.py: media information without ffprobe
+    # probe.py: media information without ffprobe (imported above)
     "MediaInfo": "probe",
     "probe": "probe",
     # encoder.py: one encode, segment sizes from packets
@@ -59,5 +64,4 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # let type checkers and IDEs see the lazy names
     from .encoder import CODECS, SCALERS, Codec, EncodeResult, EncodeSettings, encode, even_width, read_packets
     from .ffmpeg import FFmpeg, escape_filter_value, file_url, find_ffmpeg, temp_run_dir
-    from .probe import MediaInfo, probe
     from .quality import BUILTIN_VMAF_MODELS, QualityResult, QualitySettings, encode_and_score, pool, score

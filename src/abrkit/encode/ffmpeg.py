@@ -84,6 +84,10 @@ class FFmpeg:
     _cache: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False, hash=False)
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # Picklable for worker processes: the path and version travel, caches and lock do not.
+        return (FFmpeg, (self.path, self.version))
+
     # -- capabilities -------------------------------------------------------------------------
 
     def encoders(self) -> frozenset[str]:
