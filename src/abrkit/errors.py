@@ -55,7 +55,8 @@ class TraceFormatError(_FileFormatError):
 
 
 class VideoFormatError(_FileFormatError):
-    """A video description (chunk-size table, movie JSON) is malformed."""
+    """A video file or description is unusable: a malformed chunk-size table or movie JSON,
+    or a media file that is missing, not a video, or corrupt."""
 
     kind = "video"
 
