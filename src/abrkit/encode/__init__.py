@@ -65,3 +65,27 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the lazy names
     from .encoder import CODECS, SCALERS, Codec, EncodeResult, EncodeSettings, encode, even_width, read_packets
     from .ffmpeg import FFmpeg, escape_filter_value, file_url, find_ffmpeg, temp_run_dir
     from .quality import BUILTIN_VMAF_MODELS, QualityResult, QualitySettings, encode_and_score, pool, score
+
+# package.py: final renditions, the simulator's Video, HLS and DASH; plot.py: the ladder plot
+_EXPORTS.update({
+    "Rendition": "package",
+    "encode_renditions": "package",
+    "renditions_table": "package",
+    "video_from_renditions": "package",
+    "write_hls": "package",
+    "write_dash": "package",
+    "read_media_playlist": "package",
+    "packaged_segment_sizes": "package",
+    "peak_bitrate_bps": "package",
+    "dash_bandwidth_bps": "package",
+    "codecs_string": "package",
+    "plot_ladder": "plot",
+})
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from .package import (
+        Rendition, codecs_string, dash_bandwidth_bps, encode_renditions, packaged_segment_sizes, peak_bitrate_bps,
+        read_media_playlist, renditions_table, video_from_renditions, write_dash, write_hls,
+    )
+    from .plot import plot_ladder
