@@ -19,6 +19,7 @@ LAYERS = [
     ("abrkit.profiles",),
     ("abrkit.simulate",),
     ("abrkit.samples", "abrkit.plotting", "abrkit.evaluate"),
+    ("abrkit.cli_ladder",),
     ("abrkit.cli",),
     ("abrkit.__main__",),
 ]

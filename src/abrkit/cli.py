@@ -763,6 +763,11 @@ def build_parser() -> argparse.ArgumentParser:
                          description="List the trace file formats, and whether each is detected from the content.")
     fm.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
     fm.set_defaults(func=cmd_traces_formats)
+
+    # -- ladder (abrkit.cli_ladder) -----------------------------------------------------------
+    from .cli_ladder import add_parser as add_ladder_parser
+
+    add_ladder_parser(sub, formatter_class=_HelpFormatter)
     return parser
 
 

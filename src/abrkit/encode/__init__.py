@@ -89,3 +89,22 @@ if TYPE_CHECKING:
         read_media_playlist, renditions_table, video_from_renditions, write_dash, write_hls,
     )
     from .plot import plot_ladder
+
+# ladder.py: the per-title optimizer; sampling.py: its fast mode; cache.py: the measurement store
+_EXPORTS.update({
+    "optimize_ladder": "ladder",
+    "LadderResult": "ladder",
+    "LadderProgress": "ladder",
+    "default_resolutions": "ladder",
+    "default_crfs": "ladder",
+    "FastSearch": "sampling",
+    "MeasurementCache": "cache",
+    "CacheWarning": "cache",
+    "default_cache_dir": "cache",
+})
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from .cache import CacheWarning, MeasurementCache, default_cache_dir
+    from .ladder import LadderProgress, LadderResult, default_crfs, default_resolutions, optimize_ladder
+    from .sampling import FastSearch

@@ -6,6 +6,22 @@ chooses rungs under :class:`~abrkit.encode.rungs.RungConstraints`, encodes the f
 ladders (Apple HLS, Netflix 2015) the same way and reports the BD-rate of the per-title ladder
 against each. Everything lands in a :class:`LadderResult`.
 
+Two search modes sample the same grid of resolutions x CRFs:
+
+* ``"exhaustive"`` encodes every grid point;
+* ``"fast"`` (default) encodes a few points per resolution and then only those that can still
+  reach the hull (:mod:`abrkit.encode.sampling`), a fraction of the encodes for nearly the same
+  hull.
+
+Every measured point goes to a cache (:mod:`abrkit.encode.cache`) the moment it exists, keyed
+by the source's content, the encode settings, the quality settings and the tool versions, so a
+re-run does no encode and an interrupted run resumes.
+
+Determinism: the same inputs, tools and ``threads`` give the same tables, whatever ``workers``
+is: jobs are keyed and sorted, fast mode decides in rounds from measured values only, and x264
+output is deterministic for a fixed thread count (``threads`` is part of the encode settings,
+default 1). Wall times (``elapsed_s``) naturally vary.
+
 Units: bitrates in kbit/s (``_kbps``), sizes in bytes, durations in seconds; VMAF in points.
 """
 
@@ -14,19 +30,50 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from .._checks import integer, number
+from .._version import __version__
 from ..errors import ParameterError, VideoFormatError
+from .bdrate import bd_quality, bd_rate
+from .cache import MeasurementCache, default_cache_dir, file_sha256, point_key
+from .encoder import CODECS, EncodeSettings, even_width
+from .ffmpeg import FFmpeg, file_url, find_ffmpeg, temp_run_dir
+from .hull import AXES, hull_frame, pareto_front
+from .ladders import FIXED_LADDERS, FixedLadder
+from .probe import MediaInfo, probe
+from .quality import QualitySettings, encode_and_score
+from .rungs import RungConstraints, select_rungs, validate_ladder
+from .sampling import FastSearch, fast_search
 
 if TYPE_CHECKING:
     from ..video import Video
 
-__all__ = ["LadderResult", "POINT_COLUMNS", "RUNG_COLUMNS", "FIXED_COLUMNS", "SEGMENT_COLUMNS"]
+__all__ = [
+    "optimize_ladder",
+    "LadderResult",
+    "LadderProgress",
+    "default_resolutions",
+    "default_crfs",
+    "MODES",
+    "STANDARD_HEIGHTS",
+    "DEFAULT_CRFS",
+    "DEFAULT_FIXED_LADDERS",
+    "POINT_COLUMNS",
+    "RUNG_COLUMNS",
+    "FIXED_COLUMNS",
+    "SEGMENT_COLUMNS",
+]
 
 _JSON_FORMAT = "abrkit-ladder"
 _JSON_VERSION = 1
@@ -36,7 +83,7 @@ _JSON_VERSION = 1
 POINT_COLUMNS = (
     "point_id", "width", "height", "crf", "bitrate_kbps", "peak_bitrate_kbps", "size_bytes", "payload_bytes",
     "vmaf", "vmaf_hmean", "vmaf_min", "vmaf_p1", "vmaf_p5", "psnr_y", "psnr_u", "psnr_v", "ssim",
-    "n_frames", "duration_s", "elapsed_s", "round", "cached",
+    "n_frames", "duration_s", "elapsed_s", "round", "cached", "on_pareto", "on_hull",
 )
 #: Columns of :attr:`LadderResult.rungs`: ``rung`` (1 = cheapest) then the point's columns.
 RUNG_COLUMNS = ("rung",) + POINT_COLUMNS
@@ -357,3 +404,722 @@ def _frame(records: list[dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFr
 
 def _floats(mapping: dict[str, Any]) -> dict[str, float | None]:
     return {str(k): (None if v is None else float(v)) for k, v in mapping.items()}
+
+
+# ==============================================================================================
+# the optimizer
+# ==============================================================================================
+
+#: Search modes of :func:`optimize_ladder`.
+MODES = ("fast", "exhaustive")
+
+#: Standard ladder heights, highest first. The default search uses the source's own height and
+#: those of these below it, down to :data:`MIN_DEFAULT_HEIGHT`.
+STANDARD_HEIGHTS = (2160, 1440, 1080, 720, 540, 432, 360, 270, 234)
+
+#: The lowest height of the default resolutions (Apple's lowest rung, 416x234).
+MIN_DEFAULT_HEIGHT = 234
+
+#: Default CRF grid of each codec (both modes sample it; fast mode encodes a subset).
+DEFAULT_CRFS: dict[str, tuple[float, ...]] = {
+    "x264": tuple(float(c) for c in range(17, 51, 3)),
+    "x265": tuple(float(c) for c in range(19, 53, 3)),
+    "svtav1": tuple(float(c) for c in range(23, 64, 4)),
+    "vp9": tuple(float(c) for c in range(23, 64, 4)),
+}
+
+#: Fixed ladders compared against by default (names of :data:`~abrkit.encode.ladders.FIXED_LADDERS`).
+DEFAULT_FIXED_LADDERS = ("apple-hls-h264", "netflix-2015")
+
+#: A fixed-ladder rung is encoded at its bitrate with a peak cap of this factor times the
+#: bitrate (Apple's authoring rule: VOD peak at most 200 % of the average).
+FIXED_PEAK_FACTOR = 2.0
+
+_MEASUREMENT_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class LadderProgress:
+    """What a ``progress`` callable of :func:`optimize_ladder` receives after each point.
+
+    Attributes
+    ----------
+    stage : str
+        ``"search"`` (a grid point) or ``"fixed"`` (a fixed-ladder rung).
+    done : int
+        Points finished so far in this call, both stages, cached ones included.
+    total : int
+        Points planned so far (grows during a fast search, which decides as it goes).
+    label : str
+        The encode's label (``x264_640x360_crf28_medium``).
+    cached : bool
+        True if the point came from the cache (no encode).
+    bitrate_kbps, vmaf : float
+        What was measured.
+    """
+
+    stage: str
+    done: int
+    total: int
+    label: str
+    cached: bool
+    bitrate_kbps: float
+    vmaf: float
+
+
+class _Cancelled(Exception):
+    """Raised inside a worker's ffmpeg progress callback to stop it (not an abrkit error)."""
+
+
+def default_resolutions(source_width: int, source_height: int) -> list[tuple[int, int]]:
+    """The default search resolutions for a source, largest first.
+
+    The source's own size (each dimension rounded down to even), then every height of
+    :data:`STANDARD_HEIGHTS` below the source's down to :data:`MIN_DEFAULT_HEIGHT`, each with
+    the even width that keeps the source's aspect ratio. A source at most 234 pixels high gets
+    its own size and half of it.
+    """
+    w = integer("source_width", source_width, ge=2)
+    h = integer("source_height", source_height, ge=2)
+    top = (w - w % 2, h - h % 2)
+    out = [top]
+    for height in STANDARD_HEIGHTS:
+        if MIN_DEFAULT_HEIGHT <= height < top[1]:
+            out.append((min(even_width(w, h, height), top[0]), height))
+    if len(out) == 1 and top[1] >= 8:
+        half = max(2, (top[1] // 2) - (top[1] // 2) % 2)
+        out.append((min(even_width(w, h, half), top[0]), half))
+    return out
+
+
+def default_crfs(codec: str) -> tuple[float, ...]:
+    """The default CRF grid of ``codec`` (:data:`DEFAULT_CRFS`)."""
+    if codec not in DEFAULT_CRFS:
+        raise ParameterError("codec", codec, f"must be one of {', '.join(DEFAULT_CRFS)}")
+    return DEFAULT_CRFS[codec]
+
+
+def _parse_resolutions(value: object, info: MediaInfo) -> list[tuple[int, int]]:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ParameterError("resolutions", value, "must be a sequence of (width, height) pairs or heights")
+    out: list[tuple[int, int]] = []
+    for k, item in enumerate(value):  # type: ignore[union-attr]
+        name = f"resolutions[{k}]"
+        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            h = integer(name, int(item), ge=2)
+            pair = (even_width(info.width, info.height, h), h)
+        else:
+            try:
+                w, h = item  # type: ignore[misc]
+            except (TypeError, ValueError):
+                raise ParameterError(name, item, "must be a (width, height) pair or a height") from None
+            pair = (integer(f"{name} width", w, ge=2), integer(f"{name} height", h, ge=2))
+        if pair[0] % 2 or pair[1] % 2:
+            raise ParameterError(name, f"{pair[0]}x{pair[1]}", "width and height must be even (4:2:0 video)")
+        if pair[0] > info.width or pair[1] > info.height:
+            raise ParameterError(
+                name, f"{pair[0]}x{pair[1]}",
+                f"must not exceed the source's {info.width}x{info.height}: encoders do not upscale",
+            )
+        if pair not in out:
+            out.append(pair)
+    if not out:
+        raise ParameterError("resolutions", value, "must name at least one resolution")
+    out.sort(key=lambda p: (-p[1], -p[0]))
+    return out
+
+
+def _parse_crfs(value: object, codec: str) -> list[float]:
+    spec = CODECS[codec]
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ParameterError("crfs", value, "must be a sequence of numbers")
+    lo, hi = spec.crf_range
+    out = set()
+    for k, item in enumerate(value):  # type: ignore[union-attr]
+        crf = number(f"crfs[{k}]", item, ge=lo, le=hi)
+        if spec.crf_integer and crf != int(crf):
+            raise ParameterError(f"crfs[{k}]", item, f"must be a whole number for {codec}")
+        out.add(crf)
+    if not out:
+        raise ParameterError("crfs", value, "must hold at least one CRF")
+    return sorted(out)
+
+
+def optimize_ladder(
+    source: str | os.PathLike[str],
+    *,
+    codec: str = "x264",
+    mode: str = "fast",
+    resolutions: Sequence[tuple[int, int] | int] | None = None,
+    crfs: Sequence[float] | None = None,
+    constraints: RungConstraints | None = None,
+    quality: QualitySettings | None = None,
+    segment_s: float = 2.0,
+    preset: str | None = None,
+    axis: str = "linear",
+    fixed_ladders: Sequence[str | FixedLadder] = DEFAULT_FIXED_LADDERS,
+    workers: int | None = None,
+    threads: int = 1,
+    cache_dir: str | os.PathLike[str] | bool | None = None,
+    progress: Callable[[LadderProgress], None] | bool | None = None,
+    ffmpeg: FFmpeg | str | os.PathLike[str] | None = None,
+    max_duration_s: float | None = None,
+    pix_fmt: str = "yuv420p",
+    scaler: str = "bicubic",
+    search: FastSearch | None = None,
+) -> LadderResult:
+    """Find the per-title bitrate ladder of ``source``.
+
+    Parameters
+    ----------
+    source : path
+        The source video (its first video stream; audio is ignored).
+    codec : str
+        ``x264`` (default), ``x265``, ``svtav1`` or ``vp9``
+        (:data:`~abrkit.encode.encoder.CODECS`). Fixed ladders are encoded with it too.
+    mode : {"fast", "exhaustive"}
+        ``exhaustive`` encodes every (resolution, CRF) of the grid; ``fast`` (default) samples
+        it adaptively (:func:`~abrkit.encode.sampling.fast_search`).
+    resolutions : sequence, optional
+        ``(width, height)`` pairs (even, at most the source's) or heights (width from the
+        source's aspect ratio). Default :func:`default_resolutions`.
+    crfs : sequence of float, optional
+        The CRF grid. Default :func:`default_crfs`: per codec, from near-transparent to
+        heavily degraded, so each resolution gets at least 6 quality points from about VMAF 30
+        to 97 on typical content.
+    constraints : RungConstraints, optional
+        What the ladder must satisfy (default ``RungConstraints()``: one JND of 6 VMAF
+        between rungs, cap at VMAF 95).
+    quality : QualitySettings, optional
+        VMAF model, upscaling scaler and metrics (default ``QualitySettings()``: VMAF v0.6.1,
+        bicubic). Its ``n_threads`` is replaced by ``threads``.
+    segment_s : float
+        Segment duration in seconds (keyframe interval; per-segment sizes and quality).
+    preset : str, optional
+        Encoder preset (default: the codec's default, ``medium`` for x264).
+    axis : {"linear", "log"}
+        Rate axis of the convex hull (:mod:`abrkit.encode.hull`); default linear.
+    fixed_ladders : sequence of str or FixedLadder
+        Fixed ladders to encode and compare against: names in
+        :data:`~abrkit.encode.ladders.FIXED_LADDERS` or :class:`~abrkit.encode.ladders.FixedLadder`
+        objects (default Apple HLS and Netflix 2015; empty for none). Each is fitted to the
+        source with :meth:`~abrkit.encode.ladders.FixedLadder.resolve`.
+    workers : int, optional
+        Concurrent ffmpeg jobs. Default ``os.cpu_count() // threads``; ``workers * threads``
+        may not exceed the CPU count.
+    threads : int
+        Threads of each job (``-threads`` of the encoder, ``n_threads`` of libvmaf); default 1.
+        x264's output depends on its thread count, so it is part of every cache key: keep it
+        fixed to reuse the cache and reproduce results across machines.
+    cache_dir : path, bool or None
+        Where measured points are stored (:mod:`abrkit.encode.cache`). None or True: the user
+        cache directory (:func:`~abrkit.encode.cache.default_cache_dir`, overridable with
+        ``ABRKIT_CACHE_DIR``); False: no cache on disk. The CLI uses ``OUT/.abrkit-cache``.
+    progress : callable, bool or None
+        None: a tqdm bar on stderr when it is a terminal; True/False: bar or nothing; a callable
+        gets a :class:`LadderProgress` after each point (an exception it raises stops the job:
+        running encodes are killed, finished points stay in the cache).
+    ffmpeg : FFmpeg or path, optional
+        The ffmpeg to use (default :func:`~abrkit.encode.ffmpeg.find_ffmpeg`).
+    max_duration_s : float, optional
+        Encode and score only the first this many seconds (rounded down to whole frames), for
+        quick runs. The cut is made once, losslessly (FFV1), and used as the reference.
+    pix_fmt : str
+        Pixel format of the encodes (default ``yuv420p``).
+    scaler : str
+        Scaler used to downscale the source before encoding (default bicubic); the scaler that
+        upscales for scoring is ``quality.scaler``.
+    search : FastSearch, optional
+        Parameters of fast mode (:class:`~abrkit.encode.sampling.FastSearch`).
+
+    Returns
+    -------
+    LadderResult
+
+    Raises
+    ------
+    ParameterError
+        A bad argument; a resolution above the source's; ``workers * threads`` above the CPU
+        count; constraints that contradict each other or that no measured ladder satisfies;
+        ``allowed_resolutions`` outside the searched resolutions.
+    VideoFormatError
+        The source is missing, not a video or corrupt.
+    ToolNotFoundError
+        ffmpeg, its libvmaf or the codec's encoder is missing.
+    FFmpegError
+        An encode failed.
+    """
+    started = time.perf_counter()
+    # -- arguments (everything checked before the first encode) ----------------------------------
+    if mode not in MODES:
+        raise ParameterError("mode", mode, f"must be one of {', '.join(MODES)}")
+    if codec not in CODECS:
+        raise ParameterError("codec", codec, f"must be one of {', '.join(CODECS)}")
+    if axis not in AXES:
+        raise ParameterError("axis", axis, f"must be one of {', '.join(AXES)}")
+    cons = RungConstraints() if constraints is None else constraints
+    if not isinstance(cons, RungConstraints):
+        raise ParameterError("constraints", constraints, "must be a RungConstraints")
+    qs = QualitySettings() if quality is None else quality
+    if not isinstance(qs, QualitySettings):
+        raise ParameterError("quality", quality, "must be a QualitySettings")
+    segment_s = number("segment_s", segment_s, gt=0)
+    threads = integer("threads", threads, ge=1)
+    cpus = os.cpu_count() or 1
+    if workers is None:
+        workers = max(1, cpus // threads)
+    else:
+        workers = integer("workers", workers, ge=1)
+        if workers * threads > max(cpus, threads):
+            raise ParameterError(
+                "workers", workers,
+                f"workers x threads = {workers} x {threads} exceeds the {cpus} CPUs of this machine; "
+                "lower workers or threads",
+            )
+    if max_duration_s is not None:
+        max_duration_s = number("max_duration_s", max_duration_s, gt=0)
+    if isinstance(fixed_ladders, (str, FixedLadder)):
+        fixed_ladders = (fixed_ladders,)
+    fixed_by_name: dict[str, FixedLadder] = {}
+    for item in fixed_ladders:
+        if isinstance(item, FixedLadder):
+            fixed_by_name.setdefault(item.name, item)
+        elif isinstance(item, str) and item in FIXED_LADDERS:
+            fixed_by_name.setdefault(item, FIXED_LADDERS[item])
+        else:
+            raise ParameterError(
+                "fixed_ladders", item, f"must be FixedLadder objects or names among {', '.join(FIXED_LADDERS)}",
+            )
+    fixed_names = list(fixed_by_name)
+    params = FastSearch() if search is None else search
+    if not isinstance(params, FastSearch):
+        raise ParameterError("search", search, "must be a FastSearch")
+    crf_grid = _parse_crfs(default_crfs(codec) if crfs is None else crfs, codec)
+    # Settings are validated by building one (preset, pix_fmt, scaler).
+    EncodeSettings(codec=codec, width=2, height=2, crf=crf_grid[0], preset=preset, segment_s=segment_s,
+                   pix_fmt=pix_fmt, scaler=scaler, threads=threads)
+    if progress is not None and not isinstance(progress, bool) and not callable(progress):
+        raise ParameterError("progress", progress, "must be None, a bool or a callable")
+
+    if cache_dir is None or cache_dir is True:
+        cache = MeasurementCache(default_cache_dir())
+    elif cache_dir is False:
+        cache = MeasurementCache(None)
+    else:
+        cache = MeasurementCache(cache_dir)
+
+    # -- tools and source -----------------------------------------------------------------------
+    if ffmpeg is None:
+        ff = find_ffmpeg()
+    elif isinstance(ffmpeg, FFmpeg):
+        ff = ffmpeg
+    else:
+        ff = find_ffmpeg(ffmpeg)
+    ff.require_encoder(CODECS[codec].encoder)
+    ff.require_filter("libvmaf")
+    source_path = Path(source)
+    info = probe(source_path, ff)  # VideoFormatError for missing / not video / corrupt
+    grid_res = default_resolutions(info.width, info.height) if resolutions is None else _parse_resolutions(resolutions, info)
+    if cons.allowed_resolutions is not None and not set(cons.allowed_resolutions) & set(grid_res):
+        raise ParameterError(
+            "constraints.allowed_resolutions", cons.allowed_resolutions,
+            f"none of them is searched (resolutions: {', '.join(f'{w}x{h}' for w, h in grid_res)})",
+        )
+    sha = file_sha256(source_path, cache)
+    libvmaf = ff.libvmaf_version
+
+    with tempfile.TemporaryDirectory(prefix="abrkit-ladder-") as workdir:
+        frames: int | str = "all"
+        encode_source, encode_info = source_path, info
+        if max_duration_s is not None:
+            k = max(1, int(math.floor(max_duration_s * float(info.fps) + 1e-9)))
+            if k < info.n_frames:
+                frames = k
+                encode_source, encode_info = _first_frames(source_path, k, Path(workdir), ff)
+        runner = _Runner(
+            ff=ff, source=encode_source, info=encode_info, quality=replace(qs, n_threads=threads), cache=cache,
+            sha=sha, frames=frames, workers=workers, progress=progress, libvmaf=libvmaf,
+        )
+        base = dict(codec=codec, preset=preset, segment_s=segment_s, pix_fmt=pix_fmt, scaler=scaler, threads=threads)
+
+        def settings_of(r: int, crf: float) -> EncodeSettings:
+            w, h = grid_res[r]
+            return EncodeSettings(width=w, height=h, crf=crf, **base)  # type: ignore[arg-type]
+
+        fixed_plan = []
+        for name in fixed_names:
+            ladder = fixed_by_name[name].resolve(info.width, info.height)
+            for k, rung in enumerate(ladder.rungs, start=1):
+                settings = EncodeSettings(
+                    width=int(rung.width), height=int(rung.height), bitrate_kbps=rung.bitrate_kbps,
+                    max_bitrate_kbps=rung.bitrate_kbps * FIXED_PEAK_FACTOR, **base,  # type: ignore[arg-type]
+                )
+                fixed_plan.append((name, k, rung, settings))
+
+        try:
+            runner.start(planned=(len(grid_res) * len(crf_grid) if mode == "exhaustive" else 0) + len(fixed_plan))
+            rows: list[dict[str, Any]] = []
+            if mode == "exhaustive":
+                jobs = [(r, crf) for r in range(len(grid_res)) for crf in crf_grid]
+                rows = runner.measure([settings_of(r, c) for r, c in jobs], "search", 0)
+            else:
+                def measure(batch: list[tuple[int, float]], round_: int) -> list[tuple[float, float]]:
+                    got = runner.measure([settings_of(r, c) for r, c in batch], "search", round_)
+                    rows.extend(got)
+                    return [(row["bitrate_kbps"], row["vmaf"]) for row in got]
+
+                fast_search(len(grid_res), crf_grid, measure, params=params, axis=axis,
+                            on_plan=runner.plan, pixels=[w * h for w, h in grid_res])
+            fixed_rows = runner.measure([p[3] for p in fixed_plan], "fixed", 0)
+        finally:
+            runner.close()
+
+    # -- hull, rungs, comparison ----------------------------------------------------------------
+    points = _points_frame(rows)
+    hulled = hull_frame(points, axis=axis)  # type: ignore[arg-type]
+    points["on_pareto"] = hulled["on_pareto"].to_numpy()
+    points["on_hull"] = hulled["on_hull"].to_numpy()
+    hull = points[points["on_hull"]].sort_values("bitrate_kbps", kind="stable").reset_index(drop=True)
+    chosen = select_rungs(hull, cons)
+    problems = validate_ladder(chosen, cons)
+    if problems:  # select_rungs guarantees a valid ladder; this would be a bug
+        raise RuntimeError("select_rungs returned an invalid ladder: " + "; ".join(problems))
+    rungs = chosen.sort_values("bitrate_kbps", kind="stable").reset_index(drop=True)
+    rungs.insert(0, "rung", np.arange(1, len(rungs) + 1, dtype=np.int64))
+
+    fixed: dict[str, pd.DataFrame] = {}
+    for name in fixed_names:
+        records = []
+        for (ladder_name, k, rung, _), row in zip(fixed_plan, fixed_rows):
+            if ladder_name == name:
+                measured = {c: v for c, v in row.items() if c in FIXED_COLUMNS or c.startswith(("vmaf_", "_"))}
+                records.append({**measured, "rung": k, "target_kbps": float(rung.bitrate_kbps)})
+        fixed[name] = _table(records, FIXED_COLUMNS)
+
+    notes: list[str] = []
+    bd_rungs, bd_hull, bd_q = {}, {}, {}
+    for name, table in fixed.items():
+        bd_rungs[name], bd_q[name] = _compare(name, "rungs", rungs, table, notes)
+        bd_hull[name], _ = _compare(name, "hull", hull, table, notes)
+
+    segments = _segments_frame(rows + fixed_rows)
+    n_search = len(points)
+    settings_record = {
+        "codec": codec, "encoder": CODECS[codec].encoder,
+        "preset": preset if preset is not None else CODECS[codec].default_preset,
+        "pix_fmt": pix_fmt, "scaler": scaler, "segment_s": segment_s, "threads": threads, "workers": workers,
+        "mode": mode, "axis": axis, "resolutions": [list(p) for p in grid_res], "crfs": list(crf_grid),
+        "constraints": _constraints_dict(cons), "quality": qs.key(), "fixed_ladders": fixed_names,
+        "fixed_peak_factor": FIXED_PEAK_FACTOR, "max_duration_s": max_duration_s,
+        "search": params.to_dict() if mode == "fast" else None, "bd_rate_method": "pchip",
+        "bd_rate_basis": "rungs",
+    }
+    source_record = {
+        "path": str(source_path), "sha256": sha, "width": info.width, "height": info.height,
+        "fps": f"{info.fps.numerator}/{info.fps.denominator}", "n_frames": info.n_frames,
+        "duration_s": info.duration_s, "pix_fmt": info.pix_fmt, "bit_depth": info.bit_depth, "codec": info.codec,
+        "size_bytes": info.size_bytes, "scored_frames": encode_info.n_frames, "scored_duration_s": encode_info.duration_s,
+    }
+    return LadderResult(
+        points=points.reset_index(drop=True),
+        hull=hull,
+        rungs=rungs,
+        fixed=fixed,
+        bd_rate=bd_rungs,
+        bd_rate_hull=bd_hull,
+        bd_vmaf=bd_q,
+        segments=segments,
+        settings=settings_record,
+        versions={"abrkit": __version__, "ffmpeg": ff.version, "libvmaf": libvmaf},
+        source=source_record,
+        n_encodes={
+            "search": n_search,
+            "fixed": len(fixed_rows),
+            "performed": runner.performed["search"] + runner.performed["fixed"],
+            "cached": runner.cached["search"] + runner.cached["fixed"],
+            "search_performed": runner.performed["search"],
+            "fixed_performed": runner.performed["fixed"],
+        },
+        elapsed_s=time.perf_counter() - started,
+        notes=notes,
+    )
+
+
+# -- measuring --------------------------------------------------------------------------------
+
+
+class _Runner:
+    """Measures points: cache first, else encode-and-score in a thread pool, storing each at once."""
+
+    def __init__(
+        self, *, ff: FFmpeg, source: Path, info: MediaInfo, quality: QualitySettings, cache: MeasurementCache,
+        sha: str, frames: int | str, workers: int, progress: Any, libvmaf: str | None,
+    ) -> None:
+        self.ff, self.source, self.info, self.quality, self.cache = ff, source, info, quality, cache
+        self.sha, self.frames, self.workers, self.libvmaf = sha, frames, workers, libvmaf
+        self.performed = {"search": 0, "fixed": 0}
+        self.cached = {"search": 0, "fixed": 0}
+        self._stop = threading.Event()
+        self._pool: ThreadPoolExecutor | None = None
+        self._done = 0
+        self._total = 0
+        self._callback: Callable[[LadderProgress], None] | None = None
+        self._bar = None
+        show = sys.stderr.isatty() if progress is None else progress
+        if callable(progress) and not isinstance(progress, bool):
+            self._callback = progress
+        elif show:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=0, unit="point", desc="ladder", file=sys.stderr, dynamic_ncols=True)
+
+    def start(self, planned: int) -> None:
+        self.plan(planned)
+
+    def plan(self, n: int) -> None:
+        """Announce ``n`` more points (the progress total grows)."""
+        self._total += int(n)
+        if self._bar is not None:
+            self._bar.total = self._total
+            self._bar.refresh()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def context(self, settings: EncodeSettings) -> dict[str, Any]:
+        """Everything a measurement depends on (its cache key is the hash of this)."""
+        return {
+            "schema": _MEASUREMENT_SCHEMA,
+            "source_sha256": self.sha,
+            "frames": self.frames,
+            "encode": settings.key(),
+            "quality": self.quality.key(),
+            "ffmpeg": self.ff.version,
+            "libvmaf": self.libvmaf,
+        }
+
+    def measure(self, batch: list[EncodeSettings], stage: str, round_: int) -> list[dict[str, Any]]:
+        """Rows (settings + measurement) for ``batch``, in its order."""
+        keys = []
+        for settings in batch:
+            ctx = self.context(settings)
+            keys.append((point_key(ctx), ctx))
+        found: dict[str, tuple[dict[str, Any], bool]] = {}
+        todo: dict[str, tuple[EncodeSettings, dict[str, Any]]] = {}
+        for settings, (key, ctx) in zip(batch, keys):
+            if key in found or key in todo:
+                continue
+            hit = self.cache.get(self.sha, key)
+            if hit is not None:
+                found[key] = (hit, True)
+                self.cached[stage] += 1
+                self._report(stage, settings, hit, True)
+            else:
+                todo[key] = (settings, ctx)
+        if todo:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="abrkit-ladder")
+            futures: dict[Future, str] = {
+                self._pool.submit(self._work, settings, key, ctx): key for key, (settings, ctx) in todo.items()
+            }
+            pending = set(futures)
+            try:
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in sorted(finished, key=lambda f: futures[f]):
+                        key = futures[fut]
+                        measurement = fut.result()
+                        found[key] = (measurement, False)
+                        self.performed[stage] += 1
+                        self._report(stage, todo[key][0], measurement, False)
+            except BaseException:
+                self._stop.set()
+                for fut in pending:
+                    fut.cancel()
+                wait(pending)
+                raise
+        return [_row(settings, *found[key], round_, key) for settings, (key, _) in zip(batch, keys)]
+
+    def _work(self, settings: EncodeSettings, key: str, ctx: dict[str, Any]) -> dict[str, Any]:
+        if self._stop.is_set():
+            raise _Cancelled()
+        with temp_run_dir(prefix="abrkit-ladder-") as tmp:
+            enc, q = encode_and_score(
+                self.source, settings, self.quality, tmp / f"{settings.label()}.mp4", ffmpeg=self.ff,
+                progress=self._check_stop, source_info=self.info,
+            )
+            measurement = _measurement(enc, q)
+        self.cache.put(self.sha, key, ctx, measurement)  # stored before anyone hears of it
+        return measurement
+
+    def _check_stop(self, fraction: float) -> None:
+        if self._stop.is_set():
+            raise _Cancelled()
+
+    def _report(self, stage: str, settings: EncodeSettings, measurement: dict[str, Any], cached: bool) -> None:
+        self._done += 1
+        if self._done > self._total:
+            self.plan(self._done - self._total)
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"{settings.label()}{' (cached)' if cached else ''}", refresh=False)
+            self._bar.update(1)
+        if self._callback is not None:
+            pooled = measurement["pooled"].get("vmaf", {})
+            self._callback(LadderProgress(
+                stage=stage, done=self._done, total=self._total, label=settings.label(), cached=cached,
+                bitrate_kbps=float(measurement["bitrate_kbps"]), vmaf=_num(pooled.get("mean")),
+            ))
+
+
+def _first_frames(source: Path, n_frames: int, workdir: Path, ff: FFmpeg) -> tuple[Path, MediaInfo]:
+    """The first ``n_frames`` frames of ``source``'s video, losslessly (FFV1 in Matroska)."""
+    out = workdir / "source-first-frames.mkv"
+    ff.run(
+        ["-i", file_url(source), "-map", "0:V:0", "-frames:v", str(n_frames), "-fps_mode", "passthrough",
+         "-c:v", "ffv1", "-an", "-sn", "-dn", "-map_metadata", "-1", "-y", file_url(out)],
+        cwd=workdir,
+    )
+    info = probe(out, ff)
+    if info.n_frames != n_frames:
+        raise VideoFormatError(source, f"cutting the first {n_frames} frames gave {info.n_frames}")
+    return out, info
+
+
+def _num(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _measurement(enc: Any, q: Any) -> dict[str, Any]:
+    """What the cache stores for one encode-and-score (JSON-ready; NaN as None)."""
+    pooled = {
+        metric: {how: q.pooled.loc[metric, how] for how in q.pooled.columns} for metric in q.pooled.index
+    }
+    seg = q.per_segment
+    sizes = [int(x) for x in enc.segment_sizes_bytes]
+    if seg is None or len(seg) != len(sizes):
+        raise VideoFormatError(
+            enc.path, f"{len(sizes)} segments in the packets but {0 if seg is None else len(seg)} in the scores",
+        )
+    return _clean({
+        "bitrate_kbps": enc.bitrate_kbps,
+        "peak_bitrate_kbps": enc.peak_bitrate_kbps,
+        "size_bytes": enc.size_bytes,
+        "payload_bytes": enc.payload_bytes,
+        "n_frames": enc.n_frames,
+        "duration_s": enc.duration_s,
+        "elapsed_s": enc.elapsed_s,
+        "keyframe_aligned": enc.keyframe_aligned,
+        "one_pass": bool(q.meta.get("one_pass", False)),
+        "pooled": pooled,
+        "segments": {
+            "size_bytes": sizes,
+            "duration_s": [float(x) for x in enc.segment_durations_s],
+            "vmaf": [float(x) for x in seg["vmaf"]],
+        },
+    })
+
+
+def _row(
+    settings: EncodeSettings, m: dict[str, Any], cached: bool, round_: int, key: str,
+) -> dict[str, Any]:
+    pooled = m["pooled"]
+    row: dict[str, Any] = {
+        "point_id": key[:16],
+        "width": settings.width,
+        "height": settings.height,
+        "crf": settings.crf if settings.crf is not None else math.nan,
+        "bitrate_kbps": float(m["bitrate_kbps"]),
+        "peak_bitrate_kbps": _num(m.get("peak_bitrate_kbps")),
+        "size_bytes": int(m["size_bytes"]),
+        "payload_bytes": int(m["payload_bytes"]),
+    }
+    vmaf = pooled.get("vmaf", {})
+    row.update(
+        vmaf=_num(vmaf.get("mean")), vmaf_hmean=_num(vmaf.get("harmonic_mean")), vmaf_min=_num(vmaf.get("min")),
+        vmaf_p1=_num(vmaf.get("p1")), vmaf_p5=_num(vmaf.get("p5")),
+    )
+    for metric in ("psnr_y", "psnr_u", "psnr_v", "ssim"):
+        row[metric] = _num(pooled.get(metric, {}).get("mean"))
+    for metric in ("vmaf_neg", "vmaf_phone"):
+        if metric in pooled:
+            row[metric] = _num(pooled[metric].get("mean"))
+    row.update(
+        n_frames=int(m["n_frames"]), duration_s=float(m["duration_s"]), elapsed_s=_num(m.get("elapsed_s")),
+        round=int(round_), cached=bool(cached),
+    )
+    row["_segments"] = m["segments"]
+    return row
+
+
+def _table(records: list[dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame:
+    clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in records]
+    frame = pd.DataFrame.from_records(clean) if clean else pd.DataFrame()
+    order = [c for c in columns if c in frame.columns] + [c for c in frame.columns if c not in columns]
+    return frame.reindex(columns=order if clean else list(columns)).reset_index(drop=True)
+
+
+def _points_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    unique: dict[str, dict[str, Any]] = {}
+    for row in rows:  # a point asked for twice is one point (the first time it was asked)
+        unique.setdefault(row["point_id"], row)
+    frame = _table(list(unique.values()), POINT_COLUMNS)
+    if frame.empty:
+        raise ParameterError("resolutions", None, "no point was measured")
+    return frame.sort_values(["height", "width", "crf"], kind="stable", ascending=[False, False, True]).reset_index(drop=True)
+
+
+def _segments_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    out: dict[str, list[Any]] = {c: [] for c in SEGMENT_COLUMNS}
+    seen = set()
+    for row in sorted(rows, key=lambda r: r["point_id"]):
+        if row["point_id"] in seen:
+            continue
+        seen.add(row["point_id"])
+        seg = row["_segments"]
+        for k, (size, dur, vmaf) in enumerate(zip(seg["size_bytes"], seg["duration_s"], seg["vmaf"])):
+            out["point_id"].append(row["point_id"])
+            out["segment"].append(k)
+            out["duration_s"].append(float(dur))
+            out["size_bytes"].append(int(size))
+            out["vmaf"].append(_num(vmaf))
+    frame = pd.DataFrame(out)
+    frame["segment"] = frame["segment"].astype(np.int64)
+    frame["size_bytes"] = frame["size_bytes"].astype(np.int64)
+    return frame
+
+
+def _constraints_dict(c: RungConstraints) -> dict[str, Any]:
+    return {
+        "n_rungs": c.n_rungs, "min_bitrate_kbps": c.min_bitrate_kbps, "max_bitrate_kbps": c.max_bitrate_kbps,
+        "min_ratio": c.min_ratio, "max_ratio": c.max_ratio, "min_quality_step": c.min_quality_step,
+        "quality_cap": c.quality_cap,
+        "allowed_resolutions": None if c.allowed_resolutions is None else [list(p) for p in c.allowed_resolutions],
+    }
+
+
+def _compare(
+    name: str, what: str, test: pd.DataFrame, fixed: pd.DataFrame, notes: list[str],
+) -> tuple[float | None, float | None]:
+    """(BD-rate %, BD-VMAF) of the ``test`` curve against a measured fixed ladder, or Nones."""
+    anchor = fixed.sort_values("bitrate_kbps", kind="stable")
+    rates = anchor["bitrate_kbps"].to_numpy(dtype=np.float64)
+    vmaf = anchor["vmaf"].to_numpy(dtype=np.float64)
+    keep = np.sort(pareto_front(rates, vmaf))
+    if keep.size < rates.size and what == "rungs":
+        notes.append(
+            f"{name}: {rates.size - keep.size} measured rung(s) dropped from the BD-rate anchor: "
+            "another rung has a lower bitrate and a higher VMAF"
+        )
+    try:
+        args = (rates[keep], vmaf[keep], test["bitrate_kbps"].to_numpy(dtype=np.float64),
+                test["vmaf"].to_numpy(dtype=np.float64))
+        return bd_rate(*args, method="pchip"), bd_quality(*args, method="pchip")
+    except ParameterError as err:
+        notes.append(f"BD-rate of the per-title {what} against {name} not computed: {err}")
+        return None, None

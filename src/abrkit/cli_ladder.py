@@ -1,0 +1,274 @@
+"""``abrkit ladder``: the per-title ladder optimizer on the command line.
+
+Registered by :mod:`abrkit.cli` (``add_parser(subparsers)``); this module never imports the
+CLI itself, and imports the encoding side only when the command runs, so ``abrkit --help``
+stays fast.
+
+Writes into ``--out DIR``: ``result.json`` (:meth:`LadderResult.to_json`), ``points.csv``,
+``hull.csv``, ``rungs.csv``, ``segments.csv`` and one ``fixed-<name>.csv`` per fixed ladder; with
+``--plot`` also ``rate-quality.png``; with ``--renditions`` the final renditions
+(:func:`abrkit.encode.package.encode_renditions`, capped CRF at each rung's CRF, over the whole
+source even when ``--max-duration-s`` shortened the search), ``renditions.csv``, HLS
+(``hls/master.m3u8``), DASH (``dash/manifest.mpd``) and ``video.json``, the
+:class:`~abrkit.Video` of the packaged segments for ``abrkit simulate``. Prints a summary (the rungs and the BD-rate against each
+fixed ladder) as a table or JSON. Measured points are cached in ``DIR/.abrkit-cache`` unless
+``--cache-dir`` says otherwise, so running the same command again resumes an interrupted job
+and re-does no encode of a finished one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "cmd_ladder"]
+
+_CODECS = ("x264", "x265", "svtav1", "vp9")
+_FIXED = ("apple-hls-h264", "netflix-2015")
+
+
+def _resolution_list(text: str) -> list[Any]:
+    """``1280x720,640x360`` or ``720,360`` -> [(1280, 720), (640, 360)] or [720, 360]."""
+    items = [t.strip().lower() for t in text.split(",")]
+    if not items or any(not t for t in items):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT or HEIGHT, comma-separated")
+    out: list[Any] = []
+    for item in items:
+        try:
+            if "x" in item:
+                w, h = item.split("x", 1)
+                out.append((int(w), int(h)))
+            else:
+                out.append(int(item))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r} in {text!r} is not WIDTHxHEIGHT or HEIGHT") from None
+    return out
+
+
+def _number_list(text: str) -> list[float]:
+    items = [t.strip() for t in text.split(",")]
+    try:
+        values = [float(t) for t in items]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated numbers, e.g. 20,26,32") from None
+    if not values or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected finite numbers")
+    return values
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} must be finite")
+    return value
+
+
+def _optional_float(text: str) -> float | None:
+    return None if text.strip().lower() in ("none", "off") else _float(text)
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def add_parser(subparsers: Any, **kwargs: Any) -> argparse.ArgumentParser:
+    """Add the ``ladder`` subcommand to an argparse ``subparsers`` object; returns its parser.
+
+    ``kwargs`` go to ``subparsers.add_parser`` (for example ``formatter_class``).
+    """
+    kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "ladder",
+        help="find the per-title bitrate ladder of a video (encodes with ffmpeg)",
+        description="Encode a video at many resolutions and CRFs, score each encode with VMAF at the display\n"
+        "resolution, build the rate-quality convex hull, choose the rungs, and compare them with\n"
+        "fixed ladders (BD-rate). Measured points are cached: re-running resumes.",
+        epilog="examples:\n"
+        "  abrkit ladder movie.mp4 --out ladder/\n"
+        "  abrkit ladder movie.mp4 --mode exhaustive --resolutions 1280x720,960x540,640x360 --crfs 20,26,32,38 --out ladder/\n"
+        "  abrkit ladder movie.mp4 --max-duration-s 10 --rungs 5 --min-kbps 200 --format json --out quick/",
+        **kwargs,
+    )
+    p.add_argument("source", metavar="SOURCE", help="the source video")
+    g = p.add_argument_group("search")
+    g.add_argument("--codec", choices=_CODECS, default="x264", help="encoder (default: x264)")
+    g.add_argument("--preset", default=None, help="encoder preset (default: the codec's, medium for x264)")
+    g.add_argument("--mode", choices=("fast", "exhaustive"), default="fast",
+                   help="fast: adaptive sampling of the grid (default); exhaustive: every grid point")
+    g.add_argument("--resolutions", type=_resolution_list, default=None, metavar="WxH,...",
+                   help="resolutions to search, e.g. 1280x720,640x360 or 720,360 "
+                   "(default: the source's and the standard heights below it down to 234)")
+    g.add_argument("--crfs", type=_number_list, default=None, metavar="CRF,...",
+                   help="CRF grid (default: per codec, e.g. 17,20,...,50 for x264)")
+    g.add_argument("--axis", choices=("linear", "log"), default="linear",
+                   help="rate axis of the convex hull (default: linear)")
+    g.add_argument("--segment-s", type=_float, default=2.0, metavar="S",
+                   help="segment duration and keyframe interval in seconds (default: 2)")
+    g.add_argument("--max-duration-s", type=_float, default=None, metavar="S",
+                   help="encode and score only the first S seconds (quick runs)")
+    g.add_argument("--vmaf-model", default="vmaf_v0.6.1", metavar="NAME",
+                   help="libvmaf built-in model (default: vmaf_v0.6.1)")
+    g = p.add_argument_group("rungs")
+    g.add_argument("--rungs", type=_int, default=None, metavar="N", help="exactly N rungs (default: as many as the steps allow)")
+    g.add_argument("--min-kbps", type=_float, default=None, metavar="KBPS", help="lowest rung bitrate at least this")
+    g.add_argument("--max-kbps", type=_float, default=None, metavar="KBPS", help="highest rung bitrate at most this")
+    g.add_argument("--min-ratio", type=_float, default=None, metavar="R", help="neighbour bitrate ratio at least R")
+    g.add_argument("--max-ratio", type=_float, default=None, metavar="R", help="neighbour bitrate ratio at most R")
+    g.add_argument("--jnd", type=_float, default=6.0, metavar="VMAF",
+                   help="smallest VMAF step between neighbouring rungs (default: 6, about one JND)")
+    g.add_argument("--quality-cap", type=_optional_float, default=95.0, metavar="VMAF",
+                   help="only the top rung may reach this VMAF ('none': no cap; default: 95)")
+    g.add_argument("--fixed", nargs="*", default=list(_FIXED), metavar="NAME",
+                   help=f"fixed ladders to compare against (default: {' '.join(_FIXED)}; give none for no comparison)")
+    g = p.add_argument_group("run")
+    g.add_argument("--workers", type=_int, default=None, metavar="N",
+                   help="concurrent ffmpeg jobs (default: CPU count / --threads)")
+    g.add_argument("--threads", type=_int, default=1, metavar="N",
+                   help="threads per job; x264 output depends on it, so it is part of the cache key (default: 1)")
+    g.add_argument("--cache-dir", default=None, metavar="DIR", help="measurement cache (default: OUT/.abrkit-cache)")
+    g.add_argument("--no-cache", action="store_true", help="do not read or write a cache on disk")
+    g.add_argument("--ffmpeg", default=None, metavar="PATH", help="ffmpeg binary (default: $ABRKIT_FFMPEG, imageio-ffmpeg's, PATH)")
+    g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar (default: when stderr is a terminal)")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", required=True, metavar="DIR", help="directory for result.json and the CSV tables (created)")
+    g.add_argument("--format", choices=("table", "json"), default="table",
+                   help="summary on stdout: table (default) or json")
+    g.add_argument("--plot", action="store_true", help="also write rate-quality.png (needs matplotlib)")
+    g.add_argument("--renditions", action="store_true",
+                   help="also encode the rungs as final renditions (capped CRF over the whole source) and package\n"
+                   "them: OUT/renditions/, OUT/hls/master.m3u8, OUT/dash/manifest.mpd, OUT/video.json")
+    p.set_defaults(func=cmd_ladder)
+    return p
+
+
+def cmd_ladder(args: argparse.Namespace) -> int:
+    """Run ``abrkit ladder``; returns the exit code (abrkit errors propagate to ``main``)."""
+    from .encode.ladder import optimize_ladder
+    from .encode.quality import QualitySettings
+    from .encode.rungs import RungConstraints
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        from .errors import ParameterError
+
+        raise ParameterError("--out", str(out), "exists and is not a directory")
+    constraints = RungConstraints(
+        n_rungs=args.rungs, min_bitrate_kbps=args.min_kbps, max_bitrate_kbps=args.max_kbps,
+        min_ratio=args.min_ratio, max_ratio=args.max_ratio, min_quality_step=args.jnd,
+        quality_cap=args.quality_cap,
+    )
+    quality = QualitySettings(vmaf_model=args.vmaf_model)
+    if args.no_cache:
+        cache_dir: Any = False
+    elif args.cache_dir is not None:
+        cache_dir = Path(args.cache_dir)
+    else:
+        cache_dir = out / ".abrkit-cache"
+    result = optimize_ladder(
+        args.source, codec=args.codec, mode=args.mode, resolutions=args.resolutions, crfs=args.crfs,
+        constraints=constraints, quality=quality, segment_s=args.segment_s, preset=args.preset, axis=args.axis,
+        fixed_ladders=tuple(args.fixed or ()), workers=args.workers, threads=args.threads, cache_dir=cache_dir,
+        progress=args.progress, ffmpeg=args.ffmpeg, max_duration_s=args.max_duration_s,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    written = [result.to_json(out / "result.json"), *result.to_csv(out)]
+    if args.plot:
+        written.append(_plot(result, out / "rate-quality.png"))
+    if args.renditions:
+        written.extend(_renditions(result, args, out, quality))
+    if args.format == "json":
+        summary = result.to_dict()
+        for bulky in ("points", "segments", "hull"):
+            summary.pop(bulky, None)
+        summary["files"] = [str(p) for p in written]
+        sys.stdout.write(json.dumps(summary, indent=1) + "\n")
+    else:
+        sys.stdout.write(format_summary(result) + "\n")
+        print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
+    return 0
+
+
+def format_summary(result: Any) -> str:
+    """The rungs and the BD-rates of a :class:`~abrkit.encode.ladder.LadderResult` as text."""
+    s, n = result.settings, result.n_encodes
+    lines = [
+        f"per-title ladder of {Path(result.source['path']).name} "
+        f"({result.source['width']}x{result.source['height']}, {result.source['scored_duration_s']:g} s scored), "
+        f"{s['codec']} {s['preset']}, {s['mode']} search",
+        f"encodes: {n['search']} search + {n['fixed']} fixed-ladder; {n['performed']} run now, "
+        f"{n['cached']} from the cache; {result.elapsed_s:.1f} s",
+        "",
+    ]
+    header = ("rung", "resolution", "crf", "kbps", "peak kbps", "vmaf", "vmaf p5")
+    rows = [
+        (str(int(r.rung)), f"{int(r.width)}x{int(r.height)}", f"{r.crf:g}", f"{r.bitrate_kbps:.0f}",
+         f"{r.peak_bitrate_kbps:.0f}", f"{r.vmaf:.2f}", f"{r.vmaf_p5:.2f}")
+        for r in result.rungs.itertuples()
+    ]
+    lines += _table(header, rows)
+    if result.bd_rate:
+        lines += ["", "BD-rate of the per-title rungs against each fixed ladder (VMAF, PCHIP; negative = fewer bits):"]
+        header = ("fixed ladder", "rungs", "BD-rate", "BD-rate (hull)", "BD-VMAF")
+        rows = []
+        for name, value in result.bd_rate.items():
+            hull, gain = result.bd_rate_hull.get(name), result.bd_vmaf.get(name)
+            rows.append((
+                name, str(len(result.fixed.get(name, ()))),
+                "n/a" if value is None else f"{value:+.1f} %",
+                "n/a" if hull is None else f"{hull:+.1f} %",
+                "n/a" if gain is None else f"{gain:+.2f}",
+            ))
+        lines += _table(header, rows)
+    for note in result.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    fmt = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    return [fmt(header), *(fmt(r) for r in rows)]
+
+
+def _plot(result: Any, path: Path) -> Path:
+    """The rate-quality plot (:func:`abrkit.encode.plot.plot_ladder`) as a PNG."""
+    from .encode.plot import plot_ladder
+
+    fig = plot_ladder(result)
+    fig.savefig(path, dpi=120)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
+
+
+def _renditions(result: Any, args: argparse.Namespace, out: Path, quality: Any) -> list[Path]:
+    """Encode the rungs as final renditions (capped CRF) and package them as HLS and DASH."""
+    from .encode.ffmpeg import find_ffmpeg
+    from .encode.package import encode_renditions, renditions_table, video_from_renditions, write_dash, write_hls
+
+    ff = find_ffmpeg(args.ffmpeg) if args.ffmpeg else find_ffmpeg()
+    s = result.settings
+    renditions = encode_renditions(
+        result.source["path"], result.rungs, out_dir=out / "renditions", codec=s["codec"], segment_s=s["segment_s"],
+        preset=s["preset"], quality=quality, pix_fmt=s["pix_fmt"], scaler=s["scaler"], threads=s["threads"],
+        ffmpeg=ff, workers=s["workers"],
+    )
+    table = out / "renditions.csv"
+    renditions_table(renditions).to_csv(table, index=False, float_format="%.6g", lineterminator="\n")
+    hls = write_hls(renditions, out / "hls", ffmpeg=ff)
+    dash = write_dash(renditions, out / "dash", ffmpeg=ff)
+    video = out / "video.json"
+    video_from_renditions(renditions, name=Path(result.source["path"]).stem, package=hls).to_json(video)
+    return [table, hls, dash, video]

@@ -1,0 +1,109 @@
+"""``abrkit ladder`` on a tiny synthetic clip: files written, summary printed, errors in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from abrkit.cli import main
+from abrkit.encode.ffmpeg import find_ffmpeg
+
+GRID = ["--resolutions", "320x180,160x90", "--crfs", "22,30,38,46", "--preset", "ultrafast", "--segment-s", "1",
+        "--jnd", "3", "--quality-cap", "none", "--no-progress", "--workers", str(min(2, os.cpu_count() or 1))]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli-clips") / "mandelbrot.mp4"
+    find_ffmpeg().run(["-f", "lavfi", "-i", "mandelbrot=size=320x180:rate=20", "-t", "2", "-c:v", "libx264",
+                       "-preset", "ultrafast", "-crf", "6", "-pix_fmt", "yuv420p", "-y", str(path)])
+    return path
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cli-cache")
+
+
+def test_ladder_writes_files_and_prints_the_table(clip, cache, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    code = main(["ladder", str(clip), *GRID, "--mode", "exhaustive", "--fixed", "--cache-dir", str(cache),
+                 "--out", str(out)])
+    assert code == 0
+    stdout, stderr = capsys.readouterr()
+    assert "per-title ladder of mandelbrot.mp4 (320x180, 2 s scored), x264 ultrafast, exhaustive search" in stdout
+    assert "encodes: 8 search + 0 fixed-ladder; 8 run now, 0 from the cache" in stdout
+    assert "rung" in stdout and "resolution" in stdout and "vmaf" in stdout
+    for name in ("result.json", "points.csv", "hull.csv", "rungs.csv", "segments.csv"):
+        assert (out / name).is_file(), name
+        assert name in stderr
+    rungs = pd.read_csv(out / "rungs.csv")
+    data = json.loads((out / "result.json").read_text())
+    assert [r["bitrate_kbps"] for r in data["rungs"]] == pytest.approx(list(rungs.bitrate_kbps))
+    assert data["bd_rate"] == {} and len(pd.read_csv(out / "points.csv")) == 8
+    # the table lists every rung with its resolution
+    for row in rungs.itertuples():
+        assert f"{row.width}x{row.height}" in stdout
+
+
+def test_ladder_json_with_fixed_ladder_and_resume(clip, cache, tmp_path, capsys) -> None:
+    out = tmp_path / "json"
+    code = main(["ladder", str(clip), *GRID, "--mode", "exhaustive", "--fixed", "apple-hls-h264", "--cache-dir",
+                 str(cache), "--format", "json", "--out", str(out)])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert {"rungs", "bd_rate", "bd_rate_hull", "n_encodes", "settings", "files"} <= set(summary)
+    assert "points" not in summary and "segments" not in summary
+    assert set(summary["bd_rate"]) == {"apple-hls-h264"}
+    assert summary["n_encodes"]["search_performed"] == 0  # the grid came from the first test's cache
+    assert summary["n_encodes"]["fixed"] == 9
+    assert (out / "fixed-apple-hls-h264.csv").is_file()
+    for rung in summary["rungs"]:
+        assert {"bitrate_kbps", "width", "height", "vmaf", "crf"} <= set(rung)
+
+
+def test_default_cache_lives_in_the_output_directory(clip, tmp_path, capsys) -> None:
+    out = tmp_path / "own"
+    args = ["ladder", str(clip), "--resolutions", "160x90", "--crfs", "30,40", "--preset", "ultrafast",
+            "--jnd", "0", "--quality-cap", "none", "--fixed", "--no-progress", "--max-duration-s", "1",
+            "--mode", "exhaustive", "--workers", "1", "--out", str(out)]
+    assert main(args) == 0
+    assert list((out / ".abrkit-cache" / "points").glob("*.jsonl"))
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "2 search + 0 fixed-ladder; 0 run now, 2 from the cache" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--resolutions", "640x360"], "must not exceed the source's 320x180"),
+        (["--min-kbps", "500", "--max-kbps", "100"], "min_bitrate_kbps=500"),
+        (["--min-ratio", "3", "--max-ratio", "2"], "min_ratio=3"),
+        (["--crfs", "10,99"], "crfs"),
+        (["--fixed", "nope"], "fixed_ladders='nope'"),
+    ],
+)
+def test_ladder_errors_are_one_line(clip, tmp_path, capsys, extra, message) -> None:
+    code = main(["ladder", str(clip), "--no-progress", "--no-cache", "--out", str(tmp_path / "x"), *extra])
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("abrkit: error: ") and message in err and "\n" not in err
+
+
+def test_missing_source_is_one_line(tmp_path, capsys) -> None:
+    code = main(["ladder", str(tmp_path / "nope.mp4"), "--no-cache", "--out", str(tmp_path / "x")])
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("abrkit: error: ") and "file not found" in err
+
+
+def test_bad_values_are_usage_errors(clip, tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["ladder", str(clip), "--resolutions", "big", "--out", str(tmp_path)])
+    assert info.value.code == 2
+    assert "WIDTHxHEIGHT" in capsys.readouterr().err
