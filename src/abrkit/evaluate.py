@@ -116,12 +116,12 @@ def evaluate_predictors(
     preds = [get_predictor(p) for p in (PREDICTORS if predictors is None else predictors)]
     if not preds:
         raise ParameterError("predictors", [], "at least one is needed")
-    names = [p.name for p in preds]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    dupes = sorted({a.name for i, a in enumerate(preds) for b in preds[i + 1 :] if a == b})
     if dupes:
         raise ParameterError("predictors", dupes, "each predictor may appear once")
+    by = tuple(by)
     bad = [k for k in by if k not in ("predictor", "trace", "controller")]
-    if bad:
+    if not by or bad:
         raise ParameterError("by", list(by), "may only name 'predictor', 'trace' and 'controller'")
     batch = run_batch(traces, video or DEFAULT_EVAL_VIDEO, [controller], profile, None, n_workers, progress, shadow_predictors=preds)
     return summarize_errors(prediction_samples(batch), by)

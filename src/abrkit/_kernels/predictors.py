@@ -380,9 +380,14 @@ def _kalman_predict(p, s, now_s):
 def replay(pid, p, s, size_bytes, time_s, latency_s, now_s, out_bps):
     """Feed a recorded sequence of downloads to one predictor.
 
-    ``out_bps[i]`` is the estimate made before download ``i`` (NaN without one); ``s`` must
-    start zeroed. The oracle cannot be replayed (it needs the trace).
+    ``now_s[i]`` is the session clock when download ``i`` ended. ``out_bps[i]`` is the estimate
+    made when it was requested, at ``now_s[i] - time_s[i]`` (never before the previous end),
+    so it depends on downloads ``0 .. i-1`` only; NaN without one. ``s`` must start zeroed.
+    The oracle cannot be replayed (it needs the trace).
     """
+    prev_end_s = 0.0
     for i in range(size_bytes.size):
-        out_bps[i] = pred_predict(pid, p, s, now_s[i], np.nan)
+        request_s = max(now_s[i] - time_s[i], prev_end_s)
+        out_bps[i] = pred_predict(pid, p, s, request_s, np.nan)
         pred_update(pid, p, s, size_bytes[i], time_s[i], latency_s[i], now_s[i])
+        prev_end_s = now_s[i]
