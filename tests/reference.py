@@ -689,8 +689,9 @@ def reference_predictor(spec: Any) -> _Estimator:
 
 def replay_reference(spec: Any, size_bytes, time_s, latency_s=None, now_s=None) -> np.ndarray:
     """What ``abrkit.predictors.replay_predictor`` should return, from the reference estimator:
-    entry ``i`` is the estimate made before download ``i``, at the session clock ``now_s[i]``
-    (as the ``replay`` kernel reads the clock; default: the running sum of ``time_s``)."""
+    entry ``i`` is the estimate made when download ``i`` was requested. ``now_s[i]`` is the
+    session clock at its end (default: the running sum of ``time_s``); the request is taken to
+    be ``now_s[i] - time_s[i]``, but not before the previous download ended."""
     est = reference_predictor(spec)
     n = len(size_bytes)
     latency = [0.0] * n if latency_s is None else list(latency_s)
@@ -702,9 +703,12 @@ def replay_reference(spec: Any, size_bytes, time_s, latency_s=None, now_s=None) 
     else:
         now = list(now_s)
     out = np.empty(n)
+    previous_end_s = 0.0
     for i in range(n):
-        out[i] = est.predict(float(now[i]))
+        request_s = max(float(now[i]) - float(time_s[i]), previous_end_s)
+        out[i] = est.predict(request_s)
         est.update(float(size_bytes[i]), float(time_s[i]), float(latency[i]), float(now[i]))
+        previous_end_s = float(now[i])
     return out
 
 
@@ -999,11 +1003,19 @@ def pred_latency(pid, p, s):
     return NAN
 
 
+def _request_clock(now_s, time_s, i, previous_end_s):
+    """When download ``i`` was requested, as ``replay`` reconstructs it from the clock at its end:
+    ``now_s[i] - time_s[i]``, but never before the previous download ended."""
+    return max(now_s[i] - time_s[i], previous_end_s)
+
+
 def replay(pid, p, s, size_bytes, time_s, latency_s, now_s, out_bps):
-    """Twin of ``predictors.replay``: predict before each download, then learn from it."""
+    """Twin of ``predictors.replay``: predict when each download is requested, then learn from it."""
+    previous_end_s = 0.0
     for i in range(len(size_bytes)):
-        out_bps[i] = pred_predict(pid, p, s, now_s[i], NAN)
+        out_bps[i] = pred_predict(pid, p, s, _request_clock(now_s, time_s, i, previous_end_s), NAN)
         pred_update(pid, p, s, size_bytes[i], time_s[i], latency_s[i], now_s[i])
+        previous_end_s = now_s[i]
 
 
 class _PackedEstimator(_Estimator):

@@ -213,22 +213,13 @@ def test_no_traces():
         evaluate_predictors([], ["harmonic"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="evaluate_predictors (abrkit/evaluate.py) passes by=() on to DataFrame.groupby, which raises "
-    "pandas' ValueError 'No group keys passed!' instead of a ParameterError naming `by`",
-)
 def test_empty_by_is_a_parameter_error():
-    with pytest.raises(ParameterError, match=r"by=.* is invalid"):
+    with pytest.raises(ParameterError, match=r"by=\[\] is invalid: may only name 'predictor', 'trace' and 'controller'"):
         evaluate_predictors(_synthetic_traces(1), ["harmonic"], by=())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="duplicates are found by name, and names keep the int/float spelling of a value: Ewma(2) is named "
-    "'ewma(half_life_s=2)', Ewma(2.0) 'ewma(half_life_s=2.0)'; the two equal specs are evaluated twice",
-)
 def test_equal_specs_with_different_spellings_are_duplicates():
-    assert Ewma(2) == Ewma(2.0)
-    with pytest.raises(ParameterError, match=r"each predictor may appear once"):
+    # Ewma(2) is named 'ewma(half_life_s=2)', Ewma(2.0) 'ewma(half_life_s=2.0)', yet they are equal.
+    assert Ewma(2) == Ewma(2.0) and Ewma(2).name != Ewma(2.0).name
+    with pytest.raises(ParameterError, match=r"predictors=\['ewma\(half_life_s=2\)'\] is invalid: each predictor may appear once"):
         evaluate_predictors(_synthetic_traces(1), [Ewma(2), Ewma(2.0)])
