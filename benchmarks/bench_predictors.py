@@ -117,16 +117,18 @@ def _bare_dual_ewma_update(p, s, size_bytes, time_s):
 class _Packed:
     def _pack(self, name: str) -> None:
         self.size, self.time_s, self.latency, self.now = sequence()
+        self.request = np.concatenate(([0.0], self.now[:-1]))
         self.pid, self.params, self.n_state = get_predictor(name).pack()
         self.out = np.empty(self.size.size)
         # Compile (or load from the cache) before anything is timed.
         replay(self.pid, self.params, np.zeros(self.n_state), self.size[:100], self.time_s[:100], self.latency[:100],
-               self.now[:100], self.out[:100])
+               self.now[:100], self.request[:100], self.out[:100])
         _update_only(self.pid, self.params, np.zeros(self.n_state), self.size[:100], self.time_s[:100],
                      self.latency[:100], self.now[:100])
 
     def _replay(self) -> None:
-        replay(self.pid, self.params, np.zeros(self.n_state), self.size, self.time_s, self.latency, self.now, self.out)
+        replay(self.pid, self.params, np.zeros(self.n_state), self.size, self.time_s, self.latency, self.now, self.request,
+               self.out)
 
     def _update(self) -> None:
         _update_only(self.pid, self.params, np.zeros(self.n_state), self.size, self.time_s, self.latency, self.now)
@@ -175,7 +177,9 @@ class PredictorThroughput(_Packed):
         twin = load_reference().REFERENCES["predictors.replay"]
         out = np.empty(N_REFERENCE_SAMPLES)
         ref_rate = self._reference_rate(
-            lambda size, t, lat, now: twin(self.pid, self.params, np.zeros(self.n_state), size, t, lat, now, out)
+            lambda size, t, lat, now: twin(
+                self.pid, self.params, np.zeros(self.n_state), size, t, lat, now, self.request[: now.size], out
+            )
         )
         return self._replay_rate() / ref_rate
 

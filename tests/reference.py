@@ -606,7 +606,7 @@ class KalmanLogEstimator(_Estimator):
     ``exp(level + z sqrt(P + q (now - t_last) + R))``, ``z`` the normal quantile.
     """
 
-    def __init__(self, quantile=0.5, process_var_per_s=0.01, measurement_var=0.1, initial_var=1.0):
+    def __init__(self, quantile=0.5, process_var_per_s=0.015, measurement_var=0.03, initial_var=0.03):
         self.z = NormalDist().inv_cdf(quantile)
         self.q = process_var_per_s
         self.r = measurement_var
@@ -687,11 +687,11 @@ def reference_predictor(spec: Any) -> _Estimator:
     raise TypeError(f"the reference has no estimator for {type(pred).__name__}")
 
 
-def replay_reference(spec: Any, size_bytes, time_s, latency_s=None, now_s=None) -> np.ndarray:
+def replay_reference(spec: Any, size_bytes, time_s, latency_s=None, now_s=None, request_s=None) -> np.ndarray:
     """What ``abrkit.predictors.replay_predictor`` should return, from the reference estimator:
     entry ``i`` is the estimate made when download ``i`` was requested. ``now_s[i]`` is the
-    session clock at its end (default: the running sum of ``time_s``); the request is taken to
-    be ``now_s[i] - time_s[i]``, but not before the previous download ended."""
+    session clock at its end (default: the running sum of ``time_s``); ``request_s[i]`` the
+    clock at its request (default: the previous download's end, 0 for the first)."""
     est = reference_predictor(spec)
     n = len(size_bytes)
     latency = [0.0] * n if latency_s is None else list(latency_s)
@@ -702,13 +702,14 @@ def replay_reference(spec: Any, size_bytes, time_s, latency_s=None, now_s=None) 
             now.append(clock)
     else:
         now = list(now_s)
+    if request_s is None:
+        request = [0.0] + [float(x) for x in now[:-1]]
+    else:
+        request = [float(x) for x in request_s]
     out = np.empty(n)
-    previous_end_s = 0.0
     for i in range(n):
-        request_s = max(float(now[i]) - float(time_s[i]), previous_end_s)
-        out[i] = est.predict(request_s)
+        out[i] = est.predict(request[i])
         est.update(float(size_bytes[i]), float(time_s[i]), float(latency[i]), float(now[i]))
-        previous_end_s = float(now[i])
     return out
 
 
@@ -1003,19 +1004,11 @@ def pred_latency(pid, p, s):
     return NAN
 
 
-def _request_clock(now_s, time_s, i, previous_end_s):
-    """When download ``i`` was requested, as ``replay`` reconstructs it from the clock at its end:
-    ``now_s[i] - time_s[i]``, but never before the previous download ended."""
-    return max(now_s[i] - time_s[i], previous_end_s)
-
-
-def replay(pid, p, s, size_bytes, time_s, latency_s, now_s, out_bps):
+def replay(pid, p, s, size_bytes, time_s, latency_s, now_s, request_s, out_bps):
     """Twin of ``predictors.replay``: predict when each download is requested, then learn from it."""
-    previous_end_s = 0.0
     for i in range(len(size_bytes)):
-        out_bps[i] = pred_predict(pid, p, s, _request_clock(now_s, time_s, i, previous_end_s), NAN)
+        out_bps[i] = pred_predict(pid, p, s, request_s[i], NAN)
         pred_update(pid, p, s, size_bytes[i], time_s[i], latency_s[i], now_s[i])
-        previous_end_s = now_s[i]
 
 
 class _PackedEstimator(_Estimator):

@@ -216,8 +216,8 @@ def test_names_and_settings():
     assert FixedRung(2).settings() == {"controller": "fixed", "rung": 2}
     assert RateBased(predictor=KalmanLog(quantile=0.1)).settings() == {
         "controller": "rate",
-        "predictor": {"predictor": "kalman", "quantile": 0.1, "process_var_per_s": 0.01, "measurement_var": 0.1,
-                      "initial_var": 1.0},
+        "predictor": {"predictor": "kalman", "quantile": 0.1, "process_var_per_s": 0.015, "measurement_var": 0.03,
+                      "initial_var": 0.03},
         "safety": 0.9,
     }
     assert set(CONTROLLERS) == {"bb", "bba0", "rate", "fixed"}

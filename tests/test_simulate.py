@@ -238,7 +238,8 @@ def _args_replay(rng):
     downloads = [random_download(rng) for _ in range(n)]
     size, t, lat = (np.array([d[i] for d in downloads], dtype=np.float64) for i in range(3))
     now = np.cumsum(t + lat + rng.choice([0.0, 1.0], n) * rng.uniform(0.0, 4.0, n))
-    return pid, p, np.zeros(n_state), size, t, lat, now, np.full(n, -1.0)
+    request = now - t - lat
+    return pid, p, np.zeros(n_state), size, t, lat, now, request, np.full(n, -1.0)
 
 
 def _args_base_predict(rng):

@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from .._jit import njit
+from .._jit import njit, njit_inline
 from .layout import (
     PRED_DUAL_EWMA,
     PRED_EXO_PERCENTILE,
@@ -38,7 +38,7 @@ from .layout import (
 # -- ring buffers inside a state vector: [count, head, v_0 .. v_{cap-1}] -------------------------
 
 
-@njit
+@njit_inline
 def ring_push(s, off, cap, value):
     head = int(s[off + 1])
     s[off + 2 + head] = value
@@ -47,14 +47,14 @@ def ring_push(s, off, cap, value):
         s[off] += 1.0
 
 
-@njit
+@njit_inline
 def ring_recent(s, off, cap, i):
     """The ``i``-th most recent value (0: the newest)."""
     head = int(s[off + 1])
     return s[off + 2 + (head - 1 - i) % cap]
 
 
-@njit
+@njit_inline
 def ring_mean(s, off, cap, window):
     n = min(int(s[off]), window)
     acc = 0.0
@@ -154,7 +154,7 @@ def pred_latency(pid, p, s):
 # -- the individual estimators -------------------------------------------------------------------
 
 
-@njit
+@njit_inline
 def _harmonic(s, off, cap, window):
     n = min(int(s[off]), window)
     if n == 0:
@@ -165,13 +165,13 @@ def _harmonic(s, off, cap, window):
     return n / acc
 
 
-@njit
+@njit_inline
 def _base_predict(pid, p, s):
     """Estimate of a predictor nested in ROBUST (no clock, no oracle)."""
     return pred_predict(pid, p, s, 0.0, np.nan)
 
 
-@njit
+@njit_inline
 def _robust_update(p, s, size_bytes, time_s, latency_s, now_s):
     # RobustMPC (Yin et al. 2015, as in Pensieve's mpc.py): the relative error of the previous
     # estimate against the sample that just arrived joins the error window (0 before any
@@ -189,7 +189,7 @@ def _robust_update(p, s, size_bytes, time_s, latency_s, now_s):
     s[0] = 1.0
 
 
-@njit
+@njit_inline
 def _plain_update(pid, p, s, size_bytes, time_s, latency_s, now_s):
     # Every predictor but ROBUST, which wraps one of these: keeping it out of this function
     # keeps Numba's type inference free of recursion.
@@ -211,7 +211,7 @@ def _plain_update(pid, p, s, size_bytes, time_s, latency_s, now_s):
         _kalman_update(p, s, size_bytes * 8.0 / time_s, now_s)
 
 
-@njit
+@njit_inline
 def _dual_ewma_update(p, s, size_bytes, time_s):
     if size_bytes < p[2]:  # Shaka ignores samples under 16 kB: too small to measure bandwidth
         return
@@ -225,7 +225,7 @@ def _dual_ewma_update(p, s, size_bytes, time_s):
     s[3] += size_bytes
 
 
-@njit
+@njit_inline
 def _dual_ewma_predict(p, s):
     if s[2] <= 0.0 or s[3] < p[3] or s[2] < p[7]:
         return p[4] if p[4] > 0.0 else np.nan
@@ -236,7 +236,7 @@ def _dual_ewma_predict(p, s):
     return min(fast, slow) * p[6]
 
 
-@njit
+@njit_inline
 def _sabre_window(p, s, off, throughput):
     # Sabre's SlidingWindow: the mean over each window size; the most conservative one wins
     # (the lowest throughput, the highest latency).
@@ -255,7 +255,7 @@ def _sabre_window(p, s, off, throughput):
     return best
 
 
-@njit
+@njit_inline
 def _sabre_ewma_update(p, s, size_bytes, time_s, latency_s):
     # Sabre's Ewma: throughput weighted by download time, latency by one per sample with
     # half-lives counted in segments (half-life / segment duration).
@@ -270,7 +270,7 @@ def _sabre_ewma_update(p, s, size_bytes, time_s, latency_s):
     s[1] += 1.0
 
 
-@njit
+@njit_inline
 def _sabre_ewma_read(p, s, throughput):
     if s[1] == 0:
         return np.nan
@@ -290,7 +290,7 @@ def _sabre_ewma_read(p, s, throughput):
     return best
 
 
-@njit
+@njit_inline
 def _exo_update(p, s, size_bytes, time_s):
     # ExoPlayer's DefaultBandwidthMeter + SlidingPercentile: weight floor(sqrt(bytes)); the
     # oldest samples lose weight (and then leave) once the total exceeds the maximum.
@@ -327,7 +327,7 @@ def _exo_update(p, s, size_bytes, time_s):
     s[1] = head
 
 
-@njit
+@njit_inline
 def _exo_predict(p, s):
     count = int(s[0])
     if count == 0 or (s[3] < p[3] and s[4] < p[4]):
@@ -350,7 +350,7 @@ def _exo_predict(p, s):
     return values[order[count - 1]]
 
 
-@njit
+@njit_inline
 def _kalman_update(p, s, bps, now_s):
     # A local-level Kalman filter on log throughput: the level drifts as a random walk whose
     # variance grows with elapsed time (p[0] per second), samples add p[1] of noise.
@@ -367,7 +367,7 @@ def _kalman_update(p, s, bps, now_s):
     s[0] += 1.0
 
 
-@njit
+@njit_inline
 def _kalman_predict(p, s, now_s):
     if s[0] == 0:
         return np.nan
@@ -377,17 +377,14 @@ def _kalman_predict(p, s, now_s):
 
 
 @njit
-def replay(pid, p, s, size_bytes, time_s, latency_s, now_s, out_bps):
+def replay(pid, p, s, size_bytes, time_s, latency_s, now_s, request_s, out_bps):
     """Feed a recorded sequence of downloads to one predictor.
 
-    ``now_s[i]`` is the session clock when download ``i`` ended. ``out_bps[i]`` is the estimate
-    made when it was requested, at ``now_s[i] - time_s[i]`` (never before the previous end),
-    so it depends on downloads ``0 .. i-1`` only; NaN without one. ``s`` must start zeroed.
-    The oracle cannot be replayed (it needs the trace).
+    Download ``i`` was requested at session time ``request_s[i]`` and ended at ``now_s[i]``.
+    ``out_bps[i]`` is the estimate made at its request, so it depends on downloads
+    ``0 .. i-1`` only; NaN without one. ``s`` must start zeroed. The oracle cannot be replayed
+    (it needs the trace).
     """
-    prev_end_s = 0.0
     for i in range(size_bytes.size):
-        request_s = max(now_s[i] - time_s[i], prev_end_s)
-        out_bps[i] = pred_predict(pid, p, s, request_s, np.nan)
+        out_bps[i] = pred_predict(pid, p, s, request_s[i], np.nan)
         pred_update(pid, p, s, size_bytes[i], time_s[i], latency_s[i], now_s[i])
-        prev_end_s = now_s[i]
