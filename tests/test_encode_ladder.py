@@ -31,13 +31,13 @@ from abrkit.encode.ladder import (
 )
 from abrkit.encode.ladders import FixedLadder, LadderRung
 from abrkit.encode.rungs import RungConstraints, validate_ladder
-from abrkit.encode.sampling import FastSearch, replay
+from abrkit.encode.sampling import FastSearch, hull_rate_gap, replay
 from abrkit.errors import ParameterError, ToolNotFoundError, VideoFormatError
 
 SHARED_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips" / "cockatoo_720p.mp4"
 
 RES = [(320, 180), (160, 90)]
-CRFS = [20.0, 26.0, 32.0, 38.0, 44.0, 50.0]
+CRFS = [18.0, 21.0, 24.0, 27.0, 30.0, 33.0, 36.0, 39.0, 42.0, 45.0]
 # A small fixed ladder at rates that suit a 320x180 clip, so BD-rates have a real overlap.
 SMALL_FIXED = FixedLadder(
     "small-fixed", (LadderRung(30, 160, 90), LadderRung(60, 160, 90), LadderRung(120, 320, 180), LadderRung(240, 320, 180)),
@@ -118,7 +118,7 @@ def test_exhaustive_result_shape(exhaustive: LadderResult) -> None:
     assert r.settings["quality"]["scaler"] == "bicubic" and r.settings["threads"] == 1
     assert r.versions["ffmpeg"] and r.versions["libvmaf"] and r.versions["abrkit"]
     assert len(r.source["sha256"]) == 64 and r.source["width"] == 320 and r.source["n_frames"] == 40
-    assert r.n_encodes["search"] == 12 and r.n_encodes["fixed"] == 4
+    assert r.n_encodes["search"] == 20 and r.n_encodes["fixed"] == 4
 
 
 def test_fast_mode_fewer_encodes_and_close_hull(exhaustive: LadderResult, fast: LadderResult) -> None:
@@ -128,15 +128,17 @@ def test_fast_mode_fewer_encodes_and_close_hull(exhaustive: LadderResult, fast: 
     ex = exhaustive.points.set_index("point_id")
     for row in fast.points.itertuples():
         assert ex.loc[row.point_id, "vmaf"] == row.vmaf
-    # fast hull vs exhaustive hull: BD-rate over the shared VMAF range
-    loss = bd_rate(exhaustive.hull.bitrate_kbps, exhaustive.hull.vmaf, fast.hull.bitrate_kbps, fast.hull.vmaf)
-    assert 0.0 - 1e-9 <= loss < 5.0
+    # fast hull vs exhaustive hull over the shared VMAF range: the straight-chord rate gap of a
+    # subset's hull is never negative; BD-rate (PCHIP through fewer vertices) may be, a little
+    args = (exhaustive.hull.bitrate_kbps, exhaustive.hull.vmaf, fast.hull.bitrate_kbps, fast.hull.vmaf)
+    assert 0.0 - 1e-9 <= hull_rate_gap(*args) < 5.0
+    assert abs(bd_rate(*args)) < 5.0
 
 
 def test_rerun_reads_everything_from_the_cache(clip, cache_dir, exhaustive: LadderResult) -> None:
     again = optimize_ladder(clip, mode="exhaustive", resolutions=RES, crfs=CRFS, constraints=CONS,
                             fixed_ladders=(SMALL_FIXED,), cache_dir=cache_dir, **COMMON)
-    assert again.n_encodes["performed"] == 0 and again.n_encodes["cached"] == 16
+    assert again.n_encodes["performed"] == 0 and again.n_encodes["cached"] == 24
     assert again.points.cached.all()
     cols = ["point_id", "width", "height", "crf", "bitrate_kbps", "vmaf", "vmaf_p5", "psnr_y", "ssim"]
     pd.testing.assert_frame_equal(again.points[cols], exhaustive.points[cols])
