@@ -150,9 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     common = dict(workers=args.workers, max_duration_s=args.max_duration_s, progress=None)
 
     # The fast run always starts from an empty cache, so that it really encodes. The exhaustive
-    # cache is kept between runs of this script (it takes long), so its wall time is reported
-    # only when this run encoded every point; the summed ffmpeg time of the points (measured
-    # when each was encoded, kept in the cache) is comparable either way.
+    # cache is kept between runs of this script (it takes long): its wall time is that of the
+    # run that encoded every point (OUT/exhaustive/timing.json), else not reported; the summed
+    # ffmpeg time of the points (measured when each was encoded, kept in the cache) is
+    # comparable either way.
     shutil.rmtree(out / "cache-fast", ignore_errors=True)
     runs = {}
     for mode in ("exhaustive", "fast"):
@@ -160,6 +161,14 @@ def main(argv: list[str] | None = None) -> int:
         result = optimize_ladder(args.source, mode=mode, fixed_ladders=(), cache_dir=out / f"cache-{mode}", **common)
         fresh = result.n_encodes["search_performed"] == result.n_encodes["search"]
         wall = time.perf_counter() - started if fresh else None
+        timing = out / mode / "timing.json"  # the wall time of the run that encoded every point
+        if fresh:
+            timing.parent.mkdir(parents=True, exist_ok=True)
+            timing.write_text(json.dumps({"wall_s": wall, "encodes": result.n_encodes["search"]}) + "\n")
+        elif timing.exists():
+            recorded = json.loads(timing.read_text())
+            if recorded.get("encodes") == result.n_encodes["search"]:
+                wall = float(recorded["wall_s"])
         runs[mode] = (result, wall)
         result.to_json(out / mode / "result.json")
         print(f"{mode}: {result.n_encodes['search']} encodes ({result.n_encodes['search_performed']} run now), "

@@ -107,3 +107,22 @@ def test_bad_values_are_usage_errors(clip, tmp_path, capsys) -> None:
         main(["ladder", str(clip), "--resolutions", "big", "--out", str(tmp_path)])
     assert info.value.code == 2
     assert "WIDTHxHEIGHT" in capsys.readouterr().err
+
+
+def test_plot_and_renditions(clip, cache, tmp_path, capsys) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "full"
+    code = main(["ladder", str(clip), *GRID, "--mode", "exhaustive", "--fixed", "--cache-dir", str(cache),
+                 "--plot", "--renditions", "--out", str(out)])
+    assert code == 0
+    capsys.readouterr()
+    assert (out / "rate-quality.png").stat().st_size > 1000
+    rungs = pd.read_csv(out / "rungs.csv")
+    renditions = pd.read_csv(out / "renditions.csv")
+    assert len(renditions) == len(rungs)
+    assert list(renditions.width) == list(rungs.width) and list(renditions.crf) == list(rungs.crf)
+    master = (out / "hls" / "master.m3u8").read_text()
+    assert master.count("#EXT-X-STREAM-INF") == len(rungs) and "AVERAGE-BANDWIDTH" in master
+    assert "<MPD" in (out / "dash" / "manifest.mpd").read_text()
+    video = json.loads((out / "video.json").read_text())
+    assert len(video["bitrates_kbps"]) == len(rungs) and len(video["sizes_bytes"]) == 2

@@ -316,6 +316,20 @@ def test_contradictory_constraints(clip, cache_dir, exhaustive: LadderResult) ->
                         constraints=RungConstraints(n_rungs=12, quality_cap=None), **COMMON)
 
 
+def test_min_vmaf_floor(clip, cache_dir, exhaustive: LadderResult) -> None:
+    assert exhaustive.settings["min_vmaf"] == 30.0 and (exhaustive.rungs.vmaf >= 30.0).all()
+    kwargs = dict(mode="exhaustive", resolutions=RES, crfs=CRFS, constraints=CONS, fixed_ladders=(),
+                  cache_dir=cache_dir, **COMMON)
+    floor = optimize_ladder(clip, min_vmaf=None, **kwargs)  # every point is cached
+    assert floor.n_encodes["performed"] == 0
+    assert floor.rungs.vmaf.min() == floor.hull.vmaf.min()  # without a floor: the cheapest hull point
+    high = optimize_ladder(clip, min_vmaf=60.0, **kwargs)
+    assert (high.rungs.vmaf >= 60.0).all() and floor.hull.vmaf.min() < 60.0
+    assert len(high.hull) == len(floor.hull)  # the floor filters rung candidates, not the hull
+    with pytest.raises(ParameterError, match=r"min_vmaf=99\.99 is invalid: no point on the hull reaches it"):
+        optimize_ladder(clip, min_vmaf=99.99, **kwargs)
+
+
 def test_bad_arguments(clip) -> None:
     for kwargs, match in [
         (dict(mode="slow"), "mode='slow' is invalid"),
@@ -328,6 +342,7 @@ def test_bad_arguments(clip) -> None:
         (dict(max_duration_s=0), "max_duration_s=0 is invalid"),
         (dict(preset="warp"), "preset='warp' is invalid"),
         (dict(search="fast"), "search='fast' is invalid"),
+        (dict(min_vmaf=120), "min_vmaf=120 is invalid"),
     ]:
         with pytest.raises(ParameterError, match=match):
             optimize_ladder(clip, cache_dir=False, progress=False, **kwargs)

@@ -126,6 +126,8 @@ def add_parser(subparsers: Any, **kwargs: Any) -> argparse.ArgumentParser:
     g.add_argument("--max-ratio", type=_float, default=None, metavar="R", help="neighbour bitrate ratio at most R")
     g.add_argument("--jnd", type=_float, default=6.0, metavar="VMAF",
                    help="smallest VMAF step between neighbouring rungs (default: 6, about one JND)")
+    g.add_argument("--min-vmaf", type=_optional_float, default=30.0, metavar="VMAF",
+                   help="lowest VMAF of a rung ('none': no floor; default: 30)")
     g.add_argument("--quality-cap", type=_optional_float, default=95.0, metavar="VMAF",
                    help="only the top rung may reach this VMAF ('none': no cap; default: 95)")
     g.add_argument("--fixed", nargs="*", default=list(_FIXED), metavar="NAME",
@@ -179,7 +181,7 @@ def cmd_ladder(args: argparse.Namespace) -> int:
         args.source, codec=args.codec, mode=args.mode, resolutions=args.resolutions, crfs=args.crfs,
         constraints=constraints, quality=quality, segment_s=args.segment_s, preset=args.preset, axis=args.axis,
         fixed_ladders=tuple(args.fixed or ()), workers=args.workers, threads=args.threads, cache_dir=cache_dir,
-        progress=args.progress, ffmpeg=args.ffmpeg, max_duration_s=args.max_duration_s,
+        progress=args.progress, ffmpeg=args.ffmpeg, max_duration_s=args.max_duration_s, min_vmaf=args.min_vmaf,
     )
     out.mkdir(parents=True, exist_ok=True)
     written = [result.to_json(out / "result.json"), *result.to_csv(out)]

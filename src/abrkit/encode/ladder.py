@@ -435,6 +435,9 @@ DEFAULT_CRFS: dict[str, tuple[float, ...]] = {
 #: Fixed ladders compared against by default (names of :data:`~abrkit.encode.ladders.FIXED_LADDERS`).
 DEFAULT_FIXED_LADDERS = ("apple-hls-h264", "netflix-2015")
 
+#: Default lowest VMAF of a rung (``min_vmaf`` of :func:`optimize_ladder`).
+DEFAULT_MIN_VMAF = 30.0
+
 #: A fixed-ladder rung is encoded at its bitrate with a peak cap of this factor times the
 #: bitrate (Apple's authoring rule: VOD peak at most 200 % of the average).
 FIXED_PEAK_FACTOR = 2.0
@@ -571,6 +574,7 @@ def optimize_ladder(
     pix_fmt: str = "yuv420p",
     scaler: str = "bicubic",
     search: FastSearch | None = None,
+    min_vmaf: float | None = DEFAULT_MIN_VMAF,
 ) -> LadderResult:
     """Find the per-title bitrate ladder of ``source``.
 
@@ -635,6 +639,11 @@ def optimize_ladder(
         upscales for scoring is ``quality.scaler``.
     search : FastSearch, optional
         Parameters of fast mode (:class:`~abrkit.encode.sampling.FastSearch`).
+    min_vmaf : float or None
+        Lowest VMAF a rung may have (default 30): the grid reaches far below what anyone should
+        watch (VMAF 5 at 234p and CRF 50), and rung selection prefers the cheapest point, so
+        without a floor the bottom rung would be such a point. Points below it stay in
+        ``points`` and ``hull``; only rung candidates are filtered. None: no floor.
 
     Returns
     -------
@@ -702,6 +711,8 @@ def optimize_ladder(
     # Settings are validated by building one (preset, pix_fmt, scaler).
     EncodeSettings(codec=codec, width=2, height=2, crf=crf_grid[0], preset=preset, segment_s=segment_s,
                    pix_fmt=pix_fmt, scaler=scaler, threads=threads)
+    if min_vmaf is not None:
+        min_vmaf = number("min_vmaf", min_vmaf, ge=0, le=100)
     if progress is not None and not isinstance(progress, bool) and not callable(progress):
         raise ParameterError("progress", progress, "must be None, a bool or a callable")
 
@@ -784,7 +795,12 @@ def optimize_ladder(
     points["on_pareto"] = hulled["on_pareto"].to_numpy()
     points["on_hull"] = hulled["on_hull"].to_numpy()
     hull = points[points["on_hull"]].sort_values("bitrate_kbps", kind="stable").reset_index(drop=True)
-    chosen = select_rungs(hull, cons)
+    candidates = hull if min_vmaf is None else hull[hull["vmaf"] >= min_vmaf]
+    if candidates.empty:
+        raise ParameterError(
+            "min_vmaf", min_vmaf, f"no point on the hull reaches it (the best VMAF measured is {hull['vmaf'].max():.2f})",
+        )
+    chosen = select_rungs(candidates, cons)
     problems = validate_ladder(chosen, cons)
     if problems:  # select_rungs guarantees a valid ladder; this would be a bug
         raise RuntimeError("select_rungs returned an invalid ladder: " + "; ".join(problems))
@@ -816,7 +832,7 @@ def optimize_ladder(
         "constraints": _constraints_dict(cons), "quality": qs.key(), "fixed_ladders": fixed_names,
         "fixed_peak_factor": FIXED_PEAK_FACTOR, "max_duration_s": max_duration_s,
         "search": params.to_dict() if mode == "fast" else None, "bd_rate_method": "pchip",
-        "bd_rate_basis": "rungs",
+        "bd_rate_basis": "rungs", "min_vmaf": min_vmaf,
     }
     source_record = {
         "path": str(source_path), "sha256": sha, "width": info.width, "height": info.height,
