@@ -36,7 +36,7 @@ def test_ladder_writes_files_and_prints_the_table(clip, cache, tmp_path, capsys)
     assert code == 0
     stdout, stderr = capsys.readouterr()
     assert "per-title ladder of mandelbrot.mp4 (320x180, 2 s scored), x264 ultrafast, exhaustive search" in stdout
-    assert "encodes: 8 search + 0 fixed-ladder; 8 run now, 0 from the cache" in stdout
+    assert "points: 8 searched + 0 fixed-ladder rungs; encodes: 8 run now, 0 from the cache" in stdout
     assert "rung" in stdout and "resolution" in stdout and "vmaf" in stdout
     for name in ("result.json", "points.csv", "hull.csv", "rungs.csv", "segments.csv"):
         assert (out / name).is_file(), name
@@ -75,7 +75,7 @@ def test_default_cache_lives_in_the_output_directory(clip, tmp_path, capsys) -> 
     assert list((out / ".abrkit-cache" / "points").glob("*.jsonl"))
     capsys.readouterr()
     assert main(args) == 0
-    assert "2 search + 0 fixed-ladder; 0 run now, 2 from the cache" in capsys.readouterr().out
+    assert "2 searched + 0 fixed-ladder rungs; encodes: 0 run now, 2 from the cache" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

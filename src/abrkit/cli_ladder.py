@@ -208,7 +208,7 @@ def format_summary(result: Any) -> str:
         f"per-title ladder of {Path(result.source['path']).name} "
         f"({result.source['width']}x{result.source['height']}, {result.source['scored_duration_s']:g} s scored), "
         f"{s['codec']} {s['preset']}, {s['mode']} search",
-        f"encodes: {n['search']} search + {n['fixed']} fixed-ladder; {n['performed']} run now, "
+        f"points: {n['search']} searched + {n['fixed']} fixed-ladder rungs; encodes: {n['performed']} run now, "
         f"{n['cached']} from the cache; {result.elapsed_s:.1f} s",
         "",
     ]

@@ -121,15 +121,18 @@ class LadderResult:
         ``ssim`` (mean luma SSIM), ``n_frames``, ``duration_s`` (seconds scored), ``elapsed_s``
         (wall time of the encode-and-score run when it was measured), ``round`` (search round
         that asked for the point: 0 for every exhaustive point; fast mode counts up), ``cached``
-        (True if read from the cache in this run). Extra VMAF columns (``vmaf_neg``,
+        (True if read from the cache in this run), ``on_pareto`` and ``on_hull`` (see
+        :func:`~abrkit.encode.hull.hull_frame`). Extra VMAF columns (``vmaf_neg``,
         ``vmaf_phone``) when the quality settings ask for them.
     hull : pandas.DataFrame
         The points on the upper convex hull (``settings["axis"]``) across resolutions, same
         columns as ``points``, by increasing ``bitrate_kbps``.
     rungs : pandas.DataFrame
         The chosen ladder, by increasing bitrate: ``rung`` (1 = cheapest), then the hull point's
-        columns (``bitrate_kbps``, ``width``, ``height``, ``crf``, ``vmaf``, ...). These are CRF
-        encodes; final renditions re-encode them at capped VBR (``abrkit.encode.package``).
+        columns (``bitrate_kbps``, ``width``, ``height``, ``crf``, ``vmaf``, ...), chosen by
+        :func:`~abrkit.encode.rungs.select_rungs` among the hull points with VMAF at least
+        ``settings["min_vmaf"]``. These are CRF encodes; final renditions re-encode them with a
+        peak cap (:func:`abrkit.encode.package.encode_renditions`).
     fixed : dict of str to pandas.DataFrame
         Fixed reference ladder name -> its rungs fitted to the source and measured, by
         increasing target: ``rung``, ``target_kbps`` (published bitrate), ``width``, ``height``
@@ -158,7 +161,8 @@ class LadderResult:
         ``constraints`` (the :class:`RungConstraints` fields), ``quality`` (the
         :class:`~abrkit.encode.quality.QualitySettings` key: ``vmaf_model``, ``scaler``
         (upscaling to the display size), ...), ``fixed_ladders``, ``fixed_peak_factor``,
-        ``max_duration_s``, ``workers``, ``search`` (fast-mode parameters).
+        ``max_duration_s``, ``workers``, ``search`` (fast-mode parameters), ``min_vmaf``,
+        ``bd_rate_method`` (``pchip``) and ``bd_rate_basis`` (``rungs``).
     versions : dict
         ``abrkit``, ``ffmpeg`` and ``libvmaf`` versions.
     source : dict
@@ -169,7 +173,8 @@ class LadderResult:
     n_encodes : dict
         ``search`` (points in the search), ``fixed`` (fixed-ladder rungs), ``performed`` (encodes
         run by this call), ``cached`` (read from the cache), ``search_performed``,
-        ``fixed_performed``.
+        ``fixed_performed``. ``performed + cached`` counts distinct encodes: two fixed ladders
+        with the same rung (Apple's and Netflix's 3000 kbps 720p) share one.
     elapsed_s : float
         Wall time of the call.
     notes : list of str
@@ -532,7 +537,7 @@ def _parse_resolutions(value: object, info: MediaInfo) -> list[tuple[int, int]]:
             out.append(pair)
     if not out:
         raise ParameterError("resolutions", value, "must name at least one resolution")
-    out.sort(key=lambda p: (-p[1], -p[0]))
+    out.sort(key=lambda p: (-p[0] * p[1], -p[1], -p[0]))  # largest first, as fast mode expects
     return out
 
 
