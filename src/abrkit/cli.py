@@ -3,6 +3,8 @@
 Subcommands::
 
     abrkit simulate --traces PATH... --video PATH [--controller SPEC...] [--profile NAME] ...
+    abrkit predict --traces PATH... [--predictor SPEC...] [--format table|csv|json]
+    abrkit ladder SOURCE --out DIR [--mode fast|exhaustive] [--codec x264] ...
     abrkit traces stats PATH... [--format table|csv|json]
     abrkit traces convert IN OUT --to FORMAT [--from FORMAT]
     abrkit traces generate --preset NAME [--count N] [--duration-s S] [--seed S] --out DIR [--to FORMAT]
