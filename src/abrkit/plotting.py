@@ -10,21 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ToolNotFoundError
+from ._optional import pyplot as _pyplot
 from .simulate import SimResult
 
 __all__ = ["plot_session", "plot_qoe_cdf", "save_comparison"]
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ToolNotFoundError("plotting needs matplotlib: pip install 'abrkit[plot]'") from None
-    return plt
 
 
 def plot_session(result: SimResult, axes: Any = None) -> Any:

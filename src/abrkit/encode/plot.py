@@ -12,21 +12,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ParameterError, ToolNotFoundError
+from .._optional import pyplot as _pyplot
 
 __all__ = ["plot_ladder"]
 
 _FIXED_MARKERS = ("s", "^", "D", "v", "P", "X")
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ToolNotFoundError("plotting needs matplotlib: pip install 'abrkit[plot]'") from None
-    return plt
 
 
 def _columns(frame: Any, where: str, columns: tuple[str, ...]) -> pd.DataFrame:
