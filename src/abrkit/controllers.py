@@ -7,7 +7,7 @@ controller runs inside the same Numba loop with no Python call per chunk.
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -15,7 +15,7 @@ import numpy as np
 from ._checks import integer, number
 from ._kernels import layout as L
 from .errors import ParameterError
-from .predictors import HarmonicMean, Predictor, build, get_predictor, parse_spec, parse_value
+from .predictors import HarmonicMean, Predictor, build, get_predictor, parse_spec, parse_value, spec_name, spec_settings
 
 __all__ = ["Controller", "BufferBased", "BBA0", "RateBased", "FixedRung", "CONTROLLERS", "get_controller"]
 
@@ -51,20 +51,10 @@ class Controller:
     @property
     def name(self) -> str:
         """Short label with the non-default parameters, e.g. ``rate(safety=0.8)``."""
-        changed = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            default = f.default if f.default_factory is MISSING else f.default_factory()  # type: ignore[misc]
-            if value != default:
-                changed.append(f"{f.name}={value.name if isinstance(value, Predictor) else repr(value)}")
-        return f"{self.label}({', '.join(changed)})" if changed else self.label
+        return spec_name(self)
 
     def settings(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"controller": self.label}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = value.settings() if isinstance(value, Predictor) else value
-        return out
+        return spec_settings(self, "controller")
 
 
 @dataclass(frozen=True)

@@ -70,21 +70,31 @@ class Predictor:
     @property
     def name(self) -> str:
         """Short label with the non-default parameters, e.g. ``harmonic(window=3)``."""
-        changed = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            default = f.default if f.default_factory is MISSING else f.default_factory()  # type: ignore[misc]
-            if value != default:
-                changed.append(f"{f.name}={getattr(value, 'name', value)!s}" if isinstance(value, Predictor) else f"{f.name}={value!r}")
-        return f"{self.label}({', '.join(changed)})" if changed else self.label
+        return spec_name(self)
 
     def settings(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"predictor": self.label}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = value.settings() if isinstance(value, Predictor) else value
-        return out
+        return spec_settings(self, "predictor")
 
+
+def spec_name(spec: Any) -> str:
+    """``label(field=value, ...)`` listing the fields of a spec dataclass that differ from their
+    defaults (nested predictors by their own names); just ``label`` when none does."""
+    changed = []
+    for f in fields(spec):
+        value = getattr(spec, f.name)
+        default = f.default if f.default_factory is MISSING else f.default_factory()  # type: ignore[misc]
+        if value != default:
+            changed.append(f"{f.name}={value.name if isinstance(value, Predictor) else repr(value)}")
+    return f"{spec.label}({', '.join(changed)})" if changed else spec.label
+
+
+def spec_settings(spec: Any, kind: str) -> dict[str, Any]:
+    """``{kind: label, field: value, ...}`` for a spec dataclass; nested predictors as dicts."""
+    out: dict[str, Any] = {kind: spec.label}
+    for f in fields(spec):
+        value = getattr(spec, f.name)
+        out[f.name] = value.settings() if isinstance(value, Predictor) else value
+    return out
 
 
 def _ring(window: int) -> int:

@@ -20,7 +20,6 @@ from .controllers import decide
 from .predictors import pred_predict, pred_update
 from .layout import (
     LOG_BUFFER_S,
-    LOG_COLS,
     LOG_DELAY_S,
     LOG_LATENCY_S,
     LOG_REBUFFER_S,
@@ -93,7 +92,12 @@ def transfer(period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size_bytes, effi
 
 @njit
 def request_time(period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof):
-    """(latency_s, transfer_s, ptr, clock, finished) of requesting ``size_bytes`` at (ptr, clock)."""
+    """(latency_s, transfer_s, ptr, clock, finished) of requesting ``size_bytes`` at (ptr, clock).
+
+    ``run_session`` performs the same steps written out in its loop: calling this function
+    there (with the profile array) doubled the per-chunk cost. The oracle's zero error in
+    ``evaluate_predictors`` (tests/test_evaluate.py) holds only while the two agree.
+    """
     rtt_s = prof[PROF_RTT_S]
     lat_s = rtt_s if rtt_s >= 0.0 else period_lat_s[ptr]
     if prof[PROF_RTT_ADVANCES_CLOCK] != 0.0 and lat_s > 0.0:

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..errors import ParameterError, ToolNotFoundError
+from ..errors import ParameterError
 from .._optional import pyplot as _pyplot
 
 __all__ = ["plot_ladder"]
