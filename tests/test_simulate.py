@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 import abrkit._kernels
 import reference
+import strategies
 from abrkit import (
     BBA0, BufferBased, FixedRung, ParameterError, Profile, RateBased, Trace, Video,
     get_profile, run_batch, simulate, simulate_many,
@@ -629,38 +630,11 @@ def videos(draw, min_rungs=1, max_rungs=6, min_chunks=1, max_chunks=40, min_chun
     return Video(ladder, chunk_s, np.outer(vbr, ladder * chunk_s / 8.0), name="synthetic")
 
 
+# The dash.js, Shaka and hls.js presets are left to the real-trace tests: their references
+# compute the EWMA weights the players' way, which may differ from the kernel's in the last bit,
+# and hypothesis is good at finding the one budget that lands exactly on a rung.
 def predictor_specs():
-    """Every predictor kind with parameters drawn from their valid ranges. The dash.js, Shaka and
-    hls.js presets are left to the real-trace tests: their references compute the EWMA weights
-    the players' way, which may differ from the kernel's in the last bit, and hypothesis is good
-    at finding the one budget that lands exactly on a rung."""
-    window = st.integers(1, 8)
-    half_life = st.floats(0.3, 10.0)
-    default = st.none() | st.floats(1e5, 5e6)
-    plain = st.one_of(
-        st.just(LastSample()),
-        st.builds(Mean, window=window),
-        st.builds(HarmonicMean, window=window),
-        st.builds(PufferMean, window=window),
-        st.builds(
-            DualEwma, fast_half_life_s=half_life, slow_half_life_s=half_life,
-            min_sample_bytes=st.just(0.0) | st.floats(0.0, 3e5), min_total_bytes=st.just(0.0) | st.floats(0.0, 1e6),
-            default_bps=default, min_sample_s=st.just(0.0) | st.floats(0.0, 0.2),
-            safety=st.just(1.0) | st.floats(0.5, 1.0), min_total_weight=st.just(0.0) | st.floats(0.0, 3.0),
-        ),
-        st.builds(Ewma, half_life_s=half_life),
-        st.builds(SlidingWindow, windows=st.lists(window, min_size=1, max_size=4).map(tuple)),
-        st.builds(SabreEwma, half_lives_s=st.lists(half_life, min_size=1, max_size=4).map(tuple), segment_s=st.floats(0.5, 6.0)),
-        st.builds(
-            SlidingPercentile, max_weight=st.just(2000.0) | st.floats(1.0, 3000.0), percentile=st.floats(0.0, 1.0),
-            default_bps=default, min_elapsed_s=st.floats(0.0, 5.0), min_bytes=st.floats(0.0, 1e6),
-        ),
-        st.builds(
-            KalmanLog, quantile=st.floats(0.02, 0.98), process_var_per_s=st.floats(0.0, 0.2),
-            measurement_var=st.floats(0.01, 1.0), initial_var=st.floats(0.0, 2.0),
-        ),
-    )
-    return st.one_of(plain, st.builds(RobustDiscount, base=plain, window=window), st.just(Oracle()))
+    return strategies.predictor_specs(presets=False, oracle=True)
 
 
 def controllers():
