@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import zlib
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -521,11 +522,30 @@ def _assert_same(actual, expected, what: str) -> None:
         np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=what)
 
 
-@pytest.mark.parametrize("name", sorted(reference.REFERENCES))
+def _kernel_tables() -> tuple[dict, dict]:
+    """References and input makers: this module's, plus each ``tests/reference_*.py`` module's.
+
+    A kernel module owned by another test file registers there (``REFERENCES`` and
+    ``KERNEL_INPUTS`` in ``reference_<topic>.py``), so adding kernels never edits this file.
+    """
+    refs, inputs = dict(reference.REFERENCES), dict(KERNEL_INPUTS)
+    for path in sorted(Path(__file__).parent.glob("reference_*.py")):
+        module = importlib.import_module(path.stem)
+        for name in module.REFERENCES:
+            assert name not in refs, f"kernel {name!r} has two references"
+        refs.update(module.REFERENCES)
+        inputs.update(module.KERNEL_INPUTS)
+    return refs, inputs
+
+
+ALL_REFERENCES, ALL_KERNEL_INPUTS = _kernel_tables()
+
+
+@pytest.mark.parametrize("name", sorted(ALL_REFERENCES))
 def test_kernel_matches_reference(name):
-    assert name in KERNEL_INPUTS, f"no random-input maker for kernel {name!r}: add one to KERNEL_INPUTS"
-    make_args, n_cases = KERNEL_INPUTS[name]
-    kernel, ref = _kernel(name), reference.REFERENCES[name]
+    assert name in ALL_KERNEL_INPUTS, f"no random-input maker for kernel {name!r}: add one to KERNEL_INPUTS"
+    make_args, n_cases = ALL_KERNEL_INPUTS[name]
+    kernel, ref = _kernel(name), ALL_REFERENCES[name]
     rng = np.random.default_rng(zlib.crc32(name.encode()))  # fixed per kernel
     for case in range(n_cases):
         args = make_args(rng)
@@ -553,9 +573,9 @@ def test_every_kernel_has_a_reference():
     kernels = _compiled_kernels()
     if not kernels:
         pytest.skip("the JIT is disabled: kernels are plain functions")
-    missing = sorted(kernels - set(reference.REFERENCES))
-    assert not missing, f"kernels without a plain-Python reference in tests/reference.py: {missing}"
-    stale = sorted(set(reference.REFERENCES) - kernels)
+    missing = sorted(kernels - set(ALL_REFERENCES))
+    assert not missing, f"kernels without a plain-Python reference in tests/reference*.py: {missing}"
+    stale = sorted(set(ALL_REFERENCES) - kernels)
     assert not stale, f"references for kernels that no longer exist: {stale}"
 
 
