@@ -1,0 +1,990 @@
+"""The event-model session kernel: Sabre's player and network model, compiled.
+
+Units are Sabre's: time in ms, sizes in bits, rates in kbit/s (bits per ms). Every step below
+follows Sabre's ``sabre.py`` operation for operation (including which clock each metric reads),
+because the ``sabre`` profile must print Sabre's numbers to the last decimal; where Sabre has a
+defect that a profile option can fix, the option is named at the branch.
+
+Arrays shared by the helpers (all allocated by :func:`run_event_session`):
+
+* ``tr``: (n_periods, 3) trace periods: duration_ms, bandwidth_kbps, latency_ms. Played in a loop.
+* ``st``: float64 state vector, indices ``S_*`` of ``event_layout``.
+* ``buf``: int64 qualities of the buffered segments, ``buf[head:tail]`` (head is playing).
+* ``pq``: (n_qualities, 3) pending quality-up switches: network time, quality, time reached
+  (NaN: not yet). Sabre only appends a switch above every pending one, so qualities strictly
+  increase and n_qualities rows suffice.
+* ``hist``: throughput-history state (EWMA sums or the last samples of a sliding window).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._jit import njit
+from .event_layout import (
+    AVG_EWMA,
+    C_ABANDON,
+    C_ABANDON_GRACE_MS,
+    C_ABANDON_MULTIPLIER,
+    C_ABR,
+    C_APPLY_ABANDON_QUALITY,
+    C_AVERAGE,
+    C_BASIC,
+    C_BOLAE_MIN_BUFFER_MS,
+    C_BOLAE_MIN_BUFFER_PER_LEVEL_MS,
+    C_BUFFER_MS,
+    C_DASH_HIGH_MS,
+    C_DASH_INCLUSIVE,
+    C_DASH_LOW_MS,
+    C_DYNAMIC_LOW_MS,
+    C_FIXED_QUALITY,
+    C_GAMMA_P,
+    C_IBR_SAFETY_INIT,
+    C_IBR_SAFETY_MIN,
+    C_MIN_PROGRESS_BITS,
+    C_MIN_PROGRESS_MS,
+    C_NO_IBR,
+    C_OSC,
+    C_RAMPUP_QUALITY,
+    C_REPLACE,
+    C_SAFETY,
+    E_ABANDON_TO,
+    E_BUFFER_MS,
+    E_DOWNLOADED_BITS,
+    E_QUALITY,
+    E_REPLACE,
+    E_REQUEST_MS,
+    E_SEGMENT,
+    E_SIZE_BITS,
+    E_THROUGHPUT_KBPS,
+    E_TIME_MS,
+    E_TTFB_MS,
+    E_WAIT_MS,
+    EV_BOLA,
+    EV_BOLAE,
+    EV_COMPLETE,
+    EV_DYNAMIC,
+    EV_DYNAMICDASH,
+    EV_FIXED,
+    EV_NO_BANDWIDTH,
+    EV_THROUGHPUT,
+    M_ESTIMATE,
+    M_LEQ,
+    M_LEQ_COUNT,
+    M_OVER,
+    M_OVER_COUNT,
+    REPLACE_LEFT,
+    REPLACE_NONE,
+    S_BITRATE_CHANGE,
+    S_BOLA_LAST,
+    S_BOLA_VP,
+    S_BOLAE_GP,
+    S_BOLAE_IBR_SAFETY,
+    S_BOLAE_LAST,
+    S_BOLAE_PLACEHOLDER,
+    S_BOLAE_STEADY,
+    S_BOLAE_VP,
+    S_EWMA_WEIGHT_MS,
+    S_EWMA_WEIGHT_N,
+    S_FCC,
+    S_HEAD,
+    S_IS_BOLA,
+    S_LAST_PLAYED,
+    S_LATENCY,
+    S_LOG_BITRATE_CHANGE,
+    S_N_PENDING,
+    S_N_PLAYED,
+    S_N_SAMPLES,
+    S_NET_INDEX,
+    S_NET_TIME,
+    S_NET_TO_NEXT,
+    S_PLAY_MS,
+    S_PLAYED_BITRATE,
+    S_PLAYED_UTILITY,
+    S_RAMPUP_MS,
+    S_REACTION_MS,
+    S_REBUFFER_EVENTS,
+    S_REBUFFER_MS,
+    S_REPLACING,
+    S_SIZE,
+    S_SUSTAINABLE,
+    S_TAIL,
+    S_THROUGHPUT,
+    S_TPUT_IBR_SAFETY,
+    SLIDING_MAX_STORE,
+)
+
+#: Sentinel for "no abandonment" (Sabre's None); a replacement that is given up returns -1.
+NO_ABANDON = -100
+
+
+# -- playback queue and metrics ----------------------------------------------------------------------
+
+
+@njit
+def buffer_level_ms(st, seg_ms):
+    """Buffered media time: whole segments queued minus what of the head one has played."""
+    return seg_ms * (st[S_TAIL] - st[S_HEAD]) - st[S_FCC]
+
+
+@njit
+def process_quality_up(st, pq, now_ms, buffer_ms):
+    """Retire pending quality-up switches older than one buffer: add their reaction times."""
+    cutoff = now_ms - buffer_ms
+    while st[S_N_PENDING] > 0 and pq[0, 0] < cutoff:
+        if np.isnan(pq[0, 2]):
+            reaction = buffer_ms
+        else:
+            reaction = min(buffer_ms, pq[0, 2] - pq[0, 0])
+        st[S_REACTION_MS] += reaction
+        n = int(st[S_N_PENDING])
+        for i in range(n - 1):
+            pq[i, 0] = pq[i + 1, 0]
+            pq[i, 1] = pq[i + 1, 1]
+            pq[i, 2] = pq[i + 1, 2]
+        st[S_N_PENDING] = n - 1
+
+
+@njit
+def advertize_quality(st, pq, buf, quality, previous, buffer_ms):
+    """The network now sustains ``quality`` (was ``previous``): reaction-time bookkeeping."""
+    now = st[S_NET_TIME]
+    process_quality_up(st, pq, now, buffer_ms)
+    n = int(st[S_N_PENDING])
+    for i in range(n):
+        if np.isnan(pq[i, 2]) and pq[i, 1] > quality:
+            pq[i, 2] = now
+    if quality <= previous:
+        return
+    for i in range(int(st[S_HEAD]), int(st[S_TAIL])):
+        if quality <= buf[i]:
+            return
+    for i in range(n):
+        if quality <= pq[i, 1]:
+            return
+    pq[n, 0] = now
+    pq[n, 1] = quality
+    pq[n, 2] = np.nan
+    st[S_N_PENDING] = n + 1
+
+
+@njit
+def deplete_buffer(st, pq, buf, time_ms, seg_ms, bitrates, utilities, buffer_ms, rampup_quality, played):
+    """Play ``time_ms`` of media: count played segments, switches, rebuffering (Sabre's order)."""
+    if st[S_TAIL] == st[S_HEAD]:
+        st[S_REBUFFER_MS] += time_ms
+        st[S_PLAY_MS] += time_ms
+        return
+    if st[S_FCC] > 0:
+        if time_ms + st[S_FCC] < seg_ms:
+            st[S_FCC] += time_ms
+            st[S_PLAY_MS] += time_ms
+            return
+        time_ms -= seg_ms - st[S_FCC]
+        st[S_PLAY_MS] += seg_ms - st[S_FCC]
+        st[S_HEAD] += 1
+        st[S_FCC] = 0.0
+    while time_ms > 0 and st[S_TAIL] > st[S_HEAD]:
+        q = buf[int(st[S_HEAD])]
+        st[S_PLAYED_UTILITY] += utilities[q]
+        st[S_PLAYED_BITRATE] += bitrates[q]
+        last = int(st[S_LAST_PLAYED])
+        if q != last and last >= 0:
+            st[S_BITRATE_CHANGE] += abs(bitrates[q] - bitrates[last])
+            st[S_LOG_BITRATE_CHANGE] += abs(math.log(bitrates[q] / bitrates[last]))
+        st[S_LAST_PLAYED] = q
+        n_played = int(st[S_N_PLAYED])
+        if n_played < played.size:
+            played[n_played] = q
+        st[S_N_PLAYED] = n_played + 1
+        if np.isnan(st[S_RAMPUP_MS]):
+            rt = st[S_SUSTAINABLE] if rampup_quality < 0 else rampup_quality
+            if q >= rt:
+                st[S_RAMPUP_MS] = st[S_PLAY_MS]  # minus the rampup origin, 0 without seeks
+        for i in range(int(st[S_N_PENDING])):
+            if np.isnan(pq[i, 2]) and q >= pq[i, 1]:
+                pq[i, 2] = st[S_PLAY_MS]
+        if time_ms >= seg_ms:
+            st[S_HEAD] += 1
+            st[S_PLAY_MS] += seg_ms
+            time_ms -= seg_ms
+        else:
+            st[S_FCC] = time_ms
+            st[S_PLAY_MS] += time_ms
+            time_ms = 0.0
+    if time_ms > 0:
+        st[S_REBUFFER_MS] += time_ms
+        st[S_PLAY_MS] += time_ms
+        st[S_REBUFFER_EVENTS] += 1
+    process_quality_up(st, pq, st[S_PLAY_MS], buffer_ms)
+
+
+# -- network -------------------------------------------------------------------------------------------
+
+
+@njit
+def next_period(st, tr, pq, buf, seg_ms, bitrates, buffer_ms):
+    """Move to the next trace period (looping) and update the sustainable quality."""
+    i = int(st[S_NET_INDEX]) + 1
+    if i == tr.shape[0]:
+        i = 0
+    st[S_NET_INDEX] = i
+    st[S_NET_TO_NEXT] = tr[i, 0]
+    latency_factor = 1 - tr[i, 2] / seg_ms
+    effective_kbps = tr[i, 1] * latency_factor
+    previous = int(st[S_SUSTAINABLE])
+    sustainable = 0
+    for q in range(1, bitrates.size):
+        if bitrates[q] > effective_kbps:
+            break
+        sustainable = q
+    st[S_SUSTAINABLE] = sustainable
+    if sustainable != previous and previous >= 0:
+        advertize_quality(st, pq, buf, sustainable, previous, buffer_ms)
+
+
+@njit
+def latency_delay(st, tr, pq, buf, seg_ms, bitrates, buffer_ms):
+    """Wait one request latency (it may span periods); returns the ms waited."""
+    total = 0.0
+    units = 1.0
+    while units > 0:
+        lat = tr[int(st[S_NET_INDEX]), 2]
+        t = units * lat
+        if t <= st[S_NET_TO_NEXT]:
+            total += t
+            st[S_NET_TIME] += t
+            st[S_NET_TO_NEXT] -= t
+            units = 0.0
+        else:
+            total += st[S_NET_TO_NEXT]
+            st[S_NET_TIME] += st[S_NET_TO_NEXT]
+            units -= st[S_NET_TO_NEXT] / lat
+            next_period(st, tr, pq, buf, seg_ms, bitrates, buffer_ms)
+    return total
+
+
+@njit
+def download_bits(st, tr, pq, buf, seg_ms, bitrates, buffer_ms, size):
+    """Transfer ``size`` bits without interruption; returns the ms it took."""
+    total = 0.0
+    while size > 0:
+        bw = tr[int(st[S_NET_INDEX]), 1]
+        if size <= st[S_NET_TO_NEXT] * bw:
+            t = size / bw
+            total += t
+            st[S_NET_TIME] += t
+            st[S_NET_TO_NEXT] -= t
+            size = 0.0
+        else:
+            total += st[S_NET_TO_NEXT]
+            st[S_NET_TIME] += st[S_NET_TO_NEXT]
+            size -= st[S_NET_TO_NEXT] * bw
+            next_period(st, tr, pq, buf, seg_ms, bitrates, buffer_ms)
+    return total
+
+
+@njit
+def minimal_download(st, tr, pq, buf, seg_ms, bitrates, buffer_ms, size, min_size, min_time):
+    """Transfer until ``min_size`` bits or ``min_time`` ms have passed (or ``size`` is done).
+
+    Returns (bits, ms). This is the polling step of a download that may be abandoned.
+    """
+    total_size = 0.0
+    total_time = 0.0
+    while size > 0 and (min_size > 0 or min_time > 0):
+        bw = tr[int(st[S_NET_INDEX]), 1]
+        if bw > 0:
+            min_bits = max(min_size, min_time * bw)
+            bits_to_next = st[S_NET_TO_NEXT] * bw
+            if size <= min_bits and size <= bits_to_next:
+                bits = size
+                t = bits / bw
+                st[S_NET_TO_NEXT] -= t
+                st[S_NET_TIME] += t
+            elif min_bits <= bits_to_next:
+                bits = min_bits
+                t = bits / bw
+                # as in Sabre: end the loop even if rounding leaves min_size/min_time > 0
+                min_size = 0.0
+                min_time = 0.0
+                st[S_NET_TO_NEXT] -= t
+                st[S_NET_TIME] += t
+            else:
+                bits = bits_to_next
+                t = st[S_NET_TO_NEXT]
+                st[S_NET_TIME] += t
+                next_period(st, tr, pq, buf, seg_ms, bitrates, buffer_ms)
+        else:
+            bits = 0.0
+            if min_size > 0 or min_time > st[S_NET_TO_NEXT]:
+                t = st[S_NET_TO_NEXT]
+                st[S_NET_TIME] += t
+                next_period(st, tr, pq, buf, seg_ms, bitrates, buffer_ms)
+            else:
+                t = min_time
+                st[S_NET_TO_NEXT] -= t
+                st[S_NET_TIME] += t
+        total_size += bits
+        total_time += t
+        size -= bits
+        min_size -= bits
+        min_time -= t
+    return total_size, total_time
+
+
+@njit
+def idle(st, tr, pq, buf, seg_ms, bitrates, buffer_ms, time_ms):
+    """Let the network clock run for ``time_ms`` with nothing downloading."""
+    while time_ms > st[S_NET_TO_NEXT]:
+        time_ms -= st[S_NET_TO_NEXT]
+        st[S_NET_TIME] += st[S_NET_TO_NEXT]
+        next_period(st, tr, pq, buf, seg_ms, bitrates, buffer_ms)
+    st[S_NET_TO_NEXT] -= time_ms
+    st[S_NET_TIME] += time_ms
+
+
+# -- throughput history --------------------------------------------------------------------------------
+
+
+@njit
+def push_sample(st, hist, cfg, windows, half_lives_ms, seg_ms, time_ms, tput_kbps, lat_ms):
+    """Sabre's Ewma or SlidingWindow ``push``: update the throughput and latency estimates.
+
+    ``hist`` layout -- EWMA: [throughput_i..., latency_i...] per half-life; sliding: the last
+    ``SLIDING_MAX_STORE`` throughputs then latencies, oldest first.
+    """
+    n = int(st[S_N_SAMPLES])
+    if cfg[C_AVERAGE] == AVG_EWMA:
+        k = half_lives_ms.size
+        for i in range(k):
+            alpha = math.pow(0.5, time_ms / half_lives_ms[i])
+            hist[i] = alpha * hist[i] + (1 - alpha) * tput_kbps
+            alpha = math.pow(0.5, 1 / (half_lives_ms[i] / seg_ms))
+            hist[k + i] = alpha * hist[k + i] + (1 - alpha) * lat_ms
+        st[S_EWMA_WEIGHT_MS] += time_ms
+        st[S_EWMA_WEIGHT_N] += 1
+        tput = np.nan
+        lat = np.nan
+        for i in range(k):
+            zero_factor = 1 - math.pow(0.5, st[S_EWMA_WEIGHT_MS] / half_lives_ms[i])
+            t = hist[i] / zero_factor
+            tput = t if np.isnan(tput) else min(tput, t)
+            zero_factor = 1 - math.pow(0.5, st[S_EWMA_WEIGHT_N] / (half_lives_ms[i] / seg_ms))
+            l = hist[k + i] / zero_factor
+            lat = l if np.isnan(lat) else max(lat, l)
+    else:
+        m = SLIDING_MAX_STORE
+        if n < m:
+            hist[n] = tput_kbps
+            hist[m + n] = lat_ms
+        else:
+            for i in range(m - 1):
+                hist[i] = hist[i + 1]
+                hist[m + i] = hist[m + i + 1]
+            hist[m - 1] = tput_kbps
+            hist[2 * m - 1] = lat_ms
+        stored = min(n + 1, m)
+        tput = np.nan
+        lat = np.nan
+        for w in windows:
+            take = min(w, stored)
+            s = 0.0
+            for i in range(stored - take, stored):
+                s += hist[i]
+            t = s / take
+            tput = t if np.isnan(tput) else min(tput, t)
+            s = 0.0
+            for i in range(stored - take, stored):
+                s += hist[m + i]
+            l = s / take
+            lat = l if np.isnan(lat) else max(lat, l)
+    st[S_N_SAMPLES] = n + 1
+    st[S_THROUGHPUT] = tput
+    st[S_LATENCY] = lat
+
+
+# -- controllers -----------------------------------------------------------------------------------------
+
+
+@njit
+def quality_from_throughput(tput_kbps, latency_ms, seg_ms, bitrates):
+    """Highest quality whose segment, after the latency, downloads within one segment time."""
+    q = 0
+    while q + 1 < bitrates.size and latency_ms + seg_ms * bitrates[q + 1] / tput_kbps <= seg_ms:
+        q += 1
+    return q
+
+
+@njit
+def bola_quality_from_buffer(level_ms, vp, gp, utilities, bitrates):
+    """BOLA's choice: argmax over q of (Vp (u_q + gp) - level) / bitrate_q (first on ties)."""
+    quality = 0
+    score = 0.0
+    for q in range(bitrates.size):
+        s = (vp * (utilities[q] + gp) - level_ms) / bitrates[q]
+        if q == 0 or s > score:
+            quality = q
+            score = s
+    return quality
+
+
+@njit
+def bolae_min_buffer(quality, vp, gp, utilities, bitrates):
+    """Lowest buffer at which BOLA prefers ``quality`` to every lower quality."""
+    b = bitrates[quality]
+    u = utilities[quality]
+    level = 0.0
+    for q in range(quality):
+        if utilities[q] < u:
+            l = vp * (gp + (b * utilities[q] - bitrates[q] * u) / (b - bitrates[q]))
+            level = max(level, l)
+    return level
+
+
+@njit
+def bola_decide(st, cfg, seg_idx, n_seg, level_ms, seg_ms, bitrates, utilities):
+    """Sabre's Bola.get_quality_delay: (quality, delay_ms). Updates Vp and the last quality."""
+    gp = cfg[C_GAMMA_P]
+    if cfg[C_BASIC] == 0.0:
+        # near the start and the end, BOLA works with a smaller virtual buffer
+        t = float(min(seg_idx, n_seg - seg_idx))  # Sabre's last_seek_index is 0 without seeks
+        t = max(t / 2, 3.0)
+        t = t * seg_ms
+        size = min(cfg[C_BUFFER_MS], t)
+        st[S_BOLA_VP] = (size - seg_ms) / (utilities[utilities.size - 1] + gp)
+    vp = st[S_BOLA_VP]
+    quality = bola_quality_from_buffer(level_ms, vp, gp, utilities, bitrates)
+    delay = 0.0
+    last = int(st[S_BOLA_LAST])
+    if quality > last:
+        quality_t = quality_from_throughput(st[S_THROUGHPUT], st[S_LATENCY], seg_ms, bitrates)
+        if quality <= quality_t:
+            delay = 0.0
+        elif last > quality_t:
+            quality = last
+        elif cfg[C_OSC] == 0.0:
+            quality = quality_t + 1
+        else:
+            quality = quality_t
+            l = vp * (gp + utilities[quality])
+            delay = max(0.0, level_ms - l)
+            if quality == bitrates.size - 1:
+                delay = 0.0
+    st[S_BOLA_LAST] = quality
+    return quality, delay
+
+
+@njit
+def bola_abandon(st, cfg, quality, size, downloaded, buffer_ms, bitrates, utilities):
+    """Sabre's Bola.check_abandon: the quality to abandon to, or NO_ABANDON."""
+    if cfg[C_BASIC] != 0.0:
+        return NO_ABANDON
+    remain = size - downloaded
+    if downloaded <= 0 or remain <= 0:
+        return NO_ABANDON
+    vp = st[S_BOLA_VP]
+    gp = cfg[C_GAMMA_P]
+    score = (vp * (gp + utilities[quality]) - buffer_ms) / remain
+    if score < 0:
+        return NO_ABANDON
+    to = NO_ABANDON
+    for q in range(quality):
+        other_size = size * bitrates[q] / bitrates[quality]
+        other_score = (vp * (gp + utilities[q]) - buffer_ms) / other_size
+        if other_size < remain and other_score > score:
+            score = other_score
+            to = q
+    if to != NO_ABANDON:
+        st[S_BOLA_LAST] = to
+    return to
+
+
+@njit
+def ibr_limit(safety, level_ms, latency_ms, tput_kbps, quality, seg_ms, bitrates):
+    """Insufficient-buffer rule: the highest quality <= ``quality`` whose segment fits in
+    safety x (buffer - latency) x throughput bits (quality 0 always fits)."""
+    safe_size = safety * (level_ms - latency_ms) * tput_kbps
+    for q in range(quality):
+        if bitrates[q + 1] * seg_ms > safe_size:
+            return q
+    return quality
+
+
+@njit
+def bolae_decide(st, cfg, level_ms, seg_ms, bitrates, utilities1):
+    """Sabre's BolaEnh.get_quality_delay: (quality, delay_ms)."""
+    vp = st[S_BOLAE_VP]
+    gp = st[S_BOLAE_GP]
+    tput = st[S_THROUGHPUT]
+    if st[S_BOLAE_STEADY] == 0.0:
+        if np.isnan(tput):
+            return int(st[S_BOLAE_LAST]), 0.0
+        st[S_BOLAE_STEADY] = 1.0
+        st[S_BOLAE_IBR_SAFETY] = cfg[C_IBR_SAFETY_INIT]
+        quality = quality_from_throughput(tput, st[S_LATENCY], seg_ms, bitrates)
+        st[S_BOLAE_PLACEHOLDER] = max(0.0, bolae_min_buffer(quality, vp, gp, utilities1, bitrates) - level_ms)
+        return quality, 0.0
+
+    quality = bola_quality_from_buffer(level_ms + st[S_BOLAE_PLACEHOLDER], vp, gp, utilities1, bitrates)
+    quality_t = quality_from_throughput(tput, st[S_LATENCY], seg_ms, bitrates)
+    last = int(st[S_BOLAE_LAST])
+    if quality > last and quality > quality_t:
+        quality = max(last, quality_t)
+        if cfg[C_OSC] == 0.0:
+            quality += 1
+    max_level = vp * (utilities1[quality] + gp)
+    delay = level_ms + st[S_BOLAE_PLACEHOLDER] - max_level
+    if delay > 0:
+        if delay <= st[S_BOLAE_PLACEHOLDER]:
+            st[S_BOLAE_PLACEHOLDER] -= delay
+            delay = 0.0
+        else:
+            delay -= st[S_BOLAE_PLACEHOLDER]
+            st[S_BOLAE_PLACEHOLDER] = 0.0
+    else:
+        delay = 0.0
+    if quality == bitrates.size - 1:
+        delay = 0.0
+    if cfg[C_NO_IBR] == 0.0:
+        safety = st[S_BOLAE_IBR_SAFETY]
+        st[S_BOLAE_IBR_SAFETY] = max(safety * cfg[C_IBR_SAFETY_INIT], cfg[C_IBR_SAFETY_MIN])
+        limited = ibr_limit(safety, level_ms, st[S_LATENCY], tput, quality, seg_ms, bitrates)
+        if limited < quality:
+            quality = limited
+            delay = 0.0
+            min_level = bolae_min_buffer(quality, vp, gp, utilities1, bitrates)
+            st[S_BOLAE_PLACEHOLDER] = min(max(0.0, min_level - level_ms), st[S_BOLAE_PLACEHOLDER])
+    return quality, delay
+
+
+@njit
+def bolae_report(st, cfg, quality, time_ms, abandon_to, is_replacement, level_ms, seg_ms, bitrates, utilities1):
+    """Sabre's BolaEnh.report_download: keep the placeholder consistent with the download."""
+    vp = st[S_BOLAE_VP]
+    gp = st[S_BOLAE_GP]
+    st[S_BOLAE_LAST] = quality
+    if abandon_to == NO_ABANDON:
+        if is_replacement:
+            st[S_BOLAE_PLACEHOLDER] += seg_ms
+        else:
+            level_was = level_ms + time_ms
+            max_placeholder = max(0.0, vp * (utilities1[quality] + gp) - level_was)
+            st[S_BOLAE_PLACEHOLDER] = min(st[S_BOLAE_PLACEHOLDER], max_placeholder)
+            if level_ms > 0:  # do not inflate the placeholder while rebuffering
+                min_placeholder = bolae_min_buffer(quality, vp, gp, utilities1, bitrates) - level_was
+                st[S_BOLAE_PLACEHOLDER] = max(st[S_BOLAE_PLACEHOLDER], min_placeholder)
+    elif not is_replacement:
+        # an abandonment means the placeholder was too optimistic: lower it
+        if abandon_to > 0:
+            want = bolae_min_buffer(abandon_to, vp, gp, utilities1, bitrates)
+        else:
+            want = cfg[C_BOLAE_MIN_BUFFER_MS]
+        st[S_BOLAE_PLACEHOLDER] = min(st[S_BOLAE_PLACEHOLDER], max(0.0, want - level_ms))
+
+
+@njit
+def bolae_abandon(st, quality, size, downloaded, time_ms, ttfb_ms, buffer_ms, bitrates, utilities1):
+    """Sabre's BolaEnh.check_abandon: compare the rest of this download with a fresh lower one."""
+    remain = size - downloaded
+    if downloaded <= 0 or remain <= 0:
+        return NO_ABANDON
+    vp = st[S_BOLAE_VP]
+    gp = st[S_BOLAE_GP]
+    # a new request pays the latency again: judge the buffer as it will be after it
+    bl = max(0.0, buffer_ms + st[S_BOLAE_PLACEHOLDER] - ttfb_ms)
+    tp = downloaded / (time_ms - ttfb_ms)
+    sz = remain - ttfb_ms * tp
+    if sz <= 0:
+        return NO_ABANDON
+    to = NO_ABANDON
+    score = (vp * (gp + utilities1[quality]) - bl) / sz
+    for q in range(quality):
+        other_size = size * bitrates[q] / bitrates[quality]
+        other_score = (vp * (gp + utilities1[q]) - bl) / other_size
+        # the size check matters on its own: with a large buffer the score alone would switch
+        if other_size < sz and other_score > score:
+            score = other_score
+            to = q
+    return to
+
+
+@njit
+def throughput_decide(st, cfg, level_ms, seg_ms, bitrates):
+    """Sabre's ThroughputRule.get_quality_delay (never delays)."""
+    tput = st[S_THROUGHPUT]
+    quality = quality_from_throughput(tput * cfg[C_SAFETY], st[S_LATENCY], seg_ms, bitrates)
+    if cfg[C_NO_IBR] == 0.0:
+        safety = st[S_TPUT_IBR_SAFETY]
+        st[S_TPUT_IBR_SAFETY] = max(safety * cfg[C_IBR_SAFETY_INIT], cfg[C_IBR_SAFETY_MIN])
+        quality = ibr_limit(safety, level_ms, st[S_LATENCY], tput, quality, seg_ms, bitrates)
+    return quality
+
+
+@njit
+def throughput_abandon(st, cfg, quality, size, downloaded, time_ms, ttfb_ms, seg_ms, bitrates):
+    """Sabre's ThroughputRule.check_abandon (dash.js AbandonRequestsRule)."""
+    dl_ms = time_ms - ttfb_ms
+    if time_ms >= cfg[C_ABANDON_GRACE_MS] and dl_ms > 0:
+        tput = downloaded / dl_ms
+        size_left = size - downloaded
+        if time_ms + size_left / tput > cfg[C_ABANDON_MULTIPLIER] * seg_ms:
+            q = quality_from_throughput(tput * cfg[C_SAFETY], st[S_LATENCY], seg_ms, bitrates)
+            estimate_size = size * bitrates[q] / bitrates[quality]
+            if q >= quality or estimate_size >= size_left:
+                return NO_ABANDON
+            return q
+    return NO_ABANDON
+
+
+@njit
+def controller_decide(st, cfg, seg_idx, n_seg, seg_ms, bitrates, utilities0, utilities1):
+    """Dispatch ``get_quality_delay`` on the controller id: (quality, delay_ms)."""
+    abr = int(cfg[C_ABR])
+    level = buffer_level_ms(st, seg_ms)
+    if abr == EV_BOLA:
+        return bola_decide(st, cfg, seg_idx, n_seg, level, seg_ms, bitrates, utilities0)
+    if abr == EV_BOLAE:
+        return bolae_decide(st, cfg, level, seg_ms, bitrates, utilities1)
+    if abr == EV_THROUGHPUT:
+        return throughput_decide(st, cfg, level, seg_ms, bitrates), 0.0
+    if abr == EV_DYNAMIC:
+        # Sabre asks both rules every segment (both update their state), then picks one
+        qb, db = bola_decide(st, cfg, seg_idx, n_seg, level, seg_ms, bitrates, utilities0)
+        qt = throughput_decide(st, cfg, level, seg_ms, bitrates)
+        if st[S_IS_BOLA] != 0.0:
+            if level < cfg[C_DYNAMIC_LOW_MS] and qb < qt:
+                st[S_IS_BOLA] = 0.0
+        elif level > cfg[C_DYNAMIC_LOW_MS] and qb >= qt:
+            st[S_IS_BOLA] = 1.0
+        if st[S_IS_BOLA] != 0.0:
+            return qb, db
+        return qt, 0.0
+    if abr == EV_DYNAMICDASH:
+        if st[S_IS_BOLA] != 0.0 and level < cfg[C_DASH_LOW_MS]:
+            st[S_IS_BOLA] = 0.0
+        elif st[S_IS_BOLA] == 0.0:
+            high = cfg[C_DASH_HIGH_MS]
+            if level > high or (cfg[C_DASH_INCLUSIVE] != 0.0 and level >= high):
+                st[S_IS_BOLA] = 1.0
+        if st[S_IS_BOLA] != 0.0:
+            return bolae_decide(st, cfg, level, seg_ms, bitrates, utilities1)
+        return throughput_decide(st, cfg, level, seg_ms, bitrates), 0.0
+    return min(int(cfg[C_FIXED_QUALITY]), bitrates.size - 1), 0.0
+
+
+@njit
+def controller_abandon(st, cfg, quality, size, downloaded, time_ms, ttfb_ms, buffer_ms, seg_ms, bitrates, utilities0, utilities1):
+    """Dispatch ``check_abandon`` on the controller id."""
+    abr = int(cfg[C_ABR])
+    if abr == EV_BOLA:
+        return bola_abandon(st, cfg, quality, size, downloaded, buffer_ms, bitrates, utilities0)
+    if abr == EV_BOLAE or (abr == EV_DYNAMICDASH and st[S_IS_BOLA] != 0.0):
+        return bolae_abandon(st, quality, size, downloaded, time_ms, ttfb_ms, buffer_ms, bitrates, utilities1)
+    if abr == EV_THROUGHPUT or abr == EV_DYNAMIC or abr == EV_DYNAMICDASH:
+        # Sabre's Dynamic always uses the throughput rule's abandonment
+        return throughput_abandon(st, cfg, quality, size, downloaded, time_ms, ttfb_ms, seg_ms, bitrates)
+    return NO_ABANDON
+
+
+@njit
+def controller_report(st, cfg, quality, time_ms, abandon_to, is_replacement, level_ms, seg_ms, bitrates, utilities1):
+    """Dispatch ``report_download`` (only BOLA-E keeps state from it; Dynamic drops BOLA on replacement)."""
+    abr = int(cfg[C_ABR])
+    if abr == EV_BOLAE or abr == EV_DYNAMICDASH:
+        bolae_report(st, cfg, quality, time_ms, abandon_to, is_replacement, level_ms, seg_ms, bitrates, utilities1)
+    elif abr == EV_DYNAMIC and is_replacement:
+        st[S_IS_BOLA] = 0.0
+
+
+# -- replacement -------------------------------------------------------------------------------------------
+
+
+@njit
+def check_replace(st, cfg, buf, quality, seg_ms):
+    """Sabre's Replace.check_replace: a buffered segment below ``quality`` to re-download.
+
+    Returns its offset from the queue's end (negative), or 0 for none. The head segment and
+    the next one (1.5 segments past what is playing) are never replaced.
+    """
+    st[S_REPLACING] = 0.0
+    strategy = int(cfg[C_REPLACE])
+    if strategy == REPLACE_NONE:
+        return 0
+    head = int(st[S_HEAD])
+    n = int(st[S_TAIL]) - head
+    skip = int(math.ceil(1.5 + st[S_FCC] / seg_ms))
+    if strategy == REPLACE_LEFT:
+        for i in range(skip, n):
+            if buf[head + i] < quality:
+                st[S_REPLACING] = i - n
+                return i - n
+    else:
+        for i in range(n - 1, skip - 1, -1):
+            if buf[head + i] < quality:
+                st[S_REPLACING] = i - n
+                return i - n
+    return 0
+
+
+# -- the download with polling -------------------------------------------------------------------------------
+
+
+@njit
+def download(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buffer_cap_ms, size, quality, level_ms, mode):
+    """Sabre's NetworkModel.download: (downloaded_bits, time_ms, ttfb_ms, abandon_to).
+
+    ``mode``: 0 no polling; 1 the controller may abandon; 2 a replacement may be given up.
+    """
+    if size <= 0:
+        return 0.0, 0.0, 0.0, NO_ABANDON
+    min_bits = cfg[C_MIN_PROGRESS_BITS]
+    min_ms = cfg[C_MIN_PROGRESS_MS]
+    if mode == 0 or (min_ms <= 0 and min_bits <= 0):
+        latency = latency_delay(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms)
+        t = latency + download_bits(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size)
+        return size, t, latency, NO_ABANDON
+    # Sabre's polling always has min_progress_size > 0, so the latency is paid up front
+    latency = latency_delay(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms)
+    total_time = latency
+    total_size = 0.0
+    time_to_progress = min_ms - total_time
+    size_to_progress = min_bits
+    to = NO_ABANDON
+    while total_size < size and to == NO_ABANDON:
+        bits, t = minimal_download(
+            st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size - total_size, size_to_progress, time_to_progress
+        )
+        total_time += t
+        total_size += bits
+        if total_size < size:
+            level = max(0.0, level_ms - total_time)
+            if mode == 1:
+                to = controller_abandon(
+                    st, cfg, quality, size, total_size, total_time, latency, level, seg_ms, bitrates, utilities0, utilities1
+                )
+            elif level + seg_ms * st[S_REPLACING] <= 0:
+                to = -1  # too late: the segment being replaced is about to play
+            time_to_progress = min_ms
+            size_to_progress = min_bits
+    return total_size, total_time, latency, to
+
+
+# -- the session -------------------------------------------------------------------------------------------------
+
+
+@njit
+def init_controller(st, cfg, seg_ms, bitrates, utilities0, utilities1):
+    """Constructor work of Sabre's controllers (Vp, gamma-p and initial safeties)."""
+    n = bitrates.size
+    gp = cfg[C_GAMMA_P]
+    st[S_BOLA_VP] = (cfg[C_BUFFER_MS] - seg_ms) / (utilities0[n - 1] + gp)
+    if cfg[C_NO_IBR] != 0.0:
+        st[S_BOLAE_GP] = gp - 1  # matches BOLA-BASIC's utilities (BOLA-E's start at 1)
+        st[S_BOLAE_VP] = (cfg[C_BUFFER_MS] - seg_ms) / (utilities1[n - 1] + st[S_BOLAE_GP])
+    else:
+        min_buf = cfg[C_BOLAE_MIN_BUFFER_MS]
+        size = min_buf + cfg[C_BOLAE_MIN_BUFFER_PER_LEVEL_MS] * n
+        size = max(size, cfg[C_BUFFER_MS])
+        st[S_BOLAE_GP] = (utilities1[n - 1] - 1) / (size / min_buf - 1)
+        st[S_BOLAE_VP] = min_buf / st[S_BOLAE_GP]
+    st[S_TPUT_IBR_SAFETY] = cfg[C_IBR_SAFETY_INIT]
+
+
+@njit
+def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, metrics, log, played):
+    """Simulate one Sabre session; returns (n_requests, status).
+
+    ``tr``: (n_periods, 3) duration_ms, bandwidth_kbps, latency_ms. ``bitrates``: kbit/s per
+    quality, increasing. ``sizes_bits``: (n_segments, n_qualities). ``cfg``: ``C_*`` vector.
+    ``windows`` (sliding-window sizes) and ``half_lives_ms`` (EWMA) configure the history.
+    Fills ``metrics`` (``METRIC_NAMES`` order), ``log[:min(n_requests, len(log))]`` (``E_*``
+    columns, one row per request) and ``played[i]`` = quality of the i-th segment played.
+    """
+    metrics[:] = np.nan
+    has_bw = False
+    for i in range(tr.shape[0]):
+        if tr[i, 1] > 0:
+            has_bw = True
+            break
+    if not has_bw:
+        return 0, EV_NO_BANDWIDTH
+
+    n_seg = sizes_bits.shape[0]
+    n_q = bitrates.size
+    buffer_ms = cfg[C_BUFFER_MS]
+    rampup_q = cfg[C_RAMPUP_QUALITY]
+    poll = cfg[C_ABANDON] != 0.0
+    utilities0 = np.empty(n_q)  # Sabre's metric utilities, and BOLA's: log(b / b_0)
+    utilities1 = np.empty(n_q)  # BOLA-E's: 1 + log(b / b_0)
+    offset0 = 0 - math.log(bitrates[0])
+    offset1 = 1 - math.log(bitrates[0])
+    for q in range(n_q):
+        utilities0[q] = math.log(bitrates[q]) + offset0
+        utilities1[q] = math.log(bitrates[q]) + offset1
+
+    st = np.zeros(S_SIZE)
+    st[S_NET_INDEX] = -1
+    st[S_SUSTAINABLE] = -1
+    st[S_LAST_PLAYED] = -1
+    st[S_RAMPUP_MS] = np.nan
+    st[S_THROUGHPUT] = np.nan
+    st[S_LATENCY] = np.nan
+    buf = np.zeros(n_seg + 1, dtype=np.int64)
+    pq = np.zeros((n_q, 3))
+    hist = np.zeros(2 * max(half_lives_ms.size, SLIDING_MAX_STORE))
+    init_controller(st, cfg, seg_ms, bitrates, utilities0, utilities1)
+    next_period(st, tr, pq, buf, seg_ms, bitrates, buffer_ms)
+
+    over_n = 0
+    over_avg = 0.0
+    good_n = 0
+    good_avg = 0.0
+    est_avg = 0.0
+    n_log = 0
+
+    # first segment: the lowest quality, no polling, no controller report
+    quality = 0
+    if int(cfg[C_ABR]) == EV_FIXED:
+        quality = min(int(cfg[C_FIXED_QUALITY]), n_q - 1)
+    size = sizes_bits[0, quality]
+    request_ms = st[S_NET_TIME]
+    got, t, ttfb, to = download(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buffer_ms, size, quality, 0.0, 0)
+    dl_ms = t - ttfb
+    startup_ms = dl_ms  # Sabre's startup time excludes the first latency (unused by its metrics)
+    buf[int(st[S_TAIL])] = quality
+    st[S_TAIL] += 1
+    push_sample(st, hist, cfg, windows, half_lives_ms, seg_ms, dl_ms, got / dl_ms, ttfb)
+    st[S_PLAY_MS] += t
+    if n_log < log.shape[0]:
+        _log_row(log[n_log], 0, quality, size, got, t, ttfb, NO_ABANDON, False, request_ms, 0.0,
+                 buffer_level_ms(st, seg_ms), np.nan)
+    n_log += 1
+
+    next_seg = 1
+    forced = -1  # quality forced by an abandonment (applied only with the defect fixed)
+    while next_seg < n_seg:
+        wait_ms = 0.0
+        full_delay = buffer_level_ms(st, seg_ms) + seg_ms - buffer_ms
+        if full_delay > 0:
+            deplete_buffer(st, pq, buf, full_delay, seg_ms, bitrates, utilities0, buffer_ms, rampup_q, played)
+            idle(st, tr, pq, buf, seg_ms, bitrates, buffer_ms, full_delay)
+            if int(cfg[C_ABR]) in (EV_BOLAE, EV_DYNAMICDASH):
+                st[S_BOLAE_PLACEHOLDER] += full_delay  # BolaEnh.report_delay
+            wait_ms = full_delay
+
+        est_kbps = st[S_THROUGHPUT]
+        if forced < 0:
+            quality, delay = controller_decide(st, cfg, next_seg, n_seg, seg_ms, bitrates, utilities0, utilities1)
+            replace = check_replace(st, cfg, buf, quality, seg_ms)
+        else:
+            quality, delay = forced, 0.0
+            replace = 0
+            forced = -1
+
+        if replace != 0:
+            delay = 0.0
+            segment = next_seg + replace
+            mode = 2
+        else:
+            segment = next_seg
+            mode = 1
+        if not poll:
+            mode = 0
+        size = sizes_bits[segment, quality]
+
+        if delay > 0:
+            deplete_buffer(st, pq, buf, delay, seg_ms, bitrates, utilities0, buffer_ms, rampup_q, played)
+            idle(st, tr, pq, buf, seg_ms, bitrates, buffer_ms, delay)
+            wait_ms += delay
+
+        request_ms = st[S_NET_TIME]
+        got, t, ttfb, to = download(
+            st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buffer_ms, size, quality,
+            buffer_level_ms(st, seg_ms), mode,
+        )
+        deplete_buffer(st, pq, buf, t, seg_ms, bitrates, utilities0, buffer_ms, rampup_q, played)
+
+        if replace == 0:
+            if to == NO_ABANDON:
+                buf[int(st[S_TAIL])] = quality
+                st[S_TAIL] += 1
+                next_seg += 1
+            elif cfg[C_APPLY_ABANDON_QUALITY] != 0.0:
+                forced = to
+            # else Sabre's defect: the abandoned-to quality is stored in a variable never read
+        elif to == NO_ABANDON and buffer_level_ms(st, seg_ms) + seg_ms * replace >= 0:
+            buf[int(st[S_TAIL]) + replace] = quality
+
+        level = buffer_level_ms(st, seg_ms)
+        controller_report(st, cfg, quality, t, to, replace != 0, level, seg_ms, bitrates, utilities1)
+
+        dl_ms = t - ttfb
+        sample = got / dl_ms
+        tput = st[S_THROUGHPUT]
+        if tput > sample:
+            over_n += 1
+            over_avg += (tput - sample - over_avg) / over_n
+        else:
+            good_n += 1
+            good_avg += (sample - tput - good_avg) / good_n
+        est_avg += (tput - sample - est_avg) / (over_n + good_n)
+        if to == NO_ABANDON:
+            push_sample(st, hist, cfg, windows, half_lives_ms, seg_ms, dl_ms, sample, ttfb)
+
+        if n_log < log.shape[0]:
+            _log_row(log[n_log], segment, quality, size, got, t, ttfb, to, replace != 0, request_ms, wait_ms, level, est_kbps)
+        n_log += 1
+
+    # play out what is left
+    deplete_buffer(st, pq, buf, buffer_level_ms(st, seg_ms), seg_ms, bitrates, utilities0, buffer_ms, rampup_q, played)
+
+    play = st[S_PLAY_MS]
+    rebuf = st[S_REBUFFER_MS]
+    to_avg = 1 / (play / seg_ms)
+    metrics[0] = buffer_ms
+    metrics[1] = st[S_PLAYED_UTILITY]
+    metrics[2] = st[S_PLAYED_UTILITY] * to_avg
+    metrics[3] = st[S_PLAYED_BITRATE]
+    metrics[4] = st[S_PLAYED_BITRATE] * to_avg
+    metrics[5] = play / 1000
+    metrics[6] = play / seg_ms
+    metrics[7] = rebuf / 1000
+    metrics[8] = rebuf / play
+    metrics[9] = rebuf / 1000 * to_avg
+    metrics[10] = st[S_REBUFFER_EVENTS]
+    metrics[11] = st[S_REBUFFER_EVENTS] * to_avg
+    metrics[12] = st[S_BITRATE_CHANGE]
+    metrics[13] = st[S_BITRATE_CHANGE] * to_avg
+    metrics[14] = st[S_LOG_BITRATE_CHANGE]
+    metrics[15] = st[S_LOG_BITRATE_CHANGE] * to_avg
+    metrics[16] = to_avg * (st[S_PLAYED_UTILITY] - cfg[C_GAMMA_P] * rebuf / seg_ms)
+    metrics[M_OVER_COUNT] = over_n
+    metrics[M_OVER] = over_avg
+    metrics[M_LEQ_COUNT] = good_n
+    metrics[M_LEQ] = good_avg
+    metrics[M_ESTIMATE] = est_avg
+    if np.isnan(st[S_RAMPUP_MS]):
+        metrics[22] = n_seg * seg_ms / 1000
+    else:
+        metrics[22] = st[S_RAMPUP_MS] / 1000
+    metrics[23] = st[S_REACTION_MS] / 1000
+    return n_log, EV_COMPLETE
+
+
+@njit
+def _log_row(row, segment, quality, size, got, time_ms, ttfb, to, replaced, request_ms, wait_ms, level, est_kbps):
+    row[E_SEGMENT] = segment
+    row[E_QUALITY] = quality
+    row[E_SIZE_BITS] = size
+    row[E_DOWNLOADED_BITS] = got
+    row[E_TIME_MS] = time_ms
+    row[E_TTFB_MS] = ttfb
+    row[E_ABANDON_TO] = np.nan if to == NO_ABANDON else to
+    row[E_REPLACE] = 1.0 if replaced else 0.0
+    row[E_REQUEST_MS] = request_ms
+    row[E_WAIT_MS] = wait_ms
+    row[E_BUFFER_MS] = level
+    row[E_THROUGHPUT_KBPS] = est_kbps
