@@ -528,17 +528,22 @@ def _kernel_tables() -> tuple[dict, dict]:
     A kernel module owned by another test file registers there (``REFERENCES`` and
     ``KERNEL_INPUTS`` in ``reference_<topic>.py``), so adding kernels never edits this file.
     """
-    refs, inputs = dict(reference.REFERENCES), dict(KERNEL_INPUTS)
+    refs, inputs, covered = dict(reference.REFERENCES), dict(KERNEL_INPUTS), {}
     for path in sorted(Path(__file__).parent.glob("reference_*.py")):
         module = importlib.import_module(path.stem)
         for name in module.REFERENCES:
             assert name not in refs, f"kernel {name!r} has two references"
         refs.update(module.REFERENCES)
         inputs.update(module.KERNEL_INPUTS)
-    return refs, inputs
+        covered.update(getattr(module, "COVERED_BY", {}))
+    return refs, inputs, covered
 
 
-ALL_REFERENCES, ALL_KERNEL_INPUTS = _kernel_tables()
+#: ``COVERED_BY`` (optional in a reference module) names helpers that have no reference of their
+#: own because an independent whole-model reference checks them through the kernel that calls
+#: them (helper -> that kernel, which must have a reference). Listing is explicit, so a new helper
+#: still fails the coverage test until someone decides how it is checked.
+ALL_REFERENCES, ALL_KERNEL_INPUTS, COVERED_BY = _kernel_tables()
 
 
 @pytest.mark.parametrize("name", sorted(ALL_REFERENCES))
@@ -573,9 +578,11 @@ def test_every_kernel_has_a_reference():
     kernels = _compiled_kernels()
     if not kernels:
         pytest.skip("the JIT is disabled: kernels are plain functions")
-    missing = sorted(kernels - set(ALL_REFERENCES))
+    for helper, parent in COVERED_BY.items():
+        assert parent in ALL_REFERENCES, f"{helper!r} is said to be covered by {parent!r}, which has no reference"
+    missing = sorted(kernels - set(ALL_REFERENCES) - set(COVERED_BY))
     assert not missing, f"kernels without a plain-Python reference in tests/reference*.py: {missing}"
-    stale = sorted(set(ALL_REFERENCES) - kernels)
+    stale = sorted((set(ALL_REFERENCES) | set(COVERED_BY)) - kernels)
     assert not stale, f"references for kernels that no longer exist: {stale}"
 
 
