@@ -109,6 +109,7 @@ from .event_layout import (
     S_REBUFFER_MS,
     S_REPLACING,
     S_SIZE,
+    S_STALL_MS,
     S_SUSTAINABLE,
     S_TAIL,
     S_THROUGHPUT,
@@ -176,6 +177,7 @@ def deplete_buffer(st, pq, buf, time_ms, seg_ms, bitrates, utilities, buffer_ms,
     if st[S_TAIL] == st[S_HEAD]:
         st[S_REBUFFER_MS] += time_ms
         st[S_PLAY_MS] += time_ms
+        st[S_STALL_MS] += time_ms
         return
     if st[S_FCC] > 0:
         if time_ms + st[S_FCC] < seg_ms:
@@ -196,8 +198,10 @@ def deplete_buffer(st, pq, buf, time_ms, seg_ms, bitrates, utilities, buffer_ms,
             st[S_LOG_BITRATE_CHANGE] += abs(math.log(bitrates[q] / bitrates[last]))
         st[S_LAST_PLAYED] = q
         n_played = int(st[S_N_PLAYED])
-        if n_played < played.size:
-            played[n_played] = q
+        if n_played < played.shape[0]:
+            played[n_played, 0] = q
+            played[n_played, 1] = st[S_STALL_MS]  # the stall this segment ended
+        st[S_STALL_MS] = 0.0
         st[S_N_PLAYED] = n_played + 1
         if np.isnan(st[S_RAMPUP_MS]):
             rt = st[S_SUSTAINABLE] if rampup_quality < 0 else rampup_quality
@@ -217,6 +221,7 @@ def deplete_buffer(st, pq, buf, time_ms, seg_ms, bitrates, utilities, buffer_ms,
     if time_ms > 0:
         st[S_REBUFFER_MS] += time_ms
         st[S_PLAY_MS] += time_ms
+        st[S_STALL_MS] += time_ms
         st[S_REBUFFER_EVENTS] += 1
     process_quality_up(st, pq, st[S_PLAY_MS], buffer_ms)
 
@@ -801,7 +806,8 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
     quality, increasing. ``sizes_bits``: (n_segments, n_qualities). ``cfg``: ``C_*`` vector.
     ``windows`` (sliding-window sizes) and ``half_lives_ms`` (EWMA) configure the history.
     Fills ``metrics`` (``METRIC_NAMES`` order), ``log[:min(n_requests, len(log))]`` (``E_*``
-    columns, one row per request) and ``played[i]`` = quality of the i-th segment played.
+    columns, one row per request) and ``played[i]`` = (quality, ms of stall just before it) of
+    the i-th segment played, shape (n_segments, 2).
     """
     metrics[:] = np.nan
     has_bw = False
@@ -859,7 +865,7 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
     push_sample(st, hist, cfg, windows, half_lives_ms, seg_ms, dl_ms, got / dl_ms, ttfb)
     st[S_PLAY_MS] += t
     if n_log < log.shape[0]:
-        _log_row(log[n_log], 0, quality, size, got, t, ttfb, NO_ABANDON, False, request_ms, 0.0,
+        log_row(log[n_log], 0, quality, size, got, t, ttfb, NO_ABANDON, False, request_ms, 0.0,
                  buffer_level_ms(st, seg_ms), np.nan)
     n_log += 1
 
@@ -935,7 +941,7 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
             push_sample(st, hist, cfg, windows, half_lives_ms, seg_ms, dl_ms, sample, ttfb)
 
         if n_log < log.shape[0]:
-            _log_row(log[n_log], segment, quality, size, got, t, ttfb, to, replace != 0, request_ms, wait_ms, level, est_kbps)
+            log_row(log[n_log], segment, quality, size, got, t, ttfb, to, replace != 0, request_ms, wait_ms, level, est_kbps)
         n_log += 1
 
     # play out what is left
@@ -975,7 +981,7 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
 
 
 @njit
-def _log_row(row, segment, quality, size, got, time_ms, ttfb, to, replaced, request_ms, wait_ms, level, est_kbps):
+def log_row(row, segment, quality, size, got, time_ms, ttfb, to, replaced, request_ms, wait_ms, level, est_kbps):
     row[E_SEGMENT] = segment
     row[E_QUALITY] = quality
     row[E_SIZE_BITS] = size

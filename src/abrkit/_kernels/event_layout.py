@@ -87,7 +87,8 @@ S_EWMA_WEIGHT_MS = 31
 S_EWMA_WEIGHT_N = 32
 S_BOLAE_VP = 33
 S_BOLAE_GP = 34
-S_SIZE = 35
+S_STALL_MS = 35  # rebuffering since the last segment started playing
+S_SIZE = 36
 
 # -- metrics vector: every number Sabre prints, in its order ---------------------------------------
 METRIC_NAMES = (
