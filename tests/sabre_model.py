@@ -38,10 +38,14 @@ MIN_PROGRESS_MS = 50
 
 #: One request. ``time`` includes ``time_to_first_bit``; ``abandon_to`` is the quality an
 #: abandonment chose (-1 when a replacement was given up), else None; ``buffer_level`` is the buffer
-#: in ms after the download was played against and the segment (if complete) was added.
+#: in ms after the download was played against and the segment (if complete) was added;
+#: ``request_time`` is the network clock at the request, ``wait`` the idle ms before it (full
+#: buffer + the ABR's delay) and ``estimate`` the throughput estimate the decision saw (abrkit's
+#: additions, for comparing the compiled kernel's log row by row).
 Download = namedtuple(
     "Download",
-    "index quality size downloaded time time_to_first_bit abandon_to replacement buffer_level",
+    "index quality size downloaded time time_to_first_bit abandon_to replacement buffer_level "
+    "request_time wait estimate",
 )
 
 METRICS = (
@@ -84,6 +88,8 @@ class _Session:
         self.rampup_time = None
         self.rampup_threshold = rampup_threshold
         self.pending_up = []  # [network time, quality] or [.., .., time the quality was played]
+        self.played = []  # (quality, ms stalled just before it started): abrkit's per-segment view
+        self.stall = 0
         self.reaction_time = 0
 
         self.durations = [p[0] for p in periods]
@@ -109,6 +115,7 @@ class _Session:
             # event, and skips the reaction-time maturing below.
             self.rebuffer_time += time
             self.play_time += time
+            self.stall += time
             return
         if self.fcc > 0:
             if time + self.fcc < seg:
@@ -123,6 +130,8 @@ class _Session:
         while time > 0 and buf:
             # A segment is scored (utility, bitrate, switches, ramp-up) when it starts playing.
             q = buf[0]
+            self.played.append((q, self.stall))
+            self.stall = 0
             self.played_utility += self.utilities[q]
             self.played_bitrate += bitrates[q]
             last = self.last_played
@@ -151,6 +160,7 @@ class _Session:
         if time > 0:
             self.rebuffer_time += time
             self.play_time += time
+            self.stall += time
             self.rebuffer_events += 1
         self._mature(self.play_time)
 
@@ -862,12 +872,13 @@ def run_sabre(
     # counts as play time (startup) but not as rebuffering.
     quality = rule.first_quality()
     size = segment_sizes_bits[0][quality]
+    request_time = s.net_time
     got, time, ttfb, _ = s.fetch(size, quality, 0, None)
     dl_time = time - ttfb
     s.buf.append(quality)
     history.push(dl_time, size / dl_time, ttfb)
     s.play_time += time
-    downloads.append(Download(0, quality, size, got, time, ttfb, None, False, s.level()))
+    downloads.append(Download(0, quality, size, got, time, ttfb, None, False, s.level(), request_time, 0, None))
     if log is not None:
         log("[%d-%d]  %d: q=%d s=%d/%d t=%d=%d+%d bl=0->0->%d" % (
             0, round(time), 0, quality, got, size, time, ttfb, time - ttfb, s.level()))
@@ -883,13 +894,16 @@ def run_sabre(
     while next_segment < n_segments:
         # Wait until the next segment fits in the buffer; the ABR hears about this wait.
         full_delay = s.level() + seg - buffer_ms
+        waited = 0
         if full_delay > 0:
+            waited = full_delay
             s.play(full_delay)
             s.wait(full_delay)
             rule.on_wait(full_delay)
             if log is not None:
                 log("full buffer delay %d bl=%d" % (full_delay, s.level()))
 
+        estimate = s.throughput
         if forced_quality is None:
             quality, delay = rule.decide(next_segment)
             slot = replacer.check(quality) if replacer is not None else None
@@ -913,10 +927,12 @@ def run_sabre(
             # The ABR's own wait: played out and waited, but not reported back to the ABR.
             s.play(delay)
             s.wait(delay)
+            waited += delay
             if log is not None:
                 log("abr delay %d bl=%d" % (delay, s.level()))
 
         start = s.play_time
+        request_time = s.net_time
         got, time, ttfb, abandon_to = s.fetch(size, quality, s.level(), check)
         s.play(time)
 
@@ -933,7 +949,7 @@ def run_sabre(
             elif log is not None:
                 log("WARNING: too late to replace")
         downloads.append(Download(index, quality, size, got, time, ttfb, abandon_to,
-                                  slot is not None, s.level()))
+                                  slot is not None, s.level(), request_time, waited, estimate))
         if log is not None:
             note = "REPLACEMENT " if slot is not None else ""
             if abandon_to is not None:
@@ -988,4 +1004,5 @@ def run_sabre(
         "rampup_time": rampup / 1000,
         "total_reaction_time": s.reaction_time / 1000,
         "downloads": downloads,
+        "played": s.played,
     }
