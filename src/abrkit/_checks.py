@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 
 from .errors import ParameterError
 
@@ -33,3 +34,12 @@ def integer(name: str, value: object, *, ge: int | None = None) -> int:
     if ge is not None and value < ge:
         raise ParameterError(name, value, f"must be an integer >= {ge}")
     return int(value)
+
+
+def worker_count(n_workers: int | None) -> int:
+    """Threads for a batch: ``n_workers`` validated, or the CPU count (at most 8) for None."""
+    if n_workers is None:
+        return max(1, min(os.cpu_count() or 1, 8))
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+        raise ParameterError("n_workers", n_workers, "must be an integer >= 1 or None")
+    return n_workers

@@ -1,0 +1,373 @@
+"""The event player model and its profiles: ``sabre`` (faithful) and ``event`` (defects fixed).
+
+The chunk model of :mod:`abrkit.simulate` downloads one whole chunk per step. The event model is
+Sabre's player (Spiteri et al., UMass-LIDS/sabre): a queue of buffered segments played in real
+time, a latency before every request's first byte, download progress polled every
+``min_progress_ms`` or ``min_progress_bits`` so the controller can abandon it, waits requested by
+the controller (BOLA), and optional replacement of buffered low-quality segments. It runs the
+controllers of :mod:`abrkit.event_controllers` and reports every metric Sabre prints.
+
+Profile ``sabre`` reproduces ``sabre.py`` to its printed decimals, in its units (time in ms,
+sizes in bits), with its one behavioural defect: after an abandonment Sabre stores the quality
+to switch to in a variable it never reads, so the segment is decided afresh
+(``apply_abandon_quality=False``). Profile ``event`` is the same model with the defect fixed.
+Sabre's second defect -- a custom ``.py`` replacement module is silently replaced by "none" --
+has no counterpart: abrkit's replacement strategies are ``none``, ``left`` and ``right``, and
+any other value is an error.
+"""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ._checks import integer, number, worker_count
+from ._kernels import event_layout as E
+from ._kernels.event import run_event_session
+from .controllers import Controller, get_controller
+from .errors import ParameterError
+from .event_controllers import EventController
+from .qoe import QoE, get_qoe
+from .tables import summary_table
+from .traces import Trace
+from .video import Video
+
+__all__ = ["EventProfile", "EVENT_PROFILES", "EventBatchResult", "run_event_batch", "METRIC_NAMES"]
+
+#: Every metric Sabre prints, snake_case, in its order.
+METRIC_NAMES: tuple[str, ...] = E.METRIC_NAMES
+_REPLACEMENTS = {"none": E.REPLACE_NONE, "left": E.REPLACE_LEFT, "right": E.REPLACE_RIGHT}
+_STATUS = {E.EV_COMPLETE: "complete", E.EV_NO_BANDWIDTH: "no_bandwidth"}
+_PARALLEL_MIN_SEGMENTS = 20_000  # below this, one thread beats starting a pool
+
+
+@dataclass(frozen=True)
+class EventProfile:
+    """Player and network settings of the event model (seconds, as everywhere in abrkit).
+
+    * ``buffer_cap_s``: maximum buffer (Sabre ``-b``, 25 s); the player waits when the next
+      segment would not fit.
+    * ``replacement``: ``none``, ``left`` or ``right`` (Sabre ``-r``): re-download the first
+      (left) or last (right) buffered segment below the chosen quality, skipping the one playing
+      and the next.
+    * ``rampup_quality``: quality index counted as ramped up; None: the quality the current
+      network period sustains (Sabre ``-rmp``).
+    * ``apply_abandon_quality``: after an abandonment, download the quality the controller
+      abandoned to (True); Sabre decides afresh instead (False, its defect).
+    * ``min_progress_bits`` / ``min_progress_ms``: a download in progress is shown to the
+      controller at least this often (Sabre: 12000 bits or 50 ms, whichever is later).
+    * ``latency_s``: time to first byte of every request; None: the trace's per-period latency
+      (0 for traces without one).
+    * ``qoe``: the abrkit QoE model for the ``qoe`` column (Sabre's own score is
+      ``time_average_score``).
+    """
+
+    name: str = "event"
+    buffer_cap_s: float = 25.0
+    replacement: str = "none"
+    rampup_quality: int | None = None
+    apply_abandon_quality: bool = True
+    min_progress_bits: float = 12000.0
+    min_progress_ms: float = 50.0
+    latency_s: float | None = None
+    qoe: QoE = field(default_factory=QoE.linear)
+
+    def __post_init__(self) -> None:
+        number("buffer_cap_s", self.buffer_cap_s, gt=0)
+        if self.replacement not in _REPLACEMENTS:
+            raise ParameterError("replacement", self.replacement, f"must be one of {', '.join(_REPLACEMENTS)}")
+        if self.rampup_quality is not None:
+            integer("rampup_quality", self.rampup_quality, ge=0)
+        # Sabre's poll always moves at least this many bits (its time-only mode is unreachable).
+        number("min_progress_bits", self.min_progress_bits, gt=0)
+        number("min_progress_ms", self.min_progress_ms, ge=0)
+        if self.latency_s is not None:
+            number("latency_s", self.latency_s, ge=0)
+        if not isinstance(self.apply_abandon_quality, (bool, np.bool_)):
+            raise ParameterError("apply_abandon_quality", self.apply_abandon_quality, "must be true or false")
+
+    def replace(self, **changes: Any) -> "EventProfile":
+        return replace(self, **changes)
+
+    def config(self, controller: EventController, video: Video) -> np.ndarray:
+        """The kernel's config vector for ``controller`` under this profile."""
+        cfg = np.zeros(E.C_SIZE)
+        cfg[E.C_BUFFER_MS] = round(self.buffer_cap_s * 1000, 9)
+        cfg[E.C_REPLACE] = _REPLACEMENTS[self.replacement]
+        cfg[E.C_RAMPUP_QUALITY] = -1.0 if self.rampup_quality is None else float(self.rampup_quality)
+        cfg[E.C_APPLY_ABANDON_QUALITY] = float(self.apply_abandon_quality)
+        cfg[E.C_MIN_PROGRESS_BITS] = self.min_progress_bits
+        cfg[E.C_MIN_PROGRESS_MS] = self.min_progress_ms
+        controller.event_config(cfg)
+        return cfg
+
+    def kernel_trace(self, trace: Trace) -> np.ndarray:
+        """(n_periods, 3): duration_ms, bandwidth_kbps, latency_ms, as Sabre's JSON holds them.
+
+        Values are rounded to 1e-9 of their unit, which recovers the integers of a Sabre file
+        exactly after abrkit's seconds/bps round trip.
+        """
+        key = ("event_trace", self.latency_s)
+        cached = trace._cache.get(key)
+        if cached is None:
+            lat_s = trace.latency_s if trace.latency_s is not None else np.zeros(trace.n_periods)
+            if self.latency_s is not None:
+                lat_s = np.full(trace.n_periods, self.latency_s)
+            cached = np.ascontiguousarray(np.column_stack([
+                np.round(trace.duration_s * 1e3, 9), np.round(trace.bandwidth_bps / 1e3, 9), np.round(lat_s * 1e3, 9),
+            ]))
+            trace._cache[key] = cached
+        return cached
+
+    def settings(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "qoe"}
+        return {"profile": d.pop("name"), "model": "event", **d}
+
+
+EVENT_PROFILES: dict[str, EventProfile] = {
+    "sabre": EventProfile(name="sabre", apply_abandon_quality=False),
+    "event": EventProfile(),
+}
+
+
+def _video_arrays(video: Video) -> tuple[float, np.ndarray, np.ndarray]:
+    """(segment_ms, bitrates_kbps, sizes_bits) in Sabre's units."""
+    seg_ms = round(video.chunk_s * 1e3, 9)
+    return seg_ms, np.round(video.bitrates_bps / 1e3, 9), np.ascontiguousarray(video.sizes_bytes * 8.0)
+
+
+class EventBatchResult:
+    """Sessions of the event model: per-session metrics, per-request log, per-segment playback.
+
+    Same reading interface as :class:`abrkit.simulate.BatchResult`: :meth:`sessions`,
+    :meth:`summary`, :meth:`chunks` (here one row per *request*, abandoned and replacement
+    downloads included) and :meth:`segments` (one row per segment played).
+    """
+
+    def __init__(self, traces, videos, controllers, profile, qoe, job_trace, job_video, job_ctrl,
+                 metrics, logs, played, n_played, status):
+        self.traces: list[Trace] = traces
+        self.videos: list[Video] = videos
+        self.controllers: list[EventController] = controllers
+        self.profile: EventProfile = profile
+        self.qoe: QoE = qoe
+        self.job_trace, self.job_video, self.job_ctrl = job_trace, job_video, job_ctrl
+        self.metrics: np.ndarray = metrics  # (sessions, len(METRIC_NAMES))
+        self.logs: list[np.ndarray] = logs  # per session: (requests, E_COLS)
+        self.played: list[np.ndarray] = played  # per session: (segments played, 2) quality, stall_ms
+        self.n_done: np.ndarray = n_played
+        self.status: np.ndarray = status
+        self.n_chunks = np.array([videos[v].n_chunks for v in job_video], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return self.job_trace.size
+
+    def _names(self) -> dict[str, list[str]]:
+        return {
+            "trace": [self.traces[t].name for t in self.job_trace],
+            "video": [self.videos[v].name for v in self.job_video],
+            "controller": [self.controllers[c].name for c in self.job_ctrl],
+        }
+
+    def sessions(self) -> pd.DataFrame:
+        """One row per session: trace, video, controller, profile, status, abrkit's totals (qoe
+        with the profile's model, mean_bitrate_kbps, rebuffer_s, switches, ...), the request
+        counts (requests, abandoned, replaced), then every Sabre metric (``METRIC_NAMES``)."""
+        rows = []
+        for j in range(len(self)):
+            video = self.videos[self.job_video[j]]
+            played = self.played[j]
+            rungs = played[:, 0].astype(np.int64)
+            stall_s = played[:, 1] / 1e3
+            n = rungs.size
+            rewards = self.qoe.rewards(video, rungs[None, :], stall_s[None, :]) if n else np.zeros((1, 0))
+            total = float(self.qoe.total(rewards)[0]) if n else float("nan")
+            scored = n - (0 if self.qoe.include_first_chunk else 1)
+            kbps = video.bitrates_bps[rungs] / 1e3
+            steps = np.abs(np.diff(kbps))
+            log = self.logs[j]
+            row: dict[str, Any] = {
+                "chunks": n,
+                "qoe": total,
+                "qoe_per_chunk": total / max(scored, 1),
+                "mean_bitrate_kbps": float(kbps.mean()) if n else float("nan"),
+                "rebuffer_s": float(stall_s.sum()),
+                "rebuffer_events": int(np.count_nonzero(stall_s > 0)),
+                "startup_s": float(log[0, E.E_TIME_MS] / 1e3) if len(log) else float("nan"),
+                "switches": int(np.count_nonzero(np.diff(rungs))),
+                "mean_switch_kbps": float(steps.mean()) if steps.size else 0.0,
+                "wait_s": float(log[:, E.E_WAIT_MS].sum() / 1e3),
+                "requests": len(log),
+                "abandoned": int(np.count_nonzero(~np.isnan(log[:, E.E_ABANDON_TO]))),
+                "replaced": int(np.count_nonzero(log[:, E.E_REPLACE] == 1.0)),
+            }
+            if video.quality is not None and n:
+                row["mean_quality"] = float(video.quality[np.arange(n), rungs].mean())
+            row.update(zip(METRIC_NAMES, self.metrics[j].tolist()))
+            rows.append(row)
+        head = pd.DataFrame({**self._names(), "profile": self.profile.name,
+                             "status": [_STATUS[int(s)] for s in self.status]})
+        return pd.concat([head, pd.DataFrame(rows, index=head.index)], axis=1)
+
+    def summary(self, sessions: pd.DataFrame | None = None) -> pd.DataFrame:
+        """One row per controller: mean QoE, bitrate, rebuffering, switches (see ``summary_table``)."""
+        if sessions is None:
+            sessions = self.sessions()
+        chunk_s = np.array([self.videos[v].chunk_s for v in self.job_video])
+        return summary_table(sessions, [c.name for c in self.controllers], sessions["chunks"].to_numpy() * chunk_s)
+
+    def chunks(self) -> pd.DataFrame:
+        """One row per request, in Sabre's units: segment, rung, size_bits, downloaded_bits,
+        time_ms (latency included), ttfb_ms, abandoned_to (NaN: completed; -1: a replacement
+        given up), replacement, request_ms (network clock), wait_ms, buffer_ms (after),
+        estimate_kbps (the throughput estimate the decision saw)."""
+        names = self._names()
+        parts = []
+        cols = {
+            "segment": E.E_SEGMENT, "rung": E.E_QUALITY, "size_bits": E.E_SIZE_BITS,
+            "downloaded_bits": E.E_DOWNLOADED_BITS, "time_ms": E.E_TIME_MS, "ttfb_ms": E.E_TTFB_MS,
+            "abandoned_to": E.E_ABANDON_TO, "replacement": E.E_REPLACE, "request_ms": E.E_REQUEST_MS,
+            "wait_ms": E.E_WAIT_MS, "buffer_ms": E.E_BUFFER_MS, "estimate_kbps": E.E_THROUGHPUT_KBPS,
+        }
+        for j, log in enumerate(self.logs):
+            frame = pd.DataFrame({k: log[:, c] for k, c in cols.items()})
+            for k in ("segment", "rung"):
+                frame[k] = frame[k].astype(np.int64)
+            frame["replacement"] = frame["replacement"].astype(bool)
+            frame.insert(0, "request", np.arange(len(log)))
+            for k in ("controller", "video", "trace"):
+                frame.insert(0, k, names[k][j])
+            parts.append(frame)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["trace", "video", "controller", *cols])
+
+    def segments(self) -> pd.DataFrame:
+        """One row per segment played: position, rung, bitrate_kbps and the stall before it (s)."""
+        names = self._names()
+        parts = []
+        for j, played in enumerate(self.played):
+            video = self.videos[self.job_video[j]]
+            rungs = played[:, 0].astype(np.int64)
+            parts.append(pd.DataFrame({
+                "trace": names["trace"][j], "video": names["video"][j], "controller": names["controller"][j],
+                "segment": np.arange(rungs.size), "rung": rungs, "bitrate_kbps": video.bitrates_bps[rungs] / 1e3,
+                "stall_s": played[:, 1] / 1e3,
+            }))
+        return pd.concat(parts, ignore_index=True)
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            **self.profile.settings(),
+            **self.qoe.settings(),
+            "controllers": [c.settings() for c in self.controllers],
+            "videos": [{"name": v.name, "bitrates_kbps": v.bitrates_kbps.tolist(), "chunk_s": v.chunk_s} for v in self.videos],
+        }
+
+
+def _event_controller(spec: str | Controller) -> EventController:
+    c = get_controller(spec)
+    if not isinstance(c, EventController):
+        raise ParameterError(
+            "controller", c.name,
+            "runs in the chunk player model, not under an event-model profile (sabre, event); event-model "
+            "controllers: bola, bolae, throughput, dynamic, dynamicdash, dashjs, fixed-event",
+        )
+    return c
+
+
+def _one_session(tr: np.ndarray, video_arrays: tuple[float, np.ndarray, np.ndarray], cfg: np.ndarray,
+                 windows: np.ndarray, half_lives_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    seg_ms, bitrates, sizes = video_arrays
+    n_seg = sizes.shape[0]
+    capacity = 4 * n_seg + 8
+    while True:
+        metrics = np.empty(E.N_METRICS)
+        log = np.empty((capacity, E.E_COLS))
+        played = np.full((n_seg, 2), np.nan)
+        n_log, status = run_event_session(tr, seg_ms, bitrates, sizes, cfg, windows, half_lives_ms, metrics, log, played)
+        if n_log <= capacity:
+            break
+        capacity = n_log  # repeated abandonments: run again with room for every request
+    n_played = int(np.count_nonzero(~np.isnan(played[:, 0])))
+    return metrics, log[:n_log].copy(), played[:n_played].copy(), int(status)
+
+
+def run_event_batch(
+    traces: Trace | Iterable[Trace],
+    videos: Video | Iterable[Video],
+    controllers: str | Controller | Iterable[str | Controller],
+    profile: EventProfile | str = "sabre",
+    qoe: str | QoE | None = None,
+    n_workers: int | None = None,
+    progress: bool | None = None,
+) -> EventBatchResult:
+    """Simulate every (trace, video, controller) combination under an event-model profile.
+
+    Sessions are ordered trace-major (trace, then video, then controller), like
+    :func:`abrkit.simulate.run_batch`; threads run sessions side by side (the kernel releases
+    the GIL) and the results do not depend on their number.
+    """
+    prof = EVENT_PROFILES[profile] if isinstance(profile, str) and profile in EVENT_PROFILES else profile
+    if not isinstance(prof, EventProfile):
+        raise ParameterError("profile", profile, f"is not an event-model profile ({', '.join(EVENT_PROFILES)})")
+    model = prof.qoe if qoe is None else get_qoe(qoe)
+    tr = [traces] if isinstance(traces, Trace) else list(traces)
+    vids = [videos] if isinstance(videos, Video) else list(videos)
+    specs = [controllers] if isinstance(controllers, (str, Controller)) else list(controllers)
+    ctrls = [_event_controller(c) for c in specs]
+    if not tr or not vids or not ctrls:
+        raise ParameterError("batch", (len(tr), len(vids), len(ctrls)), "needs at least one trace, video and controller")
+
+    packed_traces = [prof.kernel_trace(t) for t in tr]
+    packed_videos = [_video_arrays(v) for v in vids]
+    configs = [[prof.config(c, v) for v in vids] for c in ctrls]
+    histories = [c.history_arrays() for c in ctrls]
+    grid = np.array([(t, v, c) for t in range(len(tr)) for v in range(len(vids)) for c in range(len(ctrls))], dtype=np.int64)
+    job_trace, job_video, job_ctrl = grid[:, 0].copy(), grid[:, 1].copy(), grid[:, 2].copy()
+
+    def work(j: int):
+        t, v, c = job_trace[j], job_video[j], job_ctrl[j]
+        return _one_session(packed_traces[t], packed_videos[v], configs[c][v], *histories[c])
+
+    n_jobs = len(grid)
+    steps = int(sum(vids[v].n_chunks for v in job_video))
+    workers = 1 if steps < _PARALLEL_MIN_SEGMENTS else worker_count(n_workers)
+    show = progress if progress is not None else (sys.stderr.isatty() and steps >= 200_000)
+    bar = None
+    if show:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_jobs, unit="session", desc="simulate (event model)")
+    try:
+        if workers == 1:
+            results = []
+            for j in range(n_jobs):
+                results.append(work(j))
+                if bar is not None:
+                    bar.update(1)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                results = []
+                for r in pool.map(work, range(n_jobs)):
+                    results.append(r)
+                    if bar is not None:
+                        bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    metrics = np.array([r[0] for r in results]).reshape(n_jobs, E.N_METRICS)
+    return EventBatchResult(
+        tr, vids, ctrls, prof, model, job_trace, job_video, job_ctrl, metrics,
+        [r[1] for r in results], [r[2] for r in results],
+        np.array([r[2].shape[0] for r in results], dtype=np.int64), np.array([r[3] for r in results], dtype=np.int64),
+    )
+
+
+def sabre_sessions(batch: EventBatchResult) -> pd.DataFrame:
+    """Sabre's printed metrics only: trace, controller, then ``METRIC_NAMES`` (one row per session)."""
+    s = batch.sessions()
+    return s[["trace", "controller", *METRIC_NAMES]]
