@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from .._jit import njit
+from .._jit import njit, njit_inline
 from .event_layout import (
     AVG_EWMA,
     C_ABANDON,
@@ -124,7 +124,7 @@ NO_ABANDON = -100
 # -- playback queue and metrics ----------------------------------------------------------------------
 
 
-@njit
+@njit_inline
 def buffer_level_ms(st, seg_ms):
     """Buffered media time: whole segments queued minus what of the head one has played."""
     return seg_ms * (st[S_TAIL] - st[S_HEAD]) - st[S_FCC]
@@ -291,7 +291,7 @@ def download_bits(st, tr, pq, buf, seg_ms, bitrates, buffer_ms, size):
     return total
 
 
-@njit
+@njit_inline
 def minimal_download(st, tr, pq, buf, seg_ms, bitrates, buffer_ms, size, min_size, min_time):
     """Transfer until ``min_size`` bits or ``min_time`` ms have passed (or ``size`` is done).
 
@@ -414,7 +414,7 @@ def push_sample(st, hist, cfg, windows, half_lives_ms, seg_ms, time_ms, tput_kbp
 # -- controllers -----------------------------------------------------------------------------------------
 
 
-@njit
+@njit_inline
 def quality_from_throughput(tput_kbps, latency_ms, seg_ms, bitrates):
     """Highest quality whose segment, after the latency, downloads within one segment time."""
     q = 0
@@ -482,7 +482,7 @@ def bola_decide(st, cfg, seg_idx, n_seg, level_ms, seg_ms, bitrates, utilities):
     return quality, delay
 
 
-@njit
+@njit_inline
 def bola_abandon(st, cfg, quality, size, downloaded, buffer_ms, bitrates, utilities):
     """Sabre's Bola.check_abandon: the quality to abandon to, or NO_ABANDON."""
     if cfg[C_BASIC] != 0.0:
@@ -498,8 +498,10 @@ def bola_abandon(st, cfg, quality, size, downloaded, buffer_ms, bitrates, utilit
     to = NO_ABANDON
     for q in range(quality):
         other_size = size * bitrates[q] / bitrates[quality]
+        if other_size >= remain:
+            break  # sizes grow with q (see bolae_abandon)
         other_score = (vp * (gp + utilities[q]) - buffer_ms) / other_size
-        if other_size < remain and other_score > score:
+        if other_score > score:
             score = other_score
             to = q
     if to != NO_ABANDON:
@@ -590,7 +592,7 @@ def bolae_report(st, cfg, quality, time_ms, abandon_to, is_replacement, level_ms
         st[S_BOLAE_PLACEHOLDER] = min(st[S_BOLAE_PLACEHOLDER], max(0.0, want - level_ms))
 
 
-@njit
+@njit_inline
 def bolae_abandon(st, quality, size, downloaded, time_ms, ttfb_ms, buffer_ms, bitrates, utilities1):
     """Sabre's BolaEnh.check_abandon: compare the rest of this download with a fresh lower one."""
     remain = size - downloaded
@@ -605,12 +607,18 @@ def bolae_abandon(st, quality, size, downloaded, time_ms, ttfb_ms, buffer_ms, bi
     if sz <= 0:
         return NO_ABANDON
     to = NO_ABANDON
-    score = (vp * (gp + utilities1[quality]) - bl) / sz
+    score = np.nan
     for q in range(quality):
         other_size = size * bitrates[q] / bitrates[quality]
+        # The size check matters on its own: with a large buffer the score alone would switch.
+        # Sizes grow with q, so once one is too big all higher ones are: stop (same result as
+        # Sabre's full loop, without its divisions -- this check runs every poll).
+        if other_size >= sz:
+            break
+        if np.isnan(score):
+            score = (vp * (gp + utilities1[quality]) - bl) / sz
         other_score = (vp * (gp + utilities1[q]) - bl) / other_size
-        # the size check matters on its own: with a large buffer the score alone would switch
-        if other_size < sz and other_score > score:
+        if other_score > score:
             score = other_score
             to = q
     return to
@@ -628,7 +636,7 @@ def throughput_decide(st, cfg, level_ms, seg_ms, bitrates):
     return quality
 
 
-@njit
+@njit_inline
 def throughput_abandon(st, cfg, quality, size, downloaded, time_ms, ttfb_ms, seg_ms, bitrates):
     """Sabre's ThroughputRule.check_abandon (dash.js AbandonRequestsRule)."""
     dl_ms = time_ms - ttfb_ms
@@ -680,7 +688,7 @@ def controller_decide(st, cfg, seg_idx, n_seg, seg_ms, bitrates, utilities0, uti
     return min(int(cfg[C_FIXED_QUALITY]), bitrates.size - 1), 0.0
 
 
-@njit
+@njit_inline
 def controller_abandon(st, cfg, quality, size, downloaded, time_ms, ttfb_ms, buffer_ms, seg_ms, bitrates, utilities0, utilities1):
     """Dispatch ``check_abandon`` on the controller id."""
     abr = int(cfg[C_ABR])
