@@ -212,3 +212,38 @@ def test_bad_parameters_name_themselves(make, name):
 def test_unknown_event_profile():
     with pytest.raises(ParameterError, match="profile"):
         run_event_batch(_trace([1000.0] * 5), _video(), "bolae", "pensieve")
+
+
+# -- CLI ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.shared
+def test_cli_prints_one_json_record_per_session_with_sabres_metrics(shared_data, sabre_set, capsys):
+    import json
+
+    from abrkit.cli import main
+
+    code = main([
+        "simulate", "--profile", "sabre", "--traces", str(shared_data / "traces" / "sabre-4g"),
+        "--video", str(shared_data / "videos" / "sabre" / "bbb4k.json"), "--controller", "bolae", "--format", "json",
+    ])
+    assert code == 0
+    records = json.loads(capsys.readouterr().out)
+    _, _, ref = sabre_set
+    want = ref[(ref["abr"] == "bolae") & (ref["flags"] == "")].set_index("trace")
+    assert sorted(r["trace"] for r in records) == sorted(want.index)
+    for r in records:
+        for name in METRIC_NAMES:
+            assert f"{r[name]:.6f}" == f"{float(want.loc[r['trace'], name]):.6f}", (r["trace"], name)
+
+
+def test_cli_help_lists_every_controller(capsys):
+    from abrkit import CONTROLLERS
+    from abrkit.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    out = capsys.readouterr().out
+    for name in CONTROLLERS:
+        assert f"  {name} " in out, name
+    assert "sabre" in out and "event" in out

@@ -7,6 +7,8 @@ where people expect them (``bitrate_kbps``).
 """
 
 from .controllers import BBA0, CONTROLLERS, BufferBased, Controller, FixedRung, RateBased, get_controller
+from .event import EVENT_PROFILES, EventBatchResult, EventProfile, run_event_batch
+from .event_controllers import Bola, BolaE, DashJsDynamic, Dynamic, DynamicDash, ThroughputRule
 from .errors import AbrkitError, FFmpegError, ParameterError, ToolNotFoundError, TraceFormatError, VideoFormatError
 from .profiles import PROFILES, Profile, get_profile
 from .qoe import QOE_MODELS, QoE, get_qoe
@@ -23,6 +25,8 @@ __all__ = [
     "Controller", "BufferBased", "BBA0", "RateBased", "FixedRung", "CONTROLLERS", "get_controller",
     "QoE", "QOE_MODELS", "get_qoe",
     "Profile", "PROFILES", "get_profile",
+    "Bola", "BolaE", "ThroughputRule", "Dynamic", "DynamicDash", "DashJsDynamic",
+    "EventProfile", "EVENT_PROFILES", "run_event_batch", "EventBatchResult",
     "simulate", "simulate_many", "run_batch", "SimResult", "BatchResult",
     "__version__",
 ]

@@ -37,6 +37,8 @@ from ._version import __version__
 from .controllers import CONTROLLERS, Controller, get_controller
 from .predictors import PREDICTORS, get_predictor
 from .errors import AbrkitError
+from .event import EVENT_PROFILES, EventProfile, run_event_batch
+from .event_controllers import EVENT_CONTROLLERS
 from .profiles import PROFILES, Profile, get_profile
 from .qoe import QOE_MODELS, QoE, get_qoe
 from .simulate import BatchResult, run_batch
@@ -140,11 +142,16 @@ def _entry(name: str, text: str, width: int = _HELP_WIDTH, name_width: int = 10)
 
 def _controllers_help() -> str:
     lines = ["controllers (--controller NAME or NAME:param=value,...; parameters and defaults in brackets):"]
-    for name in sorted(CONTROLLERS):
-        factory = CONTROLLERS[name]
-        params = _factory_params(factory)
-        text = _first_sentence(factory) + (f" [{params}]" if params else "")
-        lines.append(_entry(name, text))
+    for title, names in (
+        ("chunk model (profiles " + ", ".join(PROFILES) + ")", sorted(set(CONTROLLERS) - set(EVENT_CONTROLLERS))),
+        ("event model (profiles " + ", ".join(EVENT_PROFILES) + "; see docs/controllers.md)", sorted(EVENT_CONTROLLERS)),
+    ):
+        lines.append(f" {title}:")
+        for name in names:
+            factory = CONTROLLERS[name]
+            params = _factory_params(factory)
+            text = _first_sentence(factory) + (f" [{params}]" if params else "")
+            lines.append(_entry(name, text, name_width=12))
     return "\n".join(lines)
 
 
@@ -192,11 +199,26 @@ def _profile_description(profile: Profile) -> str:
     return f"{described}: {body}" if described else body
 
 
+def _event_profile_description(profile: EventProfile) -> str:
+    what = (
+        "Sabre's player and network model, reproducing sabre.py's printed metrics (with its abandonment defect)"
+        if not profile.apply_abandon_quality else "the event model (Sabre's player) with Sabre's defects fixed"
+    )
+    return f"{what}: buffer_cap_s={profile.buffer_cap_s:g}, replacement={profile.replacement!r}, polling every " \
+           f"{profile.min_progress_ms:g} ms or {profile.min_progress_bits:g} bits; event-model controllers only"
+
+
 def _profiles_help() -> str:
-    lines = ["profiles (--profile; fields documented in abrkit.profiles):"]
+    lines = ["profiles (--profile; fields documented in abrkit.profiles and abrkit.event):"]
     for name, profile in PROFILES.items():
         lines.append(_entry(name, _profile_description(profile)))
+    for name, eprofile in EVENT_PROFILES.items():
+        lines.append(_entry(name, _event_profile_description(eprofile)))
     return "\n".join(lines)
+
+
+def _get_any_profile(name: str) -> Profile | EventProfile:
+    return EVENT_PROFILES[name] if name in EVENT_PROFILES else get_profile(name)
 
 
 def _formats_help() -> str:
@@ -365,7 +387,7 @@ def _resolve_controllers(specs: Sequence[str] | None) -> list[Controller]:
     return controllers
 
 
-def _resolve_qoe(args: argparse.Namespace, profile: Profile) -> QoE:
+def _resolve_qoe(args: argparse.Namespace, profile: Profile | EventProfile) -> QoE:
     # The profile sets the scoring convention: a model named with --qoe keeps the profile's
     # choice of counting chunk 0 (Pensieve's totals skip it for every QoE model).
     if args.qoe is None:
@@ -377,7 +399,7 @@ def _resolve_qoe(args: argparse.Namespace, profile: Profile) -> QoE:
     return model
 
 
-def _context_line(batch: BatchResult, traces: Sequence[Trace]) -> str:
+def _context_line(batch: Any, traces: Sequence[Trace]) -> str:
     q = batch.qoe
     v = batch.videos[0]
     n_chunks = int(batch.n_chunks[0]) if len(batch) else v.n_chunks
@@ -389,12 +411,16 @@ def _context_line(batch: BatchResult, traces: Sequence[Trace]) -> str:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    profile = get_profile(args.profile)
+    profile = _get_any_profile(args.profile)
     model = _resolve_qoe(args, profile)
     controllers = _resolve_controllers(args.controller)
     video = _load_video(args)
     traces = load_traces(args.traces, args.trace_format)
-    batch = run_batch(traces, [video], controllers, profile, model, n_workers=args.workers, progress=args.progress)
+    batch: Any
+    if isinstance(profile, EventProfile):
+        batch = run_event_batch(traces, [video], controllers, profile, model, n_workers=args.workers, progress=args.progress)
+    else:
+        batch = run_batch(traces, [video], controllers, profile, model, n_workers=args.workers, progress=args.progress)
     sessions = batch.sessions()
 
     for j in np.flatnonzero(sessions["status"].to_numpy() != "complete"):
@@ -661,8 +687,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = sim.add_argument_group("model")
     g.add_argument("--controller", action="extend", nargs="+", metavar="SPEC", default=None,
                    help="controllers to compare, e.g. 'bb bba0 rate:safety=0.8,predictor=dashjs'; repeatable (default: bb)")
-    g.add_argument("--profile", default="default", choices=list(PROFILES), metavar="NAME",
-                   help=f"player and network model: {', '.join(PROFILES)} (default: default)")
+    g.add_argument("--profile", default="default", choices=[*PROFILES, *EVENT_PROFILES], metavar="NAME",
+                   help=f"player and network model: {', '.join([*PROFILES, *EVENT_PROFILES])} (default: default)")
     g.add_argument("--qoe", default=None, choices=list(QOE_MODELS), metavar="NAME",
                    help=f"QoE model: {', '.join(QOE_MODELS)} (default: the profile's)")
     first = g.add_mutually_exclusive_group()
