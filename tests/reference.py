@@ -43,6 +43,7 @@ from typing import Any, Callable
 import numpy as np
 
 from abrkit import BBA0, BufferBased, Controller, FixedRung, Profile, RateBased, Trace, Video, get_controller, get_profile
+from abrkit.controllers import BBA1, MPC
 from abrkit._kernels import layout as L
 from abrkit.predictors import (
     DualEwma,
@@ -60,6 +61,7 @@ from abrkit.predictors import (
     SlidingWindow,
     get_predictor,
 )
+from reference_mpc import bba1_choose, mpc_choose, plan
 
 __all__ = [
     "REFERENCES",
@@ -1103,18 +1105,36 @@ def decide(ctrl_id, cparams, k, buffer_s, prev_rung, bitrates_bps, est_bps):
     return -1
 
 
-def _chooser(controller: Controller, bitrates_bps, predictor) -> Callable[..., int]:
-    """A ``choose(k, buffer_s, prev_rung, now_s, oracle_bps)`` function for a public controller
-    object; ``predictor`` is the reference estimator of its predictor (None if it has none)."""
+def _chooser(controller: Controller, bitrates_bps, predictor, *, sizes_bytes=None, n_chunks=0, chunk_s=0.0,
+             profile: Profile | None = None) -> Callable[..., int]:
+    """A ``choose(k, buffer_s, prev_rung, now_s, oracle_bps, last_latency_s)`` function for a public
+    controller object; ``predictor`` is the reference estimator of its predictor (None if it has
+    none). Planning controllers (MPC, BBA-1) also need the video's whole size table
+    ``sizes_bytes``, the number of chunks played, the chunk duration and the profile."""
     n_rungs = len(bitrates_bps)
     if isinstance(controller, BufferBased):
-        return lambda k, buf, prev, now, orc: bb_pensieve(buf, n_rungs, controller.reservoir_s, controller.cushion_s)
+        return lambda k, buf, prev, now, orc, lat: bb_pensieve(buf, n_rungs, controller.reservoir_s, controller.cushion_s)
     if isinstance(controller, BBA0):
-        return lambda k, buf, prev, now, orc: bba0(buf, prev, bitrates_bps, controller.reservoir_s, controller.cushion_s)
+        return lambda k, buf, prev, now, orc, lat: bba0(buf, prev, bitrates_bps, controller.reservoir_s, controller.cushion_s)
     if isinstance(controller, RateBased):
-        return lambda k, buf, prev, now, orc: rate_based(predictor.predict(now, orc), bitrates_bps, controller.safety)
+        return lambda k, buf, prev, now, orc, lat: rate_based(predictor.predict(now, orc), bitrates_bps, controller.safety)
     if isinstance(controller, FixedRung):
-        return lambda k, buf, prev, now, orc: fixed_rung(controller.rung, n_rungs)
+        return lambda k, buf, prev, now, orc, lat: fixed_rung(controller.rung, n_rungs)
+    if isinstance(controller, BBA1):
+        return lambda k, buf, prev, now, orc, lat: bba1_choose(
+            buf, prev, k, n_chunks, bitrates_bps, sizes_bytes, chunk_s, controller.cushion_s, controller.lookahead_s,
+            controller.min_reservoir_s, controller.max_reservoir_s,
+        )
+    if isinstance(controller, MPC):
+        assert profile is not None
+        return lambda k, buf, prev, now, orc, lat: mpc_choose(
+            k, n_chunks, buf, prev, bitrates_bps, sizes_bytes, chunk_s, predictor.predict(now, orc), lat,
+            horizon=controller.horizon, rebuffer_weight=controller.rebuffer_weight,
+            switch_weight=controller.switch_weight, buffer_cap_s=profile.buffer_cap_s,
+            throughput_includes_latency=profile.throughput_includes_latency,
+            sizes_one_ahead=profile.mpc_sizes_one_ahead, ignores_rtt=profile.mpc_plan_ignores_rtt,
+            ignores_cap=profile.mpc_plan_ignores_buffer_cap, ties_last=profile.mpc_ties == "last",
+        )
     raise TypeError(f"the reference has no decision rule for {type(controller).__name__}")
 
 
@@ -1229,9 +1249,10 @@ def _play(
 
     ``rtt_s`` None: each request waits the latency of the period it is issued in.
     ``initial_rung`` None: chunk 0's rung comes from ``choose`` like every other.
-    ``choose(k, buffer_s, prev_rung, now_s, oracle_bps)`` picks a rung; ``now_s`` is the
-    session clock, ``oracle_bps`` (only when ``predictor`` wants the oracle) what chunk ``k`` at
-    the previous rung (rung 0 at first) would measure if requested now.
+    ``choose(k, buffer_s, prev_rung, now_s, oracle_bps, last_latency_s)`` picks a rung; ``now_s``
+    is the session clock, ``oracle_bps`` (only when ``predictor`` wants the oracle) what chunk
+    ``k`` at the previous rung (rung 0 at first) would measure if requested now,
+    ``last_latency_s`` the previous request's latency (0 before the first).
     ``predictor`` (the controller's) and ``shadows`` are estimators; after each finished download
     each one learns (size, measured time, latency, session clock at the download's end).
     """
@@ -1258,6 +1279,7 @@ def _play(
     buffer_s = 0.0
     startup_s = 0.0
     prev_rung = -1
+    last_latency_s = 0.0
     rows: list[dict[str, float]] = []
     for k in range(n_chunks):
         if k == 0 and initial_rung is not None:
@@ -1266,7 +1288,7 @@ def _play(
             oracle_bps = NAN
             if predictor is not None and predictor.wants_oracle:
                 oracle_bps = would_measure(ptr, clock_s, sizes_bytes[k][max(prev_rung, 0)])
-            rung = choose(k, buffer_s, prev_rung, session_s, oracle_bps)
+            rung = choose(k, buffer_s, prev_rung, session_s, oracle_bps, last_latency_s)
         size = sizes_bytes[k][rung]
 
         for i, shadow in enumerate(shadows):
@@ -1316,6 +1338,7 @@ def _play(
         })
         session_s += delay_s + sleep_s
         prev_rung = rung
+        last_latency_s = latency_s
     return rows, L.STATUS_COMPLETE, startup_s, shadow_predictions
 
 
@@ -1340,7 +1363,9 @@ def run_session(
     sh_ids, sh_params, sh_offsets, sh_state, sh_pred,
 ):
     """Reference of ``session.run_session``: same arrays in; fills ``log[:n_done]``, updates the
-    predictor states ``pstate`` and ``sh_state`` in place, writes ``sh_pred[i, k]``.
+    predictor states ``pstate`` and ``sh_state`` in place, writes ``sh_pred[i, k]``. Controllers
+    with ids from ``CTRL_FIRST_PLANNER`` on are asked through ``reference_mpc.plan``, with the
+    whole size table ``sizes_bytes`` (which may have more rows than ``n_chunks``).
 
     Returns (n_done, status, startup_s).
     """
@@ -1351,8 +1376,11 @@ def run_session(
         for i in range(len(sh_ids))
     ]
 
-    def choose(k, buffer_s, prev_rung, now_s, oracle_bps):
+    def choose(k, buffer_s, prev_rung, now_s, oracle_bps, last_latency_s):
         est_bps = NAN if predictor is None else predictor.predict(now_s, oracle_bps)
+        if ctrl_id >= L.CTRL_FIRST_PLANNER:
+            return plan(ctrl_id, cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+                        last_latency_s, prof)
         return decide(ctrl_id, cparams, k, buffer_s, prev_rung, bitrates_bps, est_bps)
 
     rows, status, startup_s, shadow_predictions = _play(
@@ -1380,25 +1408,36 @@ def run_batch(
     job_trace, job_video, job_ctrl,
     tr_offsets, tr_end_s, tr_bw_bps, tr_lat_s, tr_start_s, tr_wrap_s,
     vid_offsets, vid_sizes_flat, vid_rungs, vid_n_chunks, vid_chunk_s, lad_offsets, lad_bps,
-    prof, ctrl_ids, ctrl_params, pred_ids, pred_params, pred_state_sizes,
+    prof, ctrl_ids, ctrl_params, pred_ids, pred_params, pred_state_sizes, pred_carry,
     sh_ids, sh_params, sh_offsets,
     log, out_n_done, out_status, out_startup_s, out_sh_pred,
 ):
-    """Reference of ``session.run_batch``: unpack each job's trace, video and controller, give
-    its predictor and the shadows fresh (zeroed) states, run it."""
+    """Reference of ``session.run_batch``: unpack each job's trace, video (its whole size table)
+    and controller, give its predictor and the shadows fresh (zeroed) states, run it.
+
+    With ``PROF_CARRY_ROBUST`` set, a RobustDiscount predictor keeps its own state (the values
+    before its base's, ``pred_params[c][2]`` of them: flag, last raw estimate, error ring) from
+    the previous session of the same controller, kept in ``pred_carry[c]``; its base starts
+    fresh, as in Pensieve's mpc.py, whose error lists are globals and whose throughput history
+    is reset with each video."""
+    carry = prof[L.PROF_CARRY_ROBUST] != 0.0
     for j in range(job_lo, job_hi):
         t, v, c = int(job_trace[j]), int(job_video[j]), int(job_ctrl[j])
         t_lo, t_hi = int(tr_offsets[t]), int(tr_offsets[t + 1])
         n_rungs, n_chunks = int(vid_rungs[v]), int(vid_n_chunks[v])
         first = int(vid_offsets[v])
+        n_rows = (int(vid_offsets[v + 1]) - first) // n_rungs
         sizes = [
             [vid_sizes_flat[first + k * n_rungs + r] for r in range(n_rungs)]
-            for k in range(n_chunks)
+            for k in range(n_rows)
         ]
         ladder = [lad_bps[i] for i in range(int(lad_offsets[v]), int(lad_offsets[v + 1]))]
         log[j] = np.nan
         out_sh_pred[j] = np.nan
         pstate = np.zeros(int(pred_state_sizes[c]))
+        own = int(pred_params[c][2]) if carry and int(pred_ids[c]) == L.PRED_ROBUST else 0
+        for i in range(own):
+            pstate[i] = pred_carry[c][i]
         sh_state = np.zeros(int(sh_offsets[-1]))
         out_n_done[j], out_status[j], out_startup_s[j] = run_session(
             tr_end_s[t_lo:t_hi], tr_bw_bps[t_lo:t_hi], tr_lat_s[t_lo:t_hi], tr_start_s[t], tr_wrap_s[t],
@@ -1406,6 +1445,8 @@ def run_batch(
             prof, int(ctrl_ids[c]), ctrl_params[c], int(pred_ids[c]), pred_params[c], pstate, log[j],
             sh_ids, sh_params, sh_offsets, sh_state, out_sh_pred[j],
         )
+        for i in range(own):
+            pred_carry[c][i] = pstate[i]
 
 
 # -- the public-object entry point ----------------------------------------------------------
@@ -1450,6 +1491,7 @@ def simulate_session(
     ladder = [float(b) for b in video.bitrates_bps]
     n_chunks = video.n_chunks if prof.max_chunks is None else min(video.n_chunks, prof.max_chunks)
     sizes = [[float(s) for s in row] for row in video.sizes_bytes[:n_chunks]]
+    table = [[float(s) for s in row] for row in video.sizes_bytes]  # planners may look past n_chunks
     spec = ctrl.predictor_spec()
     predictor = None if spec is None else reference_predictor(spec)
     shadows = [reference_predictor(p) for p in shadow_predictors]
@@ -1465,7 +1507,7 @@ def simulate_session(
         initial_rung=prof.initial_rung,
         max_download_s=prof.max_download_s,
         throughput_includes_latency=prof.throughput_includes_latency,
-        choose=_chooser(ctrl, ladder, predictor),
+        choose=_chooser(ctrl, ladder, predictor, sizes_bytes=table, n_chunks=n_chunks, chunk_s=video.chunk_s, profile=prof),
         predictor=predictor,
         shadows=shadows,
     )

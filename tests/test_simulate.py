@@ -31,6 +31,7 @@ from abrkit import (
     BBA0, BufferBased, FixedRung, ParameterError, Profile, RateBased, Trace, Video,
     get_profile, run_batch, simulate, simulate_many,
 )
+from abrkit.controllers import BBA1, MPC, RobustMPC
 from abrkit._kernels import layout as L
 from abrkit.predictors import (
     DualEwma, Ewma, HarmonicMean, KalmanLog, LastSample, Mean, Oracle, PufferMean, RobustDiscount, SabreEwma,
@@ -327,9 +328,11 @@ def _args_highest_below(rng):
     return ladder, float(rng.uniform(0.0, 1.2 * ladder[-1]))
 
 
-def _random_controller_params(rng):
-    """(ctrl_id, cparams, predictor spec or None)."""
-    ctrl_id = int(rng.choice([L.CTRL_BB_PENSIEVE, L.CTRL_BBA0, L.CTRL_RATE, L.CTRL_FIXED, 99]))
+def _random_controller_params(rng, planners=False):
+    """(ctrl_id, cparams, predictor spec or None); ``planners`` adds MPC (horizon <= 3, so that
+    the reference's exhaustive search stays quick) and BBA-1."""
+    ids = [L.CTRL_BB_PENSIEVE, L.CTRL_BBA0, L.CTRL_RATE, L.CTRL_FIXED, 99]
+    ctrl_id = int(rng.choice(ids + [L.CTRL_MPC, L.CTRL_BBA1] if planners else ids))
     cparams = np.zeros(L.CTRL_PARAMS)
     spec = None
     if ctrl_id in (L.CTRL_BB_PENSIEVE, L.CTRL_BBA0):
@@ -339,6 +342,12 @@ def _random_controller_params(rng):
         spec = random_predictor(rng)
     elif ctrl_id == L.CTRL_FIXED:
         cparams[0] = rng.integers(0, 9)
+    elif ctrl_id == L.CTRL_MPC:
+        cparams[:3] = rng.integers(1, 4), rng.choice([4.3, rng.uniform(0.0, 20.0)]), rng.choice([1.0, rng.uniform(0.0, 3.0)])
+        spec = random_predictor(rng)
+    elif ctrl_id == L.CTRL_BBA1:
+        low = rng.uniform(0.0, 8.0)
+        cparams[:4] = rng.uniform(0.5, 20.0), rng.uniform(1.0, 60.0), low, low + rng.uniform(0.0, 20.0)
     return ctrl_id, cparams, spec
 
 
@@ -381,6 +390,8 @@ def _random_prof(rng, chunk_s, n_rungs):
     p[L.PROF_INITIAL_RUNG] = rng.choice([-1, rng.integers(0, n_rungs)])
     p[L.PROF_MAX_DOWNLOAD_S] = 600.0
     p[L.PROF_THROUGHPUT_INCLUDES_LATENCY] = rng.integers(0, 2)
+    for col in (L.PROF_MPC_SIZES_AHEAD, L.PROF_MPC_IGNORE_LATENCY, L.PROF_MPC_IGNORE_CAP, L.PROF_MPC_TIES_LAST):
+        p[col] = rng.integers(0, 2)
     return p
 
 
@@ -411,8 +422,9 @@ def _args_run_session(rng):
     ladder = _random_ladder(rng)
     chunk_s = float(rng.uniform(0.5, 6.0))
     n_chunks = int(rng.integers(1, 30))
-    sizes = np.outer(rng.uniform(0.5, 1.5, n_chunks), ladder * chunk_s / 8.0)
-    ctrl_id, cparams, spec = _random_controller_params(rng)
+    n_rows = n_chunks + int(rng.choice([0, rng.integers(1, 4)]))  # the size table may run past the session
+    sizes = np.outer(rng.uniform(0.5, 1.5, n_rows), ladder * chunk_s / 8.0)
+    ctrl_id, cparams, spec = _random_controller_params(rng, planners=True)
     if spec is None:
         pid, pparams, n_state = L.PRED_NONE, np.zeros(L.PRED_PARAMS), 1
     else:
@@ -444,9 +456,13 @@ def _random_video(rng, name="random"):
 def _args_run_batch(rng):
     traces = [_random_trace(rng, f"t{i}") for i in range(int(rng.integers(1, 4)))]
     videos = [_random_video(rng, f"v{i}") for i in range(int(rng.integers(1, 3)))]
-    ctrls = [BufferBased(), BBA0(reservoir_s=3.3), RateBased(predictor=random_predictor(rng)), FixedRung(rung=1)]
+    ctrls = [
+        BufferBased(), BBA0(reservoir_s=3.3), RateBased(predictor=random_predictor(rng)), FixedRung(rung=1),
+        RobustMPC(horizon=2), BBA1(lookahead_s=20.0),
+    ]
     shadows = [random_predictor(rng) for _ in range(int(rng.integers(0, 4)))]
-    profile = get_profile(rng.choice(["default", "pensieve"])).replace(initial_rung=None)
+    # Under 'pensieve' RobustMPC's errors carry across sessions (pred_carry starts zeroed).
+    profile = get_profile(rng.choice(["default", "pensieve"])).replace(initial_rung=None, max_chunks=int(rng.integers(1, 25)))
     p = _pack(traces, videos, ctrls, profile, shadows)
     grid = np.stack(np.meshgrid(np.arange(len(traces)), np.arange(len(videos)), np.arange(len(ctrls)), indexing="ij"), -1)
     grid = grid.reshape(-1, 3)
@@ -459,7 +475,7 @@ def _args_run_batch(rng):
         lo, hi, *(np.ascontiguousarray(grid[:, i]) for i in range(3)),
         p.tr_offsets, p.tr_end_s, p.tr_bw_bps, p.tr_lat_s, p.tr_start_s, p.tr_wrap_s,
         p.vid_offsets, p.vid_sizes_flat, p.vid_rungs, p.vid_n_chunks, p.vid_chunk_s, p.lad_offsets, p.lad_bps,
-        profile.pack(), p.ctrl_ids, p.ctrl_params, p.pred_ids, p.pred_params, p.pred_state_sizes,
+        profile.pack(), p.ctrl_ids, p.ctrl_params, p.pred_ids, p.pred_params, p.pred_state_sizes, p.pred_carry.copy(),
         p.sh_ids, p.sh_params, p.sh_offsets,
         log, np.full(n_jobs, -1, np.int64), np.full(n_jobs, -1, np.int64), np.full(n_jobs, -1.0),
         np.full((n_jobs, len(shadows), max_chunks), -7.0),

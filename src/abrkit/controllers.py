@@ -15,9 +15,25 @@ import numpy as np
 from ._checks import integer, number
 from ._kernels import layout as L
 from .errors import ParameterError
-from .predictors import HarmonicMean, Predictor, build, get_predictor, parse_spec, parse_value, spec_name, spec_settings
+from .predictors import (
+    HarmonicMean,
+    Predictor,
+    RobustDiscount,
+    build,
+    get_predictor,
+    parse_spec,
+    parse_value,
+    spec_name,
+    spec_settings,
+)
 
-__all__ = ["Controller", "BufferBased", "BBA0", "RateBased", "FixedRung", "CONTROLLERS", "get_controller"]
+__all__ = [
+    "Controller", "BufferBased", "BBA0", "BBA1", "RateBased", "FixedRung", "MPC", "RobustMPC", "CONTROLLERS",
+    "MAX_HORIZON", "get_controller",
+]
+
+#: Largest MPC horizon accepted: the search is exact, and its worst case grows as rungs ** horizon.
+MAX_HORIZON = 8
 
 
 @dataclass(frozen=True)
@@ -135,12 +151,105 @@ class FixedRung(Controller):
         return [float(self.rung)]
 
 
+@dataclass(frozen=True)
+class BBA1(Controller):
+    """BBA-1 (Huang et al., "A Buffer-Based Approach to Rate Adaptation", SIGCOMM 2014, section 5):
+    BBA-0 for variable-bitrate video, mapping the buffer to a chunk *size*.
+
+    * Reservoir (section 5.1), recomputed before each chunk: the buffer that the next
+      ``lookahead_s`` seconds of video at the lowest rung would use up over a link of exactly the
+      lowest rate, ``sum(8 * size_i / R_min) - their duration`` (seconds), clamped to
+      [``min_reservoir_s``, ``max_reservoir_s``].
+    * Chunk map: linear in size from ``R_min * chunk_s / 8`` bytes at the reservoir to
+      ``R_max * chunk_s / 8`` at reservoir + ``cushion_s``; the rung whose *next chunk's* size is
+      the largest below the map, with BBA-0's hysteresis in size space (the rung changes only
+      when the map crosses the next chunk's size at a neighbouring rung).
+
+    The paper used a 240 s buffer, a 480 s look-ahead and a reservoir between 8 s and 140 s;
+    the defaults scale that to 60 s buffers, with the lower bound at BBA-0's 5 s reservoir, so
+    that on constant-bitrate video BBA-1 chooses as :class:`BBA0` does.
+    """
+
+    cushion_s: float = 10.0
+    lookahead_s: float = 120.0
+    min_reservoir_s: float = 5.0
+    max_reservoir_s: float = 35.0
+    kernel_id: ClassVar[int] = L.CTRL_BBA1
+    label: ClassVar[str] = "bba1"
+
+    def __post_init__(self) -> None:
+        number("cushion_s", self.cushion_s, gt=0)
+        number("lookahead_s", self.lookahead_s, gt=0)
+        low = number("min_reservoir_s", self.min_reservoir_s, ge=0)
+        number("max_reservoir_s", self.max_reservoir_s, ge=low)
+
+    def params(self) -> list[float]:
+        return [self.cushion_s, self.lookahead_s, self.min_reservoir_s, self.max_reservoir_s]
+
+
+@dataclass(frozen=True)
+class MPC(Controller):
+    """MPC (Yin et al., "A Control-Theoretic Approach for Dynamic Adaptive Video Streaming over
+    HTTP", SIGCOMM 2015): plan the next ``horizon`` chunks, play the first rung of the best plan.
+
+    The plan assumes every chunk downloads at the predictor's estimate (default: harmonic mean
+    of the last 5 samples) and scores a rung sequence with the linear QoE
+    ``sum(bitrate_Mbps) - rebuffer_weight * rebuffer_s - switch_weight * sum(|bitrate change|_Mbps)``
+    (Pensieve's weights 4.3 and 1 by default; the change from the previous chunk counts). The
+    search is exact: it returns what enumerating all ``rungs ** horizon`` sequences returns,
+    ties included (profile field ``mpc_ties``), with a branch and bound. Near the end of the
+    video the horizon shrinks to the chunks left. Without an estimate yet, the lowest rung.
+    The ``mpc_*`` fields of the profile reproduce Pensieve's planning quirks (docs/mpc.md).
+    """
+
+    predictor: Predictor = field(default_factory=lambda: HarmonicMean(5))
+    horizon: int = 5
+    rebuffer_weight: float = 4.3
+    switch_weight: float = 1.0
+    kernel_id: ClassVar[int] = L.CTRL_MPC
+    label: ClassVar[str] = "mpc"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "predictor", get_predictor(self.predictor))
+        integer("horizon", self.horizon, ge=1)
+        if self.horizon > MAX_HORIZON:
+            raise ParameterError("horizon", self.horizon, f"must be an integer <= {MAX_HORIZON}")
+        number("rebuffer_weight", self.rebuffer_weight, ge=0)
+        number("switch_weight", self.switch_weight, ge=0)
+
+    def params(self) -> list[float]:
+        return [float(self.horizon), self.rebuffer_weight, self.switch_weight]
+
+
+@dataclass(frozen=True)
+class RobustMPC(MPC):
+    """RobustMPC (Yin et al. 2015): :class:`MPC` whose estimate is discounted by its recent
+    errors, ``estimate / (1 + max relative error of the last window estimates)``.
+
+    The predictor must be a :class:`~abrkit.predictors.RobustDiscount` (default: over the
+    harmonic mean of 5 samples, errors over 5 samples, as in Pensieve's ``test/mpc.py``); use
+    :class:`MPC` for any other. Under the ``pensieve`` profile it reproduces ``mpc.py`` decision
+    for decision (the error history then carries across sessions: ``carry_robust_errors``).
+    """
+
+    predictor: Predictor = field(default_factory=lambda: RobustDiscount(HarmonicMean(5), 5))
+    label: ClassVar[str] = "robustmpc"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.predictor, RobustDiscount):
+            raise ParameterError("predictor", self.predictor.name, "must be a RobustDiscount (robust(...)); use 'mpc' for other predictors")
+
+
 #: Name -> factory; the CLI and :func:`get_controller` resolve names here.
 CONTROLLERS: dict[str, Callable[..., Controller]] = {
     "bb": BufferBased,
     "bba0": BBA0,
+    "bba1": BBA1,
     "rate": RateBased,
     "fixed": FixedRung,
+    "mpc": MPC,
+    "robustmpc": RobustMPC,
 }
 
 

@@ -24,6 +24,29 @@ field                          pensieve    behaviour in Pensieve's ``fixed_env.p
 ``throughput_includes_latency``True        throughput samples are size / delay, the RTT included
 ``qoe``                        linear      totals skip chunk 0, as Pensieve's published numbers do
 =============================  ==========  ==========================================================
+
+Pensieve's ``test/mpc.py`` (RobustMPC) adds its own departures; they change MPC, RobustMPC and
+(``carry_robust_errors``) any controller whose predictor is a RobustDiscount, nothing else:
+
+=============================  ==========  ==========================================================
+field                          pensieve    behaviour in Pensieve's ``mpc.py``
+=============================  ==========  ==========================================================
+``mpc_sizes_one_ahead``        True        chunk k is planned with the sizes of chunks k+1 .. k+h
+                                           (``index = last_index + position + 1``); past the size
+                                           table a chunk weighs 0 bytes (``get_chunk_size``)
+``carry_robust_errors``        True        the error history and last raw estimate of the robust
+                                           discount are module globals: they carry from one session
+                                           to the next (the throughput window does not); batches then
+                                           run serially in job order
+``mpc_plan_ignores_rtt``       True        planned downloads take ``size / estimate``, no latency
+                                           (the clean plan adds the previous request's latency, but
+                                           only when samples exclude it, so with
+                                           ``throughput_includes_latency`` this changes nothing)
+``mpc_plan_ignores_buffer_cap``True        the planned buffer grows past ``BUFFER_THRESH``
+``mpc_ties``                   "last"      ``reward >= max_reward``: among equal objectives the last
+                                           sequence in ``itertools.product`` order wins (clean:
+                                           ``"first"``, the lowest)
+=============================  ==========  ==========================================================
 """
 
 from __future__ import annotations
@@ -42,6 +65,7 @@ from .traces import Trace
 __all__ = ["Profile", "PROFILES", "get_profile"]
 
 _ALIGNMENTS = ("start", "end")
+_TIES = ("first", "last")
 
 
 @dataclass(frozen=True)
@@ -61,6 +85,11 @@ class Profile:
     throughput_includes_latency: bool = True
     max_download_s: float = 600.0
     qoe: QoE = field(default_factory=QoE.linear)
+    mpc_sizes_one_ahead: bool = False
+    mpc_plan_ignores_rtt: bool = False
+    mpc_plan_ignores_buffer_cap: bool = False
+    mpc_ties: str = "first"
+    carry_robust_errors: bool = False
 
     def __post_init__(self) -> None:
         if self.rtt_s is not None:
@@ -77,6 +106,11 @@ class Profile:
         if self.max_chunks is not None:
             integer("max_chunks", self.max_chunks, ge=1)
         number("max_download_s", self.max_download_s, gt=0)
+        for key in ("mpc_sizes_one_ahead", "mpc_plan_ignores_rtt", "mpc_plan_ignores_buffer_cap", "carry_robust_errors"):
+            if not isinstance(getattr(self, key), bool):
+                raise ParameterError(key, getattr(self, key), "must be True or False")
+        if self.mpc_ties not in _TIES:
+            raise ParameterError("mpc_ties", self.mpc_ties, f"must be one of {', '.join(_TIES)}")
 
     def replace(self, **changes: Any) -> "Profile":
         return replace(self, **changes)
@@ -92,6 +126,11 @@ class Profile:
         p[L.PROF_INITIAL_RUNG] = -1.0 if self.initial_rung is None else float(self.initial_rung)
         p[L.PROF_MAX_DOWNLOAD_S] = self.max_download_s
         p[L.PROF_THROUGHPUT_INCLUDES_LATENCY] = float(self.throughput_includes_latency)
+        p[L.PROF_MPC_SIZES_AHEAD] = float(self.mpc_sizes_one_ahead)
+        p[L.PROF_MPC_IGNORE_LATENCY] = float(self.mpc_plan_ignores_rtt)
+        p[L.PROF_MPC_IGNORE_CAP] = float(self.mpc_plan_ignores_buffer_cap)
+        p[L.PROF_MPC_TIES_LAST] = float(self.mpc_ties == "last")
+        p[L.PROF_CARRY_ROBUST] = float(self.carry_robust_errors)
         return p
 
     def kernel_trace(self, trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
@@ -137,6 +176,11 @@ PROFILES: dict[str, Profile] = {
         max_chunks=48,
         throughput_includes_latency=True,
         qoe=QoE.linear(include_first_chunk=False),
+        mpc_sizes_one_ahead=True,
+        mpc_plan_ignores_rtt=True,
+        mpc_plan_ignores_buffer_cap=True,
+        mpc_ties="last",
+        carry_robust_errors=True,
     ),
 }
 

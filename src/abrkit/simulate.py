@@ -3,7 +3,9 @@
 All sessions run in one compiled loop (``_kernels.session``). A batch packs every trace, video
 and controller once, then worker threads run disjoint ranges of sessions; the kernel releases
 the GIL, so both cores are used, and each session writes only its own rows, so results do not
-depend on the number of threads.
+depend on the number of threads. The one exception is a profile with ``carry_robust_errors``
+(Pensieve's RobustMPC keeps its error history from session to session): when a controller uses
+a RobustDiscount predictor, the batch then runs serially, in job order, on one thread.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class _Packed:
     pred_ids: np.ndarray
     pred_params: np.ndarray
     pred_state_sizes: np.ndarray
+    pred_carry: np.ndarray
+    carries: bool
     sh_ids: np.ndarray
     sh_params: np.ndarray
     sh_offsets: np.ndarray
@@ -100,6 +104,8 @@ def _pack(
     for v in videos:
         if profile.initial_rung is not None and profile.initial_rung >= v.n_rungs:
             raise ParameterError("initial_rung", profile.initial_rung, f"video {v.name!r} has only {v.n_rungs} rungs")
+    state_sizes = np.array([p[2] for p in packed_pred], dtype=np.int64)
+    carries = profile.carry_robust_errors and any(p[0] == L.PRED_ROBUST for p in packed_pred)
     return _Packed(
         tr_offsets=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
         tr_end_s=np.ascontiguousarray(np.concatenate([p[0] for p in parts])),
@@ -118,7 +124,9 @@ def _pack(
         ctrl_params=np.ascontiguousarray(np.stack([c[1] for c in packed_ctrl])),
         pred_ids=np.array([p[0] for p in packed_pred], dtype=np.int64),
         pred_params=np.ascontiguousarray(np.stack([p[1] for p in packed_pred])),
-        pred_state_sizes=np.array([p[2] for p in packed_pred], dtype=np.int64),
+        pred_state_sizes=state_sizes,
+        pred_carry=np.zeros((len(controllers), int(state_sizes.max())), dtype=np.float64),
+        carries=carries,
         sh_ids=sh_ids,
         sh_params=sh_params,
         sh_offsets=sh_offsets,
@@ -399,7 +407,10 @@ def run_batch(
 
     Sessions are ordered trace-major: for each trace, each video, each controller.
     ``qoe`` defaults to the profile's model. ``progress`` shows a progress bar (default: when
-    stderr is a terminal and the batch is large). ``shadow_predictors`` only watch: before
+    stderr is a terminal and the batch is large). Under a profile with ``carry_robust_errors``
+    a controller's RobustDiscount error history runs on from each of its sessions to its next
+    one, in this order, so such a batch runs on one thread (``n_workers`` is ignored) and its
+    results depend on the order of the traces. ``shadow_predictors`` only watch: before
     each download each one predicts its throughput (``BatchResult.shadow_pred``, shape
     (sessions, predictors, chunks)) and then learns from it; they never affect decisions.
     """
@@ -436,7 +447,7 @@ def run_batch(
             packed.tr_offsets, packed.tr_end_s, packed.tr_bw_bps, packed.tr_lat_s, packed.tr_start_s, packed.tr_wrap_s,
             packed.vid_offsets, packed.vid_sizes_flat, packed.vid_rungs, packed.vid_n_chunks, packed.vid_chunk_s,
             packed.lad_offsets, packed.lad_bps, prof_vec, packed.ctrl_ids, packed.ctrl_params,
-            packed.pred_ids, packed.pred_params, packed.pred_state_sizes,
+            packed.pred_ids, packed.pred_params, packed.pred_state_sizes, packed.pred_carry,
             packed.sh_ids, packed.sh_params, packed.sh_offsets,
             log, n_done, status, startup, sh_pred,
         )
@@ -445,6 +456,8 @@ def run_batch(
     workers = min(_workers(n_workers), n_jobs)
     if n_workers is None and n_jobs * max_chunks < _PARALLEL_MIN_STEPS:
         workers = 1  # starting a pool costs more than a small batch takes
+    if packed.carries:
+        workers = 1  # sessions hand state to each other: one thread, blocks in job order
     show = progress if progress is not None else (sys.stderr.isatty() and n_jobs >= 2000)
     # Blocks small enough for a smooth bar and load balance, large enough to amortise dispatch.
     n_blocks = min(n_jobs, max(workers * 8, 64 if show else workers * 8))

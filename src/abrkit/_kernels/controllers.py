@@ -1,8 +1,21 @@
-"""Controller decision kernels and their dispatcher.
+"""Controller decision kernels and their two dispatchers.
 
-``decide`` is called once per chunk by the session loop. Its arguments are what a player knows
-when it requests chunk ``k``: the buffer level, the previous rung, the ladder and chunk sizes,
-and the throughput samples of chunks ``0 .. k-1`` (column LOG_THROUGHPUT_BPS of the log).
+The session loop asks for the rung of chunk ``k`` through one of two functions, chosen by id:
+
+* ``decide(ctrl_id, cparams, k, buffer_s, prev_rung, bitrates_bps, est_bps)`` for controllers that
+  need only scalars and the ladder (ids < ``CTRL_FIRST_PLANNER``). Its signature is kept small on
+  purpose: passing more arrays into it measurably slowed every controller.
+* ``plan(ctrl_id, cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s,
+  est_bps, latency_s, prof)`` for controllers that look at the upcoming chunk sizes (MPC, BBA-1;
+  ids >= ``CTRL_FIRST_PLANNER``). ``sizes_bytes`` is the video's whole size table, shape
+  (chunks in the video, rungs), which may hold more rows than the ``n_chunks`` the session plays;
+  ``latency_s`` is the previous request's latency (0 before the first); ``prof`` the profile
+  vector (``layout.PROF_*``).
+
+Both return a rung index (-1 for an unknown id). What either sees is what a player knows when it
+requests chunk ``k``: the buffer, the previous rung (-1 before the first chunk), the ladder, the
+video's size table and the estimate ``est_bps`` of the controller's predictor (NaN when it has
+none yet), which the session loop computes.
 """
 
 from __future__ import annotations
@@ -10,7 +23,21 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit
-from .layout import CTRL_BB_PENSIEVE, CTRL_BBA0, CTRL_FIXED, CTRL_RATE
+from .layout import (
+    CTRL_BB_PENSIEVE,
+    CTRL_BBA0,
+    CTRL_BBA1,
+    CTRL_FIXED,
+    CTRL_MPC,
+    CTRL_RATE,
+    PROF_BUFFER_CAP_S,
+    PROF_MPC_IGNORE_CAP,
+    PROF_MPC_IGNORE_LATENCY,
+    PROF_MPC_SIZES_AHEAD,
+    PROF_MPC_TIES_LAST,
+    PROF_THROUGHPUT_INCLUDES_LATENCY,
+)
+from .mpc import mpc_search
 
 
 @njit
@@ -86,4 +113,110 @@ def decide(ctrl_id, cparams, k, buffer_s, prev_rung, bitrates_bps, est_bps):
         return highest_below(bitrates_bps, cparams[0] * est_bps)
     if ctrl_id == CTRL_FIXED:
         return min(int(cparams[0]), bitrates_bps.size - 1)
+    return -1
+
+
+# -- planning controllers ------------------------------------------------------------------------
+
+
+@njit
+def mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps, latency_s, prof):
+    """MPC / RobustMPC (Yin et al. 2015): the first rung of the best plan (``mpc.mpc_search``).
+
+    ``cparams``: horizon, rebuffer weight, switch weight. The horizon shrinks to the chunks left
+    to play. Without a usable estimate (NaN or <= 0) the lowest rung. Profile switches (Pensieve's
+    ``test/mpc.py``): PROF_MPC_SIZES_AHEAD plans with the sizes of chunks k+1 .. (a chunk past the
+    end of the size table counts as 0 bytes, as there); PROF_MPC_IGNORE_LATENCY never adds the
+    latency (otherwise the previous request's latency is added to each planned download, unless
+    the throughput samples already include it); PROF_MPC_IGNORE_CAP lets the planned buffer grow
+    past the cap; PROF_MPC_TIES_LAST breaks ties toward the last sequence.
+    """
+    if not est_bps > 0.0:  # NaN (no estimate yet) or a useless one
+        return 0
+    n = bitrates_bps.size
+    h = min(int(cparams[0]), n_chunks - k)
+    first = k + 1 if prof[PROF_MPC_SIZES_AHEAD] != 0.0 else k
+    rows = sizes_bytes.shape[0]
+    plan_sizes = np.zeros((h, n))
+    for d in range(h):
+        if first + d < rows:
+            for r in range(n):
+                plan_sizes[d, r] = sizes_bytes[first + d, r]
+    lat_s = latency_s
+    if prof[PROF_MPC_IGNORE_LATENCY] != 0.0 or prof[PROF_THROUGHPUT_INCLUDES_LATENCY] != 0.0:
+        lat_s = 0.0  # samples that include the latency already spread it over the bytes
+    cap_s = np.inf if prof[PROF_MPC_IGNORE_CAP] != 0.0 else prof[PROF_BUFFER_CAP_S]
+    seq = np.empty(h, dtype=np.int64)
+    mpc_search(
+        bitrates_bps, plan_sizes, prev_rung, buffer_s, est_bps, lat_s, chunk_s, cap_s,
+        cparams[1], cparams[2], prof[PROF_MPC_TIES_LAST] != 0.0, seq,
+    )
+    return seq[0]
+
+
+@njit
+def bba1_reservoir(sizes_bytes, k, n_chunks, chunk_s, rate_min_bps, lookahead_s, min_reservoir_s, max_reservoir_s):
+    """BBA-1's reservoir (Huang et al. 2014, section 5.1): the buffer the next ``lookahead_s`` of
+    video (chunks k, k+1, ... at the lowest rung, at most to the end) would use up over a link of
+    exactly the lowest rate: sum of ``8 * size / rate_min`` minus their play time, clamped to
+    [min_reservoir_s, max_reservoir_s]."""
+    need_s = 0.0
+    i = k
+    span_s = 0.0
+    while i < n_chunks and span_s < lookahead_s:
+        need_s += sizes_bytes[i, 0] * 8.0 / rate_min_bps - chunk_s
+        span_s += chunk_s
+        i += 1
+    return min(max(need_s, min_reservoir_s), max_reservoir_s)
+
+
+@njit
+def bba1(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, chunk_s, cushion_s, lookahead_s,
+         min_reservoir_s, max_reservoir_s):
+    """BBA-1 (Huang et al., SIGCOMM 2014, section 5): BBA-0's map and hysteresis over chunk *size*.
+
+    The chunk map rises linearly from the lowest rate's nominal chunk size ``R_min * chunk_s / 8``
+    at the reservoir (``bba1_reservoir``) to the top rate's at reservoir + cushion. With ``s_r``
+    the size of chunk ``k`` at rung ``r`` and ``p`` the previous rung: at or below the reservoir
+    the lowest rung, from reservoir + cushion the top one; otherwise when the map reaches
+    ``s_{p+1}`` the rung with the largest ``s_r`` below the map, when it falls to ``s_{p-1}`` the
+    rung with the smallest ``s_r`` above it, else ``p``.
+    """
+    n = bitrates_bps.size
+    if prev_rung < 0:
+        prev_rung = 0
+    reservoir_s = bba1_reservoir(
+        sizes_bytes, k, n_chunks, chunk_s, bitrates_bps[0], lookahead_s, min_reservoir_s, max_reservoir_s
+    )
+    if buffer_s <= reservoir_s:
+        return 0
+    if buffer_s >= reservoir_s + cushion_s:
+        return n - 1
+    size_min = bitrates_bps[0] * chunk_s / 8.0
+    size_max = bitrates_bps[n - 1] * chunk_s / 8.0
+    f = size_min + (size_max - size_min) * (buffer_s - reservoir_s) / cushion_s
+    up = sizes_bytes[k, prev_rung + 1] if prev_rung + 1 < n else sizes_bytes[k, n - 1]
+    down = sizes_bytes[k, prev_rung - 1] if prev_rung > 0 else sizes_bytes[k, 0]
+    if f >= up:
+        best = -1
+        for i in range(n):  # the largest size below the map (the higher rung on equal sizes)
+            if sizes_bytes[k, i] < f and (best < 0 or sizes_bytes[k, i] >= sizes_bytes[k, best]):
+                best = i
+        return best if best >= 0 else 0
+    if f <= down:
+        best = -1
+        for i in range(n):  # the smallest size above the map (the lower rung on equal sizes)
+            if sizes_bytes[k, i] > f and (best < 0 or sizes_bytes[k, i] < sizes_bytes[k, best]):
+                best = i
+        return best if best >= 0 else n - 1
+    return prev_rung
+
+
+@njit
+def plan(ctrl_id, cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps, latency_s, prof):
+    """Dispatch to the planning controller ``ctrl_id`` (see the module docstring)."""
+    if ctrl_id == CTRL_MPC:
+        return mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps, latency_s, prof)
+    if ctrl_id == CTRL_BBA1:
+        return bba1(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, chunk_s, cparams[0], cparams[1], cparams[2], cparams[3])
     return -1

@@ -14,7 +14,13 @@ PROF_FIRST_CHUNK_REBUFFERS = 5  # 1.0: chunk 0's download counts as rebuffering 
 PROF_INITIAL_RUNG = 6  # >= 0: rung of chunk 0, chosen without asking the controller; < 0: ask it
 PROF_MAX_DOWNLOAD_S = 7  # a request still unfinished after this long stalls the session
 PROF_THROUGHPUT_INCLUDES_LATENCY = 8  # 1.0: samples are bytes / (latency + transfer time)
-PROF_SIZE = 9
+# Pensieve's test/mpc.py quirks (Profile.mpc_* fields); 0.0 is the clean behaviour.
+PROF_MPC_SIZES_AHEAD = 9  # 1.0: MPC plans chunk k with the sizes of chunks k+1, k+2, ...
+PROF_MPC_IGNORE_LATENCY = 10  # 1.0: the plan never adds the request latency to download times
+PROF_MPC_IGNORE_CAP = 11  # 1.0: the planned buffer is not capped at PROF_BUFFER_CAP_S
+PROF_MPC_TIES_LAST = 12  # 1.0: equal objectives go to the last sequence in enumeration order
+PROF_CARRY_ROBUST = 13  # 1.0: run_batch carries RobustDiscount error state from session to session
+PROF_SIZE = 14
 
 # -- session status -----------------------------------------------------------------------------
 STATUS_COMPLETE = 0
@@ -38,6 +44,11 @@ CTRL_BB_PENSIEVE = 0  # params: reservoir_s, cushion_s
 CTRL_BBA0 = 1  # params: reservoir_s, cushion_s
 CTRL_RATE = 2  # params: safety (the predictor is packed separately)
 CTRL_FIXED = 3  # params: rung
+# Planning controllers: ids >= CTRL_FIRST_PLANNER go through controllers.plan, which also sees
+# the upcoming chunk sizes (decide() keeps a scalar-only signature: it is cheaper to call).
+CTRL_FIRST_PLANNER = 100
+CTRL_MPC = 100  # params: horizon, rebuffer_weight, switch_weight (the predictor is packed separately)
+CTRL_BBA1 = 101  # params: cushion_s, lookahead_s, min_reservoir_s, max_reservoir_s
 CTRL_PARAMS = 4  # width of the packed controller-parameter vector
 
 # -- predictor ids (predictors.pred_update / pred_predict) ---------------------------------------

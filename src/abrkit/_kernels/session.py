@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit
-from .controllers import decide
+from .controllers import decide, plan
 from .predictors import pred_predict, pred_update
 from .layout import (
     LOG_BUFFER_S,
@@ -28,7 +28,10 @@ from .layout import (
     LOG_SIZE_BYTES,
     LOG_THROUGHPUT_BPS,
     LOG_WAIT_S,
+    CTRL_FIRST_PLANNER,
+    PRED_ROBUST,
     PROF_BUFFER_CAP_S,
+    PROF_CARRY_ROBUST,
     PROF_EFFICIENCY,
     PROF_FIRST_CHUNK_REBUFFERS,
     PROF_INITIAL_RUNG,
@@ -132,9 +135,13 @@ def run_session(
 ):
     """Simulate one session; fills ``log[:n_done]`` and returns (n_done, status, startup_s).
 
-    ``log`` has shape (>= n_chunks, LOG_COLS); see ``layout`` for the columns. The controller
-    ``ctrl_id`` gets the estimate of predictor ``pid`` (state ``pstate``, zeroed by the caller;
-    ``PRED_NONE`` for controllers that use no predictor). The
+    ``sizes_bytes`` is the video's size table, shape (>= n_chunks, rungs): the session plays
+    chunks ``0 .. n_chunks-1``; planning controllers may look at later rows. ``log`` has shape
+    (>= n_chunks, LOG_COLS); see ``layout`` for the columns. The controller ``ctrl_id`` gets the
+    estimate of predictor ``pid`` (state ``pstate``, zeroed by the caller, or carried over from
+    an earlier session; ``PRED_NONE`` for controllers that use no predictor): ids below
+    ``CTRL_FIRST_PLANNER`` through ``controllers.decide``, the others through
+    ``controllers.plan``, which also gets the size table and the previous request's latency. The
     ``sh_*`` arrays describe shadow predictors that only watch: before each download, shadow
     ``i`` writes its estimate to ``sh_pred[i, k]``, then learns from the download like the
     controller's predictor (``sh_state[sh_offsets[i]:sh_offsets[i+1]]`` is its state).
@@ -165,6 +172,8 @@ def run_session(
     buffer_s = 0.0
     startup_s = 0.0
     prev = -1
+    last_lat_s = 0.0
+    planner = ctrl_id >= CTRL_FIRST_PLANNER
     for k in range(n_chunks):
         if k == 0 and initial_rung >= 0:
             rung = min(initial_rung, n_rungs - 1)
@@ -177,7 +186,13 @@ def run_session(
                 )
             elif pid >= 0:
                 est_bps = pred_predict(pid, pparams, pstate, session_s, np.nan)
-            rung = decide(ctrl_id, cparams, k, buffer_s, prev, bitrates_bps, est_bps)
+            if planner:
+                rung = plan(
+                    ctrl_id, cparams, k, n_chunks, buffer_s, prev, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+                    last_lat_s, prof,
+                )
+            else:
+                rung = decide(ctrl_id, cparams, k, buffer_s, prev, bitrates_bps, est_bps)
         size = sizes_bytes[k, rung]
 
         for i in range(n_shadow):
@@ -234,6 +249,7 @@ def run_session(
             pred_update(sh_ids[i], sh_params[i], sh_state[sh_offsets[i] : sh_offsets[i + 1]], size, meas_s, lat_s, done_s)
         session_s = done_s + wait_s
         prev = rung
+        last_lat_s = lat_s
     return n_chunks, STATUS_COMPLETE, startup_s
 
 
@@ -243,7 +259,7 @@ def run_batch(
     job_trace, job_video, job_ctrl,
     tr_offsets, tr_end_s, tr_bw_bps, tr_lat_s, tr_start_s, tr_wrap_s,
     vid_offsets, vid_sizes_flat, vid_rungs, vid_n_chunks, vid_chunk_s, lad_offsets, lad_bps,
-    prof, ctrl_ids, ctrl_params, pred_ids, pred_params, pred_state_sizes,
+    prof, ctrl_ids, ctrl_params, pred_ids, pred_params, pred_state_sizes, pred_carry,
     sh_ids, sh_params, sh_offsets,
     log, out_n_done, out_status, out_startup_s, out_sh_pred,
 ):
@@ -251,8 +267,18 @@ def run_batch(
 
     Traces, videos and ladders are concatenated with offsets so that one call can cover any
     mix of them; threads may run disjoint job ranges at the same time (the kernel drops the GIL).
-    Each session starts with fresh (zeroed) predictor states.
+    Video ``v``'s size table is ``vid_sizes_flat[vid_offsets[v]:vid_offsets[v+1]]`` (all its
+    chunks, rung-minor); its sessions play the first ``vid_n_chunks[v]``.
+
+    Each session starts with fresh (zeroed) predictor states, except under PROF_CARRY_ROBUST:
+    then a RobustDiscount predictor's own part of the state (flag, last base estimate, error
+    ring: the first ``int(pred_params[c, 2])`` values) starts from ``pred_carry[c]`` and is
+    written back there after the session, while its base predictor starts fresh (Pensieve keeps
+    its error history across sessions, not its throughput window). ``pred_carry`` has shape
+    (controllers, >= max state size) and must start zeroed; the caller then runs the jobs
+    serially, in job order.
     """
+    carry = prof[PROF_CARRY_ROBUST] != 0.0
     for j in range(job_lo, job_hi):
         t = job_trace[j]
         v = job_video[j]
@@ -261,9 +287,11 @@ def run_batch(
         n_r = vid_rungs[v]
         n_c = vid_n_chunks[v]
         v0 = vid_offsets[v]
-        sizes = vid_sizes_flat[v0 : v0 + n_c * n_r].reshape((n_c, n_r))
+        sizes = vid_sizes_flat[v0 : vid_offsets[v + 1]].reshape(((vid_offsets[v + 1] - v0) // n_r, n_r))
         ladder = lad_bps[lad_offsets[v] : lad_offsets[v + 1]]
         pstate = np.zeros(pred_state_sizes[c])
+        kept = int(pred_params[c, 2]) if carry and pred_ids[c] == PRED_ROBUST else 0
+        pstate[:kept] = pred_carry[c, :kept]
         sh_state = np.zeros(sh_offsets[-1])
         out_sh_pred[j, :, :] = np.nan
         n_done, status, startup_s = run_session(
@@ -272,6 +300,7 @@ def run_batch(
             prof, ctrl_ids[c], ctrl_params[c], pred_ids[c], pred_params[c], pstate, log[j],
             sh_ids, sh_params, sh_offsets, sh_state, out_sh_pred[j],
         )
+        pred_carry[c, :kept] = pstate[:kept]
         log[j, n_done:, :] = np.nan  # rows of chunks never played
         out_n_done[j] = n_done
         out_status[j] = status
