@@ -247,3 +247,19 @@ def test_cli_help_lists_every_controller(capsys):
     for name in CONTROLLERS:
         assert f"  {name} " in out, name
     assert "sabre" in out and "event" in out
+
+
+def test_simulate_many_and_get_profile_reach_the_event_model():
+    from abrkit import get_profile, simulate, simulate_many
+
+    assert get_profile("sabre") is EVENT_PROFILES["sabre"]
+    traces = [_trace([3000.0] * 30), _trace([900.0] * 30)]
+    table = simulate_many(traces, _video(), ["bolae", "throughput"], "sabre")
+    direct = run_event_batch(traces, _video(), ["bolae", "throughput"], "sabre").sessions()
+    pd.testing.assert_frame_equal(table, direct)
+    one = simulate(traces[0], _video(), "bola", "event")
+    assert set(METRIC_NAMES) <= set(one.index)
+    with pytest.raises(ParameterError, match="shadow_predictors"):
+        from abrkit import run_batch
+
+        run_batch(traces, _video(), "bolae", "sabre", shadow_predictors=["last"])

@@ -37,7 +37,7 @@ from ._version import __version__
 from .controllers import CONTROLLERS, Controller, get_controller
 from .predictors import PREDICTORS, get_predictor
 from .errors import AbrkitError
-from .event import EVENT_PROFILES, EventProfile, run_event_batch
+from .event import EVENT_PROFILES, EventProfile
 from .event_controllers import EVENT_CONTROLLERS
 from .profiles import PROFILES, Profile, get_profile
 from .qoe import QOE_MODELS, QoE, get_qoe
@@ -216,9 +216,6 @@ def _profiles_help() -> str:
         lines.append(_entry(name, _event_profile_description(eprofile)))
     return "\n".join(lines)
 
-
-def _get_any_profile(name: str) -> Profile | EventProfile:
-    return EVENT_PROFILES[name] if name in EVENT_PROFILES else get_profile(name)
 
 
 def _formats_help() -> str:
@@ -411,16 +408,13 @@ def _context_line(batch: Any, traces: Sequence[Trace]) -> str:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    profile = _get_any_profile(args.profile)
+    profile = get_profile(args.profile)
     model = _resolve_qoe(args, profile)
     controllers = _resolve_controllers(args.controller)
     video = _load_video(args)
     traces = load_traces(args.traces, args.trace_format)
-    batch: Any
-    if isinstance(profile, EventProfile):
-        batch = run_event_batch(traces, [video], controllers, profile, model, n_workers=args.workers, progress=args.progress)
-    else:
-        batch = run_batch(traces, [video], controllers, profile, model, n_workers=args.workers, progress=args.progress)
+    # an event-model profile (sabre, event) gives an EventBatchResult: same reading interface
+    batch: Any = run_batch(traces, [video], controllers, profile, model, n_workers=args.workers, progress=args.progress)
     sessions = batch.sessions()
 
     for j in np.flatnonzero(sessions["status"].to_numpy() != "complete"):

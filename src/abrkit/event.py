@@ -259,6 +259,11 @@ class EventBatchResult:
             }))
         return pd.concat(parts, ignore_index=True)
 
+    def session(self, j: int) -> pd.Series:
+        """Session ``j``'s row of :meth:`sessions` (its per-request log: ``chunks()`` rows with
+        that trace and controller)."""
+        return self.sessions().iloc[j]
+
     def settings(self) -> dict[str, Any]:
         return {
             **self.profile.settings(),

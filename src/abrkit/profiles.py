@@ -59,6 +59,7 @@ import numpy as np
 from ._checks import integer, number
 from ._kernels import layout as L
 from .errors import ParameterError
+from .event import EVENT_PROFILES, EventProfile
 from .qoe import QoE
 from .traces import Trace
 
@@ -185,10 +186,15 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-def get_profile(spec: str | Profile) -> Profile:
-    if isinstance(spec, Profile):
+def get_profile(spec: str | Profile | EventProfile) -> Profile | EventProfile:
+    """A profile by name: the chunk model's (``PROFILES``) or the event model's (``EVENT_PROFILES``)."""
+    if isinstance(spec, (Profile, EventProfile)):
         return spec
+    name = str(spec).lower()
+    if name in EVENT_PROFILES:
+        return EVENT_PROFILES[name]
     try:
-        return PROFILES[str(spec).lower()]
+        return PROFILES[name]
     except KeyError:
-        raise ParameterError("profile", spec, f"unknown profile; known: {', '.join(PROFILES)}") from None
+        known = ", ".join([*PROFILES, *EVENT_PROFILES])
+        raise ParameterError("profile", spec, f"unknown profile; known: {known}") from None

@@ -23,6 +23,7 @@ from ._kernels import layout as L
 from ._kernels.session import run_batch as _run_batch_kernel
 from .controllers import Controller, get_controller
 from .errors import ParameterError
+from .event import EventProfile, run_event_batch
 from .predictors import Predictor, get_predictor
 from .profiles import Profile, get_profile
 from .qoe import QoE, get_qoe
@@ -415,6 +416,11 @@ def run_batch(
     (sessions, predictors, chunks)) and then learns from it; they never affect decisions.
     """
     prof = get_profile(profile)
+    if isinstance(prof, EventProfile):
+        # Sabre's player: a different loop with its own result table (same reading interface)
+        if shadow_predictors:
+            raise ParameterError("shadow_predictors", shadow_predictors, "are not supported by the event model")
+        return run_event_batch(traces, videos, controllers, prof, qoe, n_workers, progress)  # type: ignore[return-value]
     model = prof.qoe if qoe is None else get_qoe(qoe)
     tr = _as_list(traces, Trace)
     vids = _as_list(videos, Video)
@@ -497,7 +503,11 @@ def simulate(
     profile: str | Profile = "default",
     qoe: str | QoE | None = None,
 ) -> SimResult:
-    """Simulate one streaming session of ``video`` over ``trace``."""
+    """Simulate one streaming session of ``video`` over ``trace``.
+
+    Under an event-model profile (``sabre``, ``event``) the result is the session's row of
+    :meth:`abrkit.event.EventBatchResult.sessions` (every Sabre metric by name).
+    """
     return run_batch([trace], [video], [controller], profile, qoe, n_workers=1, progress=False).session(0)
 
 
