@@ -43,8 +43,11 @@ from ._data import (
     sweep_set,
 )
 
+from abrkit.event_controllers import EVENT_CONTROLLERS
+
 PROFILES = sorted(abrkit.PROFILES)
-CONTROLLERS = sorted(abrkit.CONTROLLERS)
+#: Chunk-model controllers (the event model's have their own suite, bench_event.py).
+CONTROLLERS = sorted(set(abrkit.CONTROLLERS) - set(EVENT_CONTROLLERS))
 
 #: Every REF_STEP-th trace of the evaluation set runs through the pure-Python reference
 #: (24 of the 142), enough for a stable per-chunk rate in a few milliseconds.
