@@ -20,7 +20,7 @@ LAYERS = [
     ("abrkit.event",),
     ("abrkit.profiles",),
     ("abrkit.simulate",),
-    ("abrkit.samples", "abrkit.plotting", "abrkit.evaluate"),
+    ("abrkit.samples", "abrkit.plotting", "abrkit.evaluate", "abrkit.optimum", "abrkit.custom"),
     ("abrkit.cli_ladder",),
     ("abrkit.cli",),
     ("abrkit.__main__",),
