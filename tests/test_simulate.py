@@ -42,6 +42,9 @@ from abrkit.simulate import _pack, _pack_predictors
 CONTROLLER_SPECS = [
     "bb", "bba0", "rate", "fixed:rung=2", "bb:reservoir_s=8,cushion_s=20", "rate:predictor=harmonic(window=2),safety=0.7",
     "rate:predictor=kalman(quantile=0.2),safety=1.0", "rate:predictor=oracle",
+    # Planning controllers; short horizons keep the reference's exhaustive search quick.
+    "bba1", "bba1:lookahead_s=40,min_reservoir_s=2,max_reservoir_s=20", "robustmpc:horizon=3",
+    "mpc:horizon=2,rebuffer_weight=10,switch_weight=0.5",
 ]
 
 #: A third model that switches most of the profile fields away from 'default' at once.
@@ -687,6 +690,16 @@ def controllers():
         st.builds(BBA0, reservoir_s=reservoir, cushion_s=cushion),
         st.builds(RateBased, predictor=predictor_specs(), safety=st.floats(0.3, 1.5)),
         st.builds(FixedRung, rung=st.integers(0, 8)),
+        st.builds(
+            BBA1, cushion_s=cushion, lookahead_s=st.floats(1.0, 120.0), min_reservoir_s=st.floats(0.0, 10.0),
+            max_reservoir_s=st.floats(10.0, 40.0),
+        ),
+        # Horizons <= 2: the reference enumerates every plan in Python at each decision.
+        st.builds(
+            MPC, predictor=predictor_specs(), horizon=st.integers(1, 2), rebuffer_weight=st.just(4.3) | st.floats(0.0, 50.0),
+            switch_weight=st.just(1.0) | st.floats(0.0, 3.0),
+        ),
+        st.builds(RobustMPC, horizon=st.integers(1, 2)),
     )
 
 
@@ -775,7 +788,7 @@ def test_fast_link_ends_at_the_top_rung(data, video):
     profile = data.draw(profiles(video))
     fast_bps = 100.0 * video.sizes_bytes.max() * 8.0 / video.chunk_s
     trace = Trace(np.array([0.0, 1.0]), np.array([fast_bps, fast_bps]), name="fast")
-    for controller in (BufferBased(), BBA0(), RateBased(), FixedRung(rung=99)):
+    for controller in (BufferBased(), BBA0(), BBA1(), RateBased(), FixedRung(rung=99), MPC(), RobustMPC()):
         result = simulate(trace, video, controller, profile)
         assert result.status == "complete"
         assert result.rung[-1] == video.n_rungs - 1, f"{controller.name} under {profile.name}: {result.rung}"
