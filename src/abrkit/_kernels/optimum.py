@@ -1,0 +1,431 @@
+"""The offline optimum: a label-setting dynamic program over chunks that knows the whole trace.
+
+Model (docs/optimum.md has the proof): the session loop of ``session.run_session`` without the
+buffer-cap waits and without the ``max_download_s`` stall, with the request latency fixed at
+the profile's RTT (or, for per-period latencies, at the trace's smallest one). A label is the
+player's state before a request: trace position (ptr, clock), session time ``t_s``, buffer
+``buffer_s`` (so the playback dry-out time is ``t_s + buffer_s``), accumulated reward and the
+previous rung. With ``mu`` the rebuffer weight, label A dominates label B (same chunk, same
+previous rung) when ``t_A <= t_B``, ``R_A >= R_B`` and ``R_A + mu D_A >= R_B + mu D_B``; the
+non-dominated labels are kept per previous rung. Fronts larger than ``max_front`` are merged
+into optimistic labels (earliest time, latest dry-out, best reward): the value stays an upper
+bound but no longer belongs to a rung sequence.
+
+Transfers call ``session.advance_clock`` and ``session.transfer``, so the network arithmetic
+is the session loop's own, bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._jit import njit
+from .layout import (
+    PROF_EFFICIENCY,
+    PROF_FIRST_CHUNK_REBUFFERS,
+    PROF_INITIAL_RUNG,
+    PROF_MAX_DOWNLOAD_S,
+    PROF_RTT_ADVANCES_CLOCK,
+    PROF_RTT_S,
+    STATUS_COMPLETE,
+    STATUS_NO_BANDWIDTH,
+)
+from .session import advance_clock, transfer
+
+# -- out_stats vector of optimum_session ------------------------------------------------------
+OPT_VALUE = 0  # the optimum (upper bound) of the QoE total
+OPT_LABELS = 1  # labels kept over all chunks
+OPT_MAX_FRONT = 2  # largest front (one chunk, one previous rung) before any merging
+OPT_MERGES = 3  # fronts that had to be merged
+OPT_BEST_MERGED = 4  # 1.0: the best label descends from a merged label (no rung sequence)
+OPT_BEST_LONG = 5  # 1.0: the best sequence has a download longer than max_download_s
+OPT_LATENCY_RELAXED = 6  # 1.0: per-period latencies differ and the smallest was used
+OPT_CUT = 7  # candidates dropped because they could not reach lower_bound
+OPT_STATS = 8
+
+# Label flags, inherited by every descendant.
+FLAG_MERGED = 1
+FLAG_LONG = 2
+
+
+@njit
+def time_order(t_s, starts, order):
+    """Fill ``order`` with the indices of ``t_s`` by time ascending, ties in index order.
+
+    ``t_s[starts[b]:starts[b + 1]]`` are blocks that are usually sorted already (candidates
+    made from time-sorted labels by one rung: a later start never finishes sooner). They are
+    merged in O(n x blocks); if rounding left a block out of order, a stable sort does it.
+    """
+    n_blocks = starts.size - 1
+    for b in range(n_blocks):
+        for i in range(starts[b] + 1, starts[b + 1]):
+            if t_s[i] < t_s[i - 1]:
+                order[:] = np.argsort(t_s, kind="mergesort")
+                return
+    head = starts[:-1].copy()
+    for j in range(t_s.size):
+        best = -1
+        for b in range(n_blocks):
+            if head[b] < starts[b + 1] and (best < 0 or t_s[head[b]] < t_s[head[best]]):
+                best = b
+        order[j] = head[best]
+        head[best] += 1
+
+
+@njit
+def pareto_keep(t_s, reward, score, rung, slack, order, keep):
+    """Keep the candidates that no earlier candidate dominates; returns how many (``keep[:n]``).
+
+    Candidates are visited in ``order`` (by time ascending). Candidate ``c`` is dropped when an
+    earlier kept one ``x`` has ``reward[x] - slack[rung[x], rung[c]] >= reward[c]`` and the
+    same for the score: ``slack[a, b]`` bounds how much more the future can be worth after
+    rung ``b`` than after ``a`` (zero on the diagonal). Per rung, the (reward, score) Pareto
+    staircase of the kept ones (reward descending, score ascending) answers a query in
+    O(log n): among points with reward >= r, the last has the highest score. ``keep``
+    receives candidate indices in visiting order.
+    """
+    n = t_s.size
+    n_rungs = slack.shape[0]
+    # Staircase of rung a: st_r/st_s[base[a] : base[a] + ns[a]], room for all of a's candidates.
+    base = np.zeros(n_rungs + 1, dtype=np.int64)
+    for i in range(n):
+        base[rung[i] + 1] += 1
+    for a in range(n_rungs):
+        base[a + 1] += base[a]
+    ns = np.zeros(n_rungs, dtype=np.int64)
+    st_r = np.empty(n)
+    st_s = np.empty(n)
+    n_keep = 0
+    for idx in order:
+        b_rung = rung[idx]
+        dominated = False
+        for a in range(n_rungs):
+            if ns[a] == 0:
+                continue
+            r = reward[idx] + slack[a, b_rung]
+            s = score[idx] + slack[a, b_rung]
+            lo = base[a]
+            hi = base[a] + ns[a]
+            while lo < hi:  # first staircase point with reward < r
+                mid = (lo + hi) // 2
+                if st_r[mid] >= r:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo > base[a] and st_s[lo - 1] >= s:
+                dominated = True
+                break
+        if dominated:
+            continue
+        keep[n_keep] = idx
+        n_keep += 1
+        # Replace the points of b_rung's staircase that (r, s) dominates, st[a0:b0], by (r, s).
+        r = reward[idx]
+        s = score[idx]
+        lo = base[b_rung]
+        end = lo + ns[b_rung]
+        hi = end
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if st_r[mid] >= r:
+                lo = mid + 1
+            else:
+                hi = mid
+        j = lo
+        a0 = j - 1 if (j > base[b_rung] and st_r[j - 1] == r) else j
+        b0 = j
+        while b0 < end and st_s[b0] <= s:
+            b0 += 1
+        shift = 1 - (b0 - a0)
+        if shift > 0:
+            for i in range(end - 1, b0 - 1, -1):
+                st_r[i + 1] = st_r[i]
+                st_s[i + 1] = st_s[i]
+        elif shift < 0:
+            for i in range(b0, end):
+                st_r[i + shift] = st_r[i]
+                st_s[i + shift] = st_s[i]
+        st_r[a0] = r
+        st_s[a0] = s
+        ns[b_rung] += shift
+    return n_keep
+
+
+@njit
+def optimum_session(
+    period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s,
+    sizes_bytes, utility, chunk_s, n_chunks, prof,
+    rebuffer_weight, switch_weight, include_first_chunk, max_front, beam_width, lower_bound,
+    out_rung, out_rebuffer_s, out_stats,
+):
+    """The offline optimum of one session; returns the status (``STATUS_*``).
+
+    ``utility[k, r]`` is the QoE utility of chunk ``k`` at rung ``r``; the reward of chunk
+    ``k`` is ``utility - rebuffer_weight * rebuffer_s - switch_weight * |utility - previous
+    utility|`` (no switch term for chunk 0, which counts only if ``include_first_chunk``).
+    ``out_stats`` (length ``OPT_STATS``) receives the value and diagnostics. When the best
+    label has no merged ancestor, ``out_rung[:n_chunks]`` and ``out_rebuffer_s[:n_chunks]``
+    receive its rung sequence and rebuffering; otherwise -1 and NaN.
+
+    ``lower_bound``: the QoE of some rung sequence in this model (-inf if none is known). A
+    label whose reward plus the most the remaining chunks could add (utility and switches
+    only, no rebuffering) falls short of it cannot lead to the optimum and is dropped.
+    ``beam_width`` > 0 keeps only that many labels of best reward per previous rung instead
+    of merging: a fast heuristic whose value is a lower bound (a real rung sequence) to pass
+    as ``lower_bound`` to the exact run.
+    """
+    out_stats[:] = 0.0
+    out_stats[OPT_VALUE] = np.nan
+    out_rung[:n_chunks] = -1
+    out_rebuffer_s[:n_chunks] = np.nan
+    m = period_bw_bps.size
+    has_bw = False
+    for j in range(m):
+        if period_bw_bps[j] > 0.0:
+            has_bw = True
+            break
+    if not has_bw:
+        return STATUS_NO_BANDWIDTH
+
+    if prof[PROF_RTT_S] >= 0.0:
+        lat_s = prof[PROF_RTT_S]
+    else:
+        # The real loop takes the latency of the period a request starts in; a later start
+        # may then finish sooner. The smallest latency keeps every finish no later than the
+        # real one (an upper bound), and is exact when all periods share it.
+        lat_s = period_lat_s[0]
+        lat_hi = period_lat_s[0]
+        for j in range(1, m):
+            lat_s = min(lat_s, period_lat_s[j])
+            lat_hi = max(lat_hi, period_lat_s[j])
+        if lat_hi > lat_s:
+            out_stats[OPT_LATENCY_RELAXED] = 1.0
+    rtt_moves = prof[PROF_RTT_ADVANCES_CLOCK] != 0.0
+    eff = prof[PROF_EFFICIENCY]
+    max_dl_s = prof[PROF_MAX_DOWNLOAD_S]
+    first_rebuffers = prof[PROF_FIRST_CHUNK_REBUFFERS] != 0.0
+    initial_rung = int(prof[PROF_INITIAL_RUNG])
+    n_rungs = sizes_bytes.shape[1]
+    mu = rebuffer_weight
+    lam = switch_weight
+    # future_max[k, q]: the most chunks k+1.. can add after chunk k at rung q, rebuffering
+    # ignored (a backward pass over rungs).
+    future_max = np.zeros((max(n_chunks, 1), n_rungs))
+    for k in range(n_chunks - 2, -1, -1):
+        for q in range(n_rungs):
+            best_add = -np.inf
+            for r in range(n_rungs):
+                add = utility[k + 1, r] - lam * abs(utility[k + 1, r] - utility[k, q]) + future_max[k + 1, r]
+                best_add = max(best_add, add)
+            future_max[k, q] = best_add
+    # Rounding may put the sum along the optimal path a few ulps under the bound: keep a margin.
+    cut = lower_bound - 1e-9 * (1.0 + abs(lower_bound)) if np.isfinite(lower_bound) else -np.inf
+    n_cut = 0
+
+    # Labels of the current chunk (the session start before chunk 0).
+    cur_t = np.zeros(1)
+    cur_buf = np.zeros(1)
+    cur_rew = np.zeros(1)
+    cur_clock = np.full(1, start_s)
+    cur_ptr = np.zeros(1, dtype=np.int64)
+    cur_prev = np.full(1, -1, dtype=np.int64)
+    cur_node = np.full(1, -1, dtype=np.int64)
+    cur_flags = np.zeros(1, dtype=np.int64)
+    n_cur = 1
+    cur_starts = np.array([0, 1], dtype=np.int64)  # labels of each previous rung: one block each
+    # Every kept label is a node: its parent node, rung and rebuffering (for the path).
+    node_parent = np.empty(64, dtype=np.int64)
+    node_rung = np.empty(64, dtype=np.int64)
+    node_rebuf = np.empty(64)
+    n_nodes = 0
+    n_labels = 0
+    max_seen = 0
+    n_merges = 0
+
+    for k in range(n_chunks):
+        if k == 0 and initial_rung >= 0:
+            r_lo = min(initial_rung, n_rungs - 1)
+            r_hi = r_lo + 1
+        else:
+            r_lo = 0
+            r_hi = n_rungs
+        n_cand = (r_hi - r_lo) * n_cur
+        c_t = np.empty(n_cand)
+        c_buf = np.empty(n_cand)
+        c_rew = np.empty(n_cand)
+        c_score = np.empty(n_cand)
+        c_clock = np.empty(n_cand)
+        c_ptr = np.empty(n_cand, dtype=np.int64)
+        c_rebuf = np.empty(n_cand)
+        c_flags = np.empty(n_cand, dtype=np.int64)
+        c_rung = np.empty(n_cand, dtype=np.int64)
+        c_parent = np.empty(n_cand, dtype=np.int64)
+        # Blocks of candidates, one per rung, each made from the labels in time order.
+        starts = np.zeros(r_hi - r_lo + 1, dtype=np.int64)
+        order = np.empty(n_cur, dtype=np.int64)
+        time_order(cur_t, cur_starts, order)
+        c = 0
+        for r in range(r_lo, r_hi):
+            starts[r - r_lo] = c
+            size = sizes_bytes[k, r]
+            u = utility[k, r]
+            for ii in range(n_cur):
+                i = order[ii]
+                ptr = cur_ptr[i]
+                clock_s = cur_clock[i]
+                if rtt_moves and lat_s > 0.0:
+                    ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, lat_s)
+                # No time limit: a long download only marks the label (see FLAG_LONG).
+                xfer_s, ptr, clock_s, _ = transfer(
+                    period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size, eff, np.inf
+                )
+                delay_s = xfer_s + lat_s
+                buffer_s = cur_buf[i]
+                if k == 0 and not first_rebuffers:
+                    rebuf_s = 0.0
+                    buffer_s = chunk_s
+                else:
+                    rebuf_s = max(delay_s - buffer_s, 0.0)
+                    buffer_s = max(buffer_s - delay_s, 0.0) + chunk_s
+                reward = u - mu * rebuf_s
+                q = cur_prev[i]
+                if q >= 0:
+                    reward -= lam * abs(u - utility[k - 1, q])
+                if k == 0 and not include_first_chunk:
+                    reward = 0.0
+                if cur_rew[i] + reward + future_max[k, r] < cut:
+                    n_cut += 1
+                    continue
+                t_s = cur_t[i] + delay_s
+                c_t[c] = t_s
+                c_buf[c] = buffer_s
+                c_rew[c] = cur_rew[i] + reward
+                c_score[c] = c_rew[c] + mu * (t_s + buffer_s)
+                c_clock[c] = clock_s
+                c_ptr[c] = ptr
+                c_rebuf[c] = rebuf_s
+                c_flags[c] = cur_flags[i] | (FLAG_LONG if xfer_s > max_dl_s else 0)
+                c_rung[c] = r
+                c_parent[c] = cur_node[i]
+                c += 1
+        starts[r_hi - r_lo] = c
+        n_cand = c
+        # After chunk k at rung b the next switch term is lam * |u_{k+1} - u_k(b)|, so any
+        # future is worth at most lam * |u_k(a) - u_k(b)| more after rung b than after a.
+        # (Nothing follows the last chunk.)
+        slack = np.zeros((n_rungs, n_rungs))
+        if k + 1 < n_chunks:
+            for a in range(n_rungs):
+                for b in range(n_rungs):
+                    slack[a, b] = lam * abs(utility[k, a] - utility[k, b])
+        order = np.empty(n_cand, dtype=np.int64)
+        time_order(c_t[:n_cand], starts, order)
+        keep = np.empty(n_cand, dtype=np.int64)
+        n_keep = pareto_keep(c_t[:n_cand], c_rew[:n_cand], c_score[:n_cand], c_rung[:n_cand], slack, order, keep)
+        # Per rung, in time order; merged when a rung keeps more than max_front labels.
+        per_rung = np.zeros(n_rungs, dtype=np.int64)
+        for g in range(n_keep):
+            per_rung[c_rung[keep[g]]] += 1
+        n_next = 0
+        for r in range(n_rungs):
+            max_seen = max(max_seen, per_rung[r])
+            n_next += min(per_rung[r], max_front, beam_width if beam_width > 0 else per_rung[r])
+        if n_nodes + n_next > node_parent.size:
+            grow = max(2 * node_parent.size, n_nodes + n_next)
+            tmp_i = np.empty(grow, dtype=np.int64)
+            tmp_i[:n_nodes] = node_parent[:n_nodes]
+            node_parent = tmp_i
+            tmp_i = np.empty(grow, dtype=np.int64)
+            tmp_i[:n_nodes] = node_rung[:n_nodes]
+            node_rung = tmp_i
+            tmp_f = np.empty(grow)
+            tmp_f[:n_nodes] = node_rebuf[:n_nodes]
+            node_rebuf = tmp_f
+        cur_t = np.empty(n_next)
+        cur_buf = np.empty(n_next)
+        cur_rew = np.empty(n_next)
+        cur_clock = np.empty(n_next)
+        cur_ptr = np.empty(n_next, dtype=np.int64)
+        cur_prev = np.empty(n_next, dtype=np.int64)
+        cur_node = np.empty(n_next, dtype=np.int64)
+        cur_flags = np.empty(n_next, dtype=np.int64)
+        n_cur = 0
+        cur_starts = np.zeros(n_rungs + 1, dtype=np.int64)
+        mine = np.empty(n_keep, dtype=np.int64)
+        for r in range(n_rungs):
+            cur_starts[r] = n_cur
+            n_mine = 0
+            for g in range(n_keep):
+                if c_rung[keep[g]] == r:
+                    mine[n_mine] = keep[g]
+                    n_mine += 1
+            if 0 < beam_width < n_mine:
+                # The heuristic run: the best rewards only, still in time order.
+                top = np.sort(np.argsort(-c_rew[mine[:n_mine]], kind="mergesort")[:beam_width])
+                for g in range(beam_width):
+                    mine[g] = mine[top[g]]
+                n_mine = beam_width
+            n_groups = min(n_mine, max_front)
+            if n_mine > max_front:
+                n_merges += 1
+            for g in range(n_groups):
+                # Labels a..b-1 (neighbours in time) become one label; with no merging each
+                # group is a single label. A merged label is optimistic: earliest time (and
+                # its trace position), latest dry-out, best reward.
+                a = (g * n_mine) // n_groups
+                b = ((g + 1) * n_mine) // n_groups
+                first = mine[a]
+                dry_s = c_t[first] + c_buf[first]
+                best_rew = c_rew[first]
+                flags = c_flags[first]
+                for h in range(a + 1, b):
+                    i = mine[h]
+                    dry_s = max(dry_s, c_t[i] + c_buf[i])
+                    best_rew = max(best_rew, c_rew[i])
+                    flags |= c_flags[i]
+                if b - a > 1:
+                    flags |= FLAG_MERGED
+                    node_parent[n_nodes] = -1
+                    node_rebuf[n_nodes] = np.nan
+                    cur_buf[n_cur] = dry_s - c_t[first]
+                else:
+                    node_parent[n_nodes] = c_parent[first]
+                    node_rebuf[n_nodes] = c_rebuf[first]
+                    cur_buf[n_cur] = c_buf[first]
+                node_rung[n_nodes] = r
+                cur_t[n_cur] = c_t[first]
+                cur_rew[n_cur] = best_rew
+                cur_clock[n_cur] = c_clock[first]
+                cur_ptr[n_cur] = c_ptr[first]
+                cur_prev[n_cur] = r
+                cur_node[n_cur] = n_nodes
+                cur_flags[n_cur] = flags
+                n_nodes += 1
+                n_cur += 1
+        cur_starts[n_rungs] = n_cur
+        n_labels += n_cur
+
+        if n_cur == 0:  # nothing reaches lower_bound (only if it was not a real sequence's QoE)
+            out_stats[OPT_VALUE] = -np.inf
+            out_stats[OPT_LABELS] = n_labels
+            out_stats[OPT_CUT] = n_cut
+            return STATUS_COMPLETE
+
+    best = 0
+    for i in range(1, n_cur):
+        if cur_rew[i] > cur_rew[best]:
+            best = i
+    out_stats[OPT_VALUE] = cur_rew[best]
+    out_stats[OPT_LABELS] = n_labels
+    out_stats[OPT_MAX_FRONT] = max_seen
+    out_stats[OPT_MERGES] = n_merges
+    out_stats[OPT_CUT] = n_cut
+    out_stats[OPT_BEST_MERGED] = 1.0 if cur_flags[best] & FLAG_MERGED else 0.0
+    out_stats[OPT_BEST_LONG] = 1.0 if cur_flags[best] & FLAG_LONG else 0.0
+    if cur_flags[best] & FLAG_MERGED == 0 and n_chunks > 0:
+        node = cur_node[best]
+        for k in range(n_chunks - 1, -1, -1):
+            out_rung[k] = node_rung[node]
+            out_rebuffer_s[k] = node_rebuf[node]
+            node = node_parent[node]
+    return STATUS_COMPLETE
