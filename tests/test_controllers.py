@@ -220,7 +220,10 @@ def test_names_and_settings():
                       "initial_var": 0.03},
         "safety": 0.9,
     }
-    assert set(CONTROLLERS) == {"bb", "bba0", "bba1", "rate", "fixed", "mpc", "robustmpc"}
+    assert set(CONTROLLERS) == {
+        "bb", "bba0", "bba1", "rate", "fixed", "mpc", "robustmpc",  # chunk model
+        "bola", "bolae", "throughput", "dynamic", "dynamicdash", "dashjs", "fixed-event",  # event model
+    }
 
 
 @pytest.mark.parametrize(
@@ -262,7 +265,7 @@ def test_get_controller_passes_instances_and_keyword_parameters():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: get_controller("bola"), r"controller='bola' is invalid: unknown controller; known: bb, bba0, bba1, fixed, mpc, rate, robustmpc"),
+        (lambda: get_controller("nosuch"), r"controller='nosuch' is invalid: unknown controller; known: bb, bba0, bba1, bola, bolae"),
         (lambda: get_controller("rate:safety"), r"controller='rate:safety' is invalid: parameter 'safety' must look like name=value"),
         (lambda: get_controller("rate:alpha=1"), r"controller='rate:alpha=1' is invalid: .*parameters of 'rate': predictor, safety"),
         (lambda: get_controller("rate:window=3"), r"controller='rate:window=3' is invalid: .*parameters of 'rate': predictor, safety"),
