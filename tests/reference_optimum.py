@@ -66,8 +66,9 @@ def optimum_session(
     if not any(bw > 0.0 for bw in period_bw_bps):
         return L.STATUS_NO_BANDWIDTH
     if prof[L.PROF_RTT_S] >= 0.0:
-        lat_s = prof[L.PROF_RTT_S]
+        lat_s = first_lat_s = prof[L.PROF_RTT_S]
     else:
+        first_lat_s = period_lat_s[0]  # chunk 0 is requested at the trace start
         lat_s = min(period_lat_s)
         if max(period_lat_s) > lat_s:
             out_stats[OPT_LATENCY_RELAXED] = 1.0
@@ -93,6 +94,7 @@ def optimum_session(
     n_labels = max_seen = n_merges = n_cut = 0
     for k in range(n_chunks):
         rungs = [min(initial_rung, n_rungs - 1)] if (k == 0 and initial_rung >= 0) else range(n_rungs)
+        req_lat_s = first_lat_s if k == 0 else lat_s
         by_time = sorted(range(len(labels)), key=lambda i: labels[i]["t"])
         cands = []
         for r in rungs:
@@ -100,12 +102,12 @@ def optimum_session(
             for i in by_time:
                 lab = labels[i]
                 ptr, clock_s = lab["ptr"], lab["clock"]
-                if rtt_moves and lat_s > 0.0:
-                    ptr, clock_s = reference.advance_clock(period_end_s, wrap_s, ptr, clock_s, lat_s)
+                if rtt_moves and req_lat_s > 0.0:
+                    ptr, clock_s = reference.advance_clock(period_end_s, wrap_s, ptr, clock_s, req_lat_s)
                 xfer_s, ptr, clock_s, _ = reference.transfer(
                     period_end_s, period_bw_bps, wrap_s, ptr, clock_s, sizes_bytes[k][r], eff, math.inf
                 )
-                delay_s = xfer_s + lat_s
+                delay_s = xfer_s + req_lat_s
                 if k == 0 and not first_rebuffers:
                     rebuf_s, buffer_s = 0.0, chunk_s
                 else:

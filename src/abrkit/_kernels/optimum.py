@@ -2,7 +2,7 @@
 
 Model (docs/optimum.md has the proof): the session loop of ``session.run_session`` without the
 buffer-cap waits and without the ``max_download_s`` stall, with the request latency fixed at
-the profile's RTT (or, for per-period latencies, at the trace's smallest one). A label is the
+the profile's RTT (or, for per-period latencies, at the trace's smallest one after chunk 0). A label is the
 player's state before a request: trace position (ptr, clock), session time ``t_s``, buffer
 ``buffer_s`` (so the playback dry-out time is ``t_s + buffer_s``), accumulated reward and the
 previous rung. With ``mu`` the rebuffer weight, label A dominates label B (same chunk, same
@@ -189,10 +189,14 @@ def optimum_session(
 
     if prof[PROF_RTT_S] >= 0.0:
         lat_s = prof[PROF_RTT_S]
+        first_lat_s = lat_s
     else:
         # The real loop takes the latency of the period a request starts in; a later start
         # may then finish sooner. The smallest latency keeps every finish no later than the
-        # real one (an upper bound), and is exact when all periods share it.
+        # real one (an upper bound), and is exact when all periods share it. Chunk 0 keeps
+        # its own (every session requests it at the trace start): when its download is not
+        # rebuffering, finishing it sooner would move the whole playback earlier.
+        first_lat_s = period_lat_s[0]
         lat_s = period_lat_s[0]
         lat_hi = period_lat_s[0]
         for j in range(1, m):
@@ -264,6 +268,7 @@ def optimum_session(
         starts = np.zeros(r_hi - r_lo + 1, dtype=np.int64)
         order = np.empty(n_cur, dtype=np.int64)
         time_order(cur_t, cur_starts, order)
+        req_lat_s = first_lat_s if k == 0 else lat_s
         c = 0
         for r in range(r_lo, r_hi):
             starts[r - r_lo] = c
@@ -273,13 +278,13 @@ def optimum_session(
                 i = order[ii]
                 ptr = cur_ptr[i]
                 clock_s = cur_clock[i]
-                if rtt_moves and lat_s > 0.0:
-                    ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, lat_s)
+                if rtt_moves and req_lat_s > 0.0:
+                    ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, req_lat_s)
                 # No time limit: a long download only marks the label (see FLAG_LONG).
                 xfer_s, ptr, clock_s, _ = transfer(
                     period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size, eff, np.inf
                 )
-                delay_s = xfer_s + lat_s
+                delay_s = xfer_s + req_lat_s
                 buffer_s = cur_buf[i]
                 if k == 0 and not first_rebuffers:
                     rebuf_s = 0.0
