@@ -137,9 +137,11 @@ def mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_by
     h = min(int(cparams[0]), n_chunks - k)
     first = k + 1 if prof[PROF_MPC_SIZES_AHEAD] != 0.0 else k
     rows = sizes_bytes.shape[0]
-    plan_sizes = np.zeros((h, n))
-    for d in range(h):
-        if first + d < rows:
+    if first + h <= rows:
+        plan_sizes = sizes_bytes[first : first + h]
+    else:  # planning past the end of the table (sizes one ahead): those chunks weigh nothing
+        plan_sizes = np.zeros((h, n))
+        for d in range(rows - first):
             for r in range(n):
                 plan_sizes[d, r] = sizes_bytes[first + d, r]
     lat_s = latency_s

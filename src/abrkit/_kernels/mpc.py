@@ -24,7 +24,7 @@ the ``d``-th planned chunk, ``best_seq`` (h,) int64 filled with the chosen seque
   ``itertools.product``), the best kept with ``>`` (``ties_last`` False: the first best sequence)
   or ``>=`` (True: the last one, as Pensieve does);
 * ``mpc_search(...)`` -- the same answer, sequence and value, from a depth-first branch and bound
-  that reuses prefixes and prunes with an admissible bound.
+  that reuses prefixes and prunes with an admissible bound (see its docstring).
 
 Both searches return the best objective. ``est_bps`` must be > 0 (``inf`` is fine).
 """
@@ -130,6 +130,14 @@ def _prefers(path, depth, last_rung, best_seq, ties_last):
     return False  # the same sequence
 
 
+# Lagrange multipliers of the rebuffering bound, in units of est_bps / 1e6 / chunk_s: what a
+# second of download time is worth in Mbps when chunk sizes track the nominal bitrates, i.e.
+# the price at which trading buffer for bitrate breaks even. Two around it cut the nodes the
+# search expands about fivefold on Pensieve-like problems (docs/mpc.md); 0 and the rebuffer
+# weight itself are always added.
+_MULTIPLIERS = (0.7, 1.4)
+
+
 @njit
 def mpc_search(
     bitrates_bps, plan_sizes_bytes, prev_rung, buffer_s, est_bps, latency_s, chunk_s, cap_s,
@@ -141,20 +149,39 @@ def mpc_search(
     switch sum of its prefix, so a leaf costs one step and its objective is computed with the
     very operations ``mpc_value`` performs. Children are visited best bound first; a child is
     skipped when its bound (plus a relative slack of ``_BOUND_SLACK``) is below the incumbent.
-    The bound of a prefix is its own terms, plus the most that bitrate minus switching can add
-    over the remaining positions (a DP table over (positions left, previous rung), rebuffering
-    ignored), minus the rebuffering of smallest-chunk continuations. Tied leaves are compared
-    lexicographically with the incumbent, so the visiting order does not change the answer.
+    Tied leaves are compared lexicographically with the incumbent, so the visiting order does
+    not change the answer.
+
+    The bound. After a prefix, the m chunks left rebuffer ``R >= Rmin`` (every one at its
+    smallest size: no continuation rebuffers less) and, summing the buffer recursion over them,
+    ``R >= D = sum(t) - (buffer + m * chunk_s - min(chunk_s, cap_s))``. So for any multiplier
+    ``0 <= lam <= rebuffer_weight``, ``rebuffer_weight * R >= lam * D + (rebuffer_weight - lam) * Rmin``,
+    and the rest of the objective is at most ``max over continuations of (bitrate - switching -
+    lam * sum(t))`` (a DP table per lam over (position, previous rung), computed once per call)
+    ``+ lam * (buffer + m * chunk_s - min(chunk_s, cap_s)) - (rebuffer_weight - lam) * Rmin``.
+    The bound is the least over lam in {0, the _MULTIPLIERS, rebuffer_weight}: lam = 0 is right
+    when the buffer is not spent, lam = rebuffer_weight when the continuation must rebuffer, the
+    ones between when a large buffer is being spent.
     """
     h, n = plan_sizes_bytes.shape
-    # Float work: gain[m, q + 1] for m = 0 .. h-1 (q = -1: no previous rung); min_sizes[h];
-    # per depth j < h-1 and child r: buffer, rebuffer, rate sum, switch sum, bound key;
-    # per depth: the node's own buffer, rebuffer, rate sum, switch sum.
-    nq = n + 1
-    fw = np.empty(h * nq + h + 5 * h * n + 4 * h)
-    gain = fw[: h * nq]
-    min_sizes = fw[h * nq : h * nq + h]
-    o = h * nq + h
+    nq = n + 1  # previous-rung slots: q + 1 for q = -1 (none) .. n-1
+    n_lam = 2 + len(_MULTIPLIERS)
+    # Float work: lam[n_lam]; table[l, p, q + 1] for p = 0 .. h; gain[l, p, r] (a chunk's own
+    # term in table l); switch[q, r]; min_sizes[h]; per depth j < h-1 and child r: buffer,
+    # rebuffer, rate sum, switch sum, bound key; per depth: the node's buffer, rebuffer, rate
+    # sum, switch sum.
+    t_size = n_lam * (h + 1) * nq
+    g_size = n_lam * h * n
+    fw = np.empty(n_lam + t_size + g_size + n * n + h + 5 * h * n + 4 * h)
+    lam = fw[:n_lam]
+    table = fw[n_lam : n_lam + t_size]
+    o = n_lam + t_size
+    gain = fw[o : o + g_size]
+    o += g_size
+    switch = fw[o : o + n * n]
+    o += n * n
+    min_sizes = fw[o : o + h]
+    o += h
     c_buf = fw[o : o + h * n]
     c_reb = fw[o + h * n : o + 2 * h * n]
     c_rate = fw[o + 2 * h * n : o + 3 * h * n]
@@ -170,24 +197,43 @@ def mpc_search(
     pos = iw[h * n : h * n + h]
     path = iw[h * n + h :]
 
-    # gain[m, q+1] = max over r of (bitrate[r] - switch_weight * |bitrate[r] - bitrate[q]|) + gain[m-1, r+1]
-    for q in range(nq):
-        gain[q] = 0.0
-    for m in range(1, h):
-        for q in range(-1, n):
-            best_g = -np.inf
+    floor_s = min(chunk_s, cap_s)  # the buffer after the last download is at least this
+    if h > 1:  # bounds are only needed above the leaves
+        unit = est_bps / 1e6 / chunk_s
+        lam[0] = 0.0
+        for l in range(len(_MULTIPLIERS)):
+            lam[l + 1] = min(_MULTIPLIERS[l] * unit, rebuffer_weight)
+        lam[n_lam - 1] = rebuffer_weight
+        for p in range(h):
             for r in range(n):
-                g = bitrates_bps[r] + gain[(m - 1) * nq + r + 1]
-                if q >= 0:
-                    g -= switch_weight * abs(bitrates_bps[r] - bitrates_bps[q])
-                if g > best_g:
-                    best_g = g
-            gain[m * nq + q + 1] = best_g
-    for d in range(h):
-        smallest = plan_sizes_bytes[d, 0]
-        for r in range(1, n):
-            smallest = min(smallest, plan_sizes_bytes[d, r])
-        min_sizes[d] = smallest
+                t = _download_s(plan_sizes_bytes[p, r], est_bps, latency_s)
+                for l in range(n_lam):
+                    gain[(l * h + p) * n + r] = bitrates_bps[r] - 1e6 * lam[l] * t if lam[l] > 0.0 else bitrates_bps[r]
+        for q in range(n):
+            for r in range(n):
+                switch[q * n + r] = switch_weight * abs(bitrates_bps[r] - bitrates_bps[q])
+        # table[l, p, q+1] = max over r of (gain[l, p, r] - switch[q, r]) + table[l, p+1, r+1]
+        for l in range(n_lam):
+            lo = l * (h + 1) * nq
+            for q in range(nq):
+                table[lo + h * nq + q] = 0.0
+            for p in range(h - 1, -1, -1):
+                row = (l * h + p) * n
+                nxt = lo + (p + 1) * nq + 1
+                for q in range(-1, n):
+                    best_g = -np.inf
+                    for r in range(n):
+                        g = gain[row + r] + table[nxt + r]
+                        if q >= 0:
+                            g -= switch[q * n + r]
+                        if g > best_g:
+                            best_g = g
+                    table[lo + p * nq + q + 1] = best_g
+        for d in range(h):
+            smallest = plan_sizes_bytes[d, 0]
+            for r in range(1, n):
+                smallest = min(smallest, plan_sizes_bytes[d, r])
+            min_sizes[d] = smallest
 
     best = -np.inf
     found = False
@@ -207,10 +253,9 @@ def mpc_search(
             # The last position: children are leaves, evaluated as mpc_value does.
             for r in range(n):
                 t = _download_s(plan_sizes_bytes[j, r], est_bps, latency_s)
-                b = b0
                 reb = reb0
-                if b < t:
-                    reb += t - b
+                if b0 < t:
+                    reb += t - b0
                 rate = rate0 + bitrates_bps[r]
                 sw = sw0
                 if last >= 0:
@@ -243,14 +288,21 @@ def mpc_search(
                 c_reb[base + r] = reb
                 c_rate[base + r] = rate
                 c_sw[base + r] = sw
-                future = gain[left * nq + r + 1]
-                reb_lb = reb + _min_rebuffer_s(min_sizes, j + 1, b, est_bps, latency_s, chunk_s, cap_s)
-                pos_part = (rate + future) / 1e6
-                neg_part = rebuffer_weight * reb_lb + switch_weight * (sw / 1e6)
-                c_key[base + r] = pos_part - neg_part + _BOUND_SLACK * (1.0 + abs(pos_part) + neg_part)
+                r_min = _min_rebuffer_s(min_sizes, j + 1, b, est_bps, latency_s, chunk_s, cap_s)
+                spendable_s = b + left * chunk_s - floor_s
+                known = rate / 1e6 - rebuffer_weight * reb - switch_weight * (sw / 1e6)
+                known_mag = rate / 1e6 + rebuffer_weight * reb + switch_weight * (sw / 1e6)
+                key = np.inf
+                for l in range(n_lam):
+                    rest = table[l * (h + 1) * nq + (j + 1) * nq + r + 1] / 1e6
+                    credit = lam[l] * spendable_s - (rebuffer_weight - lam[l]) * r_min
+                    bound = known + rest + credit
+                    bound += _BOUND_SLACK * (1.0 + known_mag + abs(rest) + abs(credit))
+                    key = min(key, bound)
+                c_key[base + r] = key
                 # Insertion into the visiting order, best key first.
                 i = r
-                while i > 0 and c_key[base + order[base + i - 1]] < c_key[base + r]:
+                while i > 0 and c_key[base + order[base + i - 1]] < key:
                     order[base + i] = order[base + i - 1]
                     i -= 1
                 order[base + i] = r
