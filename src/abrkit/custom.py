@@ -1,0 +1,355 @@
+"""User controllers in Python: the slow, flexible twin of the compiled session loop.
+
+Any object with a ``decide(obs) -> rung`` method is a controller here. :func:`simulate_python`
+plays one session with it, in a Python loop that mirrors ``_kernels.session.run_session`` step
+for step: the same compiled network helpers (``advance_clock``, ``transfer``), the same profile
+semantics (latency, payload efficiency, buffer cap and wait quantum, first-chunk rebuffering,
+initial rung, ``max_chunks``, stalls after ``max_download_s``) and the same per-chunk log, so
+the result is the :class:`~abrkit.SimResult` that :func:`abrkit.simulate` returns, tables and
+QoE included.
+
+The built-in controllers run on this path too, through :class:`BuiltinController`, which calls
+their compiled decision code with the observation; the two paths give identical logs (tested
+for every chunk-model controller). That is the check that the observation holds everything a
+compiled controller sees.
+
+A controller may also define ``reset()``, called once before each session (keep per-session
+state there), and ``name`` (used in result tables; the class name otherwise).
+
+Units: seconds, bits per second, bytes (see the package docstring). The cost is roughly 50 us
+of loop per chunk plus your ``decide``; the compiled loop takes well under 1 us.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, runtime_checkable
+
+import numpy as np
+
+from ._kernels import layout as L
+from ._kernels.controllers import decide as _decide_kernel
+from ._kernels.controllers import plan as _plan_kernel
+from ._kernels.predictors import pred_predict, pred_update
+from ._kernels.session import advance_clock, oracle_throughput, transfer
+from .controllers import Controller, get_controller
+from .errors import ParameterError
+from .profiles import Profile, get_profile
+from .qoe import QoE, get_qoe
+from .simulate import BatchResult, SimResult
+from .traces import Trace
+from .video import Video
+
+__all__ = ["Observation", "PythonController", "BuiltinController", "simulate_python"]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the player knows when it requests chunk ``chunk``; arrays are read-only.
+
+    Attributes
+    ----------
+    chunk : int
+        Index of the chunk to request (0-based).
+    n_chunks : int
+        Chunks this session plays (the video's, or fewer under the profile's ``max_chunks``).
+    buffer_s : float
+        Seconds of video in the buffer now (after any wait for a full buffer).
+    prev_rung : int
+        Rung of the previous chunk; -1 before the first.
+    session_s : float
+        Session clock at this request, seconds since the first request.
+    chunk_s : float
+        Duration of one chunk, seconds.
+    bitrates_bps : array of shape (rungs,)
+        The ladder's nominal bitrates, ascending.
+    sizes_bytes : array of shape (video chunks, rungs)
+        The video's whole size table (it may run past ``n_chunks``); see ``upcoming_sizes_bytes``.
+    sample_bytes, sample_time_s, sample_latency_s, sample_end_s : arrays of shape (chunk,)
+        One entry per downloaded chunk: its size, the time the player measured it over (the
+        latency included when the profile's ``throughput_includes_latency`` says so), its
+        request latency, and the session clock when its last byte arrived.
+    profile : Profile
+        The player and network model of the session.
+    """
+
+    chunk: int
+    n_chunks: int
+    buffer_s: float
+    prev_rung: int
+    session_s: float
+    chunk_s: float
+    bitrates_bps: np.ndarray
+    sizes_bytes: np.ndarray
+    sample_bytes: np.ndarray
+    sample_time_s: np.ndarray
+    sample_latency_s: np.ndarray
+    sample_end_s: np.ndarray
+    profile: Profile
+    _oracle: Callable[[float], float] = field(repr=False, compare=False)
+
+    @property
+    def n_rungs(self) -> int:
+        return int(self.bitrates_bps.size)
+
+    @property
+    def throughput_bps(self) -> np.ndarray:
+        """Throughput samples of the downloaded chunks, bits per second (the log's column)."""
+        return self.sample_bytes * 8.0 / self.sample_time_s
+
+    @property
+    def upcoming_sizes_bytes(self) -> np.ndarray:
+        """Sizes of chunks ``chunk .. n_chunks-1`` at every rung, shape (remaining, rungs)."""
+        return self.sizes_bytes[self.chunk : self.n_chunks]
+
+    @property
+    def last_latency_s(self) -> float:
+        """Latency of the previous request (0 before the first)."""
+        return float(self.sample_latency_s[-1]) if self.sample_latency_s.size else 0.0
+
+    def oracle_throughput_bps(self, size_bytes: float) -> float:
+        """Look-ahead: the throughput a request of ``size_bytes`` issued now would measure (NaN
+        if it would stall). It reads the future of the trace: for oracle baselines only."""
+        return self._oracle(float(size_bytes))
+
+
+@runtime_checkable
+class PythonController(Protocol):
+    """Anything with ``decide(obs) -> rung``; ``reset()`` and ``name`` are optional."""
+
+    def decide(self, obs: Observation) -> int: ...
+
+
+class BuiltinController:
+    """A built-in controller (name, spec string or :class:`~abrkit.Controller`) on the Python path.
+
+    ``decide`` calls the same compiled decision function as the session loop, with the same
+    predictor estimate: the predictor learns each new sample of the observation (lazily, just
+    before deciding, in the loop's order) and the oracle predictor asks the observation.
+    """
+
+    def __init__(self, controller: str | Controller) -> None:
+        self.controller = get_controller(controller)
+        self._ctrl_id, cparams = self.controller.pack()
+        self._cparams = np.ascontiguousarray(cparams, dtype=np.float64)
+        self._pid, pparams, self._n_state = self.controller.pack_predictor()
+        self._pparams = np.ascontiguousarray(pparams, dtype=np.float64)
+        self.reset()
+
+    @property
+    def name(self) -> str:
+        return self.controller.name
+
+    def reset(self) -> None:
+        """Fresh predictor state: a new session starts."""
+        self._pstate = np.zeros(self._n_state, dtype=np.float64)
+        self._seen = 0
+        self._tables: tuple[Any, np.ndarray, np.ndarray] | None = None
+
+    def decide(self, obs: Observation) -> int:
+        # Writable copies of the observation's tables, made once per session: the kernels are
+        # compiled for the session loop's (writable) arrays.
+        if self._tables is None or self._tables[0] is not obs.sizes_bytes:
+            self._tables = (obs.sizes_bytes, np.array(obs.bitrates_bps), np.array(obs.sizes_bytes))
+        _, ladder, sizes = self._tables
+        for i in range(self._seen, obs.sample_bytes.size):
+            if self._pid >= 0:
+                pred_update(
+                    self._pid, self._pparams, self._pstate, float(obs.sample_bytes[i]), float(obs.sample_time_s[i]),
+                    float(obs.sample_latency_s[i]), float(obs.sample_end_s[i]),
+                )
+        self._seen = obs.sample_bytes.size
+        est_bps = np.nan
+        if self._pid == L.PRED_ORACLE:
+            est_bps = obs.oracle_throughput_bps(sizes[obs.chunk, max(obs.prev_rung, 0)])
+        elif self._pid >= 0:
+            est_bps = pred_predict(self._pid, self._pparams, self._pstate, obs.session_s, np.nan)
+        if self._ctrl_id >= L.CTRL_FIRST_PLANNER:
+            return int(_plan_kernel(
+                self._ctrl_id, self._cparams, obs.chunk, obs.n_chunks, obs.buffer_s, obs.prev_rung, ladder, sizes,
+                obs.chunk_s, est_bps, obs.last_latency_s, obs.profile.pack(),
+            ))
+        return int(_decide_kernel(self._ctrl_id, self._cparams, obs.chunk, obs.buffer_s, obs.prev_rung, ladder, est_bps))
+
+
+@dataclass(frozen=True)
+class _UserSpec:
+    """Stands in for a Controller in result tables: a name and settings."""
+
+    name: str
+    kind: str
+
+    def settings(self) -> dict[str, Any]:
+        return {"controller": self.name, "python_class": self.kind}
+
+
+def _name_of(controller: Any) -> str:
+    name = getattr(controller, "name", None)
+    return name if isinstance(name, str) and name else type(controller).__name__
+
+
+def _checked_rung(value: Any, n_rungs: int, name: str, k: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not 0 <= value < n_rungs:
+        raise ParameterError(
+            "rung", value, f"controller {name!r} returned it for chunk {k}: must be an integer from 0 to {n_rungs - 1}"
+        )
+    return int(value)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    view = a.view()
+    view.setflags(write=False)
+    return view
+
+
+def simulate_python(
+    trace: Trace,
+    video: Video,
+    controller: Any,
+    profile: str | Profile = "default",
+    qoe: str | QoE | None = None,
+) -> SimResult:
+    """Simulate one session with a Python controller; the same result as :func:`abrkit.simulate`.
+
+    Parameters
+    ----------
+    trace, video : Trace, Video
+        As for :func:`abrkit.simulate`.
+    controller : object with ``decide(obs) -> int``, or a built-in controller
+        ``decide`` gets an :class:`Observation` per chunk and returns a rung index in
+        ``0 .. rungs-1`` (anything else raises :class:`~abrkit.ParameterError` naming the
+        controller and the chunk). ``reset()``, if present, is called first. A controller name,
+        spec string or :class:`~abrkit.Controller` runs through :class:`BuiltinController`.
+    profile : str or Profile
+        A chunk-model profile (``"default"``, ``"pensieve"`` or a :class:`Profile`).
+    qoe : str, QoE or None
+        QoE model for the result's totals; None takes the profile's.
+
+    Under ``carry_robust_errors`` (Pensieve), a RobustDiscount predictor starts each call with
+    a fresh error history, as a one-session :func:`abrkit.simulate` does.
+    """
+    if isinstance(controller, (str, Controller)):
+        controller = BuiltinController(controller)
+    if not callable(getattr(controller, "decide", None)):
+        raise ParameterError("controller", _name_of(controller), "needs a decide(obs) method returning a rung index")
+    if not isinstance(trace, Trace):
+        raise ParameterError("trace", type(trace).__name__, "must be a Trace object (read files with abrkit.load_traces)")
+    if not isinstance(video, Video):
+        raise ParameterError("video", type(video).__name__, "must be a Video object")
+    prof = get_profile(profile)
+    if not isinstance(prof, Profile):
+        raise ParameterError("profile", getattr(prof, "name", profile), "the Python path runs the chunk model; event-model profiles are not supported")
+    model = prof.qoe if qoe is None else get_qoe(qoe)
+    # The same refusals as simulate().
+    if prof.buffer_cap_s < video.chunk_s:
+        raise ParameterError("buffer_cap_s", prof.buffer_cap_s, "must be >= the chunk duration, or no chunk could ever be buffered")
+    if prof.initial_rung is not None and prof.initial_rung >= video.n_rungs:
+        raise ParameterError("initial_rung", prof.initial_rung, f"video {video.name!r} has only {video.n_rungs} rungs")
+
+    n_chunks = video.n_chunks if prof.max_chunks is None else min(video.n_chunks, prof.max_chunks)
+    log = np.full((1, n_chunks, L.LOG_COLS), np.nan)
+    n_done, status, startup_s = _play(trace, video, controller, prof, n_chunks, log[0])
+    spec = controller.controller if isinstance(controller, BuiltinController) else _UserSpec(_name_of(controller), type(controller).__qualname__)
+    zero = np.zeros(1, dtype=np.int64)
+    batch = BatchResult(
+        [trace], [video], [spec], prof, model, zero, zero.copy(), zero.copy(), log,  # type: ignore[list-item]
+        np.array([n_done], dtype=np.int64), np.array([status], dtype=np.int64), np.array([startup_s]),
+        np.array([n_chunks], dtype=np.int64),
+    )
+    return batch.session(0)
+
+
+def _play(trace: Trace, video: Video, controller: Any, prof: Profile, n_chunks: int, log: np.ndarray) -> tuple[int, int, float]:
+    """The session loop of ``run_session`` in Python; fills ``log[:n_done]``.
+
+    Returns (n_done, status, startup_s). Kept line for line in the kernel's order, so that the
+    arithmetic, and hence every logged number, is the same.
+    """
+    end_s, bw_bps, lat_arr_s, start_s, wrap_s = prof.kernel_trace(trace)
+    if not np.any(bw_bps > 0.0):
+        return 0, L.STATUS_NO_BANDWIDTH, 0.0
+    p = prof.pack()
+    rtt_s = p[L.PROF_RTT_S]
+    rtt_moves = p[L.PROF_RTT_ADVANCES_CLOCK] != 0.0
+    eff = p[L.PROF_EFFICIENCY]
+    max_dl_s = p[L.PROF_MAX_DOWNLOAD_S]
+    thr_with_lat = p[L.PROF_THROUGHPUT_INCLUDES_LATENCY] != 0.0
+    cap_s = p[L.PROF_BUFFER_CAP_S]
+    quantum_s = p[L.PROF_WAIT_QUANTUM_S]
+    first_rebuffers = p[L.PROF_FIRST_CHUNK_REBUFFERS] != 0.0
+    initial_rung = int(p[L.PROF_INITIAL_RUNG])
+    sizes = np.array(video.sizes_bytes, dtype=np.float64)  # the loop's own copy
+    n_rungs = video.n_rungs
+    chunk_s = float(video.chunk_s)
+    name = _name_of(controller)
+    ladder_ro = _readonly(np.array(video.bitrates_bps, dtype=np.float64))
+    sizes_ro = _readonly(sizes.copy())
+    s_bytes, s_time, s_lat, s_end = (np.zeros(n_chunks) for _ in range(4))
+
+    ptr = 0
+    clock_s = float(start_s)
+    session_s = 0.0
+    buffer_s = 0.0
+    startup_s = 0.0
+    prev = -1
+
+    def oracle(size_bytes: float) -> float:
+        return float(oracle_throughput(end_s, bw_bps, lat_arr_s, wrap_s, ptr, clock_s, size_bytes, p))
+
+    reset = getattr(controller, "reset", None)
+    if callable(reset):
+        reset()
+    for k in range(n_chunks):
+        if k == 0 and initial_rung >= 0:
+            rung = min(initial_rung, n_rungs - 1)
+        else:
+            obs = Observation(
+                chunk=k, n_chunks=n_chunks, buffer_s=buffer_s, prev_rung=prev, session_s=session_s, chunk_s=chunk_s,
+                bitrates_bps=ladder_ro, sizes_bytes=sizes_ro, sample_bytes=_readonly(s_bytes[:k]),
+                sample_time_s=_readonly(s_time[:k]), sample_latency_s=_readonly(s_lat[:k]),
+                sample_end_s=_readonly(s_end[:k]), profile=prof, _oracle=oracle,
+            )
+            rung = _checked_rung(controller.decide(obs), n_rungs, name, k)
+        size = sizes[k, rung]
+
+        lat_s = rtt_s if rtt_s >= 0.0 else lat_arr_s[ptr]
+        if rtt_moves and lat_s > 0.0:
+            ptr, clock_s = advance_clock(end_s, wrap_s, ptr, clock_s, lat_s)
+        xfer_s, ptr, clock_s, done = transfer(end_s, bw_bps, wrap_s, ptr, clock_s, size, eff, max_dl_s)
+        if not done:
+            return k, L.STATUS_STALLED, startup_s
+        delay_s = xfer_s + lat_s
+
+        if k == 0 and not first_rebuffers:
+            startup_s = delay_s
+            rebuf_s = 0.0
+            buffer_s = chunk_s
+        else:
+            rebuf_s = max(delay_s - buffer_s, 0.0)
+            buffer_s = max(buffer_s - delay_s, 0.0) + chunk_s
+
+        wait_s = 0.0
+        if buffer_s > cap_s:
+            drain_s = buffer_s - cap_s
+            if quantum_s > 0.0:
+                wait_s = np.ceil(drain_s / quantum_s) * quantum_s
+            else:
+                wait_s = drain_s
+            buffer_s -= wait_s
+            ptr, clock_s = advance_clock(end_s, wrap_s, ptr, clock_s, wait_s)
+
+        meas_s = delay_s if thr_with_lat else xfer_s
+        log[k, L.LOG_RUNG] = rung
+        log[k, L.LOG_SIZE_BYTES] = size
+        log[k, L.LOG_LATENCY_S] = lat_s
+        log[k, L.LOG_DELAY_S] = delay_s
+        log[k, L.LOG_BUFFER_S] = buffer_s
+        log[k, L.LOG_REBUFFER_S] = rebuf_s
+        log[k, L.LOG_WAIT_S] = wait_s
+        log[k, L.LOG_THROUGHPUT_BPS] = size * 8.0 / meas_s
+        log[k, L.LOG_REQUEST_S] = session_s
+        done_s = session_s + delay_s
+        s_bytes[k], s_time[k], s_lat[k], s_end[k] = size, meas_s, lat_s, done_s
+        session_s = done_s + wait_s
+        prev = rung
+    return n_chunks, L.STATUS_COMPLETE, startup_s
