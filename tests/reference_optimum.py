@@ -56,13 +56,14 @@ def optimum_session(
     period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s,
     sizes_bytes, utility, chunk_s, n_chunks, prof,
     rebuffer_weight, switch_weight, include_first_chunk, max_front, beam_width, lower_bound,
-    out_rung, out_rebuffer_s, out_stats,
+    out_rung, out_rebuffer_s, out_buffer_s, out_stats,
 ):
     """Reference of ``optimum.optimum_session``: the same label-setting search, one label a dict."""
     out_stats[:] = 0.0
     out_stats[OPT_VALUE] = math.nan
     out_rung[:n_chunks] = -1
     out_rebuffer_s[:n_chunks] = math.nan
+    out_buffer_s[:n_chunks] = math.nan
     if not any(bw > 0.0 for bw in period_bw_bps):
         return L.STATUS_NO_BANDWIDTH
     if prof[L.PROF_RTT_S] >= 0.0:
@@ -90,7 +91,7 @@ def optimum_session(
     cut = lower_bound - 1e-9 * (1.0 + abs(lower_bound)) if math.isfinite(lower_bound) else -math.inf
 
     labels = [{"t": 0.0, "buf": 0.0, "rew": 0.0, "ptr": 0, "clock": start_s, "prev": -1, "node": -1, "flags": 0}]
-    nodes: list[tuple[int, int, float]] = []  # (parent node, rung, rebuffer_s)
+    nodes: list[tuple[int, int, float, float]] = []  # (parent node, rung, rebuffer_s, buffer_s)
     n_labels = max_seen = n_merges = n_cut = 0
     for k in range(n_chunks):
         rungs = [min(initial_rung, n_rungs - 1)] if (k == 0 and initial_rung >= 0) else range(n_rungs)
@@ -157,11 +158,11 @@ def optimum_session(
                 for x in group:
                     flags |= x["flags"]
                 if len(group) > 1:
-                    nodes.append((-1, r, math.nan))
+                    nodes.append((-1, r, math.nan, math.nan))
                     buf = max(x["t"] + x["buf"] for x in group) - first["t"]
                     flags |= FLAG_MERGED
                 else:
-                    nodes.append((first["parent"], r, first["rebuf"]))
+                    nodes.append((first["parent"], r, first["rebuf"], first["buf"]))
                     buf = first["buf"]
                 labels.append({
                     "t": first["t"], "buf": buf, "rew": max(x["rew"] for x in group), "ptr": first["ptr"],
@@ -188,7 +189,7 @@ def optimum_session(
     if not best["flags"] & FLAG_MERGED and n_chunks > 0:
         node = best["node"]
         for k in range(n_chunks - 1, -1, -1):
-            parent, out_rung[k], out_rebuffer_s[k] = nodes[node]
+            parent, out_rung[k], out_rebuffer_s[k], out_buffer_s[k] = nodes[node]
             node = parent
     return L.STATUS_COMPLETE
 
@@ -261,7 +262,8 @@ def _args_optimum_session(rng):
     lower = float(rng.choice([-np.inf, -np.inf, rng.uniform(-20.0, 15.0)]))
     return (
         ends, bw, lat, start, wrap, sizes, utility, chunk_s, n_chunks, prof, mu, lam, bool(rng.random() < 0.7),
-        max_front, beam, lower, np.full(rows, -7, dtype=np.int64), np.full(rows, -7.0), np.full(OPT_STATS, -7.0),
+        max_front, beam, lower, np.full(rows, -7, dtype=np.int64), np.full(rows, -7.0), np.full(rows, -7.0),
+        np.full(OPT_STATS, -7.0),
     )
 
 

@@ -98,6 +98,7 @@ def test_equals_brute_force_on_tiny_sessions(profile, model, seed):
     mine = sequences.index(tuple(int(r) for r in result.rung))
     assert result.qoe == totals[mine]
     np.testing.assert_array_equal(result.rebuffer_s, rebuf[mine])
+    assert result.exact_with_cap == bool(np.all(result.buffer_s <= prof.buffer_cap_s))
     assert result.lower_bound <= result.qoe + 1e-12
 
 
@@ -168,9 +169,14 @@ def test_no_controller_beats_the_optimum(data, trace, video, model):
     done = sessions[sessions["status"] == "complete"]
     slack = 1e-9 * (1.0 + np.abs(done["qoe"].to_numpy()))
     assert np.all(done["qoe"].to_numpy() <= result.qoe + slack), done[["controller", "qoe"]].assign(optimum=result.qoe)
+    played = video.truncated(result.n_chunks)
     if result.exact:  # then the bound is met by a real sequence with no cap
-        totals, _, _ = replay(trace, video.truncated(result.n_chunks), [tuple(result.rung)], uncapped(profile), qoe)
+        totals, _, _ = replay(trace, played, [tuple(result.rung)], uncapped(profile), qoe)
         assert totals[0] == pytest.approx(result.qoe, rel=1e-12, abs=1e-12)
+    if result.exact_with_cap:  # ... and with the cap: the optimum of the profile as given
+        totals, _, _ = replay(trace, played, [tuple(result.rung)], profile, qoe)
+        assert totals[0] == pytest.approx(result.qoe, rel=1e-12, abs=1e-12)
+    assert not result.exact_with_cap or result.exact
 
 
 # -- (c) real traces ------------------------------------------------------------------------------
@@ -274,7 +280,7 @@ def test_result_reports_its_settings_and_chunks():
     assert s["profile"] == "pensieve" and s["qoe"] == "linear" and not s["include_first_chunk"]
     assert s["max_front"] == result.max_front
     frame = result.to_frame()
-    assert list(frame.columns) == ["chunk", "rung", "bitrate_kbps", "rebuffer_s", "reward"]
+    assert list(frame.columns) == ["chunk", "rung", "bitrate_kbps", "rebuffer_s", "buffer_s", "reward"]
     assert frame["rung"].iloc[0] == 1  # pensieve's initial rung
     assert result.qoe == pytest.approx(frame["reward"].iloc[1:].sum(), rel=1e-12)  # chunk 0 not scored
     assert "exact=True" in repr(result)

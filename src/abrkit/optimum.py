@@ -58,10 +58,15 @@ class OptimumResult:
         no bandwidth.
     exact : bool
         True: ``qoe`` is the QoE of ``rung`` played without the buffer cap, and the maximum.
+    exact_with_cap : bool
+        True: moreover ``rung`` never fills the buffer past the profile's cap, so the profile as
+        given plays it with this very QoE: ``qoe`` is the optimum of the capped model itself.
     rung : array of int, shape (n_chunks,), or None
         The best rung sequence (None when merged labels left no sequence behind).
     rebuffer_s : array of float, shape (n_chunks,), or None
         Per-chunk rebuffering of ``rung`` in the uncapped model, seconds.
+    buffer_s : array of float, shape (n_chunks,), or None
+        Buffer after each chunk's download in the uncapped model, seconds.
     lower_bound : float
         QoE of the heuristic (beam) sequence that seeded the search; the true optimum lies in
         ``[lower_bound, qoe]`` whatever ``exact`` says.
@@ -78,8 +83,10 @@ class OptimumResult:
     status: str
     qoe: float
     exact: bool
+    exact_with_cap: bool
     rung: np.ndarray | None
     rebuffer_s: np.ndarray | None
+    buffer_s: np.ndarray | None
     n_chunks: int
     lower_bound: float
     labels: int
@@ -110,6 +117,7 @@ class OptimumResult:
             "qoe": self.qoe,
             "qoe_per_chunk": self.qoe / scored,
             "exact": self.exact,
+            "exact_with_cap": self.exact_with_cap,
             "mean_bitrate_kbps": np.nan,
             "rebuffer_s": np.nan,
             "switches": np.nan,
@@ -125,14 +133,15 @@ class OptimumResult:
         return row
 
     def to_frame(self) -> pd.DataFrame:
-        """The best sequence, one row per chunk: chunk, rung, bitrate_kbps, rebuffer_s, reward."""
+        """The best sequence, one row per chunk: chunk, rung, bitrate_kbps, rebuffer_s, buffer_s, reward."""
         if self.rung is None or self.rebuffer_s is None:
-            return pd.DataFrame(columns=["chunk", "rung", "bitrate_kbps", "rebuffer_s", "reward"])
+            return pd.DataFrame(columns=["chunk", "rung", "bitrate_kbps", "rebuffer_s", "buffer_s", "reward"])
         return pd.DataFrame({
             "chunk": np.arange(self.rung.size),
             "rung": self.rung,
             "bitrate_kbps": self.video.bitrates_bps[self.rung] / 1e3,
             "rebuffer_s": self.rebuffer_s,
+            "buffer_s": self.buffer_s,
             "reward": self.reward,
         })
 
@@ -200,16 +209,17 @@ def _solve(trace: Trace, p: _Prepared) -> OptimumResult:
     n = p.n_chunks
     rung = np.empty(n, dtype=np.int64)
     rebuf = np.empty(n, dtype=np.float64)
+    buffer = np.empty(n, dtype=np.float64)
     stats = np.empty(K.OPT_STATS, dtype=np.float64)
     common = (
         end_s, bw_bps, lat_s, start_s, wrap_s, p.sizes_bytes, p.utility, float(p.video.chunk_s), n, p.prof_vec,
         float(p.qoe.rebuffer_weight), float(p.qoe.switch_weight), bool(p.qoe.include_first_chunk), int(p.max_front),
     )
     # A quick beam run gives a real sequence's QoE; the exact run then drops hopeless labels.
-    status = K.optimum_session(*common, min(_BEAM_WIDTH, p.max_front), -np.inf, rung, rebuf, stats)
+    status = K.optimum_session(*common, min(_BEAM_WIDTH, p.max_front), -np.inf, rung, rebuf, buffer, stats)
     lower = float(stats[K.OPT_VALUE])
     if status == L.STATUS_COMPLETE:
-        status = K.optimum_session(*common, 0, lower, rung, rebuf, stats)
+        status = K.optimum_session(*common, 0, lower, rung, rebuf, buffer, stats)
     value = float(stats[K.OPT_VALUE])
     has_path = status == L.STATUS_COMPLETE and stats[K.OPT_BEST_MERGED] == 0.0
     if has_path:
@@ -217,10 +227,14 @@ def _solve(trace: Trace, p: _Prepared) -> OptimumResult:
         value = float(p.qoe.total(p.qoe.rewards(p.video, rung, rebuf)))
     latency_relaxed = bool(stats[K.OPT_LATENCY_RELAXED])
     long_download = bool(stats[K.OPT_BEST_LONG])
+    exact = bool(has_path and not latency_relaxed and not long_download)
+    # The loop waits only when the buffer passes the cap: below it the capped session is this one.
+    within_cap = bool(has_path and np.all(buffer <= p.profile.buffer_cap_s))
     return OptimumResult(
         trace=trace, video=p.video, profile=p.profile, qoe_model=p.qoe, status=STATUS_NAMES[int(status)],
-        qoe=value, exact=bool(has_path and not latency_relaxed and not long_download),
-        rung=rung if has_path else None, rebuffer_s=rebuf if has_path else None, n_chunks=n,
+        qoe=value, exact=exact, exact_with_cap=exact and within_cap,
+        rung=rung if has_path else None, rebuffer_s=rebuf if has_path else None,
+        buffer_s=buffer if has_path else None, n_chunks=n,
         lower_bound=lower, labels=int(stats[K.OPT_LABELS]), max_front_seen=int(stats[K.OPT_MAX_FRONT]),
         merges=int(stats[K.OPT_MERGES]), latency_relaxed=latency_relaxed, long_download=long_download,
         max_front=p.max_front,
@@ -264,7 +278,7 @@ def offline_optimum_many(
     """:func:`offline_optimum` for each trace; one row per trace, in the order given.
 
     Columns: trace, video, controller ("optimum"), profile, status, chunks, qoe,
-    qoe_per_chunk, exact, mean_bitrate_kbps, rebuffer_s, switches (NaN without a sequence),
+    qoe_per_chunk, exact, exact_with_cap, mean_bitrate_kbps, rebuffer_s, switches (NaN without a sequence),
     lower_bound, labels, max_front, merges. The names match ``simulate_many``'s, so the two
     tables concatenate. Traces run on ``n_workers`` threads (the kernel releases the GIL);
     results do not depend on it. ``progress`` shows a bar (default: when stderr is a

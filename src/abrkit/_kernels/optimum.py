@@ -156,7 +156,7 @@ def optimum_session(
     period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s,
     sizes_bytes, utility, chunk_s, n_chunks, prof,
     rebuffer_weight, switch_weight, include_first_chunk, max_front, beam_width, lower_bound,
-    out_rung, out_rebuffer_s, out_stats,
+    out_rung, out_rebuffer_s, out_buffer_s, out_stats,
 ):
     """The offline optimum of one session; returns the status (``STATUS_*``).
 
@@ -164,8 +164,9 @@ def optimum_session(
     ``k`` is ``utility - rebuffer_weight * rebuffer_s - switch_weight * |utility - previous
     utility|`` (no switch term for chunk 0, which counts only if ``include_first_chunk``).
     ``out_stats`` (length ``OPT_STATS``) receives the value and diagnostics. When the best
-    label has no merged ancestor, ``out_rung[:n_chunks]`` and ``out_rebuffer_s[:n_chunks]``
-    receive its rung sequence and rebuffering; otherwise -1 and NaN.
+    label has no merged ancestor, ``out_rung[:n_chunks]``, ``out_rebuffer_s[:n_chunks]`` and
+    ``out_buffer_s[:n_chunks]`` receive its rung sequence, rebuffering and buffer after each
+    download (never capped); otherwise -1 and NaN.
 
     ``lower_bound``: the QoE of some rung sequence in this model (-inf if none is known). A
     label whose reward plus the most the remaining chunks could add (utility and switches
@@ -178,6 +179,7 @@ def optimum_session(
     out_stats[OPT_VALUE] = np.nan
     out_rung[:n_chunks] = -1
     out_rebuffer_s[:n_chunks] = np.nan
+    out_buffer_s[:n_chunks] = np.nan
     m = period_bw_bps.size
     has_bw = False
     for j in range(m):
@@ -241,6 +243,7 @@ def optimum_session(
     node_parent = np.empty(64, dtype=np.int64)
     node_rung = np.empty(64, dtype=np.int64)
     node_rebuf = np.empty(64)
+    node_buf = np.empty(64)
     n_nodes = 0
     n_labels = 0
     max_seen = 0
@@ -346,6 +349,9 @@ def optimum_session(
             tmp_f = np.empty(grow)
             tmp_f[:n_nodes] = node_rebuf[:n_nodes]
             node_rebuf = tmp_f
+            tmp_f = np.empty(grow)
+            tmp_f[:n_nodes] = node_buf[:n_nodes]
+            node_buf = tmp_f
         cur_t = np.empty(n_next)
         cur_buf = np.empty(n_next)
         cur_rew = np.empty(n_next)
@@ -392,10 +398,12 @@ def optimum_session(
                     flags |= FLAG_MERGED
                     node_parent[n_nodes] = -1
                     node_rebuf[n_nodes] = np.nan
+                    node_buf[n_nodes] = np.nan
                     cur_buf[n_cur] = dry_s - c_t[first]
                 else:
                     node_parent[n_nodes] = c_parent[first]
                     node_rebuf[n_nodes] = c_rebuf[first]
+                    node_buf[n_nodes] = c_buf[first]
                     cur_buf[n_cur] = c_buf[first]
                 node_rung[n_nodes] = r
                 cur_t[n_cur] = c_t[first]
@@ -432,5 +440,6 @@ def optimum_session(
         for k in range(n_chunks - 1, -1, -1):
             out_rung[k] = node_rung[node]
             out_rebuffer_s[k] = node_rebuf[node]
+            out_buffer_s[k] = node_buf[node]
             node = node_parent[node]
     return STATUS_COMPLETE
