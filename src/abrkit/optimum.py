@@ -38,8 +38,8 @@ from .video import Video
 __all__ = ["OptimumResult", "offline_optimum", "offline_optimum_many", "DEFAULT_MAX_FRONT"]
 
 #: Labels kept per chunk and previous rung before merging. The Norway HSDPA test set with
-#: Envivio peaks at about 6,000 (docs/optimum.md). A chunk holds at most rungs x max_front
-#: labels (~70 bytes each) and rungs times as many candidates (~100 bytes each).
+#: Envivio peaks at about 6,600 (docs/optimum.md). A chunk holds at most rungs x max_front
+#: labels and rungs times as many candidates, ~100 bytes each.
 DEFAULT_MAX_FRONT = 20_000
 
 # Width of the heuristic run whose QoE (a real rung sequence) lets the exact run drop labels
