@@ -41,7 +41,7 @@ from .simulate import BatchResult, SimResult
 from .traces import Trace
 from .video import Video
 
-__all__ = ["Observation", "PythonController", "BuiltinController", "simulate_python"]
+__all__ = ["Observation", "PythonController", "BuiltinController", "simulate_python", "play_session", "spec_of"]
 
 
 @dataclass(frozen=True)
@@ -184,6 +184,15 @@ class _UserSpec:
         return {"controller": self.name, "python_class": self.kind}
 
 
+def spec_of(controller: Any) -> Any:
+    """What result tables show for ``controller``: the built-in spec behind a
+    :class:`BuiltinController`, else an object with the user controller's ``name`` and
+    ``settings()``."""
+    if isinstance(controller, BuiltinController):
+        return controller.controller
+    return _UserSpec(_name_of(controller), type(controller).__qualname__)
+
+
 def _name_of(controller: Any) -> str:
     name = getattr(controller, "name", None)
     return name if isinstance(name, str) and name else type(controller).__name__
@@ -249,22 +258,25 @@ def simulate_python(
 
     n_chunks = video.n_chunks if prof.max_chunks is None else min(video.n_chunks, prof.max_chunks)
     log = np.full((1, n_chunks, L.LOG_COLS), np.nan)
-    n_done, status, startup_s = _play(trace, video, controller, prof, n_chunks, log[0])
-    spec = controller.controller if isinstance(controller, BuiltinController) else _UserSpec(_name_of(controller), type(controller).__qualname__)
+    n_done, status, startup_s = play_session(trace, video, controller, prof, n_chunks, log[0])
     zero = np.zeros(1, dtype=np.int64)
     batch = BatchResult(
-        [trace], [video], [spec], prof, model, zero, zero.copy(), zero.copy(), log,  # type: ignore[list-item]
+        [trace], [video], [spec_of(controller)], prof, model, zero, zero.copy(), zero.copy(), log,  # type: ignore[list-item]
         np.array([n_done], dtype=np.int64), np.array([status], dtype=np.int64), np.array([startup_s]),
         np.array([n_chunks], dtype=np.int64),
     )
     return batch.session(0)
 
 
-def _play(trace: Trace, video: Video, controller: Any, prof: Profile, n_chunks: int, log: np.ndarray) -> tuple[int, int, float]:
-    """The session loop of ``run_session`` in Python; fills ``log[:n_done]``.
+def play_session(
+    trace: Trace, video: Video, controller: Any, prof: Profile, n_chunks: int, log: np.ndarray
+) -> tuple[int, int, float]:
+    """The session loop of ``run_session`` in Python: fills ``log[:n_done]`` (shape (>= n_chunks,
+    layout.LOG_COLS)) and returns (n_done, status, startup_s), like the kernel.
 
-    Returns (n_done, status, startup_s). Kept line for line in the kernel's order, so that the
-    arithmetic, and hence every logged number, is the same.
+    Kept line for line in the kernel's order, so that the arithmetic, and hence every logged
+    number, is the same. No validation: :func:`simulate_python` (or a batch driver) checks the
+    arguments first; ``controller`` must already have ``decide``.
     """
     end_s, bw_bps, lat_arr_s, start_s, wrap_s = prof.kernel_trace(trace)
     if not np.any(bw_bps > 0.0):
