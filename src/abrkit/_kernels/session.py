@@ -172,7 +172,6 @@ def run_session(
     buffer_s = 0.0
     startup_s = 0.0
     prev = -1
-    last_lat_s = 0.0
     planner = ctrl_id >= CTRL_FIRST_PLANNER
     for k in range(n_chunks):
         if k == 0 and initial_rung >= 0:
@@ -189,7 +188,7 @@ def run_session(
             if planner:
                 rung = plan(
                     ctrl_id, cparams, k, n_chunks, buffer_s, prev, bitrates_bps, sizes_bytes, chunk_s, est_bps,
-                    last_lat_s, prof,
+                    log[k - 1, LOG_LATENCY_S] if k > 0 else 0.0, prof,
                 )
             else:
                 rung = decide(ctrl_id, cparams, k, buffer_s, prev, bitrates_bps, est_bps)
@@ -249,7 +248,6 @@ def run_session(
             pred_update(sh_ids[i], sh_params[i], sh_state[sh_offsets[i] : sh_offsets[i + 1]], size, meas_s, lat_s, done_s)
         session_s = done_s + wait_s
         prev = rung
-        last_lat_s = lat_s
     return n_chunks, STATUS_COMPLETE, startup_s
 
 
@@ -291,7 +289,8 @@ def run_batch(
         ladder = lad_bps[lad_offsets[v] : lad_offsets[v + 1]]
         pstate = np.zeros(pred_state_sizes[c])
         kept = int(pred_params[c, 2]) if carry and pred_ids[c] == PRED_ROBUST else 0
-        pstate[:kept] = pred_carry[c, :kept]
+        for i in range(kept):
+            pstate[i] = pred_carry[c, i]
         sh_state = np.zeros(sh_offsets[-1])
         out_sh_pred[j, :, :] = np.nan
         n_done, status, startup_s = run_session(
@@ -300,7 +299,8 @@ def run_batch(
             prof, ctrl_ids[c], ctrl_params[c], pred_ids[c], pred_params[c], pstate, log[j],
             sh_ids, sh_params, sh_offsets, sh_state, out_sh_pred[j],
         )
-        pred_carry[c, :kept] = pstate[:kept]
+        for i in range(kept):
+            pred_carry[c, i] = pstate[i]
         log[j, n_done:, :] = np.nan  # rows of chunks never played
         out_n_done[j] = n_done
         out_status[j] = status
