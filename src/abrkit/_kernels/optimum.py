@@ -1,15 +1,18 @@
 """The offline optimum: a label-setting dynamic program over chunks that knows the whole trace.
 
-Model (docs/optimum.md has the proof): the session loop of ``session.run_session`` without the
-buffer-cap waits and without the ``max_download_s`` stall, with the request latency fixed at
-the profile's RTT (or, for per-period latencies, at the trace's smallest one after chunk 0). A label is the
-player's state before a request: trace position (ptr, clock), session time ``t_s``, buffer
-``buffer_s`` (so the playback dry-out time is ``t_s + buffer_s``), accumulated reward and the
-previous rung. With ``mu`` the rebuffer weight, label A dominates label B (same chunk, same
-previous rung) when ``t_A <= t_B``, ``R_A >= R_B`` and ``R_A + mu D_A >= R_B + mu D_B``; the
-non-dominated labels are kept per previous rung. Fronts larger than ``max_front`` are merged
-into optimistic labels (earliest time, latest dry-out, best reward): the value stays an upper
-bound but no longer belongs to a rung sequence.
+Model (docs/optimum.md has the proofs): the session loop of ``session.run_session`` without
+the buffer-cap waits and without the ``max_download_s`` stall, with the request latency fixed
+at the profile's RTT (or, for per-period latencies, at the trace's smallest one after chunk 0).
+A label is the player's state before a request: trace position (ptr, clock), session time
+``t_s``, buffer ``buffer_s`` (the playback dry-out time is D = ``t_s + buffer_s``), reward R
+collected so far and the previous rung. With ``mu`` the rebuffer weight and ``delta`` the
+switch weight times the utility gap between the two labels' rungs, label A dominates label B
+(same chunk) when ``t_A <= t_B``, ``R_A - delta >= R_B`` and ``R_A + mu D_A - delta >= R_B +
+mu D_B``; only non-dominated labels are kept. A label whose reward plus the most the remaining
+chunks could add falls short of a known sequence's QoE (``lower_bound``) is dropped. Fronts
+larger than ``max_front`` (per previous rung) are merged into optimistic labels (earliest
+time, latest dry-out, best reward): the value stays an upper bound but no longer belongs to a
+rung sequence.
 
 Transfers call ``session.advance_clock`` and ``session.transfer``, so the network arithmetic
 is the session loop's own, bit for bit.
