@@ -15,6 +15,7 @@ calls a kernel.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any, Callable
 
@@ -27,6 +28,7 @@ __all__ = [
     "KERNEL_INPUTS",
     "plan_value",
     "best_plan",
+    "best_plan_scalar",
     "mpc_choose",
     "bba1_choose",
     "bba1_reservoir_s",
@@ -65,10 +67,56 @@ def plan_value(bitrates_bps, plan_sizes_bytes, seq, prev_rung, buffer_s, est_bps
     return bitrate_sum / 1e6 - rebuffer_weight * curr_rebuffer_time - switch_weight * (smoothness_diffs / 1e6)
 
 
+@functools.lru_cache(maxsize=64)
+def _all_sequences(n: int, h: int) -> np.ndarray:
+    """Every rung sequence, one per row, in ``itertools.product`` order."""
+    return np.array(list(itertools.product(range(n), repeat=h)), dtype=np.int64).reshape(-1, h)
+
+
 def best_plan(bitrates_bps, plan_sizes_bytes, prev_rung, buffer_s, est_bps, latency_s, chunk_s, cap_s,
               rebuffer_weight, switch_weight, ties_last):
-    """(best value, best sequence): every sequence in ``itertools.product`` order, kept with
-    ``>`` (the first best) or, when ``ties_last``, ``>=`` (the last best, as ``mpc.py`` does)."""
+    """(best value, best sequence) over every sequence in ``itertools.product`` order: the first
+    best (``>``) or, when ``ties_last``, the last best (``>=``, as ``mpc.py`` keeps it).
+
+    All sequences are scored at once with NumPy, position by position, with the very operations
+    of :func:`plan_value` (element-wise IEEE arithmetic, so each value is the same float), which
+    makes the exhaustive search fast enough for whole reference sessions.
+    """
+    rates = np.asarray(bitrates_bps, dtype=np.float64)
+    sizes = np.asarray(plan_sizes_bytes, dtype=np.float64).reshape(-1, rates.size)
+    seqs = _all_sequences(rates.size, sizes.shape[0])
+    count = seqs.shape[0]
+    buffer = np.full(count, float(buffer_s))
+    rebuffer = np.zeros(count)
+    rate_sum = np.zeros(count)
+    switch_sum = np.zeros(count)
+    last = None if prev_rung < 0 else np.full(count, int(prev_rung))
+    for position in range(sizes.shape[0]):
+        quality = seqs[:, position]
+        download = latency_s + sizes[position][quality] * 8.0 / est_bps
+        short = buffer < download
+        rebuffer = np.where(short, rebuffer + (download - buffer), rebuffer)
+        buffer = np.where(short, 0.0, buffer - download)
+        buffer = np.minimum(buffer + chunk_s, cap_s)
+        rate_sum = rate_sum + rates[quality]
+        if last is not None:
+            switch_sum = switch_sum + np.abs(rates[quality] - rates[last])
+        last = quality
+    values = rate_sum / 1e6 - rebuffer_weight * rebuffer - switch_weight * (switch_sum / 1e6)
+    # A running ">" / ">=" scan keeps the first value if it is NaN, else the first / last maximum.
+    if np.isnan(values[0]):
+        pick = 0
+    else:
+        top = np.nanmax(values)
+        hits = np.flatnonzero(values == top)
+        pick = int(hits[-1] if ties_last else hits[0])
+    return float(values[pick]), [int(x) for x in seqs[pick]]
+
+
+def best_plan_scalar(bitrates_bps, plan_sizes_bytes, prev_rung, buffer_s, est_bps, latency_s, chunk_s, cap_s,
+                     rebuffer_weight, switch_weight, ties_last):
+    """:func:`best_plan` written as ``mpc.py``'s own loop over ``itertools.product`` (slow; the
+    tests check that the two agree)."""
     h, n = len(plan_sizes_bytes), len(bitrates_bps)
     best, best_seq = None, None
     for combo in itertools.product(range(n), repeat=h):

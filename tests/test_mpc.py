@@ -88,6 +88,16 @@ def test_branch_and_bound_equals_brute_force(problem, ties_last):
     )
 
 
+@settings(max_examples=150)
+@given(problem=planning_problems(), ties_last=st.booleans())
+def test_vectorised_reference_equals_the_loop_of_mpc_py(problem, ties_last):
+    # reference_mpc.best_plan scores all plans at once; best_plan_scalar is mpc.py's loop.
+    p = problem
+    args = (list(p["ladder"]), p["sizes"].tolist(), p["prev"], p["buffer_s"], p["est_bps"], p["latency_s"],
+            p["chunk_s"], p["cap_s"], p["rw"], p["sw"], ties_last)
+    assert reference_mpc.best_plan(*args) == reference_mpc.best_plan_scalar(*args)
+
+
 def test_brute_force_enumerates_in_itertools_order():
     # Twin rungs (same bitrate, same sizes) make every sequence tie with its twins: the first
     # best is all-lowest twins, the last best all-highest.

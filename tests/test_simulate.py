@@ -42,8 +42,8 @@ from abrkit.simulate import _pack, _pack_predictors
 CONTROLLER_SPECS = [
     "bb", "bba0", "rate", "fixed:rung=2", "bb:reservoir_s=8,cushion_s=20", "rate:predictor=harmonic(window=2),safety=0.7",
     "rate:predictor=kalman(quantile=0.2),safety=1.0", "rate:predictor=oracle",
-    # Planning controllers; short horizons keep the reference's exhaustive search quick.
-    "bba1", "bba1:lookahead_s=40,min_reservoir_s=2,max_reservoir_s=20", "robustmpc:horizon=3",
+    # Planning controllers (the reference searches every plan exhaustively).
+    "bba1", "bba1:lookahead_s=40,min_reservoir_s=2,max_reservoir_s=20", "robustmpc",
     "mpc:horizon=2,rebuffer_weight=10,switch_weight=0.5",
 ]
 
@@ -332,8 +332,7 @@ def _args_highest_below(rng):
 
 
 def _random_controller_params(rng, planners=False):
-    """(ctrl_id, cparams, predictor spec or None); ``planners`` adds MPC (horizon <= 3, so that
-    the reference's exhaustive search stays quick) and BBA-1."""
+    """(ctrl_id, cparams, predictor spec or None); ``planners`` adds MPC (horizon <= 3) and BBA-1."""
     ids = [L.CTRL_BB_PENSIEVE, L.CTRL_BBA0, L.CTRL_RATE, L.CTRL_FIXED, 99]
     ctrl_id = int(rng.choice(ids + [L.CTRL_MPC, L.CTRL_BBA1] if planners else ids))
     cparams = np.zeros(L.CTRL_PARAMS)
@@ -694,12 +693,12 @@ def controllers():
             BBA1, cushion_s=cushion, lookahead_s=st.floats(1.0, 120.0), min_reservoir_s=st.floats(0.0, 10.0),
             max_reservoir_s=st.floats(10.0, 40.0),
         ),
-        # Horizons <= 2: the reference enumerates every plan in Python at each decision.
+        # Horizons <= 3: the reference enumerates every plan at each decision.
         st.builds(
-            MPC, predictor=predictor_specs(), horizon=st.integers(1, 2), rebuffer_weight=st.just(4.3) | st.floats(0.0, 50.0),
+            MPC, predictor=predictor_specs(), horizon=st.integers(1, 3), rebuffer_weight=st.just(4.3) | st.floats(0.0, 50.0),
             switch_weight=st.just(1.0) | st.floats(0.0, 3.0),
         ),
-        st.builds(RobustMPC, horizon=st.integers(1, 2)),
+        st.builds(RobustMPC, horizon=st.integers(1, 3)),
     )
 
 
