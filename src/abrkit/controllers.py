@@ -223,8 +223,8 @@ class MPC(Controller):
 
 @dataclass(frozen=True)
 class RobustMPC(MPC):
-    """RobustMPC (Yin et al. 2015): :class:`MPC` whose estimate is discounted by its recent
-    errors, ``estimate / (1 + max relative error of the last window estimates)``.
+    """RobustMPC (Yin et al. 2015): MPC with its estimate discounted by its recent errors,
+    ``estimate / (1 + max relative error of the last window estimates)``.
 
     The predictor must be a :class:`~abrkit.predictors.RobustDiscount` (default: over the
     harmonic mean of 5 samples, errors over 5 samples, as in Pensieve's ``test/mpc.py``); use
