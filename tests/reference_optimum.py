@@ -17,11 +17,13 @@ import numpy as np
 import reference
 from abrkit._kernels import layout as L
 from abrkit._kernels.optimum import (
+    ENVELOPE_MAX_ENTRIES,
     FLAG_LONG,
     FLAG_MERGED,
     OPT_BEST_LONG,
     OPT_BEST_MERGED,
     OPT_CUT,
+    OPT_ENVELOPE,
     OPT_LABELS,
     OPT_LATENCY_RELAXED,
     OPT_MAX_FRONT,
@@ -50,6 +52,103 @@ def pareto_keep(t_s, reward, score, rung, slack, order, keep):
             kept.append(c)
     keep[: len(kept)] = kept
     return len(kept)
+
+
+def hull_segments(size_bytes, utility, seg_bytes, seg_gain):
+    """(n_segments, base_bytes, base_utility); fills the upgrade segments of the upper hull."""
+    points = sorted(range(len(size_bytes)), key=lambda i: size_bytes[i])
+    hull: list[tuple[float, float]] = []
+    for i in points:
+        x, y = float(size_bytes[i]), float(utility[i])
+        if hull and x == hull[-1][0]:
+            if y <= hull[-1][1]:
+                continue
+            hull.pop()
+        if hull and y <= hull[-1][1]:
+            continue
+        while len(hull) >= 2 and (hull[-1][1] - hull[-2][1]) * (x - hull[-1][0]) <= (y - hull[-1][1]) * (hull[-1][0] - hull[-2][0]):
+            hull.pop()
+        hull.append((x, y))
+    for i in range(len(hull) - 1):
+        seg_bytes[i] = hull[i + 1][0] - hull[i][0]
+        seg_gain[i] = hull[i + 1][1] - hull[i][1]
+    return len(hull) - 1, hull[0][0], hull[0][1]
+
+
+def byte_envelope(sizes_bytes, utility, n_chunks, kappa, max_entries):
+    """Reference of ``optimum.byte_envelope``: every stage's upgrades as a sorted list."""
+    n = max(n_chunks, 1)
+    n_rungs = len(sizes_bytes[0])
+    chunks = []
+    for j in range(n_chunks):
+        sb, sg = np.empty(max(n_rungs - 1, 1)), np.empty(max(n_rungs - 1, 1))
+        ns, bb, bu = hull_segments(sizes_bytes[j], utility[j], sb, sg)
+        chunks.append((bb, bu, [(float(sb[i]), float(sg[i])) for i in range(ns)]))
+    segments = [(length, gain, j) for j, (_, _, segs) in enumerate(chunks) for length, gain in segs]
+    by_slope = sorted(range(len(segments)), key=lambda g: -(segments[g][1] / segments[g][0]))
+    base_bytes, base_util = np.zeros(n), np.zeros(n)
+    for k in range(n_chunks - 2, -1, -1):
+        base_bytes[k] = base_bytes[k + 1] + chunks[k + 1][0]
+        base_util[k] = base_util[k + 1] + chunks[k + 1][1]
+    stages = [[segments[g] for g in by_slope if segments[g][2] > k] for k in range(n_chunks)]
+    stage_off = np.zeros(n + 1, dtype=np.int64)
+    for k in range(n_chunks):
+        stage_off[k + 1] = stage_off[k] + len(stages[k]) + 1
+    if stage_off[n_chunks] > max_entries:
+        empty = np.zeros(0)
+        return False, np.zeros(n + 1, dtype=np.int64), base_bytes, base_util, empty, empty, empty, empty, empty
+    cum_bytes, cum_util, slope, seg_len, excess = (np.zeros(int(stage_off[n_chunks])) for _ in range(5))
+    for k, stage in enumerate(stages):
+        o = int(stage_off[k])
+        cb = cu = 0.0
+        for i, (length, gain, _) in enumerate(stage):
+            cum_bytes[o + i], cum_util[o + i], slope[o + i], seg_len[o + i] = cb, cu, gain / length, length
+            cb += length
+            cu += gain
+        cum_bytes[o + len(stage)], cum_util[o + len(stage)] = cb, cu
+        for i in range(len(stage) - 1, -1, -1):
+            excess[o + i] = excess[o + i + 1] + max(slope[o + i] - kappa, 0.0) * seg_len[o + i]
+    return True, stage_off, base_bytes, base_util, cum_bytes, cum_util, slope, seg_len, excess
+
+
+def envelope_value(stage_off, base_bytes, base_util, cum_bytes, cum_util, slope, seg_len, excess, k, avail_bytes, kappa):
+    """Reference of ``optimum.envelope_value``: walk the upgrades until the budget runs out."""
+    o, n = int(stage_off[k]), int(stage_off[k + 1] - stage_off[k] - 1)
+    x0 = max(avail_bytes, base_bytes[k])
+    value = base_util[k] - kappa * (x0 - avail_bytes)
+    extra = x0 - base_bytes[k]
+    i = 0
+    while i < n and cum_bytes[o + i + 1] <= extra:
+        i += 1
+    if i == n:
+        return value + cum_util[o + n]
+    part = extra - cum_bytes[o + i]
+    return value + cum_util[o + i] + part * slope[o + i] + max(slope[o + i] - kappa, 0.0) * (seg_len[o + i] - part) + excess[o + i + 1]
+
+
+def bytes_within(period_end_s, period_bw_bps, wrap_s, cum_bytes, ptr, clock_s, dt_s, efficiency):
+    """Reference of ``optimum.bytes_within``: the same loop-and-period arithmetic, a linear search."""
+    m = len(period_end_s)
+    if dt_s <= 0.0:
+        return 0.0
+
+    def carried(j, x):  # bytes from the loop start to x, inside period j
+        start = wrap_s if j == 0 else period_end_s[j - 1]
+        return (0.0 if j == 0 else cum_bytes[j - 1]) + period_bw_bps[j] / 8.0 * efficiency * (x - start)
+
+    g0 = carried(ptr, clock_s)
+    x1 = clock_s + dt_s
+    total, first = 0.0, ptr
+    if x1 > period_end_s[m - 1]:
+        total = cum_bytes[m - 1] - g0
+        left_s = x1 - period_end_s[m - 1]
+        loop_s = period_end_s[m - 1] - wrap_s
+        loops = math.floor(left_s / loop_s)
+        total += loops * cum_bytes[m - 1]
+        x1 = min(wrap_s + (left_s - loops * loop_s), period_end_s[m - 1])
+        g0, first = 0.0, 0
+    j = next(j for j in range(first, m) if period_end_s[j] >= x1 or j == m - 1)
+    return total + carried(j, x1) - g0
 
 
 def optimum_session(
@@ -89,6 +188,18 @@ def optimum_session(
                 utility[k + 1][r] - lam * abs(utility[k + 1][r] - utility[k][q]) + future[k + 1][r] for r in range(n_rungs)
             )
     cut = lower_bound - 1e-9 * (1.0 + abs(lower_bound)) if math.isfinite(lower_bound) else -math.inf
+    m = len(period_bw_bps)
+    rate_max = max(bw / 8.0 * eff for bw in period_bw_bps)
+    cum_period, carried = np.empty(m), 0.0
+    for j in range(m):
+        carried += period_bw_bps[j] / 8.0 * eff * (period_end_s[j] - (wrap_s if j == 0 else period_end_s[j - 1]))
+        cum_period[j] = carried
+    kappa = mu / rate_max
+    envelope = None
+    if math.isfinite(lower_bound) and n_chunks > 1:
+        ok, *tables = byte_envelope(sizes_bytes, utility, n_chunks, kappa, ENVELOPE_MAX_ENTRIES)
+        envelope = tables if ok else None
+    out_stats[OPT_ENVELOPE] = 1.0 if envelope is not None else 0.0
 
     labels = [{"t": 0.0, "buf": 0.0, "rew": 0.0, "ptr": 0, "clock": start_s, "prev": -1, "node": -1, "flags": 0}]
     nodes: list[tuple[int, int, float, float]] = []  # (parent node, rung, rebuffer_s, buffer_s)
@@ -119,7 +230,14 @@ def optimum_session(
                     reward -= lam * abs(u - utility[k - 1][lab["prev"]])
                 if k == 0 and not include_first_chunk:
                     reward = 0.0
-                if lab["rew"] + reward + future[k][r] < cut:
+                bound = future[k][r]
+                if envelope is not None and k + 1 < n_chunks and lab["rew"] + reward + bound >= cut:
+                    avail = bytes_within(
+                        period_end_s, period_bw_bps, wrap_s, cum_period, ptr, clock_s,
+                        buffer_s + (n_chunks - 2 - k) * chunk_s, eff,
+                    )
+                    bound = min(bound, envelope_value(*envelope, k, avail, kappa))
+                if lab["rew"] + reward + bound < cut:
                     n_cut += 1
                     continue
                 t_s = lab["t"] + delay_s
@@ -267,8 +385,61 @@ def _args_optimum_session(rng):
     )
 
 
+def _args_hull_segments(rng):
+    n = int(rng.integers(1, 7))
+    # Coarse grids make equal sizes, equal utilities and collinear points.
+    sizes = np.round(rng.uniform(0.0, 10.0, n), int(rng.integers(0, 2))) * 1e4
+    utility = np.round(rng.uniform(-2.0, 5.0, n), int(rng.integers(0, 2)))
+    return sizes, utility, np.full(max(n - 1, 1), -7.0), np.full(max(n - 1, 1), -7.0)
+
+
+def _random_table(rng):
+    n_chunks = int(rng.integers(0, 7))
+    n_rungs = int(rng.integers(1, 5))
+    ladder = np.cumsum(rng.uniform(2e5, 2e6, n_rungs))
+    sizes = np.outer(rng.uniform(0.5, 1.5, n_chunks + 1), ladder)
+    if rng.random() < 0.3:
+        sizes = np.round(sizes, -5)  # ties
+    utility = np.round(rng.uniform(0.0, 5.0, sizes.shape), int(rng.integers(0, 3)))
+    return sizes, utility, n_chunks
+
+
+def _args_byte_envelope(rng):
+    sizes, utility, n_chunks = _random_table(rng)
+    return sizes, utility, n_chunks, float(rng.choice([0.0, rng.uniform(0.0, 1e-5)])), int(rng.choice([10**6, 3]))
+
+
+def _args_envelope_value(rng):
+    while True:
+        sizes, utility, n_chunks = _random_table(rng)
+        kappa = float(rng.choice([0.0, rng.uniform(0.0, 1e-5)]))
+        ok, *tables = byte_envelope(sizes, utility, n_chunks, kappa, 10**6)
+        if n_chunks >= 1:
+            break
+    k = int(rng.integers(0, n_chunks))
+    top = tables[1][k] + (tables[3][int(tables[0][k + 1]) - 1] if tables[0][k + 1] > tables[0][k] else 0.0)
+    avail = float(rng.choice([0.0, rng.uniform(0.0, 1.5 * top + 1.0), tables[1][k]]))
+    return (*tables, k, avail, kappa)
+
+
+def _args_bytes_within(rng):
+    ends, bw, _, start, wrap = _random_network(rng)
+    bw[bw == 0.0] = rng.choice([0.0, 1e5])
+    eff = float(rng.uniform(0.5, 1.0))
+    cum = np.cumsum(bw / 8.0 * eff * np.diff(np.concatenate(([wrap], ends))))
+    ptr = int(rng.integers(ends.size))
+    lo = max(wrap if ptr == 0 else ends[ptr - 1], start if ptr == 0 else -np.inf)
+    clock = float(lo + rng.uniform(0.0, 0.999) * (ends[ptr] - lo))
+    dt = float(rng.choice([0.0, rng.uniform(0.0, 2.0), rng.uniform(0.0, 60.0), ends[-1] - clock]))
+    return ends, bw, wrap, cum, ptr, clock, dt, eff
+
+
 #: Kernel -> reference (tests/test_simulate.py checks each pair on the inputs below).
 REFERENCES: dict[str, Callable[..., Any]] = {
+    "optimum.hull_segments": hull_segments,
+    "optimum.byte_envelope": byte_envelope,
+    "optimum.envelope_value": envelope_value,
+    "optimum.bytes_within": bytes_within,
     "optimum.time_order": time_order,
     "optimum.pareto_keep": pareto_keep,
     "optimum.optimum_session": optimum_session,
@@ -276,6 +447,10 @@ REFERENCES: dict[str, Callable[..., Any]] = {
 
 #: Kernel -> (random-argument maker, number of random cases).
 KERNEL_INPUTS: dict[str, tuple[Callable[[np.random.Generator], tuple[Any, ...]], int]] = {
+    "optimum.hull_segments": (_args_hull_segments, 500),
+    "optimum.byte_envelope": (_args_byte_envelope, 300),
+    "optimum.envelope_value": (_args_envelope_value, 500),
+    "optimum.bytes_within": (_args_bytes_within, 500),
     "optimum.time_order": (_args_time_order, 300),
     "optimum.pareto_keep": (_args_pareto_keep, 300),
     "optimum.optimum_session": (_args_optimum_session, 400),

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from abrkit import FixedRung, ParameterError, Profile, QoE, Trace, Video, get_controller, get_profile, run_batch
 from abrkit.controllers import CONTROLLERS
 from abrkit.event_controllers import EVENT_CONTROLLERS
-from abrkit.optimum import OptimumResult, offline_optimum, offline_optimum_many
+from abrkit._kernels import optimum as K
+from abrkit.optimum import DEFAULT_MAX_FRONT, OptimumResult, _prepare, offline_optimum, offline_optimum_many
 
 #: A cap no session reaches: the model the optimum solves exactly.
 NO_CAP_S = 1e9
@@ -266,6 +267,91 @@ def test_no_bandwidth_trace():
     result = offline_optimum(dead, video, "pensieve")
     assert result.status == "no_bandwidth" and np.isnan(result.qoe) and not result.exact and result.rung is None
     assert offline_optimum_many([dead], video, "pensieve", progress=False)["status"].tolist() == ["no_bandwidth"]
+
+
+# -- the byte-budget bound behind the cut ----------------------------------------------------------
+
+
+@settings(max_examples=300)
+@given(
+    n_chunks=st.integers(2, 5), n_rungs=st.integers(1, 4), seed=st.integers(0, 2**32 - 1),
+    kappa=st.just(0.0) | st.floats(0.0, 2e-5), avail_share=st.floats(0.0, 1.5),
+)
+def test_envelope_bounds_every_rung_choice(n_chunks, n_rungs, seed, kappa, avail_share):
+    """envelope_value(k, avail, kappa) >= sum of utilities - kappa * (bytes - avail)^+ for every
+    choice of rungs of chunks k+1.. (it is the fractional knapsack's value)."""
+    rng = np.random.default_rng(seed)
+    sizes = np.round(rng.uniform(1e4, 1e6, (n_chunks, n_rungs)), -3)
+    utility = np.round(rng.uniform(-1.0, 5.0, (n_chunks, n_rungs)), 1)
+    ok, *tables = K.byte_envelope(sizes, utility, n_chunks, kappa, 10**6)
+    assert ok
+    for k in range(n_chunks - 1):
+        rest = range(k + 1, n_chunks)
+        choices = list(itertools.product(range(n_rungs), repeat=len(rest)))
+        totals = np.array([[sizes[j, r] for j, r in zip(rest, c)] for c in choices]).sum(axis=1)
+        avail = avail_share * totals.max()
+        best = max(
+            sum(utility[j, r] for j, r in zip(rest, c)) - kappa * max(b - avail, 0.0) for c, b in zip(choices, totals)
+        )
+        assert K.envelope_value(*tables, k, avail, kappa) >= best - 1e-9
+
+
+def walk_bytes(end_s, bw_bps, wrap_s, ptr, clock_s, dt_s, eff) -> float:
+    """Bytes carried in dt_s from (ptr, clock_s), one period at a time (the slow way)."""
+    total = 0.0
+    while dt_s > 0.0:
+        step = min(end_s[ptr] - clock_s, dt_s)
+        total += bw_bps[ptr] / 8.0 * eff * step
+        dt_s -= step
+        clock_s = end_s[ptr]
+        ptr += 1
+        if ptr == end_s.size:
+            ptr, clock_s = 0, wrap_s
+    return total
+
+
+@pytest.mark.parametrize("profile", ["default", "pensieve"])
+def test_bytes_within_counts_what_the_trace_carries(profile):
+    rng = np.random.default_rng(3)
+    for case in range(200):
+        n = int(rng.integers(1, 9))
+        bw = rng.uniform(0.0, 5e6, n)
+        bw[rng.random(n) < 0.3] = 0.0
+        bw[int(rng.integers(n))] = 2e6
+        trace = Trace.from_durations(rng.uniform(0.1, 3.0, n + 1), np.append(bw, 1e6), name="t")
+        end_s, bw_bps, _, start_s, wrap_s = get_profile(profile).kernel_trace(trace)
+        eff = float(rng.uniform(0.5, 1.0))
+        cum = np.cumsum(bw_bps / 8.0 * eff * np.diff(np.concatenate(([wrap_s], end_s))))
+        ptr = int(rng.integers(end_s.size))
+        lo = start_s if ptr == 0 else end_s[ptr - 1]
+        clock = float(lo + rng.uniform(0.0, 1.0) * (end_s[ptr] - lo))
+        dt = float(rng.choice([rng.uniform(0.0, 3.0), rng.uniform(0.0, 200.0)]))
+        got = K.bytes_within(end_s, bw_bps, wrap_s, cum, ptr, clock, dt, eff)
+        assert got == pytest.approx(walk_bytes(end_s, bw_bps, wrap_s, ptr, clock, dt, eff), rel=1e-9, abs=1e-6), case
+
+
+def test_the_byte_bound_cuts_labels_without_changing_the_value():
+    import reference_optimum
+
+    trace, video = bumpy_case()
+    video = video.truncated(14)
+    with_bound = offline_optimum(trace, video)
+    assert with_bound.exact
+    # The plain-Python search with the byte bound's tables refused (as for a very long video).
+    p = _prepare(video, "default", None, DEFAULT_MAX_FRONT)
+    n = p.n_chunks
+    stats = np.empty(K.OPT_STATS)
+    args = (*p.profile.kernel_trace(trace), p.sizes_bytes, p.utility, video.chunk_s, n, p.prof_vec, 4.3, 1.0, True,
+            DEFAULT_MAX_FRONT, 0, with_bound.lower_bound, np.empty(n, np.int64), np.empty(n), np.empty(n), stats)
+    original = reference_optimum.ENVELOPE_MAX_ENTRIES
+    reference_optimum.ENVELOPE_MAX_ENTRIES = 0
+    try:
+        reference_optimum.optimum_session(*args)
+    finally:
+        reference_optimum.ENVELOPE_MAX_ENTRIES = original
+    assert stats[K.OPT_ENVELOPE] == 0.0
+    assert stats[K.OPT_VALUE] == pytest.approx(with_bound.qoe, rel=1e-12)
+    assert stats[K.OPT_LABELS] > with_bound.labels
 
 
 # -- the result object and the batch table ------------------------------------------------------

@@ -44,7 +44,12 @@ OPT_BEST_MERGED = 4  # 1.0: the best label descends from a merged label (no rung
 OPT_BEST_LONG = 5  # 1.0: the best sequence has a download longer than max_download_s
 OPT_LATENCY_RELAXED = 6  # 1.0: per-period latencies differ and the smallest was used
 OPT_CUT = 7  # candidates dropped because they could not reach lower_bound
-OPT_STATS = 8
+OPT_ENVELOPE = 8  # 1.0: the byte-budget bound helped the cut (its tables fit ENVELOPE_MAX_ENTRIES)
+OPT_STATS = 9
+
+# The byte-budget bound needs ~ chunks^2 x rungs / 2 table entries (40 bytes each); past this
+# (very long videos) the cut uses the utility bound alone.
+ENVELOPE_MAX_ENTRIES = 2_000_000
 
 # Label flags, inherited by every descendant.
 FLAG_MERGED = 1
@@ -155,6 +160,182 @@ def pareto_keep(t_s, reward, score, rung, slack, order, keep):
 
 
 @njit
+def hull_segments(size_bytes, utility, seg_bytes, seg_gain):
+    """One chunk's rungs as a base and upgrades: the upper concave hull of (size, utility).
+
+    Returns (n_segments, base_bytes, base_utility): the smallest size (best utility among equal
+    sizes), then ``seg_bytes[i]`` more bytes for ``seg_gain[i]`` more utility, with the gain per
+    byte falling. Every rung's point lies on or under the hull, so the hull bounds the
+    utility any mix of rungs gets from a byte budget. Rungs larger but no better are skipped.
+    """
+    n = size_bytes.size
+    order = np.argsort(size_bytes, kind="mergesort")
+    hx = np.empty(n)
+    hy = np.empty(n)
+    h = 0
+    for idx in order:
+        x = size_bytes[idx]
+        y = utility[idx]
+        if h > 0 and x == hx[h - 1]:
+            if y <= hy[h - 1]:
+                continue
+            h -= 1  # same size, more utility: it replaces the last point
+        if h > 0 and y <= hy[h - 1]:
+            continue
+        # Pop points that fall under the chord: slopes must fall along the hull.
+        while h >= 2 and (hy[h - 1] - hy[h - 2]) * (x - hx[h - 1]) <= (y - hy[h - 1]) * (hx[h - 1] - hx[h - 2]):
+            h -= 1
+        hx[h] = x
+        hy[h] = y
+        h += 1
+    for i in range(h - 1):
+        seg_bytes[i] = hx[i + 1] - hx[i]
+        seg_gain[i] = hy[i + 1] - hy[i]
+    return h - 1, hx[0], hy[0]
+
+
+@njit
+def byte_envelope(sizes_bytes, utility, n_chunks, kappa, max_entries):
+    """Per chunk k, the most utility chunks k+1 .. n_chunks-1 can get from a byte budget.
+
+    Returns (ok, stage_off, base_bytes, base_util, cum_bytes, cum_util, slope, seg_len, excess).
+    ``base_*[k]``: every remaining chunk at its smallest size. Stage ``k``'s entries,
+    ``[stage_off[k], stage_off[k + 1])``, are the upgrades of those chunks' hulls by falling
+    gain per byte (``slope``, ``seg_len`` bytes), with ``cum_bytes``/``cum_util`` before each
+    (its last entry holds the totals) and ``excess`` from each on: the sum of
+    ``(slope - kappa)^+ x seg_len``. The budget-to-utility function this describes is concave
+    and above the best choice of whole rungs (a fractional knapsack). ``ok`` is False, with
+    no entries, when the tables would pass ``max_entries``.
+    """
+    n_rungs = sizes_bytes.shape[1]
+    n = max(n_chunks, 1)
+    n_seg = np.zeros(n, dtype=np.int64)
+    b_bytes = np.zeros(n)
+    b_util = np.zeros(n)
+    all_len = np.empty(n * max(n_rungs - 1, 1))
+    all_gain = np.empty(all_len.size)
+    all_chunk = np.empty(all_len.size, dtype=np.int64)
+    seg_b = np.empty(max(n_rungs - 1, 1))
+    seg_g = np.empty(max(n_rungs - 1, 1))
+    total_seg = 0
+    for j in range(n_chunks):
+        ns, bb, bu = hull_segments(sizes_bytes[j], utility[j], seg_b, seg_g)
+        n_seg[j] = ns
+        b_bytes[j] = bb
+        b_util[j] = bu
+        for i in range(ns):
+            all_len[total_seg] = seg_b[i]
+            all_gain[total_seg] = seg_g[i]
+            all_chunk[total_seg] = j
+            total_seg += 1
+    slope_all = all_gain[:total_seg] / all_len[:total_seg]
+    order = np.argsort(-slope_all, kind="mergesort")
+    stage_off = np.zeros(n + 1, dtype=np.int64)
+    remaining = total_seg
+    for k in range(n_chunks):
+        remaining -= n_seg[k]  # the upgrades of chunks k+1 ..
+        stage_off[k + 1] = stage_off[k] + remaining + 1
+    base_bytes = np.zeros(n)
+    base_util = np.zeros(n)
+    for k in range(n_chunks - 2, -1, -1):
+        base_bytes[k] = base_bytes[k + 1] + b_bytes[k + 1]
+        base_util[k] = base_util[k + 1] + b_util[k + 1]
+    total = stage_off[n_chunks]
+    if total > max_entries:
+        empty = np.zeros(0)
+        return False, np.zeros(n + 1, dtype=np.int64), base_bytes, base_util, empty, empty, empty, empty, empty
+    cum_bytes = np.empty(total)
+    cum_util = np.empty(total)
+    slope = np.zeros(total)
+    seg_len = np.zeros(total)
+    excess = np.zeros(total)
+    for k in range(n_chunks):
+        o = stage_off[k]
+        i = 0
+        cb = 0.0
+        cu = 0.0
+        for g in order:
+            if all_chunk[g] > k:
+                cum_bytes[o + i] = cb
+                cum_util[o + i] = cu
+                slope[o + i] = slope_all[g]
+                seg_len[o + i] = all_len[g]
+                cb += all_len[g]
+                cu += all_gain[g]
+                i += 1
+        cum_bytes[o + i] = cb
+        cum_util[o + i] = cu
+        for g in range(i - 1, -1, -1):
+            excess[o + g] = excess[o + g + 1] + max(slope[o + g] - kappa, 0.0) * seg_len[o + g]
+    return True, stage_off, base_bytes, base_util, cum_bytes, cum_util, slope, seg_len, excess
+
+
+@njit
+def envelope_value(stage_off, base_bytes, base_util, cum_bytes, cum_util, slope, seg_len, excess, k, avail_bytes, kappa):
+    """``max over X of util_k(X) - kappa * (X - avail_bytes)^+``: the most chunks k+1.. can be
+    worth when ``avail_bytes`` can arrive in time and each byte more costs ``kappa``
+    (``byte_envelope`` describes ``util_k``, which starts at ``base_bytes[k]``)."""
+    o = stage_off[k]
+    n = stage_off[k + 1] - o - 1  # upgrades of stage k
+    x0 = max(avail_bytes, base_bytes[k])
+    value = base_util[k] - kappa * (x0 - avail_bytes)
+    extra = x0 - base_bytes[k]
+    lo = 0
+    hi = n
+    while lo < hi:  # i = upgrades wholly within the budget
+        mid = (lo + hi + 1) // 2
+        if cum_bytes[o + mid] <= extra:
+            lo = mid
+        else:
+            hi = mid - 1
+    i = lo
+    if i == n:
+        return value + cum_util[o + n]
+    part = extra - cum_bytes[o + i]
+    # Within the budget an upgrade pays its gain; beyond it, what its gain per byte beats kappa by.
+    return value + cum_util[o + i] + part * slope[o + i] + max(slope[o + i] - kappa, 0.0) * (seg_len[o + i] - part) + excess[o + i + 1]
+
+
+@njit
+def bytes_within(period_end_s, period_bw_bps, wrap_s, cum_bytes, ptr, clock_s, dt_s, efficiency):
+    """Payload bytes the link carries in ``dt_s`` seconds of trace time from (ptr, clock_s).
+
+    ``cum_bytes[j]``: payload bytes from the start of a loop (``wrap_s``) to the end of period
+    ``j``. Whole loops count at once and the end is found by bisection: the cost does not grow
+    with ``dt_s``.
+    """
+    m = period_end_s.size
+    if dt_s <= 0.0:
+        return 0.0
+    start = wrap_s if ptr == 0 else period_end_s[ptr - 1]
+    before = 0.0 if ptr == 0 else cum_bytes[ptr - 1]
+    g0 = before + period_bw_bps[ptr] / 8.0 * efficiency * (clock_s - start)
+    x1 = clock_s + dt_s
+    loop_end = period_end_s[m - 1]
+    total = 0.0
+    lo = ptr
+    if x1 > loop_end:
+        total = cum_bytes[m - 1] - g0
+        left_s = x1 - loop_end
+        loop_s = loop_end - wrap_s
+        loops = np.floor(left_s / loop_s)
+        total += loops * cum_bytes[m - 1]
+        x1 = min(wrap_s + (left_s - loops * loop_s), loop_end)
+        g0 = 0.0
+        lo = 0
+    hi = m - 1
+    while lo < hi:  # the period holding x1: the first that ends at or after it
+        mid = (lo + hi) // 2
+        if period_end_s[mid] < x1:
+            lo = mid + 1
+        else:
+            hi = mid
+    start = wrap_s if lo == 0 else period_end_s[lo - 1]
+    before = 0.0 if lo == 0 else cum_bytes[lo - 1]
+    return total + before + period_bw_bps[lo] / 8.0 * efficiency * (x1 - start) - g0
+
+
+@njit
 def optimum_session(
     period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s,
     sizes_bytes, utility, chunk_s, n_chunks, prof,
@@ -230,6 +411,26 @@ def optimum_session(
     # Rounding may put the sum along the optimal path a few ulps under the bound: keep a margin.
     cut = lower_bound - 1e-9 * (1.0 + abs(lower_bound)) if np.isfinite(lower_bound) else -np.inf
     n_cut = 0
+    # A second bound on what chunks k+1.. can add, from the bytes the link can carry before the
+    # last chunk's deadline (buffer + the chunks between): more bytes cost at least
+    # kappa = mu / (fastest payload rate) each, in rebuffering.
+    rate_max = 0.0
+    cum_period = np.empty(m)
+    carried = 0.0
+    for j in range(m):
+        rate_max = max(rate_max, period_bw_bps[j] / 8.0 * eff)
+        carried += period_bw_bps[j] / 8.0 * eff * (period_end_s[j] - (wrap_s if j == 0 else period_end_s[j - 1]))
+        cum_period[j] = carried
+    kappa = mu / rate_max
+    use_env = False
+    if np.isfinite(lower_bound) and n_chunks > 1:
+        use_env, e_off, e_base_b, e_base_u, e_cb, e_cu, e_slope, e_len, e_exc = byte_envelope(
+            sizes_bytes, utility, n_chunks, kappa, ENVELOPE_MAX_ENTRIES
+        )
+    else:
+        e_off = np.zeros(2, dtype=np.int64)
+        e_base_b = e_base_u = e_cb = e_cu = e_slope = e_len = e_exc = np.zeros(1)
+    out_stats[OPT_ENVELOPE] = 1.0 if use_env else 0.0
 
     # Labels of the current chunk (the session start before chunk 0).
     cur_t = np.zeros(1)
@@ -304,7 +505,16 @@ def optimum_session(
                     reward -= lam * abs(u - utility[k - 1, q])
                 if k == 0 and not include_first_chunk:
                     reward = 0.0
-                if cur_rew[i] + reward + future_max[k, r] < cut:
+                bound = future_max[k, r]
+                if use_env and k + 1 < n_chunks and cur_rew[i] + reward + bound >= cut:
+                    avail = bytes_within(
+                        period_end_s, period_bw_bps, wrap_s, cum_period, ptr, clock_s,
+                        buffer_s + (n_chunks - 2 - k) * chunk_s, eff,
+                    )
+                    bound = min(bound, envelope_value(
+                        e_off, e_base_b, e_base_u, e_cb, e_cu, e_slope, e_len, e_exc, k, avail, kappa
+                    ))
+                if cur_rew[i] + reward + bound < cut:
                     n_cut += 1
                     continue
                 t_s = cur_t[i] + delay_s
