@@ -444,10 +444,10 @@ def optimum_session(
     n_cur = 1
     cur_starts = np.array([0, 1], dtype=np.int64)  # labels of each previous rung: one block each
     # Every kept label is a node: its parent node, rung and rebuffering (for the path).
-    node_parent = np.empty(64, dtype=np.int64)
-    node_rung = np.empty(64, dtype=np.int64)
-    node_rebuf = np.empty(64)
-    node_buf = np.empty(64)
+    # (Slim on purpose: hard sessions keep millions of labels; the path's rebuffering and
+    # buffer are replayed at the end instead of stored.)
+    node_parent = np.empty(64, dtype=np.int32)
+    node_rung = np.empty(64, dtype=np.int16)
     n_nodes = 0
     n_labels = 0
     max_seen = 0
@@ -467,7 +467,6 @@ def optimum_session(
         c_score = np.empty(n_cand)
         c_clock = np.empty(n_cand)
         c_ptr = np.empty(n_cand, dtype=np.int64)
-        c_rebuf = np.empty(n_cand)
         c_flags = np.empty(n_cand, dtype=np.int64)
         c_rung = np.empty(n_cand, dtype=np.int64)
         c_parent = np.empty(n_cand, dtype=np.int64)
@@ -524,7 +523,6 @@ def optimum_session(
                 c_score[c] = c_rew[c] + mu * (t_s + buffer_s)
                 c_clock[c] = clock_s
                 c_ptr[c] = ptr
-                c_rebuf[c] = rebuf_s
                 c_flags[c] = cur_flags[i] | (FLAG_LONG if xfer_s > max_dl_s else 0)
                 c_rung[c] = r
                 c_parent[c] = cur_node[i]
@@ -553,18 +551,12 @@ def optimum_session(
             n_next += min(per_rung[r], max_front, beam_width if beam_width > 0 else per_rung[r])
         if n_nodes + n_next > node_parent.size:
             grow = max(2 * node_parent.size, n_nodes + n_next)
-            tmp_i = np.empty(grow, dtype=np.int64)
-            tmp_i[:n_nodes] = node_parent[:n_nodes]
-            node_parent = tmp_i
-            tmp_i = np.empty(grow, dtype=np.int64)
-            tmp_i[:n_nodes] = node_rung[:n_nodes]
-            node_rung = tmp_i
-            tmp_f = np.empty(grow)
-            tmp_f[:n_nodes] = node_rebuf[:n_nodes]
-            node_rebuf = tmp_f
-            tmp_f = np.empty(grow)
-            tmp_f[:n_nodes] = node_buf[:n_nodes]
-            node_buf = tmp_f
+            tmp_p = np.empty(grow, dtype=np.int32)
+            tmp_p[:n_nodes] = node_parent[:n_nodes]
+            node_parent = tmp_p
+            tmp_r = np.empty(grow, dtype=np.int16)
+            tmp_r[:n_nodes] = node_rung[:n_nodes]
+            node_rung = tmp_r
         cur_t = np.empty(n_next)
         cur_buf = np.empty(n_next)
         cur_rew = np.empty(n_next)
@@ -610,13 +602,9 @@ def optimum_session(
                 if b - a > 1:
                     flags |= FLAG_MERGED
                     node_parent[n_nodes] = -1
-                    node_rebuf[n_nodes] = np.nan
-                    node_buf[n_nodes] = np.nan
                     cur_buf[n_cur] = dry_s - c_t[first]
                 else:
                     node_parent[n_nodes] = c_parent[first]
-                    node_rebuf[n_nodes] = c_rebuf[first]
-                    node_buf[n_nodes] = c_buf[first]
                     cur_buf[n_cur] = c_buf[first]
                 node_rung[n_nodes] = r
                 cur_t[n_cur] = c_t[first]
@@ -652,7 +640,25 @@ def optimum_session(
         node = cur_node[best]
         for k in range(n_chunks - 1, -1, -1):
             out_rung[k] = node_rung[node]
-            out_rebuffer_s[k] = node_rebuf[node]
-            out_buffer_s[k] = node_buf[node]
             node = node_parent[node]
+        # Replay the sequence: the same steps as the search, so the same numbers.
+        ptr = 0
+        clock_s = start_s
+        buffer_s = 0.0
+        for k in range(n_chunks):
+            req_lat_s = first_lat_s if k == 0 else lat_s
+            if rtt_moves and req_lat_s > 0.0:
+                ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, req_lat_s)
+            xfer_s, ptr, clock_s, _ = transfer(
+                period_end_s, period_bw_bps, wrap_s, ptr, clock_s, sizes_bytes[k, out_rung[k]], eff, np.inf
+            )
+            delay_s = xfer_s + req_lat_s
+            if k == 0 and not first_rebuffers:
+                rebuf_s = 0.0
+                buffer_s = chunk_s
+            else:
+                rebuf_s = max(delay_s - buffer_s, 0.0)
+                buffer_s = max(buffer_s - delay_s, 0.0) + chunk_s
+            out_rebuffer_s[k] = rebuf_s
+            out_buffer_s[k] = buffer_s
     return STATUS_COMPLETE
