@@ -38,7 +38,7 @@ from .video import Video
 __all__ = ["OptimumResult", "offline_optimum", "offline_optimum_many", "DEFAULT_MAX_FRONT"]
 
 #: Labels kept per chunk and previous rung before merging. The Norway HSDPA test set with
-#: Envivio peaks at about 6,600 (docs/optimum.md). A chunk holds at most rungs x max_front
+#: Envivio peaks at about 5,800 (docs/optimum.md). A chunk holds at most rungs x max_front
 #: labels and rungs times as many candidates, ~100 bytes each.
 DEFAULT_MAX_FRONT = 20_000
 
