@@ -16,7 +16,6 @@ data is present, else a seeded synthetic stand-in of the same shape (labelled by
 from __future__ import annotations
 
 import functools
-import json
 import sys
 
 import numpy as np

@@ -41,7 +41,7 @@ from .event import EVENT_PROFILES, EventProfile
 from .event_controllers import EVENT_CONTROLLERS
 from .profiles import PROFILES, Profile, get_profile
 from .qoe import QOE_MODELS, QoE, get_qoe
-from .simulate import BatchResult, run_batch
+from .simulate import run_batch
 from .traces import FORMATS, Trace, load_traces, read_trace, write_trace
 from .video import Video, read_video
 

@@ -10,7 +10,6 @@ a RobustDiscount predictor, the batch then runs serially, in job order, on one t
 
 from __future__ import annotations
 
-import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,11 +21,13 @@ import pandas as pd
 from ._kernels import layout as L
 from ._kernels.session import run_batch as _run_batch_kernel
 from .controllers import Controller, get_controller
+from ._checks import worker_count
 from .errors import ParameterError
 from .event import EventProfile, run_event_batch
 from .predictors import Predictor, get_predictor
 from .profiles import Profile, get_profile
 from .qoe import QoE, get_qoe
+from .tables import summary_table
 from .traces import Trace
 from .video import Video
 
@@ -266,24 +267,7 @@ class BatchResult:
             sessions = self.sessions()
         chunk_s = np.array([self.videos[v].chunk_s for v in self.job_video], dtype=np.float64)
         played_s = sessions["chunks"].to_numpy(dtype=np.float64) * chunk_s
-        stalled = (sessions["status"] != "complete").to_numpy()
-        rows = []
-        for c in self.controllers:
-            mask = (sessions["controller"] == c.name).to_numpy()
-            g = sessions[mask]
-            rebuf = float(g["rebuffer_s"].sum())
-            total = rebuf + float(played_s[mask].sum())
-            rows.append({
-                "controller": c.name,
-                "sessions": int(mask.sum()),
-                "mean_qoe": float(g["qoe"].mean()),
-                "mean_bitrate_kbps": float(g["mean_bitrate_kbps"].mean()),
-                "mean_rebuffer_s": float(g["rebuffer_s"].mean()),
-                "rebuffer_ratio": rebuf / total if total > 0 else float("nan"),
-                "mean_switches": float(g["switches"].mean()),
-                "stalled_sessions": int(stalled[mask].sum()),
-            })
-        return pd.DataFrame(rows)
+        return summary_table(sessions, [c.name for c in self.controllers], played_s)
 
     def chunks(self) -> pd.DataFrame:
         """One row per played chunk of every session (the per-chunk log, tidy)."""
@@ -386,14 +370,6 @@ def _as_list(x: Any, kind: type) -> list[Any]:
     return list(x)
 
 
-def _workers(n_workers: int | None) -> int:
-    if n_workers is None:
-        return max(1, min(os.cpu_count() or 1, 8))
-    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-        raise ParameterError("n_workers", n_workers, "must be an integer >= 1 or None")
-    return n_workers
-
-
 def run_batch(
     traces: Trace | Iterable[Trace],
     videos: Video | Iterable[Video],
@@ -459,7 +435,7 @@ def run_batch(
         )
         return hi - lo
 
-    workers = min(_workers(n_workers), n_jobs)
+    workers = min(worker_count(n_workers), n_jobs)
     if n_workers is None and n_jobs * max_chunks < _PARALLEL_MIN_STEPS:
         workers = 1  # starting a pool costs more than a small batch takes
     if packed.carries:

@@ -867,7 +867,6 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
     request_ms = st[S_NET_TIME]
     got, t, ttfb, to = download(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buffer_ms, size, quality, 0.0, 0)
     dl_ms = t - ttfb
-    startup_ms = dl_ms  # Sabre's startup time excludes the first latency (unused by its metrics)
     buf[int(st[S_TAIL])] = quality
     st[S_TAIL] += 1
     push_sample(st, hist, cfg, windows, half_lives_ms, seg_ms, dl_ms, got / dl_ms, ttfb)
