@@ -244,6 +244,91 @@ def test_simulate_help_lists_controllers_profiles_qoe(capsys: pytest.CaptureFixt
     assert "rtt_s=0.08" in text  # the pensieve profile is described by its departures
 
 
+# -- simulate --optimum -----------------------------------------------------------------------------
+
+OPTIMUM_COLUMNS = ["exact", "exact_with_cap", "lower_bound"]
+
+
+def test_simulate_optimum_bounds_every_controller(inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    for profile in ("default", "pensieve"):
+        args = simulate_args(inputs, "--controller", "bb", "bba0", "rate", "fixed:rung=3", "--profile", profile)
+        code, out, err = run(capsys, *args, "--optimum", "--format", "json")
+        assert code == 0, err
+        sessions = pd.DataFrame(json.loads(out))
+        assert list(sessions.columns[-3:]) == OPTIMUM_COLUMNS
+        best = sessions[sessions["controller"] == "optimum"].set_index("trace")
+        others = sessions[sessions["controller"] != "optimum"]
+        assert sorted(best.index) == sorted(others["trace"].unique()) and len(best) == 4
+        assert (best["profile"] == profile).all() and (best["status"] == "complete").all()
+        for _, row in others.iterrows():
+            assert row["qoe"] <= best.loc[row["trace"], "qoe"] + 1e-9, (profile, row["trace"], row["controller"])
+        assert (best["lower_bound"] <= best["qoe"] + 1e-9).all()
+        assert others[OPTIMUM_COLUMNS].isna().all().all()  # null for controllers
+        if profile == "default":
+            # net.json's per-period latencies differ and the default profile uses them: the
+            # optimum relaxes them to the smallest, so that trace's value is only an upper bound
+            assert not best.loc["net.json", "exact"] and best.drop("net.json")["exact"].all()
+            assert err.count("\n") == 1 and err.startswith("abrkit: warning: ")
+            assert "not exact on 1 of 4 traces (net.json)" in err and "upper bound" in err
+        else:  # the pensieve profile's fixed RTT: every trace exact, nothing on stderr
+            assert best["exact"].all() and err == ""
+
+
+def test_simulate_optimum_csv_summary_table_and_log(inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ctrl = ("--controller", "bb", "rate", "--profile", "pensieve")
+    _, plain, _ = run(capsys, *simulate_args(inputs, *ctrl, "--format", "csv"))
+    log = tmp_path / "log.csv"
+    code, out, err = run(capsys, *simulate_args(inputs, *ctrl, "--format", "csv", "--optimum", "--log", log))
+    assert code == 0 and err == ""
+    # the controllers' rows are unchanged (integers stay integers), the optimum's follow
+    lines, before = out.splitlines(), plain.splitlines()
+    assert lines[0] == before[0] + "," + ",".join(OPTIMUM_COLUMNS)
+    assert lines[1 : len(before)] == [line + ",,," for line in before[1:]]
+    sessions = pd.read_csv(io.StringIO(out))
+    best = sessions[sessions["controller"] == "optimum"]
+    assert len(best) == 4 and best["exact"].all() and best["startup_s"].isna().all()
+    assert set(pd.read_csv(log)["controller"]) == {"bb", "rate"}  # the log is the controllers'
+
+    code, out, _ = run(capsys, *simulate_args(inputs, *ctrl, "--format", "csv", "--summary", "--optimum"))
+    summary = pd.read_csv(io.StringIO(out))
+    assert summary.columns.tolist() == SUMMARY_COLUMNS
+    assert summary["controller"].tolist() == ["bb", "rate", "optimum"]
+    row = summary.iloc[-1]
+    assert row["sessions"] == 4 and row["stalled_sessions"] == 0
+    assert row["mean_qoe"] == pytest.approx(best["qoe"].mean())
+    assert row["mean_qoe"] >= summary["mean_qoe"].max() - 1e-9
+
+    # no --controller: bb, as without --optimum, then the optimum
+    code, out, _ = run(capsys, *simulate_args(inputs, "--profile", "pensieve", "--optimum"))
+    assert code == 0 and read_table(out)["controller"].tolist() == ["bb", "optimum"]
+
+
+def test_simulate_optimum_dead_trace_warns(inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["simulate", "--traces", str(inputs["dead"]), str(inputs["traces"] / "trace_0"), "--video", str(inputs["video"]),
+            "--profile", "pensieve", "--optimum", "--format", "json"]
+    code, out, err = run(capsys, *args)
+    assert code == 0
+    assert "abrkit: warning: no offline optimum for trace dead: status no_bandwidth" in err.splitlines()
+    dead = [r for r in json.loads(out) if r["trace"] == "dead" and r["controller"] == "optimum"]
+    assert len(dead) == 1 and dead[0]["qoe"] is None and dead[0]["chunks"] == 0
+
+
+@pytest.mark.parametrize("profile", ["sabre", "event"])
+def test_simulate_optimum_refuses_event_profiles(inputs: dict[str, Path], profile: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, *simulate_args(inputs, "--profile", profile, "--controller", "bola", "--optimum"))
+    assert code == 1 and out == ""
+    assert err.startswith("abrkit: error: --optimum") and err.count("\n") == 1
+    assert "chunk-model profiles (default, pensieve)" in err and f"--profile {profile}" in err
+
+
+def test_simulate_help_explains_optimum(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["simulate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--optimum" in text and "upper bound on every controller" in text and "not in --log" in text
+
+
+
 # -- errors ----------------------------------------------------------------------------------------
 
 

@@ -2,7 +2,7 @@
 
 Subcommands::
 
-    abrkit simulate --traces PATH... --video PATH [--controller SPEC...] [--profile NAME] ...
+    abrkit simulate --traces PATH... --video PATH [--controller SPEC...] [--profile NAME] [--optimum] ...
     abrkit predict --traces PATH... [--predictor SPEC...] [--format table|csv|json]
     abrkit ladder SOURCE --out DIR [--mode fast|exhaustive] [--codec x264] ...
     abrkit traces stats PATH... [--format table|csv|json]
@@ -42,6 +42,7 @@ from .event_controllers import EVENT_CONTROLLERS
 from .profiles import PROFILES, Profile, get_profile
 from .qoe import QOE_MODELS, QoE, get_qoe
 from .simulate import run_batch
+from .tables import summary_table
 from .traces import FORMATS, Trace, load_traces, read_trace, write_trace
 from .video import Video, read_video
 
@@ -407,8 +408,49 @@ def _context_line(batch: Any, traces: Sequence[Trace]) -> str:
     )
 
 
+#: Columns the optimum rows add to the sessions table (named as in OptimumResult.totals()).
+_OPTIMUM_COLUMNS = ("exact", "exact_with_cap", "lower_bound")
+
+
+def _with_optimum(sessions: pd.DataFrame, optimum: pd.DataFrame) -> pd.DataFrame:
+    """The sessions table with the optimum's rows appended, in the sessions' columns plus the
+    exactness ones; cells that do not apply to a row are left empty."""
+    columns = [*sessions.columns, *_OPTIMUM_COLUMNS]
+    left, right = sessions.reindex(columns=columns), optimum.reindex(columns=columns)
+    for col in columns:
+        source = sessions[col] if col in sessions.columns else optimum[col]
+        # Nullable dtypes: an integer column with one empty cell would otherwise turn float and
+        # print the controllers' counts as "3.0"; the flags stay flags with null for controllers.
+        if pd.api.types.is_bool_dtype(source):
+            left[col], right[col] = left[col].astype("boolean"), right[col].astype("boolean")
+        elif pd.api.types.is_integer_dtype(source):
+            left[col], right[col] = left[col].astype("Int64"), right[col].astype("Int64")
+    return pd.concat([left, right], ignore_index=True)
+
+
+def _warn_optimum(optimum: pd.DataFrame) -> None:
+    complete = (optimum["status"] == "complete").to_numpy()
+    for _, row in optimum[~complete].iterrows():
+        _warn(f"no offline optimum for trace {row['trace']}: status {row['status']}")
+    loose = optimum[complete & ~optimum["exact"].to_numpy(dtype=bool)]
+    if len(loose):
+        names = ", ".join(loose["trace"].astype(str).head(5)) + (", ..." if len(loose) > 5 else "")
+        _warn(
+            f"the offline optimum is not exact on {len(loose)} of {len(optimum)} traces ({names}): its qoe there is "
+            "only an upper bound, which no rung sequence may reach; the true optimum lies between lower_bound and qoe "
+            "(cause: merged fronts, differing per-period latencies or a download past max_download_s; docs/optimum.md)"
+        )
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
+    if args.optimum and not isinstance(profile, Profile):
+        # Checked before any session runs: the event player may delay requests and abandon
+        # downloads, which the optimum's model (and its proof of the bound) leaves out.
+        raise CLIError(
+            f"--optimum is defined for the chunk-model profiles ({', '.join(PROFILES)}), not for --profile "
+            f"{args.profile} (an event-model profile); see docs/optimum.md"
+        )
     model = _resolve_qoe(args, profile)
     controllers = _resolve_controllers(args.controller)
     video = _load_video(args)
@@ -424,13 +466,25 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             f"{int(row['chunks'])} of {int(batch.n_chunks[j])} chunks played"
         )
 
+    summary = batch.summary(sessions)
+    if args.optimum:
+        from .optimum import offline_optimum_many
+
+        # the profile by name: the check above made sure it is a chunk-model one
+        optimum = offline_optimum_many(traces, video, args.profile, model, n_workers=args.workers, progress=args.progress)
+        _warn_optimum(optimum)
+        played_s = optimum["chunks"].to_numpy(dtype=np.float64) * video.chunk_s
+        summary = pd.concat([summary, summary_table(optimum, ["optimum"], played_s)], ignore_index=True)
+        sessions = _with_optimum(sessions, optimum)
+
+    # The optimum's rows stay out of the log: offline_optimum_many returns totals only.
     if args.log is not None:
         _write_text(_to_csv(batch.chunks()), args.log, sys.stdout)
 
     if args.format == "table":
-        text = _context_line(batch, traces) + "\n" + _format_table(batch.summary(sessions), _SUMMARY_LABELS)
+        text = _context_line(batch, traces) + "\n" + _format_table(summary, _SUMMARY_LABELS)
     elif args.summary:
-        text = _render(batch.summary(sessions), args.format)
+        text = _render(summary, args.format)
     else:
         text = _render(sessions, args.format)
     _write_text(text, args.out, sys.stdout)
@@ -685,6 +739,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"player and network model: {', '.join([*PROFILES, *EVENT_PROFILES])} (default: default)")
     g.add_argument("--qoe", default=None, choices=list(QOE_MODELS), metavar="NAME",
                    help=f"QoE model: {', '.join(QOE_MODELS)} (default: the profile's)")
+    g.add_argument("--optimum", action="store_true",
+                   help="also add, as controller 'optimum', each trace's offline optimum: the best QoE any rung "
+                   "sequence reaches knowing the trace, an upper bound on every controller (columns exact, "
+                   f"exact_with_cap, lower_bound; not in --log; profiles {', '.join(PROFILES)} only; docs/optimum.md)")
     first = g.add_mutually_exclusive_group()
     first.add_argument("--skip-first-chunk", dest="include_first_chunk", action="store_false", default=None,
                        help="leave chunk 0 out of session QoE totals")
