@@ -60,6 +60,7 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
         replace={E.REPLACE_NONE: "none", E.REPLACE_LEFT: "left", E.REPLACE_RIGHT: "right"}[int(cfg[E.C_REPLACE])],
         rampup_threshold=None if cfg[E.C_RAMPUP_QUALITY] < 0 else int(cfg[E.C_RAMPUP_QUALITY]),
         apply_abandon_quality=bool(cfg[E.C_APPLY_ABANDON_QUALITY]),
+        max_futile_requests=E.MAX_FUTILE_REQUESTS,
     )
     metrics[:] = [float(out[name]) for name in METRICS]
     downloads = out["downloads"]
@@ -80,7 +81,7 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
     for i, (q, stall) in enumerate(out["played"][: played.shape[0]]):
         played[i, 0] = q
         played[i, 1] = stall
-    return len(downloads), E.EV_COMPLETE
+    return len(downloads), E.EV_STALLED if out["stalled"] else E.EV_COMPLETE
 
 
 def _pick(rng: np.random.Generator, options: list) -> list:
@@ -129,8 +130,8 @@ COVERED_BY = {
     for name in (
         "buffer_level_ms", "process_quality_up", "advertize_quality", "deplete_buffer", "next_period",
         "latency_delay", "download_bits", "minimal_download", "idle", "push_sample", "quality_from_throughput",
-        "bola_quality_from_buffer", "bolae_min_buffer", "bola_decide", "bola_abandon", "ibr_limit", "bolae_decide",
-        "bolae_report", "bolae_abandon", "throughput_decide", "throughput_abandon", "controller_decide",
-        "controller_abandon", "controller_report", "check_replace", "download", "init_controller", "log_row",
+        "bola_quality_from_buffer", "bolae_min_buffer", "bola_decide", "ibr_limit", "bolae_decide",
+        "bolae_report", "throughput_decide", "controller_decide",
+        "controller_report", "check_replace", "download", "download_polled", "init_controller", "log_row",
     )
 }

@@ -819,6 +819,7 @@ def run_sabre(
     replace: str = "none",
     rampup_threshold: Optional[int] = None,
     apply_abandon_quality: bool = False,
+    max_futile_requests: Optional[int] = None,
     verbose_log: Optional[Callable[[str], None]] = None,
 ) -> dict:
     """Run one Sabre session; return its printed metrics and the per-request ``downloads``.
@@ -827,6 +828,8 @@ def run_sabre(
     Options mirror Sabre's flags: ``-b``, ``-gp``, ``-ao``, ``-ab``, ``-noibr``, ``-noa``,
     ``-ma``, ``-ws``, ``-hl``, ``-r``, ``-rmp``; ``verbose_log`` (e.g. ``print``) receives lines
     shaped like Sabre's ``-v`` output (not all of them). ``apply_abandon_quality`` fixes defect 1.
+    ``max_futile_requests`` (abrkit's guard; None: Sabre, which may loop forever) stops the
+    session after that many requests in a row added no segment; ``stalled`` says whether it did.
     """
     buffer_ms = buffer_s * 1000
     s = _Session(periods, segment_ms, bitrates_kbps, segment_sizes_bits, buffer_ms,
@@ -891,7 +894,12 @@ def run_sabre(
 
     next_segment = 1
     forced_quality = None  # only ever set with apply_abandon_quality (defect 1)
+    futile = 0
+    stalled = False
     while next_segment < n_segments:
+        if max_futile_requests is not None and futile >= max_futile_requests:
+            stalled = True
+            break
         # Wait until the next segment fits in the buffer; the ABR hears about this wait.
         full_delay = s.level() + seg - buffer_ms
         waited = 0
@@ -936,10 +944,12 @@ def run_sabre(
         got, time, ttfb, abandon_to = s.fetch(size, quality, s.level(), check)
         s.play(time)
 
+        futile += 1
         if slot is None:
             if abandon_to is None:
                 s.buf.append(quality)
                 next_segment += 1
+                futile = 0
             elif apply_abandon_quality:
                 forced_quality = abandon_to
             # else defect 1: Sabre assigns this to a variable it never reads.
@@ -1003,6 +1013,7 @@ def run_sabre(
         "estimate": estimate_avg,
         "rampup_time": rampup / 1000,
         "total_reaction_time": s.reaction_time / 1000,
+        "stalled": stalled,
         "downloads": downloads,
         "played": s.played,
     }

@@ -141,6 +141,53 @@ def test_abandonment_fix_downloads_the_abandoned_to_quality():
     assert not sabre.equals(fixed)
 
 
+# A session on which Sabre loops forever (found by the random reference sessions): under the
+# abandonment defect the abandoned request is asked again with an unchanged estimate and an
+# empty buffer, and each attempt takes exactly one cycle of this looping trace (3255 ms).
+LOOP_TRACE_MS_KBPS_MS = [[51, 21318, 20], [52, 22143, 20], [2500, 0, 0], [50, 7976, 200], [301, 6018, 80],
+                         [301, 62493, 80]]
+LOOP_SIZES_BITS = [
+    [5173874, 7723764, 12865109, 15228863, 18704015], [8842821, 13200913, 21988138, 26028100, 31967584],
+    [17386348, 25955031, 43232069, 51175256, 62853198], [7425849, 11085602, 18464764, 21857363, 26845106],
+    [10388993, 15509100, 25832776, 30579127, 37557133], [5068382, 7566282, 12602798, 14918356, 18322652],
+    [7803135, 11648829, 19402905, 22967872, 28209027], [9393670, 14023244, 23357855, 27649479, 33958955],
+    [15329442, 22884400, 38117464, 45120926, 55417300], [8496482, 12683886, 21126950, 25008682, 30715541],
+    [16435226, 24535158, 40867054, 48375708, 59414807], [13870107, 20705846, 34488750, 40825495, 50141672],
+    [14013053, 20919242, 34844194, 41246245, 50658436], [17247075, 25747118, 42885758, 50765316, 62349712],
+    [17989901, 26856039, 44732836, 52951764, 65035096],
+]
+
+
+def test_a_session_sabre_would_loop_on_forever_stops_as_stalled():
+    from abrkit._kernels import event_layout as E
+    from reference_event import run_event_session as model_session
+
+    tr = np.array(LOOP_TRACE_MS_KBPS_MS, dtype=np.float64)
+    trace = Trace.from_durations(tr[:, 0] / 1e3, tr[:, 1] * 1e3, latency_s=tr[:, 2] / 1e3, name="loop")
+    video = Video(np.array([2863, 4274, 7119, 8427, 10350]) * 1e3, 4.0, np.array(LOOP_SIZES_BITS) / 8.0, name="v")
+    controller = DynamicDash(ibr=False, gamma_p_s=10.0)
+    sabre = EVENT_PROFILES["sabre"].replace(buffer_cap_s=8.0, replacement="left")
+    batch = run_event_batch(trace, video, controller, sabre)
+    row = batch.sessions().iloc[0]
+    assert row["status"] == "stalled" and row["chunks"] == 13 < video.n_chunks
+    log = batch.chunks()
+    futile = log["abandoned_to"].notna() | log["replacement"]
+    # it stopped after exactly MAX_FUTILE_REQUESTS requests in a row that added no segment
+    assert futile.iloc[-E.MAX_FUTILE_REQUESTS:].all() and not futile.iloc[-E.MAX_FUTILE_REQUESTS - 1]
+    assert log["segment"].iloc[-1] == 13 and log["rung"].iloc[-3:].tolist() == [3, 3, 3]
+    # the plain-Python Sabre model, with the same guard, stops at the same request
+    cfg, (windows, half_lives) = sabre.config(controller, video), controller.history_arrays()
+    n_seg = video.n_chunks
+    out = [np.empty(E.N_METRICS), np.empty((E.MAX_FUTILE_REQUESTS + 64, E.E_COLS)), np.full((n_seg, 2), np.nan)]
+    n_log, status = model_session(sabre.kernel_trace(trace), 4000.0, video.bitrates_bps / 1e3, video.sizes_bytes * 8.0,
+                                  cfg, windows, half_lives, *out)
+    assert (n_log, status) == (row["requests"], E.EV_STALLED)
+    np.testing.assert_array_equal(out[0], batch.metrics[0])
+    # with the defect fixed the abandoned-to quality is used and the session completes
+    fixed = run_event_batch(trace, video, controller, sabre.replace(apply_abandon_quality=True)).sessions().iloc[0]
+    assert fixed["status"] == "complete" and fixed["chunks"] == video.n_chunks
+
+
 def test_replacement_upgrades_buffered_segments():
     video = _video(60)
     trace = _trace([400.0] * 10 + [40_000.0] * 60, latency_s=0.01)

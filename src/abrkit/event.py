@@ -42,7 +42,7 @@ __all__ = ["EventProfile", "EVENT_PROFILES", "EventBatchResult", "run_event_batc
 #: Every metric Sabre prints, snake_case, in its order.
 METRIC_NAMES: tuple[str, ...] = E.METRIC_NAMES
 _REPLACEMENTS = {"none": E.REPLACE_NONE, "left": E.REPLACE_LEFT, "right": E.REPLACE_RIGHT}
-_STATUS = {E.EV_COMPLETE: "complete", E.EV_NO_BANDWIDTH: "no_bandwidth"}
+_STATUS = {E.EV_COMPLETE: "complete", E.EV_STALLED: "stalled", E.EV_NO_BANDWIDTH: "no_bandwidth"}
 _PARALLEL_MIN_SEGMENTS = 20_000  # below this, one thread beats starting a pool
 
 

@@ -69,7 +69,9 @@ from .event_layout import (
     EV_DYNAMICDASH,
     EV_FIXED,
     EV_NO_BANDWIDTH,
+    EV_STALLED,
     EV_THROUGHPUT,
+    MAX_FUTILE_REQUESTS,
     M_ESTIMATE,
     M_LEQ,
     M_LEQ_COUNT,
@@ -482,33 +484,6 @@ def bola_decide(st, cfg, seg_idx, n_seg, level_ms, seg_ms, bitrates, utilities):
     return quality, delay
 
 
-@njit_inline
-def bola_abandon(st, cfg, quality, size, downloaded, buffer_ms, bitrates, utilities):
-    """Sabre's Bola.check_abandon: the quality to abandon to, or NO_ABANDON."""
-    if cfg[C_BASIC] != 0.0:
-        return NO_ABANDON
-    remain = size - downloaded
-    if downloaded <= 0 or remain <= 0:
-        return NO_ABANDON
-    vp = st[S_BOLA_VP]
-    gp = cfg[C_GAMMA_P]
-    score = (vp * (gp + utilities[quality]) - buffer_ms) / remain
-    if score < 0:
-        return NO_ABANDON
-    to = NO_ABANDON
-    for q in range(quality):
-        other_size = size * bitrates[q] / bitrates[quality]
-        if other_size >= remain:
-            break  # sizes grow with q (see bolae_abandon)
-        other_score = (vp * (gp + utilities[q]) - buffer_ms) / other_size
-        if other_score > score:
-            score = other_score
-            to = q
-    if to != NO_ABANDON:
-        st[S_BOLA_LAST] = to
-    return to
-
-
 @njit
 def ibr_limit(safety, level_ms, latency_ms, tput_kbps, quality, seg_ms, bitrates):
     """Insufficient-buffer rule: the highest quality <= ``quality`` whose segment fits in
@@ -592,38 +567,6 @@ def bolae_report(st, cfg, quality, time_ms, abandon_to, is_replacement, level_ms
         st[S_BOLAE_PLACEHOLDER] = min(st[S_BOLAE_PLACEHOLDER], max(0.0, want - level_ms))
 
 
-@njit_inline
-def bolae_abandon(st, quality, size, downloaded, time_ms, ttfb_ms, buffer_ms, bitrates, utilities1):
-    """Sabre's BolaEnh.check_abandon: compare the rest of this download with a fresh lower one."""
-    remain = size - downloaded
-    if downloaded <= 0 or remain <= 0:
-        return NO_ABANDON
-    vp = st[S_BOLAE_VP]
-    gp = st[S_BOLAE_GP]
-    # a new request pays the latency again: judge the buffer as it will be after it
-    bl = max(0.0, buffer_ms + st[S_BOLAE_PLACEHOLDER] - ttfb_ms)
-    tp = downloaded / (time_ms - ttfb_ms)
-    sz = remain - ttfb_ms * tp
-    if sz <= 0:
-        return NO_ABANDON
-    to = NO_ABANDON
-    score = np.nan
-    for q in range(quality):
-        other_size = size * bitrates[q] / bitrates[quality]
-        # The size check matters on its own: with a large buffer the score alone would switch.
-        # Sizes grow with q, so once one is too big all higher ones are: stop (same result as
-        # Sabre's full loop, without its divisions -- this check runs every poll).
-        if other_size >= sz:
-            break
-        if np.isnan(score):
-            score = (vp * (gp + utilities1[quality]) - bl) / sz
-        other_score = (vp * (gp + utilities1[q]) - bl) / other_size
-        if other_score > score:
-            score = other_score
-            to = q
-    return to
-
-
 @njit
 def throughput_decide(st, cfg, level_ms, seg_ms, bitrates):
     """Sabre's ThroughputRule.get_quality_delay (never delays)."""
@@ -634,22 +577,6 @@ def throughput_decide(st, cfg, level_ms, seg_ms, bitrates):
         st[S_TPUT_IBR_SAFETY] = max(safety * cfg[C_IBR_SAFETY_INIT], cfg[C_IBR_SAFETY_MIN])
         quality = ibr_limit(safety, level_ms, st[S_LATENCY], tput, quality, seg_ms, bitrates)
     return quality
-
-
-@njit_inline
-def throughput_abandon(st, cfg, quality, size, downloaded, time_ms, ttfb_ms, seg_ms, bitrates):
-    """Sabre's ThroughputRule.check_abandon (dash.js AbandonRequestsRule)."""
-    dl_ms = time_ms - ttfb_ms
-    if time_ms >= cfg[C_ABANDON_GRACE_MS] and dl_ms > 0:
-        tput = downloaded / dl_ms
-        size_left = size - downloaded
-        if time_ms + size_left / tput > cfg[C_ABANDON_MULTIPLIER] * seg_ms:
-            q = quality_from_throughput(tput * cfg[C_SAFETY], st[S_LATENCY], seg_ms, bitrates)
-            estimate_size = size * bitrates[q] / bitrates[quality]
-            if q >= quality or estimate_size >= size_left:
-                return NO_ABANDON
-            return q
-    return NO_ABANDON
 
 
 @njit
@@ -686,20 +613,6 @@ def controller_decide(st, cfg, seg_idx, n_seg, seg_ms, bitrates, utilities0, uti
             return bolae_decide(st, cfg, level, seg_ms, bitrates, utilities1)
         return throughput_decide(st, cfg, level, seg_ms, bitrates), 0.0
     return min(int(cfg[C_FIXED_QUALITY]), bitrates.size - 1), 0.0
-
-
-@njit_inline
-def controller_abandon(st, cfg, quality, size, downloaded, time_ms, ttfb_ms, buffer_ms, seg_ms, bitrates, utilities0, utilities1):
-    """Dispatch ``check_abandon`` on the controller id."""
-    abr = int(cfg[C_ABR])
-    if abr == EV_BOLA:
-        return bola_abandon(st, cfg, quality, size, downloaded, buffer_ms, bitrates, utilities0)
-    if abr == EV_BOLAE or (abr == EV_DYNAMICDASH and st[S_IS_BOLA] != 0.0):
-        return bolae_abandon(st, quality, size, downloaded, time_ms, ttfb_ms, buffer_ms, bitrates, utilities1)
-    if abr == EV_THROUGHPUT or abr == EV_DYNAMIC or abr == EV_DYNAMICDASH:
-        # Sabre's Dynamic always uses the throughput rule's abandonment
-        return throughput_abandon(st, cfg, quality, size, downloaded, time_ms, ttfb_ms, seg_ms, bitrates)
-    return NO_ABANDON
 
 
 @njit
@@ -755,33 +668,161 @@ def download(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buf
         return 0.0, 0.0, 0.0, NO_ABANDON
     min_bits = cfg[C_MIN_PROGRESS_BITS]
     min_ms = cfg[C_MIN_PROGRESS_MS]
+    latency = latency_delay(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms)
     if mode == 0 or (min_ms <= 0 and min_bits <= 0):
-        latency = latency_delay(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms)
         t = latency + download_bits(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size)
         return size, t, latency, NO_ABANDON
     # Sabre's polling always has min_progress_size > 0, so the latency is paid up front
-    latency = latency_delay(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms)
+    return download_polled(
+        st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buffer_cap_ms, size, quality, level_ms, mode,
+        latency, min_bits, min_ms,
+    )
+
+
+@njit
+def download_polled(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buffer_cap_ms, size, quality,
+                    level_ms, mode, latency, min_bits, min_ms):
+    """The polling loop of Sabre's download: check for abandonment every ``min_ms`` / ``min_bits``.
+
+    Sabre's polls run ~50 times per segment, so this loop is the event model's hot spot. Two
+    rules keep it fast without changing a bit of the results:
+
+    * the network clock lives in locals while a poll stays inside one trace period (the same
+      operations in the same order as ``minimal_download``, which handles the rest);
+    * the controllers' ``check_abandon`` rules are written out here, not called: a helper that
+      takes arrays costs Numba atomic reference counting on every poll (measured: 4x slower).
+    """
     total_time = latency
     total_size = 0.0
     time_to_progress = min_ms - total_time
     size_to_progress = min_bits
+    abr = int(cfg[C_ABR])
+    if mode == 2:
+        rule = -1  # a replacement: given up once the segment it replaces is about to play
+    elif abr == EV_BOLA:
+        rule = EV_BOLA if cfg[C_BASIC] == 0.0 else EV_FIXED  # BOLA-BASIC never abandons
+    elif abr == EV_BOLAE or (abr == EV_DYNAMICDASH and st[S_IS_BOLA] != 0.0):
+        rule = EV_BOLAE
+    elif abr == EV_THROUGHPUT or abr == EV_DYNAMIC or abr == EV_DYNAMICDASH:
+        rule = EV_THROUGHPUT  # Sabre's Dynamic always uses the throughput rule's abandonment
+    else:
+        rule = EV_FIXED
+    # per-download constants of the BOLA rules (the same expressions Sabre evaluates per poll)
+    if rule == EV_BOLA:
+        vp = st[S_BOLA_VP]
+        gp = cfg[C_GAMMA_P]
+        utilities = utilities0
+    else:
+        vp = st[S_BOLAE_VP]
+        gp = st[S_BOLAE_GP]
+        utilities = utilities1
+    placeholder = st[S_BOLAE_PLACEHOLDER]
+    # Exact shortcut: once the buffer is at or above this, every lower rung's BOLA numerator
+    # vp (gp + u_q) - buffer is <= 0 (vp >= 0 keeps the numerators ordered like the utilities).
+    # If this rung's numerator is >= 0, no lower rung scores above its score >= 0; if it is < 0,
+    # the lower rungs divide larger magnitudes by smaller sizes, so their (correctly rounded)
+    # scores are <= its score. Sabre's loop would find no strictly better rung either way.
+    no_lower_gain = np.inf
+    if quality > 0 and 0.0 <= vp < np.inf:
+        no_lower_gain = vp * (gp + utilities[quality - 1])
+
     to = NO_ABANDON
+    bw = tr[int(st[S_NET_INDEX]), 1]
+    to_next = st[S_NET_TO_NEXT]
+    net_time = st[S_NET_TIME]
     while total_size < size and to == NO_ABANDON:
-        bits, t = minimal_download(
-            st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size - total_size, size_to_progress, time_to_progress
-        )
+        rem = size - total_size
+        inside = False
+        bits = 0.0
+        if bw > 0:
+            poll_bits = max(size_to_progress, time_to_progress * bw)
+            bits_to_next = to_next * bw
+            if rem <= poll_bits and rem <= bits_to_next:
+                bits = rem
+                inside = True
+            elif poll_bits <= bits_to_next:
+                bits = poll_bits
+                inside = True
+        if inside:
+            t = bits / bw
+            to_next -= t
+            net_time += t
+        else:
+            st[S_NET_TO_NEXT] = to_next
+            st[S_NET_TIME] = net_time
+            bits, t = minimal_download(
+                st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, rem, size_to_progress, time_to_progress
+            )
+            bw = tr[int(st[S_NET_INDEX]), 1]
+            to_next = st[S_NET_TO_NEXT]
+            net_time = st[S_NET_TIME]
         total_time += t
         total_size += bits
-        if total_size < size:
-            level = max(0.0, level_ms - total_time)
-            if mode == 1:
-                to = controller_abandon(
-                    st, cfg, quality, size, total_size, total_time, latency, level, seg_ms, bitrates, utilities0, utilities1
-                )
-            elif level + seg_ms * st[S_REPLACING] <= 0:
-                to = -1  # too late: the segment being replaced is about to play
-            time_to_progress = min_ms
-            size_to_progress = min_bits
+        time_to_progress = min_ms
+        size_to_progress = min_bits
+        if total_size >= size:
+            break
+        level = max(0.0, level_ms - total_time)
+        remain = size - total_size
+        if rule == -1:
+            if level + seg_ms * st[S_REPLACING] <= 0:
+                to = -1
+        elif rule == EV_BOLA:
+            # Sabre's Bola.check_abandon
+            if total_size <= 0 or level >= no_lower_gain:
+                continue
+            score = (vp * (gp + utilities[quality]) - level) / remain
+            if score < 0:
+                continue
+            for q in range(quality):
+                other_size = size * bitrates[q] / bitrates[quality]
+                # sizes grow with q: once one is too big all higher ones are (Sabre checks all)
+                if other_size >= remain:
+                    break
+                other_score = (vp * (gp + utilities[q]) - level) / other_size
+                if other_score > score:
+                    score = other_score
+                    to = q
+            if to != NO_ABANDON:
+                st[S_BOLA_LAST] = to
+        elif rule == EV_BOLAE:
+            # Sabre's BolaEnh.check_abandon: the rest of this download against a fresh lower
+            # one, which pays the latency again: judge the buffer as it will be after it
+            bl = max(0.0, level + placeholder - latency)
+            if total_size <= 0 or bl >= no_lower_gain:
+                continue
+            tp = total_size / (total_time - latency)
+            sz = remain - latency * tp
+            if sz <= 0:
+                continue
+            score = np.nan
+            for q in range(quality):
+                other_size = size * bitrates[q] / bitrates[quality]
+                # The size check matters on its own: with a large buffer the score alone would
+                # switch. Sizes grow with q, so stop at the first one too big.
+                if other_size >= sz:
+                    break
+                if np.isnan(score):
+                    score = (vp * (gp + utilities[quality]) - bl) / sz
+                other_score = (vp * (gp + utilities[q]) - bl) / other_size
+                if other_score > score:
+                    score = other_score
+                    to = q
+        elif rule == EV_THROUGHPUT:
+            # Sabre's ThroughputRule.check_abandon (dash.js AbandonRequestsRule)
+            dl_ms = total_time - latency
+            if total_time >= cfg[C_ABANDON_GRACE_MS] and dl_ms > 0:
+                tput = total_size / dl_ms
+                if total_time + remain / tput > cfg[C_ABANDON_MULTIPLIER] * seg_ms:
+                    safe = tput * cfg[C_SAFETY]
+                    lat = st[S_LATENCY]
+                    q = 0
+                    while q + 1 < bitrates.size and lat + seg_ms * bitrates[q + 1] / safe <= seg_ms:
+                        q += 1  # quality_from_throughput, written out (see the docstring)
+                    if q < quality and size * bitrates[q] / bitrates[quality] < remain:
+                        to = q
+    st[S_NET_TO_NEXT] = to_next
+    st[S_NET_TIME] = net_time
     return total_size, total_time, latency, to
 
 
@@ -809,6 +850,10 @@ def init_controller(st, cfg, seg_ms, bitrates, utilities0, utilities1):
 @njit
 def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, metrics, log, played):
     """Simulate one Sabre session; returns (n_requests, status).
+
+    ``status``: EV_COMPLETE, EV_NO_BANDWIDTH (nothing ran), or EV_STALLED: the session stopped
+    after MAX_FUTILE_REQUESTS requests in a row added no segment (where Sabre loops forever);
+    what played until then is played out and measured.
 
     ``tr``: (n_periods, 3) duration_ms, bandwidth_kbps, latency_ms. ``bitrates``: kbit/s per
     quality, increasing. ``sizes_bits``: (n_segments, n_qualities). ``cfg``: ``C_*`` vector.
@@ -878,7 +923,12 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
 
     next_seg = 1
     forced = -1  # quality forced by an abandonment (applied only with the defect fixed)
+    futile = 0  # requests in a row that added no segment (see MAX_FUTILE_REQUESTS)
+    status = EV_COMPLETE
     while next_seg < n_seg:
+        if futile >= MAX_FUTILE_REQUESTS:
+            status = EV_STALLED
+            break
         wait_ms = 0.0
         full_delay = buffer_level_ms(st, seg_ms) + seg_ms - buffer_ms
         if full_delay > 0:
@@ -920,11 +970,13 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
         )
         deplete_buffer(st, pq, buf, t, seg_ms, bitrates, utilities0, buffer_ms, rampup_q, played)
 
+        futile += 1
         if replace == 0:
             if to == NO_ABANDON:
                 buf[int(st[S_TAIL])] = quality
                 st[S_TAIL] += 1
                 next_seg += 1
+                futile = 0
             elif cfg[C_APPLY_ABANDON_QUALITY] != 0.0:
                 forced = to
             # else Sabre's defect: the abandoned-to quality is stored in a variable never read
@@ -984,7 +1036,7 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
     else:
         metrics[22] = st[S_RAMPUP_MS] / 1000
     metrics[23] = st[S_REACTION_MS] / 1000
-    return n_log, EV_COMPLETE
+    return n_log, status
 
 
 @njit

@@ -141,4 +141,11 @@ E_COLS = 12
 
 # -- session status ---------------------------------------------------------------------------------
 EV_COMPLETE = 0
+EV_STALLED = 1  # stopped after MAX_FUTILE_REQUESTS requests in a row added no segment
 EV_NO_BANDWIDTH = 2
+
+#: Sabre can livelock: with its abandonment defect an abandoned request is asked again with the
+#: same (unchanged) estimate and an empty buffer, and over a looping trace whose cycle matches
+#: the request time every attempt is identical, forever. abrkit stops such a session after this
+#: many requests in a row that added no segment (at least 50 ms of simulated time each).
+MAX_FUTILE_REQUESTS = 10_000
