@@ -2,9 +2,9 @@
 
 ``BufferAwareRate`` is a rate rule whose safety margin grows with the buffer: with little video
 buffered it asks for 60 % of the harmonic-mean throughput of the last five chunks, with a full
-cushion for 100 %. It runs through :func:`abrkit.custom.simulate_python` (a Python session loop
-that mirrors the compiled one); the built-ins run compiled; the offline optimum is the upper
-bound no controller can beat (docs/optimum.md).
+cushion for 100 %. It runs in the same batch as the built-ins: they run compiled, it runs in a
+Python session loop that mirrors the compiled one; the offline optimum is the upper bound no
+controller can beat (docs/optimum.md).
 
     python examples/custom_controller.py [--data ../shared/data] [--traces 40]
 
@@ -21,9 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from abrkit import load_traces, read_video, run_batch
-from abrkit.custom import Observation, simulate_python
-from abrkit.optimum import offline_optimum_many
+from abrkit import Observation, load_traces, offline_optimum_many, read_video, run_batch
 
 HERE = Path(__file__).resolve().parent
 
@@ -66,12 +64,12 @@ def main() -> None:
     traces = traces[: args.traces]
 
     t0 = time.perf_counter()
-    mine = pd.DataFrame([simulate_python(t, video, BufferAwareRate(), profile).totals for t in traces])
+    sessions = run_batch(traces, video, [BufferAwareRate()], profile, progress=False).sessions()
     python_s = time.perf_counter() - t0
     builtin = run_batch(traces, video, ["bb", "bba0", "rate", "mpc", "robustmpc"], profile, progress=False).sessions()
     optimum = offline_optimum_many(traces, video, profile, progress=False)
 
-    table = pd.concat([builtin, mine, optimum], ignore_index=True)
+    table = pd.concat([builtin, sessions, optimum], ignore_index=True)
     summary = table.groupby("controller", sort=False)[["qoe", "mean_bitrate_kbps", "rebuffer_s", "switches"]].mean()
     summary["share_of_optimum"] = summary["qoe"] / summary.loc["optimum", "qoe"]
     print(f"{len(traces)} traces, video {video.name!r}, profile {profile!r}")

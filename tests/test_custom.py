@@ -1,5 +1,6 @@
-"""The Python session loop (abrkit.custom): built-in controllers give the compiled loop's logs bit
-for bit, user controllers see a faithful observation, and bad controllers fail clearly."""
+"""Python controllers (abrkit.custom) in the simulator: built-in controllers give the compiled
+loop's logs bit for bit on the Python path, user controllers see a faithful observation, mix with
+built-in ones in batches, and bad controllers fail clearly."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from hypothesis import strategies as st
 
 import strategies
 from abrkit import (
-    BBA0, BufferBased, ParameterError, Profile, RateBased, Trace, Video, get_controller, get_profile, simulate,
+    BBA0, BufferBased, Controller, ParameterError, Profile, RateBased, Trace, Video, get_controller, get_profile,
+    run_batch, simulate, simulate_many,
 )
 from abrkit.controllers import BBA1, CONTROLLERS, MPC
-from abrkit.custom import BuiltinController, Observation, PythonController, simulate_python
+from abrkit.custom import BuiltinController, Observation, PythonController
 from abrkit.event_controllers import EVENT_CONTROLLERS
 from test_optimum import profiles, traces, videos
 
@@ -31,6 +33,13 @@ MIXED = Profile(
     wait_quantum_s=0.5, trace_alignment="end", first_chunk_rebuffers=True, initial_rung=2,
     max_chunks=40, throughput_includes_latency=False,
 )
+
+
+def simulate_python(trace, video, controller, profile="default", qoe=None):
+    """One session on the Python path: a built-in controller goes through BuiltinController."""
+    if isinstance(controller, (str, Controller)):
+        controller = BuiltinController(controller)
+    return simulate(trace, video, controller, profile, qoe)
 
 
 def assert_same_session(compiled, python) -> None:
@@ -199,15 +208,15 @@ def test_a_bad_rung_names_the_controller_and_the_chunk(value):
 
 def test_bad_arguments_name_the_parameter():
     trace, video = Trace.constant(3e6, 60.0, name="c"), Video.constant_bitrate([300, 750], 4.0, 3)
-    with pytest.raises(ParameterError, match=r"^controller='object' is invalid: needs a decide\(obs\) method"):
-        simulate_python(trace, video, object())
+    with pytest.raises(ParameterError, match=r"^controllers='object' is invalid: must be .* objects with a decide\(obs\) method"):
+        simulate(trace, video, object())  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match=r"^controller='nope' is invalid: unknown controller"):
         simulate_python(trace, video, "nope")
     with pytest.raises(ParameterError, match=r"^trace='list' is invalid"):
         simulate_python([], video, PlainBB())  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match=r"^video='NoneType' is invalid"):
         simulate_python(trace, None, PlainBB())  # type: ignore[arg-type]
-    with pytest.raises(ParameterError, match=r"^profile='sabre' is invalid: the Python path runs the chunk model"):
+    with pytest.raises(ParameterError, match=r"^controllers='hand-written bb' is invalid: Python controllers run in the chunk model"):
         simulate_python(trace, video, PlainBB(), "sabre")
     with pytest.raises(ParameterError, match=r"^initial_rung=4 is invalid"):
         simulate_python(trace, video, PlainBB(), get_profile("default").replace(initial_rung=4))
@@ -215,3 +224,42 @@ def test_bad_arguments_name_the_parameter():
         simulate_python(trace, video, PlainBB(), get_profile("default").replace(buffer_cap_s=2.0))
     with pytest.raises(ParameterError, match=r"^qoe='nope' is invalid"):
         simulate_python(trace, video, PlainBB(), qoe="nope")
+    with pytest.raises(ParameterError, match=r"^shadow_predictors=.* is invalid: are not supported with Python controllers"):
+        run_batch([trace], [video], [PlainBB()], shadow_predictors=["ewma"])
+
+
+# -- batches: Python and compiled controllers side by side ---------------------------------------
+
+
+class Counting(PlainBB):
+    """PlainBB that counts its sessions: Python controllers may keep state between sessions."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.sessions = 0
+
+    def reset(self) -> None:
+        self.sessions += 1
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_python_controllers_mix_with_compiled_ones_in_a_batch(n_workers):
+    traces = [Trace.from_durations(np.full(20, 3.0), np.linspace(a, b, 20), name=f"t{i}")
+              for i, (a, b) in enumerate([(3e5, 5e6), (6e6, 4e5), (1e6, 1e6)])]
+    videos = [Video.synthetic_vbr([300, 750, 1200, 1850, 2850], 4.0, 30, seed=1, name="v1"),
+              Video.constant_bitrate([300, 1200, 4300], 2.0, 40, name="v2")]
+    counting = Counting()
+    specs = ["bb", counting, BuiltinController("robustmpc"), "rate"]
+    batch = run_batch(traces, videos, specs, "default", n_workers=n_workers)
+    table = batch.sessions()
+    assert list(table["controller"][:4]) == ["bb", "counting", "robustmpc", "rate"]
+    assert counting.sessions == len(traces) * len(videos)
+    for j in range(len(batch)):
+        t, v, c = int(batch.job_trace[j]), int(batch.job_video[j]), int(batch.job_ctrl[j])
+        alone = simulate(traces[t], videos[v], ["bb", "bb", "robustmpc", "rate"][c])  # PlainBB == bb
+        np.testing.assert_array_equal(batch.session(j).rung, alone.rung)
+        assert batch.session(j).qoe == alone.qoe
+    assert batch.settings()["controllers"][1] == {"controller": "counting", "python_class": "Counting"}
+    frame = simulate_many(traces, videos, [Counting()], per_chunk=True)
+    assert set(frame["controller"]) == {"counting"} and len(frame) == len(traces) * (30 + 40)

@@ -1,12 +1,14 @@
 """User controllers in Python: the slow, flexible twin of the compiled session loop.
 
-Any object with a ``decide(obs) -> rung`` method is a controller here. :func:`simulate_python`
-plays one session with it, in a Python loop that mirrors ``_kernels.session.run_session`` step
-for step: the same compiled network helpers (``advance_clock``, ``transfer``), the same profile
+Any object with a ``decide(obs) -> rung`` method is a controller: pass it to
+:func:`abrkit.simulate`, :func:`abrkit.simulate_many` or :func:`abrkit.run_batch` wherever a
+controller name goes, alone or mixed with built-in ones. Its sessions run in
+:func:`play_session`, a Python loop that mirrors ``_kernels.session.run_session`` step for
+step: the same compiled network helpers (``advance_clock``, ``transfer``), the same profile
 semantics (latency, payload efficiency, buffer cap and wait quantum, first-chunk rebuffering,
 initial rung, ``max_chunks``, stalls after ``max_download_s``) and the same per-chunk log, so
-the result is the :class:`~abrkit.SimResult` that :func:`abrkit.simulate` returns, tables and
-QoE included.
+the results land in the same tables, QoE included. They run one at a time in session order
+(a controller may keep state between sessions), after the compiled ones.
 
 The built-in controllers run on this path too, through :class:`BuiltinController`, which calls
 their compiled decision code with the observation; the two paths give identical logs (tested
@@ -35,13 +37,11 @@ from ._kernels.predictors import pred_predict, pred_update
 from ._kernels.session import advance_clock, oracle_throughput, transfer
 from .controllers import Controller, get_controller
 from .errors import ParameterError
-from .profiles import Profile, get_profile
-from .qoe import QoE, get_qoe
-from .simulate import BatchResult, SimResult
+from .profiles import Profile
 from .traces import Trace
 from .video import Video
 
-__all__ = ["Observation", "PythonController", "BuiltinController", "simulate_python", "play_session", "spec_of"]
+__all__ = ["Observation", "PythonController", "BuiltinController", "is_python_controller", "play_session", "spec_of"]
 
 
 @dataclass(frozen=True)
@@ -184,6 +184,11 @@ class _UserSpec:
         return {"controller": self.name, "python_class": self.kind}
 
 
+def is_python_controller(obj: Any) -> bool:
+    """True for a user controller: any object (not a name or spec) with a callable ``decide``."""
+    return not isinstance(obj, (str, Controller)) and callable(getattr(obj, "decide", None))
+
+
 def spec_of(controller: Any) -> Any:
     """What result tables show for ``controller``: the built-in spec behind a
     :class:`BuiltinController`, else an object with the user controller's ``name`` and
@@ -212,62 +217,6 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return view
 
 
-def simulate_python(
-    trace: Trace,
-    video: Video,
-    controller: Any,
-    profile: str | Profile = "default",
-    qoe: str | QoE | None = None,
-) -> SimResult:
-    """Simulate one session with a Python controller; the same result as :func:`abrkit.simulate`.
-
-    Parameters
-    ----------
-    trace, video : Trace, Video
-        As for :func:`abrkit.simulate`.
-    controller : object with ``decide(obs) -> int``, or a built-in controller
-        ``decide`` gets an :class:`Observation` per chunk and returns a rung index in
-        ``0 .. rungs-1`` (anything else raises :class:`~abrkit.ParameterError` naming the
-        controller and the chunk). ``reset()``, if present, is called first. A controller name,
-        spec string or :class:`~abrkit.Controller` runs through :class:`BuiltinController`.
-    profile : str or Profile
-        A chunk-model profile (``"default"``, ``"pensieve"`` or a :class:`Profile`).
-    qoe : str, QoE or None
-        QoE model for the result's totals; None takes the profile's.
-
-    Under ``carry_robust_errors`` (Pensieve), a RobustDiscount predictor starts each call with
-    a fresh error history, as a one-session :func:`abrkit.simulate` does.
-    """
-    if isinstance(controller, (str, Controller)):
-        controller = BuiltinController(controller)
-    if not callable(getattr(controller, "decide", None)):
-        raise ParameterError("controller", _name_of(controller), "needs a decide(obs) method returning a rung index")
-    if not isinstance(trace, Trace):
-        raise ParameterError("trace", type(trace).__name__, "must be a Trace object (read files with abrkit.load_traces)")
-    if not isinstance(video, Video):
-        raise ParameterError("video", type(video).__name__, "must be a Video object")
-    prof = get_profile(profile)
-    if not isinstance(prof, Profile):
-        raise ParameterError("profile", getattr(prof, "name", profile), "the Python path runs the chunk model; event-model profiles are not supported")
-    model = prof.qoe if qoe is None else get_qoe(qoe)
-    # The same refusals as simulate().
-    if prof.buffer_cap_s < video.chunk_s:
-        raise ParameterError("buffer_cap_s", prof.buffer_cap_s, "must be >= the chunk duration, or no chunk could ever be buffered")
-    if prof.initial_rung is not None and prof.initial_rung >= video.n_rungs:
-        raise ParameterError("initial_rung", prof.initial_rung, f"video {video.name!r} has only {video.n_rungs} rungs")
-
-    n_chunks = video.n_chunks if prof.max_chunks is None else min(video.n_chunks, prof.max_chunks)
-    log = np.full((1, n_chunks, L.LOG_COLS), np.nan)
-    n_done, status, startup_s = play_session(trace, video, controller, prof, n_chunks, log[0])
-    zero = np.zeros(1, dtype=np.int64)
-    batch = BatchResult(
-        [trace], [video], [spec_of(controller)], prof, model, zero, zero.copy(), zero.copy(), log,  # type: ignore[list-item]
-        np.array([n_done], dtype=np.int64), np.array([status], dtype=np.int64), np.array([startup_s]),
-        np.array([n_chunks], dtype=np.int64),
-    )
-    return batch.session(0)
-
-
 def play_session(
     trace: Trace, video: Video, controller: Any, prof: Profile, n_chunks: int, log: np.ndarray
 ) -> tuple[int, int, float]:
@@ -275,8 +224,8 @@ def play_session(
     layout.LOG_COLS)) and returns (n_done, status, startup_s), like the kernel.
 
     Kept line for line in the kernel's order, so that the arithmetic, and hence every logged
-    number, is the same. No validation: :func:`simulate_python` (or a batch driver) checks the
-    arguments first; ``controller`` must already have ``decide``.
+    number, is the same. No validation: :func:`abrkit.run_batch` checks the arguments first;
+    ``controller`` must already have ``decide``.
     """
     end_s, bw_bps, lat_arr_s, start_s, wrap_s = prof.kernel_trace(trace)
     if not np.any(bw_bps > 0.0):

@@ -20,8 +20,9 @@ import pandas as pd
 
 from ._kernels import layout as L
 from ._kernels.session import run_batch as _run_batch_kernel
-from .controllers import Controller, get_controller
 from ._checks import worker_count
+from .controllers import Controller, get_controller
+from .custom import PythonController, is_python_controller, play_session, spec_of
 from .errors import ParameterError
 from .event import EventProfile, run_event_batch
 from .predictors import Predictor, get_predictor
@@ -33,7 +34,13 @@ from .video import Video
 
 __all__ = ["SimResult", "BatchResult", "simulate", "simulate_many", "run_batch"]
 
+#: A controller argument: a name or spec string, a Controller, or a Python object with ``decide``.
+ControllerLike = str | Controller | PythonController
+
 STATUS_NAMES = {L.STATUS_COMPLETE: "complete", L.STATUS_STALLED: "stalled", L.STATUS_NO_BANDWIDTH: "no_bandwidth"}
+
+# What a Python controller's jobs run in the compiled pass before they are replayed in Python.
+_STAND_IN = "fixed:rung=0"
 
 # Below this many chunk steps (~5 ms of work) one thread beats starting a pool.
 _PARALLEL_MIN_STEPS = 100_000
@@ -373,7 +380,7 @@ def _as_list(x: Any, kind: type) -> list[Any]:
 def run_batch(
     traces: Trace | Iterable[Trace],
     videos: Video | Iterable[Video],
-    controllers: str | Controller | Iterable[str | Controller],
+    controllers: ControllerLike | Iterable[ControllerLike],
     profile: str | Profile = "default",
     qoe: str | QoE | None = None,
     n_workers: int | None = None,
@@ -383,6 +390,9 @@ def run_batch(
     """Simulate every (trace, video, controller) combination; returns a :class:`BatchResult`.
 
     Sessions are ordered trace-major: for each trace, each video, each controller.
+    ``controllers`` may mix names, specs, :class:`~abrkit.Controller` objects and Python objects
+    with a ``decide(obs)`` method (:mod:`abrkit.custom`); the Python ones run after the compiled
+    sessions, one session at a time in this order, in a loop that reproduces the compiled one.
     ``qoe`` defaults to the profile's model. ``progress`` shows a progress bar (default: when
     stderr is a terminal and the batch is large). Under a profile with ``carry_robust_errors``
     a controller's RobustDiscount error history runs on from each of its sessions to its next
@@ -392,15 +402,32 @@ def run_batch(
     (sessions, predictors, chunks)) and then learns from it; they never affect decisions.
     """
     prof = get_profile(profile)
+    single = isinstance(controllers, (str, Controller)) or is_python_controller(controllers)
+    items = [controllers] if single else list(controllers)  # type: ignore[call-overload]
+    user = {i: c for i, c in enumerate(items) if is_python_controller(c)}
     if isinstance(prof, EventProfile):
         # Sabre's player: a different loop with its own result table (same reading interface)
         if shadow_predictors:
             raise ParameterError("shadow_predictors", shadow_predictors, "are not supported by the event model")
-        return run_event_batch(traces, videos, controllers, prof, qoe, n_workers, progress)  # type: ignore[return-value]
+        if user:
+            raise ParameterError(
+                "controllers", spec_of(next(iter(user.values()))).name,
+                f"Python controllers run in the chunk model; profile {prof.name!r} is an event-model profile",
+            )
+        return run_event_batch(traces, videos, items, prof, qoe, n_workers, progress)  # type: ignore[return-value]
+    if user and shadow_predictors:
+        raise ParameterError("shadow_predictors", shadow_predictors, "are not supported with Python controllers")
     model = prof.qoe if qoe is None else get_qoe(qoe)
     tr = _as_list(traces, Trace)
     vids = _as_list(videos, Video)
-    ctrls = [get_controller(c) for c in ([controllers] if isinstance(controllers, (str, Controller)) else list(controllers))]
+    for c in items:
+        if not isinstance(c, (str, Controller)) and not is_python_controller(c):
+            raise ParameterError(
+                "controllers", type(c).__name__, "must be names, specs, Controller objects or objects with a decide(obs) method"
+            )
+    # A Python controller's sessions run in the compiled batch with a stand-in (the cheapest
+    # controller), then are replayed in Python below; its table rows show the user's controller.
+    ctrls = [get_controller(_STAND_IN if i in user else c) for i, c in enumerate(items)]
     for name, seq in (("traces", tr), ("videos", vids), ("controllers", ctrls)):
         if not seq:
             raise ParameterError(name, [], "at least one is needed")
@@ -435,6 +462,7 @@ def run_batch(
         )
         return hi - lo
 
+    user_jobs = [int(j) for j in np.flatnonzero(np.isin(job_ctrl, list(user)))]
     workers = min(worker_count(n_workers), n_jobs)
     if n_workers is None and n_jobs * max_chunks < _PARALLEL_MIN_STEPS:
         workers = 1  # starting a pool costs more than a small batch takes
@@ -449,7 +477,7 @@ def run_batch(
     if show:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n_jobs, unit="session", desc="simulating", file=sys.stderr)
+        bar = tqdm(total=n_jobs + len(user_jobs), unit="session", desc="simulating", file=sys.stderr)
     try:
         # The first block runs here, so compilation (or loading the cache) happens once.
         done = work(*blocks[0])
@@ -465,32 +493,49 @@ def run_batch(
                 for done in pool.map(lambda b: work(*b), blocks[1:]):
                     if bar is not None:
                         bar.update(done)
+        # Python controllers: one session at a time, in job order (they may keep state)
+        for j in user_jobs:
+            log[j] = np.nan
+            n_done[j], status[j], startup[j] = play_session(
+                tr[job_trace[j]], vids[job_video[j]], user[int(job_ctrl[j])], prof, int(packed.vid_n_chunks[job_video[j]]),
+                log[j],
+            )
+            if bar is not None:
+                bar.update(1)
     finally:
         if bar is not None:
             bar.close()
-    return BatchResult(tr, vids, ctrls, prof, model, job_trace, job_video, job_ctrl, log, n_done, status, startup,
+    shown = [spec_of(user[i]) if i in user else c for i, c in enumerate(ctrls)]
+    return BatchResult(tr, vids, shown, prof, model, job_trace, job_video, job_ctrl, log, n_done, status, startup,
                        packed.vid_n_chunks[job_video], shadows, sh_pred)
 
 
 def simulate(
     trace: Trace,
     video: Video,
-    controller: str | Controller = "bb",
+    controller: ControllerLike = "bb",
     profile: str | Profile = "default",
     qoe: str | QoE | None = None,
 ) -> SimResult:
     """Simulate one streaming session of ``video`` over ``trace``.
 
+    ``controller`` is a name or spec (``"bb"``, ``"robustmpc:horizon=3"``), a
+    :class:`~abrkit.Controller`, or any object with a ``decide(obs)`` method (:mod:`abrkit.custom`).
+
     Under an event-model profile (``sabre``, ``event``) the result is the session's row of
     :meth:`abrkit.event.EventBatchResult.sessions` (every Sabre metric by name).
     """
+    if not isinstance(trace, Trace):
+        raise ParameterError("trace", type(trace).__name__, "must be a Trace object (read files with abrkit.load_traces)")
+    if not isinstance(video, Video):
+        raise ParameterError("video", type(video).__name__, "must be a Video object")
     return run_batch([trace], [video], [controller], profile, qoe, n_workers=1, progress=False).session(0)
 
 
 def simulate_many(
     traces: Trace | Iterable[Trace],
     videos: Video | Iterable[Video],
-    controllers: str | Controller | Iterable[str | Controller],
+    controllers: ControllerLike | Iterable[ControllerLike],
     profile: str | Profile = "default",
     qoe: str | QoE | None = None,
     n_workers: int | None = None,
