@@ -355,6 +355,62 @@ def test_unknown_controller(inputs: dict[str, Path], capsys: pytest.CaptureFixtu
     assert code == 1 and "same as" in err
 
 
+PYTHON_CONTROLLERS = """
+class HandBB:
+    \"\"\"Pensieve's BB by hand: the same decisions as the built-in 'bb'.\"\"\"
+    name = "hand-bb"
+
+    def decide(self, obs):
+        if obs.buffer_s < 5.0:
+            return 0
+        if obs.buffer_s >= 15.0:
+            return obs.n_rungs - 1
+        return int((obs.n_rungs - 1) * (obs.buffer_s - 5.0) / 10.0)
+
+
+class Lowest:
+    def decide(self, obs):
+        return 0
+
+
+class NotAController:
+    pass
+"""
+
+
+def test_simulate_runs_python_controllers_from_files(inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules = tmp_path / "rules.py"
+    rules.write_text(PYTHON_CONTROLLERS, encoding="utf-8")
+    code, out, err = run(capsys, *simulate_args(inputs, "--controller", "bb", f"{rules}:HandBB", f"{rules}:Lowest",
+                                                 "--format", "json"))
+    assert code == 0, err
+    table = pd.DataFrame(json.loads(out))
+    assert set(table["controller"]) == {"bb", "hand-bb", "Lowest"}
+    by = table.set_index(["controller", "trace"])
+    pd.testing.assert_series_equal(by.loc["hand-bb", "qoe"], by.loc["bb", "qoe"])
+    assert (by.loc["Lowest", "mean_bitrate_kbps"] == by.loc["Lowest", "mean_bitrate_kbps"].min()).all()
+
+    single = tmp_path / "one.py"
+    single.write_text(PYTHON_CONTROLLERS.split("class Lowest")[0], encoding="utf-8")
+    code, out, err = run(capsys, *simulate_args(inputs, "--controller", str(single), "--format", "json"))
+    assert code == 0 and set(pd.DataFrame(json.loads(out))["controller"]) == {"hand-bb"}
+
+    for spec, message in [
+        (f"{tmp_path / 'missing.py'}:X", "no such Python file"),
+        (str(rules), "name the class as"),
+        (f"{rules}:Nope", "has no class 'Nope' (classes with decide(): HandBB, Lowest)"),
+        (f"{rules}:NotAController", "NotAController needs a decide(obs) method"),
+    ]:
+        code, out, err = run(capsys, *simulate_args(inputs, "--controller", spec))
+        assert code == 1 and out == "" and message in err and err.count("\n") == 1, err
+    broken = tmp_path / "broken.py"
+    broken.write_text("import not_a_module_anywhere\n", encoding="utf-8")
+    code, _, err = run(capsys, *simulate_args(inputs, "--controller", str(broken)))
+    assert code == 1 and "importing" in err and "ModuleNotFoundError" in err
+    code, _, err = run(capsys, *simulate_args(inputs, "--controller", f"{rules}:HandBB", "--profile", "sabre"))
+    assert code == 1 and "Python controllers run in the chunk model" in err
+
+
 def test_malformed_trace_names_file_and_line(inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad_trace"
     bad.write_text("".join(f"{t} 1.5\n" for t in range(8)) + "8 lots\n9 1.0\n", encoding="utf-8")

@@ -35,6 +35,7 @@ import pandas as pd
 
 from ._version import __version__
 from .controllers import CONTROLLERS, Controller, get_controller
+from .custom import load_controller, spec_of
 from .predictors import PREDICTORS, get_predictor
 from .errors import AbrkitError
 from .event import EVENT_PROFILES, EventProfile
@@ -375,13 +376,16 @@ def _load_video(args: argparse.Namespace) -> Video:
     return video
 
 
-def _resolve_controllers(specs: Sequence[str] | None) -> list[Controller]:
-    controllers = [get_controller(s) for s in (specs or ["bb"])]
+def _resolve_controllers(specs: Sequence[str] | None) -> list[Any]:
+    """Built-in specs, and Python controllers given as ``FILE.py`` or ``FILE.py:Class``."""
+    specs = list(specs or ["bb"])
+    controllers = [load_controller(s) if s.endswith(".py") or ".py:" in s else get_controller(s) for s in specs]
     seen: dict[str, str] = {}
-    for spec, c in zip(specs or ["bb"], controllers):
-        if c.name in seen:
-            raise CLIError(f"controller {spec!r} is the same as {seen[c.name]!r} ({c.name}): give each controller once")
-        seen[c.name] = spec
+    for spec, c in zip(specs, controllers):
+        name = spec_of(c).name
+        if name in seen:
+            raise CLIError(f"controller {spec!r} is the same as {seen[name]!r} ({name}): give each controller once")
+        seen[name] = spec
     return controllers
 
 
@@ -734,7 +738,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="chunk duration of a Pensieve directory (default 4)")
     g = sim.add_argument_group("model")
     g.add_argument("--controller", action="extend", nargs="+", metavar="SPEC", default=None,
-                   help="controllers to compare, e.g. 'bb bba0 rate:safety=0.8,predictor=dashjs'; repeatable (default: bb)")
+                   help="controllers to compare, e.g. 'bb bba0 rate:safety=0.8,predictor=dashjs'; repeatable (default: "
+                        "bb). A Python controller (docs/custom-controllers.md): FILE.py:ClassName, or FILE.py when it "
+                        "defines one class with decide()")
     g.add_argument("--profile", default="default", choices=[*PROFILES, *EVENT_PROFILES], metavar="NAME",
                    help=f"player and network model: {', '.join([*PROFILES, *EVENT_PROFILES])} (default: default)")
     g.add_argument("--qoe", default=None, choices=list(QOE_MODELS), metavar="NAME",

@@ -25,7 +25,10 @@ at about 0.2 us per chunk.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
@@ -41,7 +44,10 @@ from .profiles import Profile
 from .traces import Trace
 from .video import Video
 
-__all__ = ["Observation", "PythonController", "BuiltinController", "is_python_controller", "play_session", "spec_of"]
+__all__ = [
+    "Observation", "PythonController", "BuiltinController", "is_python_controller", "load_controller", "play_session",
+    "spec_of",
+]
 
 
 @dataclass(frozen=True)
@@ -187,6 +193,49 @@ class _UserSpec:
 def is_python_controller(obj: Any) -> bool:
     """True for a user controller: any object (not a name or spec) with a callable ``decide``."""
     return not isinstance(obj, (str, Controller)) and callable(getattr(obj, "decide", None))
+
+
+def load_controller(spec: str) -> Any:
+    """A Python controller from a file: ``"path/to/rules.py:ClassName"`` gives ``ClassName()``.
+
+    Without ``:ClassName`` the file must define exactly one class with a ``decide`` method.
+    The class is instantiated without arguments. Errors name the file and what is wrong.
+    """
+    path_text, _, class_name = spec.partition(".py:") if ".py:" in spec else (spec[:-3], "", "")
+    path = Path(path_text + ".py")
+    if not path.is_file():
+        raise ParameterError("controller", spec, f"no such Python file: {path}")
+    module_name = f"abrkit_user_controllers.{path.stem}_{abs(hash(str(path.resolve())))}"
+    loader_spec = importlib.util.spec_from_file_location(module_name, path)
+    if loader_spec is None or loader_spec.loader is None:
+        raise ParameterError("controller", spec, f"cannot load {path} as a Python module")
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[module_name] = module  # dataclasses and pickling look classes up by module
+    try:
+        loader_spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise ParameterError("controller", spec, f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
+    candidates = sorted(
+        name for name, obj in vars(module).items()
+        if isinstance(obj, type) and obj.__module__ == module_name and callable(getattr(obj, "decide", None))
+    )
+    if not class_name:
+        if len(candidates) != 1:
+            found = ", ".join(candidates) or "none"
+            raise ParameterError("controller", spec, f"name the class as {path}:ClassName (classes with decide(): {found})")
+        class_name = candidates[0]
+    cls = getattr(module, class_name, None)
+    if not isinstance(cls, type):
+        found = ", ".join(candidates) or "none"
+        raise ParameterError("controller", spec, f"{path} has no class {class_name!r} (classes with decide(): {found})")
+    try:
+        controller = cls()
+    except Exception as exc:
+        raise ParameterError("controller", spec, f"{class_name}() failed: {type(exc).__name__}: {exc}") from exc
+    if not is_python_controller(controller):
+        raise ParameterError("controller", spec, f"{class_name} needs a decide(obs) method returning a rung index")
+    return controller
 
 
 def spec_of(controller: Any) -> Any:
