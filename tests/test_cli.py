@@ -411,6 +411,34 @@ def test_simulate_runs_python_controllers_from_files(inputs: dict[str, Path], tm
     assert code == 1 and "Python controllers run in the chunk model" in err
 
 
+def test_simulate_sets_profile_fields_and_loops_the_video(inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    from abrkit import EVENT_PROFILES, load_traces, read_video, run_event_batch
+
+    code, out, err = run(capsys, *simulate_args(
+        inputs, "--profile", "sabre", "--controller", "bolae", "--set", "network_multiplier=0.5",
+        "--set", "replacement=left", "--set", "rampup_quality=none", "--video-length-s", "500", "--format", "json",
+    ))
+    assert code == 0, err
+    got = pd.DataFrame(json.loads(out))
+    prof = EVENT_PROFILES["sabre"].replace(network_multiplier=0.5, replacement="left")
+    video = read_video(inputs["video"]).looped(500.0)
+    traces = load_traces([inputs["traces"], inputs["sabre"]])
+    want = run_event_batch(traces, video, "bolae", prof).sessions()
+    assert got["total_play_time"].tolist() == pytest.approx(want["total_play_time"].tolist(), rel=1e-12)
+    assert got["time_average_score"].tolist() == pytest.approx(want["time_average_score"].tolist(), rel=1e-12)
+    assert (got["chunks"] == video.n_chunks).all()
+
+    code, out, err = run(capsys, *simulate_args(inputs, "--set", "buffer_cap_s=30", "--set", "first_chunk_rebuffers=true",
+                                                 "--format", "json"))
+    assert code == 0, err
+    for bad, message in [
+        ("warp=1", "FIELD one of"), ("buffer_cap_s", "FIELD one of"), ("buffer_cap_s=lots", "takes a number"),
+        ("first_chunk_rebuffers=maybe", "true or false"), ("buffer_cap_s=-1", "buffer_cap_s=-1.0 is invalid"),
+    ]:
+        code, out, err = run(capsys, *simulate_args(inputs, "--set", bad))
+        assert code == 1 and out == "" and message in err, (bad, err)
+
+
 def test_malformed_trace_names_file_and_line(inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad_trace"
     bad.write_text("".join(f"{t} 1.5\n" for t in range(8)) + "8 lots\n9 1.0\n", encoding="utf-8")

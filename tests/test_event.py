@@ -73,6 +73,28 @@ def test_sabre_profile_prints_sabres_numbers(sabre_set, abr_flags):
     assert not mismatches, mismatches[:10]
 
 
+@pytest.mark.parametrize("multiplier, length_s", [(0.37, 900.0), (2.5, 251.0)])
+def test_sabre_network_multiplier_and_movie_length(sabre_set, multiplier, length_s):
+    """Sabre's -nm and -ml, as sabre.py applies them (kbit/s x multiplier; the segment list
+    repeated to ceil(length / segment) segments), give the plain-Python Sabre's metrics exactly."""
+    from sabre_model import run_sabre
+
+    traces, video, _ = sabre_set
+    seg_ms = video.chunk_s * 1e3
+    base = (video.sizes_bytes * 8.0).tolist()
+    n = int(np.ceil(length_s * 1000 / seg_ms))
+    sabre_sizes = (base * int(np.ceil(n / len(base))))[:n]
+    prof = EVENT_PROFILES["sabre"].replace(network_multiplier=multiplier)
+    looped = video.looped(length_s)
+    assert looped.n_chunks == n
+    got = run_event_batch(traces[:6], looped, "bolae", prof).sessions()
+    for j, trace in enumerate(traces[:6]):
+        periods = [(d, k * multiplier, lat) for d, k, lat in EVENT_PROFILES["sabre"].kernel_trace(trace).tolist()]
+        want = run_sabre(periods, seg_ms, video.bitrates_kbps.tolist(), sabre_sizes, "bolae")
+        for name in METRIC_NAMES:
+            assert got.loc[j, name] == pytest.approx(want[name], rel=0, abs=0), name
+
+
 # -- small synthetic sessions -----------------------------------------------------------------------
 
 

@@ -270,3 +270,15 @@ def test_sabre_json_errors(tmp_path):
     path.write_text("")
     with pytest.raises(VideoFormatError, match=re.escape(f"{path}: empty file")):
         read_sabre_video(path)
+
+
+def test_looped_repeats_or_cuts_like_sabres_movie_length():
+    video = Video.synthetic_vbr([300, 750, 1200], 3.0, 4, seed=2)
+    video = Video(video.bitrates_bps, video.chunk_s, video.sizes_bytes, np.arange(12.0).reshape(4, 3), name="q")
+    longer = video.looped(31.0)  # ceil(31000 ms / 3000 ms) = 11 chunks: 4 + 4 + 3
+    assert longer.n_chunks == 11
+    np.testing.assert_array_equal(longer.sizes_bytes, np.vstack([video.sizes_bytes] * 3)[:11])
+    np.testing.assert_array_equal(longer.quality, np.vstack([video.quality] * 3)[:11])
+    assert video.looped(6.0).n_chunks == 2 and video.looped(12.0).n_chunks == 4
+    with pytest.raises(ParameterError, match="duration_s"):
+        video.looped(0.0)

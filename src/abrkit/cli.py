@@ -376,6 +376,33 @@ def _load_video(args: argparse.Namespace) -> Video:
     return video
 
 
+def _profile_with(profile: Profile | EventProfile, settings: Sequence[str] | None) -> Profile | EventProfile:
+    """``profile`` with ``FIELD=VALUE`` overrides, each value read as the field's declared type."""
+    types = {f.name: str(f.type) for f in dataclasses.fields(profile) if f.name not in ("name", "qoe")}
+    changes: dict[str, Any] = {}
+    for item in settings or []:
+        key, sep, text = (part.strip() for part in item.partition("="))
+        if not sep or key not in types:
+            raise CLIError(f"--set {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(types)} "
+                           f"(fields of profile {profile.name!r}; the QoE model: --qoe)")
+        kind = types[key]
+        word = text.lower()
+        if word == "none" and "None" in kind:
+            changes[key] = None
+        elif kind.startswith("bool"):
+            if word not in ("true", "false"):
+                raise CLIError(f"--set {item!r}: {key} is true or false")
+            changes[key] = word == "true"
+        elif kind.startswith(("int", "float")):
+            try:
+                changes[key] = int(text) if kind.startswith("int") else float(text)
+            except ValueError:
+                raise CLIError(f"--set {item!r}: {key} takes a number ({kind})") from None
+        else:
+            changes[key] = text
+    return profile.replace(**changes) if changes else profile
+
+
 def _resolve_controllers(specs: Sequence[str] | None) -> list[Any]:
     """Built-in specs, and Python controllers given as ``FILE.py`` or ``FILE.py:Class``."""
     specs = list(specs or ["bb"])
@@ -447,7 +474,7 @@ def _warn_optimum(optimum: pd.DataFrame) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    profile = get_profile(args.profile)
+    profile = _profile_with(get_profile(args.profile), args.set)
     if args.optimum and not isinstance(profile, Profile):
         # Checked before any session runs: the event player may delay requests and abandon
         # downloads, which the optimum's model (and its proof of the bound) leaves out.
@@ -458,6 +485,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     model = _resolve_qoe(args, profile)
     controllers = _resolve_controllers(args.controller)
     video = _load_video(args)
+    if args.video_length_s is not None:
+        video = video.looped(args.video_length_s)
     traces = load_traces(args.traces, args.trace_format)
     # an event-model profile (sabre, event) gives an EventBatchResult: same reading interface
     batch: Any = run_batch(traces, [video], controllers, profile, model, n_workers=args.workers, progress=args.progress)
@@ -475,7 +504,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         from .optimum import offline_optimum_many
 
         # the profile by name: the check above made sure it is a chunk-model one
-        optimum = offline_optimum_many(traces, video, args.profile, model, n_workers=args.workers, progress=args.progress)
+        optimum = offline_optimum_many(traces, video, profile, model, n_workers=args.workers, progress=args.progress)
         _warn_optimum(optimum)
         played_s = optimum["chunks"].to_numpy(dtype=np.float64) * video.chunk_s
         summary = pd.concat([summary, summary_table(optimum, ["optimum"], played_s)], ignore_index=True)
@@ -743,6 +772,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "defines one class with decide()")
     g.add_argument("--profile", default="default", choices=[*PROFILES, *EVENT_PROFILES], metavar="NAME",
                    help=f"player and network model: {', '.join([*PROFILES, *EVENT_PROFILES])} (default: default)")
+    g.add_argument("--set", action="append", metavar="FIELD=VALUE", default=None,
+                   help="change a field of the profile, repeatable: e.g. --set buffer_cap_s=60 (Sabre's -b 60), "
+                        "--set replacement=left (-r left), --set network_multiplier=0.5 (-nm 0.5); "
+                        "docs/simulator.md and docs/controllers.md list the fields")
+    g.add_argument("--video-length-s", type=_positive_float, metavar="S", default=None,
+                   help="loop (or cut) the video to this length, as Sabre's -ml does")
     g.add_argument("--qoe", default=None, choices=list(QOE_MODELS), metavar="NAME",
                    help=f"QoE model: {', '.join(QOE_MODELS)} (default: the profile's)")
     g.add_argument("--optimum", action="store_true",

@@ -63,6 +63,8 @@ class EventProfile:
       controller at least this often (Sabre: 12000 bits or 50 ms, whichever is later).
     * ``latency_s``: time to first byte of every request; None: the trace's per-period latency
       (0 for traces without one).
+    * ``network_multiplier``: every period's bandwidth times this (Sabre's ``-nm``), applied to
+      the kbit/s values as Sabre does, so the products are Sabre's to the last bit.
     * ``qoe``: the abrkit QoE model for the ``qoe`` column (Sabre's own score is
       ``time_average_score``).
     """
@@ -75,6 +77,7 @@ class EventProfile:
     min_progress_bits: float = 12000.0
     min_progress_ms: float = 50.0
     latency_s: float | None = None
+    network_multiplier: float = 1.0
     qoe: QoE = field(default_factory=QoE.linear)
 
     def __post_init__(self) -> None:
@@ -88,6 +91,7 @@ class EventProfile:
         number("min_progress_ms", self.min_progress_ms, ge=0)
         if self.latency_s is not None:
             number("latency_s", self.latency_s, ge=0)
+        number("network_multiplier", self.network_multiplier, gt=0)
         if not isinstance(self.apply_abandon_quality, (bool, np.bool_)):
             raise ParameterError("apply_abandon_quality", self.apply_abandon_quality, "must be true or false")
 
@@ -112,14 +116,17 @@ class EventProfile:
         Values are rounded to 1e-9 of their unit, which recovers the integers of a Sabre file
         exactly after abrkit's seconds/bps round trip.
         """
-        key = ("event_trace", self.latency_s)
+        key = ("event_trace", self.latency_s, self.network_multiplier)
         cached = trace._cache.get(key)
         if cached is None:
             lat_s = trace.latency_s if trace.latency_s is not None else np.zeros(trace.n_periods)
             if self.latency_s is not None:
                 lat_s = np.full(trace.n_periods, self.latency_s)
+            kbps = np.round(trace.bandwidth_bps / 1e3, 9)
+            if self.network_multiplier != 1.0:
+                kbps = kbps * self.network_multiplier
             cached = np.ascontiguousarray(np.column_stack([
-                np.round(trace.duration_s * 1e3, 9), np.round(trace.bandwidth_bps / 1e3, 9), np.round(lat_s * 1e3, 9),
+                np.round(trace.duration_s * 1e3, 9), kbps, np.round(lat_s * 1e3, 9),
             ]))
             trace._cache[key] = cached
         return cached

@@ -6,6 +6,7 @@ Internal units: bits per second for bitrates, bytes for sizes, seconds for durat
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._checks import number
 from .errors import ParameterError, VideoFormatError
 
 __all__ = ["Video", "read_video", "load_video"]
@@ -129,6 +131,20 @@ class Video:
             raise ParameterError("n_chunks", n_chunks, f"must be between 1 and {self.n_chunks}")
         q = None if self.quality is None else self.quality[:n_chunks]
         return Video(self.bitrates_bps, self.chunk_s, self.sizes_bytes[:n_chunks], q, self.resolutions, self.name, dict(self.meta))
+
+    def looped(self, duration_s: float) -> "Video":
+        """This video repeated (or cut) to ``ceil(duration_s / chunk_s)`` chunks.
+
+        Sabre's ``-ml`` (movie length): the count is computed in milliseconds, as Sabre does,
+        so a session length lands on the same number of segments.
+        """
+        number("duration_s", duration_s, gt=0)
+        seg_ms = round(self.chunk_s * 1e3, 9)
+        n = math.ceil(duration_s * 1000 / seg_ms)
+        reps = math.ceil(n / self.n_chunks)
+        q = None if self.quality is None else np.tile(self.quality, (reps, 1))[:n]
+        sizes = np.tile(self.sizes_bytes, (reps, 1))[:n]
+        return Video(self.bitrates_bps, self.chunk_s, sizes, q, self.resolutions, self.name, dict(self.meta))
 
     def __repr__(self) -> str:
         kbps = ", ".join(f"{b:g}" for b in self.bitrates_kbps)
