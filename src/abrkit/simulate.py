@@ -403,7 +403,12 @@ def run_batch(
     """
     prof = get_profile(profile)
     single = isinstance(controllers, (str, Controller)) or is_python_controller(controllers)
-    items = [controllers] if single else list(controllers)  # type: ignore[call-overload]
+    try:
+        items = [controllers] if single else list(controllers)  # type: ignore[call-overload]
+    except TypeError:
+        raise ParameterError(
+            "controllers", type(controllers).__name__, "must be a name, spec, Controller or object with decide(obs), or a list of them"
+        ) from None
     user = {i: c for i, c in enumerate(items) if is_python_controller(c)}
     if isinstance(prof, EventProfile):
         # Sabre's player: a different loop with its own result table (same reading interface)
