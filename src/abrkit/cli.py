@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ._version import __version__
-from .controllers import CONTROLLERS, Controller, get_controller
+from .controllers import CONTROLLERS, get_controller
 from .custom import load_controller, spec_of
 from .predictors import PREDICTORS, get_predictor
 from .errors import AbrkitError
@@ -503,7 +503,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.optimum:
         from .optimum import offline_optimum_many
 
-        # the profile by name: the check above made sure it is a chunk-model one
+        # the check above made sure the profile (with any --set changes) is a chunk-model one
         optimum = offline_optimum_many(traces, video, profile, model, n_workers=args.workers, progress=args.progress)
         _warn_optimum(optimum)
         played_s = optimum["chunks"].to_numpy(dtype=np.float64) * video.chunk_s
