@@ -140,6 +140,15 @@ def _download_s(size_bytes, est_bps, latency_s):
     return latency_s + size_bytes * 8.0 / est_bps
 
 
+def _after_download(buffer_s, t, chunk_s, cap_s):
+    """(buffer after a download of ``t`` seconds and one more chunk, capped; its rebuffering)."""
+    return min(max(buffer_s - t, 0.0) + chunk_s, cap_s), max(t - buffer_s, 0.0)
+
+
+def _objective(rate_sum_bps, rebuf_s, switch_sum_bps, rebuffer_weight, switch_weight):
+    return rate_sum_bps / 1e6 - rebuffer_weight * rebuf_s - switch_weight * (switch_sum_bps / 1e6)
+
+
 def _min_rebuffer_s(min_sizes_bytes, first, buffer_s, est_bps, latency_s, chunk_s, cap_s):
     """Rebuffering when chunks ``first ..`` all take their smallest size."""
     total = 0.0
@@ -335,6 +344,18 @@ def _args_download_s(rng):
     return float(rng.uniform(0.0, 3e6)), float(rng.choice([rng.uniform(1e4, 1e7), np.inf])), float(rng.uniform(0.0, 0.3))
 
 
+def _args_after_download(rng):
+    chunk_s = float(rng.uniform(0.5, 6.0))
+    buffer_s = float(rng.choice([0.0, rng.uniform(0.0, 30.0)]))
+    t = float(rng.choice([buffer_s, rng.uniform(0.0, 40.0)]))  # ties included
+    return buffer_s, t, chunk_s, float(rng.choice([np.inf, rng.uniform(chunk_s, 30.0)]))
+
+
+def _args_objective(rng):
+    return (float(rng.uniform(0.0, 3e7)), float(rng.uniform(0.0, 20.0)), float(rng.uniform(0.0, 1e7)),
+            float(rng.uniform(0.0, 10.0)), float(rng.uniform(0.0, 3.0)))
+
+
 def _args_min_rebuffer_s(rng):
     h = int(rng.integers(1, 8))
     chunk_s = float(rng.uniform(0.5, 6.0))
@@ -432,6 +453,8 @@ def _args_plan(rng):
 #: Kernel (``"module.function"`` under ``abrkit._kernels``) -> reference with the same signature.
 REFERENCES: dict[str, Callable[..., Any]] = {
     "mpc._download_s": _download_s,
+    "mpc._after_download": _after_download,
+    "mpc._objective": _objective,
     "mpc._min_rebuffer_s": _min_rebuffer_s,
     "mpc._prefers": _prefers,
     "mpc.mpc_value": plan_value,
@@ -446,6 +469,8 @@ REFERENCES: dict[str, Callable[..., Any]] = {
 #: Kernel name -> (random-argument maker, number of random cases).
 KERNEL_INPUTS: dict[str, tuple[Callable[[np.random.Generator], tuple], int]] = {
     "mpc._download_s": (_args_download_s, 100),
+    "mpc._after_download": (_args_after_download, 300),
+    "mpc._objective": (_args_objective, 100),
     "mpc._min_rebuffer_s": (_args_min_rebuffer_s, 200),
     "mpc._prefers": (_args_prefers, 200),
     "mpc.mpc_value": (_args_mpc_value, 300),

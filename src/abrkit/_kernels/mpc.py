@@ -46,6 +46,19 @@ def _download_s(size_bytes, est_bps, latency_s):
     return latency_s + size_bytes * 8.0 / est_bps
 
 
+@njit_inline
+def _after_download(buffer_s, t, chunk_s, cap_s):
+    """One planned step: (buffer after a ``t`` s download plus one chunk, capped; rebuffering)."""
+    if buffer_s < t:
+        return min(chunk_s, cap_s), t - buffer_s
+    return min(buffer_s - t + chunk_s, cap_s), 0.0
+
+
+@njit_inline
+def _objective(rate_sum_bps, rebuf_s, switch_sum_bps, rebuffer_weight, switch_weight):
+    return rate_sum_bps / 1e6 - rebuffer_weight * rebuf_s - switch_weight * (switch_sum_bps / 1e6)
+
+
 @njit
 def mpc_value(
     bitrates_bps, plan_sizes_bytes, seq, prev_rung, buffer_s, est_bps, latency_s, chunk_s, cap_s,
@@ -58,18 +71,13 @@ def mpc_value(
     last = prev_rung
     for d in range(seq.size):
         r = seq[d]
-        t = _download_s(plan_sizes_bytes[d, r], est_bps, latency_s)
-        if buffer_s < t:
-            rebuf_s += t - buffer_s
-            buffer_s = 0.0
-        else:
-            buffer_s -= t
-        buffer_s = min(buffer_s + chunk_s, cap_s)
+        buffer_s, extra_s = _after_download(buffer_s, _download_s(plan_sizes_bytes[d, r], est_bps, latency_s), chunk_s, cap_s)
+        rebuf_s += extra_s
         rate_sum += bitrates_bps[r]
         if last >= 0:
             switch_sum += abs(bitrates_bps[r] - bitrates_bps[last])
         last = r
-    return rate_sum / 1e6 - rebuffer_weight * rebuf_s - switch_weight * (switch_sum / 1e6)
+    return _objective(rate_sum, rebuf_s, switch_sum, rebuffer_weight, switch_weight)
 
 
 @njit
@@ -108,13 +116,8 @@ def _min_rebuffer_s(min_sizes_bytes, first, buffer_s, est_bps, latency_s, chunk_
     continuation's rebuffering (rebuffering grows and the buffer shrinks with each download time)."""
     rebuf_s = 0.0
     for d in range(first, min_sizes_bytes.size):
-        t = _download_s(min_sizes_bytes[d], est_bps, latency_s)
-        if buffer_s < t:
-            rebuf_s += t - buffer_s
-            buffer_s = 0.0
-        else:
-            buffer_s -= t
-        buffer_s = min(buffer_s + chunk_s, cap_s)
+        buffer_s, extra_s = _after_download(buffer_s, _download_s(min_sizes_bytes[d], est_bps, latency_s), chunk_s, cap_s)
+        rebuf_s += extra_s
     return rebuf_s
 
 
@@ -252,15 +255,13 @@ def mpc_search(
         if j == h - 1:
             # The last position: children are leaves, evaluated as mpc_value does.
             for r in range(n):
-                t = _download_s(plan_sizes_bytes[j, r], est_bps, latency_s)
-                reb = reb0
-                if b0 < t:
-                    reb += t - b0
+                _, extra_s = _after_download(b0, _download_s(plan_sizes_bytes[j, r], est_bps, latency_s), chunk_s, cap_s)
+                reb = reb0 + extra_s
                 rate = rate0 + bitrates_bps[r]
                 sw = sw0
                 if last >= 0:
                     sw += abs(bitrates_bps[r] - bitrates_bps[last])
-                v = rate / 1e6 - rebuffer_weight * reb - switch_weight * (sw / 1e6)
+                v = _objective(rate, reb, sw, rebuffer_weight, switch_weight)
                 if not found or v > best or (v == best and _prefers(path, j, r, best_seq, ties_last)):
                     best = v
                     found = True
@@ -271,15 +272,8 @@ def mpc_search(
             left = h - j - 1  # positions after this one
             base = j * n
             for r in range(n):
-                t = _download_s(plan_sizes_bytes[j, r], est_bps, latency_s)
-                b = b0
-                reb = reb0
-                if b < t:
-                    reb += t - b
-                    b = 0.0
-                else:
-                    b -= t
-                b = min(b + chunk_s, cap_s)
+                b, extra_s = _after_download(b0, _download_s(plan_sizes_bytes[j, r], est_bps, latency_s), chunk_s, cap_s)
+                reb = reb0 + extra_s
                 rate = rate0 + bitrates_bps[r]
                 sw = sw0
                 if last >= 0:
@@ -290,7 +284,7 @@ def mpc_search(
                 c_sw[base + r] = sw
                 r_min = _min_rebuffer_s(min_sizes, j + 1, b, est_bps, latency_s, chunk_s, cap_s)
                 spendable_s = b + left * chunk_s - floor_s
-                known = rate / 1e6 - rebuffer_weight * reb - switch_weight * (sw / 1e6)
+                known = _objective(rate, reb, sw, rebuffer_weight, switch_weight)
                 known_mag = rate / 1e6 + rebuffer_weight * reb + switch_weight * (sw / 1e6)
                 key = np.inf
                 for l in range(n_lam):
