@@ -17,7 +17,6 @@ import pkgutil
 import zlib
 from pathlib import Path
 
-import numba
 import numpy as np
 import pandas as pd
 import pytest
@@ -818,19 +817,6 @@ def test_results_do_not_depend_on_the_number_of_workers(profile):
         simulate_many(traces_, videos_, ctrls, profile, n_workers=1, per_chunk=True),
         simulate_many(traces_, videos_, ctrls, profile, n_workers=2, per_chunk=True),
     )
-
-
-def test_results_do_not_depend_on_numba_threads():
-    traces_, videos_, ctrls = _batch_inputs(seed=11)
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        single = run_batch(traces_, videos_, ctrls, "default", n_workers=2, progress=False)
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        many = run_batch(traces_, videos_, ctrls, "default", n_workers=2, progress=False)
-    finally:
-        numba.set_num_threads(before)
-    _same_batch(single, many)
 
 
 def test_runs_are_deterministic_and_batches_agree_with_single_sessions():
