@@ -71,9 +71,9 @@ BAD_FILES = [
     ("genet", '{\n"timestamps": [0, 1],\n"bandwidths": [1, null]}', 3, r"bandwidths\[1\]=None is not a finite number"),
     ("genet", '{"timestamps": [0, 1], "bandwidths": [1]}', None, r"'timestamps' has 2 values but 'bandwidths' has 1"),
     ("genet", '{"timestamps": [0, 1]}', None, r"Genet trace JSON has no 'bandwidths'"),
-    ("genet", '{"timestamps": [], "bandwidths": []}', None, r"'timestamps' must be a non-empty list"),
-    ("genet", '{"timestamps": [0], "bandwidths": [1], "link_rtt": -3}', None, r"link_rtt=-3 must be a finite number >= 0"),
-    ("genet", '{"timestamps": [0, 1], "bandwidths": [1, 2], "delays": [5]}', None, r"'delays' must be a number or a list of 2"),
+    ("genet", '{"timestamps": [], "bandwidths": []}', 1, r"'timestamps' must be a non-empty list"),
+    ("genet", '{"timestamps": [0], "bandwidths": [1], "link_rtt": -3}', 1, r"link_rtt=-3 must be a finite number >= 0"),
+    ("genet", '{"timestamps": [0, 1], "bandwidths": [1, 2], "delays": [5]}', 1, r"'delays' must be a number or a list of 2"),
     ("genet", '{"timestamps": [0],\n "bandwidths": [1],\n "link_rtt": 80,\n}', 4, r"invalid JSON"),
     ("genet", "[1, 2]", None, r"must be an object with 'timestamps' and 'bandwidths'"),
     ("mahimahi", "1\n2\n-3\n", 3, r"timestamp -3 is negative"),
@@ -158,7 +158,7 @@ def test_unknown_format_and_missing_files(tmp_path: Path) -> None:
         detect_format(_file(tmp_path, "blank", "\n"))
     binary = tmp_path / "binary"
     binary.write_bytes(b"\xff\xfe\x00\x01" * 10)
-    with pytest.raises(TraceFormatError, match=r"not a text file"):
+    with pytest.raises(TraceFormatError, match=r"not a UTF-8 text file"):
         read_trace(binary, "cooked")
 
 

@@ -1,7 +1,7 @@
 """Network traces: the :class:`Trace` type, file formats, synthetic generators, statistics."""
 
 from ._core import Trace
-from .formats import FORMATS, TraceFormat, detect_format, load_traces, read_trace, write_trace
+from .formats import FORMATS, TraceFormat, TraceSkippedWarning, detect_format, load_traces, read_trace, write_trace
 from .stats import stats_frame, trace_stats
 from .synthetic import PRESETS, markov_trace, preset_trace
 
@@ -9,6 +9,7 @@ __all__ = [
     "Trace",
     "FORMATS",
     "TraceFormat",
+    "TraceSkippedWarning",
     "detect_format",
     "load_traces",
     "read_trace",

@@ -33,6 +33,25 @@ Formats
     A CSV file with a header naming the columns and their units (see :func:`_read_csv`).
 
 Every reader names the file, and the line where there is one, in its :class:`TraceFormatError`.
+
+Limits
+------
+Every reader turns every malformed input into a :class:`TraceFormatError` (never another
+exception) in time and memory that follow the file's size. Values must be finite and within
+physical bounds, far above anything a real trace holds:
+
+* bandwidth <= 1 Tbit/s (:data:`MAX_BANDWIDTH_BPS`), >= 0;
+* every time (period start, duration, end, a raw log's ``ms_since_start`` and ``elapsed_ms``,
+  a mahimahi timestamp) <= 1e7 s, about 116 days (:data:`MAX_TIME_S`);
+* latency <= 3600 s (:data:`MAX_LATENCY_S`), >= 0;
+* a raw log's unix time between 0 and 1e11 s (the year 5138).
+
+Input size is bounded too: files up to 1 GiB, lines (and so CSV fields) up to 64 KiB, numbers
+up to 100 characters (ASCII digits, sign, point, exponent: no ``_``, no ``nan``/``inf``), JSON
+nested up to 100 levels. In JSON, booleans and strings are never numbers. A UTF-8 byte-order
+mark is accepted in every format; line numbers count ``\n`` line ends, as editors do.
+A mahimahi trace whose bins outnumber 1,000,000 keeps each run of empty bins as one
+zero-bandwidth period, so a single far timestamp costs no memory.
 """
 
 from __future__ import annotations
@@ -43,6 +62,7 @@ import json
 import math
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -60,6 +80,10 @@ __all__ = [
     "load_traces",
     "detect_format",
     "MAHIMAHI_PACKET_BYTES",
+    "TraceSkippedWarning",
+    "MAX_BANDWIDTH_BPS",
+    "MAX_TIME_S",
+    "MAX_LATENCY_S",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -95,45 +119,136 @@ def register(fmt: TraceFormat) -> TraceFormat:
     return fmt
 
 
+# -- limits -----------------------------------------------------------------------------------
+# Every reader enforces these, so that no file, however malformed, costs unbounded time or memory
+# or yields a trace that simulators cannot use. They are far above anything a real trace holds.
+
+#: Largest bandwidth a trace may hold: 1 Tbit/s.
+MAX_BANDWIDTH_BPS = 1e12
+#: Largest time a trace may hold (period start, duration, end, ms_since_start): 1e7 s, about 116 days.
+MAX_TIME_S = 1e7
+#: Largest request latency: one hour.
+MAX_LATENCY_S = 3600.0
+#: Largest file a reader opens: 1 GiB.
+MAX_FILE_BYTES = 1 << 30
+#: Longest line of a line-based format (cooked, mahimahi, raw logs, CSV; a CSV field included).
+MAX_LINE_CHARS = 1 << 16
+#: Longest written number (sign, digits, point and exponent).
+MAX_NUMBER_CHARS = 100
+#: Deepest JSON nesting accepted (trace JSON needs 3 levels).
+MAX_JSON_DEPTH = 100
+#: Latest unix time in a raw log: 1e11 s (the year 5138).
+_MAX_UNIX_S = 1e11
+#: Above this many bins a mahimahi trace keeps each run of empty bins as one zero-bandwidth period.
+_MAX_MAHIMAHI_BINS = 1_000_000
+
+_LIMITS_TEXT = {
+    "bandwidth": "1 Tbit/s",
+    "time": "1e7 s (about 116 days)",
+    "latency": "3600 s",
+}
+_LIMIT_UNITS = {"bandwidth": "bit/s", "time": "s", "latency": "s"}
+
+
 # -- shared helpers -------------------------------------------------------------------------
 
 
+def _short(value: object, limit: int = 40) -> str:
+    """repr of a value, cut to ``limit`` characters (a number of 5,000 digits stays readable)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"<integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _read_text(path: Path) -> str:
+    """The file's text (UTF-8, an optional byte-order mark dropped), within :data:`MAX_FILE_BYTES`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise TraceFormatError(path, "no such file") from None
     except IsADirectoryError:
         raise TraceFormatError(path, "is a directory, not a trace file") from None
+    except OSError as exc:
+        raise TraceFormatError(path, f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise TraceFormatError(path, f"file larger than {MAX_FILE_BYTES} bytes (1 GiB), the limit for a trace")
+    try:
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise TraceFormatError(path, f"not a text file ({exc.reason} at byte {exc.start})") from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise TraceFormatError(path, f"not a UTF-8 text file ({exc.reason} at byte {exc.start})", line=line) from None
     if not text.strip():
         raise TraceFormatError(path, "empty file: a trace needs at least one period")
     return text
 
 
-def _build(path: Path, **kwargs: object) -> Trace:
-    """Construct a Trace, turning validation errors into file-located errors."""
-    try:
-        return Trace(name=path.name, **kwargs)  # type: ignore[arg-type]
-    except ParameterError as exc:
-        raise TraceFormatError(path, str(exc)) from None
+def _lines(path: Path, text: str) -> Iterable[tuple[int, str]]:
+    """(1-based line number, line) for every line ended by ``\\n`` (a trailing ``\\r`` dropped).
+
+    Only ``\\n`` ends a line, as editors count them (``str.splitlines`` also splits at form
+    feeds and Unicode separators, which shifts line numbers). Lines over
+    :data:`MAX_LINE_CHARS` are an error.
+    """
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if len(line) > MAX_LINE_CHARS:
+            raise TraceFormatError(
+                path, f"line of {len(line)} characters; a line may have at most {MAX_LINE_CHARS}", line=lineno
+            )
+        yield lineno, line[:-1] if line.endswith("\r") else line
 
 
-def _parse_number(path: Path, lineno: int, token: str, what: str) -> float:
-    try:
-        value = float(token)
-    except ValueError:
-        raise TraceFormatError(path, f"{what} {token!r} is not a number", line=lineno) from None
-    if not np.isfinite(value):
+def _fields(line: str) -> list[str]:
+    """Fields of a whitespace-separated line (ASCII whitespace only)."""
+    return _FIELD.findall(line)
+
+
+_FIELD = re.compile(r"[^ \t\r\n\f\v]+")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+
+
+def _parse_number(path: Path, lineno: int | None, token: str, what: str) -> float:
+    """A finite decimal number written in ASCII (no ``_``, no other scripts' digits)."""
+    if len(token) > MAX_NUMBER_CHARS:
+        raise TraceFormatError(
+            path, f"{what} {_short(token)} has {len(token)} characters; a number may have at most {MAX_NUMBER_CHARS}",
+            line=lineno,
+        )
+    if _NON_FINITE.fullmatch(token):
+        raise TraceFormatError(path, f"{what} {token!r} is not finite", line=lineno)
+    if not _NUMBER.fullmatch(token):
+        raise TraceFormatError(path, f"{what} {_short(token)} is not a number", line=lineno)
+    value = float(token)
+    if not math.isfinite(value):
         raise TraceFormatError(path, f"{what} {token!r} is not finite", line=lineno)
     return value
 
 
+def _check_max(path: Path, lineno: int | None, what: str, value: float, limit: float, kind: str) -> None:
+    """``value`` (in SI units) must not exceed ``limit``; ``kind`` names the documented limit."""
+    if value > limit:
+        raise TraceFormatError(
+            path, f"{what} is {value:.6g} {_LIMIT_UNITS[kind]}, above the limit of {_LIMITS_TEXT[kind]}", line=lineno
+        )
+
+
+def _json_float(value: object) -> float | None:
+    """The value as a finite float if it is a JSON number (not a boolean, not a string), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        x = float(value)
+    except OverflowError:
+        return None
+    return x if math.isfinite(x) else None
+
+
 def _head_lines(head: str, limit: int = 20) -> list[str]:
     """The first complete, non-blank lines of a sniffed head."""
-    lines = head.splitlines()
-    if len(lines) > 1 and not head.endswith(("\n", "\r")):
+    lines = [line[:-1] if line.endswith("\r") else line for line in head.split("\n")]
+    if len(lines) > 1 and not head.endswith("\n"):
         lines = lines[:-1]  # the read may have cut the last line short
     return [line for line in lines if line.strip()][:limit]
 
@@ -142,13 +257,12 @@ def _numeric_rows(head: str, columns: int, limit: int = 10) -> list[list[float]]
     """Rows of ``columns`` finite numbers from the head, or None if any line is not one."""
     rows = []
     for line in _head_lines(head, limit):
-        parts = line.split()
+        parts = _fields(line)
         if len(parts) != columns:
             return None
-        try:
-            row = [float(p) for p in parts]
-        except ValueError:
+        if not all(len(p) <= MAX_NUMBER_CHARS and _NUMBER.fullmatch(p) for p in parts):
             return None
+        row = [float(p) for p in parts]
         if not all(math.isfinite(x) for x in row):
             return None
         rows.append(row)
@@ -156,10 +270,45 @@ def _numeric_rows(head: str, columns: int, limit: int = 10) -> list[list[float]]
 
 
 def _load_json(path: Path, text: str) -> Any:
+    """Parse JSON, turning every failure (syntax, depth, huge integers) into a located error."""
+    depth_line = _json_too_deep(text)
+    if depth_line is not None:
+        raise TraceFormatError(path, f"JSON nested deeper than {MAX_JSON_DEPTH} levels", line=depth_line)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise TraceFormatError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+    except RecursionError:
+        raise TraceFormatError(path, f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        match = re.search(r"[0-9]{%d,}" % (MAX_NUMBER_CHARS + 1), text)
+        line = text.count("\n", 0, match.start()) + 1 if match else None
+        raise TraceFormatError(path, f"invalid JSON: a number is too long ({exc})", line=line) from None
+
+
+_JSON_NEST = re.compile(r'"(?:[^"\\\n]|\\.)*"|[\[\]{}\n]')
+
+
+def _json_too_deep(text: str) -> int | None:
+    """Line at which the JSON nesting first exceeds :data:`MAX_JSON_DEPTH`, or None.
+
+    A cheap scan (brackets outside strings) before parsing, so deep nesting never reaches the
+    recursive parser; it only runs on text with many brackets.
+    """
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return None
+    depth, line = 0, 1
+    for match in _JSON_NEST.finditer(text):
+        c = match.group()
+        if c == "\n":
+            line += 1
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return line
+        elif c in "]}":
+            depth -= 1
+    return None
 
 
 _JSON = json.JSONDecoder()
@@ -178,6 +327,8 @@ def _json_item_lines(text: str, key: str | None = None) -> list[int]:
     if match is None:
         return []
     pos, last, line = match.end(), 0, 1
+    line += text.count("\n", 0, pos)
+    last = pos
     lines: list[int] = []
     while True:
         pos = _JSON_GAP.match(text, pos).end()  # type: ignore[union-attr]
@@ -188,7 +339,7 @@ def _json_item_lines(text: str, key: str | None = None) -> list[int]:
         lines.append(line)
         try:
             _, pos = _JSON.raw_decode(text, pos)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return lines
 
 
@@ -197,8 +348,44 @@ def _json_line(text: str, key: str | None, index: int) -> int | None:
     return lines[index] if index < len(lines) else None
 
 
+def _json_key_line(text: str, key: str) -> int | None:
+    """Line of the first ``"key":`` in the text (for errors about a scalar value)."""
+    match = re.search(r'"%s"\s*:' % re.escape(key), text)
+    return None if match is None else text.count("\n", 0, match.start()) + 1
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _build(path: Path, **kwargs: Any) -> Trace:
+    """Construct a Trace, turning validation errors into file-located errors.
+
+    Also applies the documented limits to the whole trace (bandwidth, total length, latency),
+    whatever the format.
+    """
+    try:
+        trace = Trace(name=path.name, **kwargs)
+    except ParameterError as exc:
+        raise TraceFormatError(path, str(exc)) from None
+    return _check_trace_limits(path, trace)
+
+
+def _check_trace_limits(path: Path, trace: Trace) -> Trace:
+    peak = float(trace.bandwidth_bps.max())
+    if peak > MAX_BANDWIDTH_BPS:
+        i = int(np.argmax(trace.bandwidth_bps))
+        raise TraceFormatError(
+            path, f"period {i} has a bandwidth of {peak:.6g} bit/s, above the limit of {_LIMITS_TEXT['bandwidth']}"
+        )
+    if float(trace.end_s) > MAX_TIME_S:  # type: ignore[arg-type]
+        raise TraceFormatError(path, f"the trace ends at {float(trace.end_s):.6g} s, above the limit of {_LIMITS_TEXT['time']}")  # type: ignore[arg-type]
+    if trace.latency_s is not None and trace.latency_s.size and float(trace.latency_s.max()) > MAX_LATENCY_S:
+        i = int(np.argmax(trace.latency_s))
+        raise TraceFormatError(
+            path, f"period {i} has a latency of {float(trace.latency_s[i]):.6g} s, above the limit of {_LIMITS_TEXT['latency']}"
+        )
+    return trace
 
 
 # -- Pensieve "cooked": one `time_s bandwidth_Mbps` pair per line -----------------------------
@@ -207,8 +394,8 @@ def _is_number(value: object) -> bool:
 def _read_cooked(path: Path) -> Trace:
     times: list[float] = []
     bws: list[float] = []
-    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
-        parts = line.split()
+    for lineno, line in _lines(path, _read_text(path)):
+        parts = _fields(line)
         if not parts:
             continue
         if len(parts) != 2:
@@ -219,6 +406,8 @@ def _read_cooked(path: Path) -> Trace:
             raise TraceFormatError(path, f"time_s {t!r} is negative", line=lineno)
         if bw < 0:
             raise TraceFormatError(path, f"bandwidth_Mbps {bw!r} is negative", line=lineno)
+        _check_max(path, lineno, f"time_s {parts[0]}", t, MAX_TIME_S, "time")
+        _check_max(path, lineno, f"bandwidth_Mbps {parts[1]}", bw * 1e6, MAX_BANDWIDTH_BPS, "bandwidth")
         if times and t <= times[-1]:
             raise TraceFormatError(path, f"time_s {t!r} is not after the previous {times[-1]!r}", line=lineno)
         times.append(t)
@@ -246,6 +435,13 @@ register(
 # -- Sabre network JSON: [{duration_ms, bandwidth_kbps, latency_ms}, ...] --------------------
 
 
+_SABRE_LIMITS = {  # key -> (scale to SI units, limit, kind)
+    "duration_ms": (1e-3, MAX_TIME_S, "time"),
+    "bandwidth_kbps": (1e3, MAX_BANDWIDTH_BPS, "bandwidth"),
+    "latency_ms": (1e-3, MAX_LATENCY_S, "latency"),
+}
+
+
 def _read_sabre(path: Path) -> Trace:
     text = _read_text(path)
     data = _load_json(path, text)
@@ -259,21 +455,25 @@ def _read_sabre(path: Path) -> Trace:
             if key not in entry:
                 raise TraceFormatError(path, f"period {i} has no {key!r}", line=_json_line(text, None, i))
             value = entry[key]
-            if not _is_number(value) or not np.isfinite(value):
+            x = _json_float(value)
+            if x is None:
                 raise TraceFormatError(
-                    path, f"period {i}: {key}={value!r} is not a finite number", line=_json_line(text, None, i)
+                    path, f"period {i}: {key}={_short(value)} is not a finite number", line=_json_line(text, None, i)
                 )
-            if value < 0 or (key == "duration_ms" and value <= 0):
+            if x < 0 or (key == "duration_ms" and x <= 0):
                 rule = "> 0" if key == "duration_ms" else ">= 0"
-                raise TraceFormatError(path, f"period {i}: {key}={value!r} must be {rule}", line=_json_line(text, None, i))
-            out.append(float(value))
+                raise TraceFormatError(path, f"period {i}: {key}={_short(value)} must be {rule}", line=_json_line(text, None, i))
+            scale, limit, kind = _SABRE_LIMITS[key]
+            if x * scale > limit:
+                _check_max(path, _json_line(text, None, i), f"period {i}: {key}={_short(value)}", x * scale, limit, kind)
+            out.append(x)
     try:
         trace = Trace.from_durations(
             np.array(dur) / 1e3, np.array(bw) * 1e3, latency_s=np.array(lat) / 1e3, name=path.name
         )
     except ParameterError as exc:
         raise TraceFormatError(path, str(exc)) from None
-    return trace
+    return _check_trace_limits(path, trace)
 
 
 def _write_sabre(trace: Trace, path: Path) -> None:
@@ -320,20 +520,25 @@ def _genet_array(path: Path, text: str, data: dict, key: str) -> np.ndarray:
         raise TraceFormatError(path, f"Genet trace JSON has no {key!r}")
     values = data[key]
     if not isinstance(values, list) or not values:
-        raise TraceFormatError(path, f"{key!r} must be a non-empty list of numbers")
+        raise TraceFormatError(path, f"{key!r} must be a non-empty list of numbers", line=_json_key_line(text, key))
+    out = np.empty(len(values))
     for i, v in enumerate(values):
-        if not _is_number(v) or not np.isfinite(v):
-            raise TraceFormatError(path, f"{key}[{i}]={v!r} is not a finite number", line=_json_line(text, key, i))
-    return np.array(values, dtype=np.float64)
+        x = _json_float(v)
+        if x is None:
+            raise TraceFormatError(path, f"{key}[{i}]={_short(v)} is not a finite number", line=_json_line(text, key, i))
+        out[i] = x
+    return out
 
 
-def _genet_scalar(path: Path, data: dict, key: str) -> float | None:
+def _genet_scalar(path: Path, text: str, data: dict, key: str, limit: float, scale: float, kind: str) -> float | None:
     value = data.get(key)
     if value is None:
         return None
-    if not _is_number(value) or not np.isfinite(value) or value < 0:
-        raise TraceFormatError(path, f"{key}={value!r} must be a finite number >= 0")
-    return float(value)
+    x = _json_float(value)
+    if x is None or x < 0:
+        raise TraceFormatError(path, f"{key}={_short(value)} must be a finite number >= 0", line=_json_key_line(text, key))
+    _check_max(path, _json_key_line(text, key), f"{key}={_short(value)}", x * scale, limit, kind)
+    return x
 
 
 def _read_genet(path: Path) -> Trace:
@@ -357,6 +562,8 @@ def _read_genet(path: Path) -> Trace:
     for i in range(t.size):
         if t_list[i] < 0:
             raise TraceFormatError(path, f"timestamps[{i}]={t_list[i]!r} is negative", line=_json_line(text, "timestamps", i))
+        if t_list[i] > MAX_TIME_S:
+            _check_max(path, _json_line(text, "timestamps", i), f"timestamps[{i}]", t_list[i], MAX_TIME_S, "time")
         if i and t_list[i] <= t_list[i - 1]:
             raise TraceFormatError(
                 path,
@@ -365,8 +572,10 @@ def _read_genet(path: Path) -> Trace:
             )
         if bw_list[i] < 0:
             raise TraceFormatError(path, f"bandwidths[{i}]={bw_list[i]!r} is negative", line=_json_line(text, "bandwidths", i))
+        if bw_list[i] * 1e6 > MAX_BANDWIDTH_BPS:
+            _check_max(path, _json_line(text, "bandwidths", i), f"bandwidths[{i}] (Mbps)", bw_list[i] * 1e6, MAX_BANDWIDTH_BPS, "bandwidth")
     latency = None
-    rtt_ms = _genet_scalar(path, data, "link_rtt")
+    rtt_ms = _genet_scalar(path, text, data, "link_rtt", MAX_LATENCY_S, 1e-3, "latency")
     if rtt_ms is not None:
         latency = np.full(t.size, rtt_ms / 1e3)
     elif data.get("delays") is not None:
@@ -374,16 +583,22 @@ def _read_genet(path: Path) -> Trace:
         if _is_number(delays):
             delays = [delays] * t.size
         if not isinstance(delays, list) or len(delays) != t.size:
-            raise TraceFormatError(path, f"'delays' must be a number or a list of {t.size} numbers (one per timestamp)")
+            raise TraceFormatError(
+                path, f"'delays' must be a number or a list of {t.size} numbers (one per timestamp)",
+                line=_json_key_line(text, "delays"),
+            )
         d = np.array([_num_or_nan(v) for v in delays])
         bad = ~np.isfinite(d) | (d < 0)
         if np.any(bad):
             i = int(np.flatnonzero(bad)[0])
-            raise TraceFormatError(path, f"delays[{i}]={delays[i]!r} must be a finite number >= 0", line=_json_line(text, "delays", i))
+            raise TraceFormatError(
+                path, f"delays[{i}]={_short(delays[i])} must be a finite number >= 0",
+                line=_json_line(text, "delays", i) or _json_key_line(text, "delays"),
+            )
         latency = 2.0 * d / 1e3
     end_s = None
     if "end_s" in data:
-        end_s = _genet_scalar(path, data, "end_s")
+        end_s = _genet_scalar(path, text, data, "end_s", MAX_TIME_S, 1.0, "time")
     meta = {"format": "genet"}
     for key in ("name", "buffer_thresh", "loss", "queue"):
         if key in data:
@@ -393,7 +608,8 @@ def _read_genet(path: Path) -> Trace:
 
 
 def _num_or_nan(value: object) -> float:
-    return float(value) if _is_number(value) else float("nan")  # type: ignore[arg-type]
+    x = _json_float(value)
+    return float("nan") if x is None else x
 
 
 def _write_genet(trace: Trace, path: Path) -> None:
@@ -451,49 +667,69 @@ def _read_mahimahi(path: Path, bin_ms: int = 1000) -> Trace:
     if isinstance(bin_ms, bool) or not isinstance(bin_ms, (int, np.integer)) or bin_ms < 1:
         raise ParameterError("bin_ms", bin_ms, "must be an integer number of milliseconds >= 1")
     bin_ms = int(bin_ms)
+    max_ms = int(MAX_TIME_S * 1e3)
+    max_digits = len(str(max_ms))
     linenos: list[int] = []
-    tokens: list[str] = []
-    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
-        token = line.strip()
-        if token:
-            linenos.append(lineno)
-            tokens.append(token)
-    try:
-        ms = np.array(tokens, dtype=np.int64)
-    except (ValueError, OverflowError):
-        for lineno, token in zip(linenos, tokens):
-            parts = token.split()
+    stamps: list[int] = []
+    previous = 0
+    for lineno, line in _lines(path, _read_text(path)):
+        token = line.strip(" \t\r\f\v")
+        if not token:
+            continue
+        if not (token.isdigit() and token.isascii() and len(token) <= max_digits):
+            parts = _fields(token)
             if len(parts) != 1:
+                raise TraceFormatError(path, f"expected 1 column (a millisecond timestamp), got {len(parts)}", line=lineno)
+            digits = token[1:] if token[:1] in "+-" else token
+            if not (digits.isdigit() and digits.isascii()):
                 raise TraceFormatError(
-                    path, f"expected 1 column (a millisecond timestamp), got {len(parts)}", line=lineno
-                ) from None
-            try:
-                int(token)
-            except ValueError:
+                    path, f"timestamp {_short(token)} is not an integer number of milliseconds", line=lineno
+                )
+            if token.startswith("-") and digits.strip("0"):
+                shown = token if len(token) <= 40 else _short(token)
+                raise TraceFormatError(path, f"timestamp {shown} is negative", line=lineno)
+            if len(digits.lstrip("0")) > max_digits:
                 raise TraceFormatError(
-                    path, f"timestamp {token!r} is not an integer number of milliseconds", line=lineno
-                ) from None
-        raise TraceFormatError(path, "timestamps out of range") from None  # e.g. beyond int64
-    if np.any(ms < 0):
-        i = int(np.flatnonzero(ms < 0)[0])
-        raise TraceFormatError(path, f"timestamp {int(ms[i])} is negative", line=linenos[i])
-    back = np.diff(ms) < 0
-    if np.any(back):
-        i = int(np.flatnonzero(back)[0]) + 1
-        raise TraceFormatError(
-            path,
-            f"timestamp {int(ms[i])} is before the previous {int(ms[i - 1])} (timestamps must be non-decreasing)",
-            line=linenos[i],
-        )
+                    path, f"timestamp {_short(token)} is above the limit of {max_ms} ms, {_LIMITS_TEXT['time']}",
+                    line=lineno,
+                )
+        value = int(token)
+        if value > max_ms:
+            raise TraceFormatError(
+                path, f"timestamp {value} is above the limit of {max_ms} ms, {_LIMITS_TEXT['time']}", line=lineno
+            )
+        if value < previous:
+            raise TraceFormatError(
+                path, f"timestamp {value} is before the previous {previous} (timestamps must be non-decreasing)", line=lineno
+            )
+        previous = value
+        linenos.append(lineno)
+        stamps.append(value)
+    ms = np.array(stamps, dtype=np.int64)
     total_ms = int(ms[-1])
     if total_ms <= 0:
         raise TraceFormatError(
             path, "the last timestamp must be > 0 ms (mahimahi loops the trace with that period)", line=linenos[-1]
         )
+    bins = np.maximum(ms - 1, 0) // bin_ms  # non-decreasing
     n_bins = (total_ms - 1) // bin_ms + 1
-    counts = np.bincount(np.maximum(ms - 1, 0) // bin_ms, minlength=n_bins)
-    starts_ms = np.arange(n_bins, dtype=np.int64) * bin_ms
-    ends_ms = np.minimum(starts_ms + bin_ms, total_ms)
+    if n_bins <= _MAX_MAHIMAHI_BINS:
+        counts = np.bincount(bins, minlength=n_bins)
+        starts_ms = np.arange(n_bins, dtype=np.int64) * bin_ms
+    else:
+        # One period per occupied bin, one per run of empty bins: memory follows the file.
+        occupied, per_bin = np.unique(bins, return_counts=True)
+        gap = np.empty(occupied.size, dtype=bool)
+        gap[0] = occupied[0] > 0
+        gap[1:] = np.diff(occupied) > 1
+        at = np.cumsum(1 + gap.astype(np.int64)) - 1  # index of each occupied bin's period
+        starts_ms = np.empty(int(at[-1]) + 1, dtype=np.int64)
+        counts = np.zeros(starts_ms.size, dtype=np.int64)
+        starts_ms[at] = occupied * bin_ms
+        counts[at] = per_bin
+        gap_start = np.concatenate(([0], (occupied[:-1] + 1) * bin_ms))
+        starts_ms[at[gap] - 1] = gap_start[gap]
+    ends_ms = np.append(starts_ms[1:], total_ms)
     bw = counts * (MAHIMAHI_PACKET_BYTES * 8.0) / ((ends_ms - starts_ms) / 1e3)
     meta = {"format": "mahimahi", "bin_ms": bin_ms, "packets": int(ms.size)}
     return _build(path, time_s=starts_ms / 1e3, bandwidth_bps=bw, end_s=total_ms / 1e3, meta=meta)
@@ -537,7 +773,9 @@ def _write_mahimahi(trace: Trace, path: Path) -> None:
 
 def _sniff_mahimahi(head: str) -> bool:
     lines = _head_lines(head, 50)
-    if not lines or not all(line.strip().isdigit() and line.strip().isascii() for line in lines):
+    if not lines or not all(
+        line.strip().isdigit() and line.strip().isascii() and len(line.strip()) <= MAX_NUMBER_CHARS for line in lines
+    ):
         return False
     values = [int(line) for line in lines]
     return all(b >= a for a, b in zip(values, values[1:]))
@@ -575,8 +813,9 @@ def _read_raw6(path: Path, fmt: str, unix_scale: float) -> Trace:
     the trace back in the same format reproduces the file.
     """
     rows: list[tuple[float, ...]] = []
-    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
-        parts = line.split()
+    max_ms = MAX_TIME_S * 1e3
+    for lineno, line in _lines(path, _read_text(path)):
+        parts = _fields(line)
         if not parts:
             continue
         if len(parts) != 6:
@@ -588,6 +827,21 @@ def _read_raw6(path: Path, fmt: str, unix_scale: float) -> Trace:
             raise TraceFormatError(path, f"bytes {nbytes!r} is negative", line=lineno)
         if elapsed <= 0:
             raise TraceFormatError(path, f"elapsed_ms {elapsed!r} must be > 0", line=lineno)
+        if not 0 <= unix_t * unix_scale <= _MAX_UNIX_S:
+            unit = "s" if unix_scale == 1.0 else "ms"
+            raise TraceFormatError(
+                path, f"unix_time {parts[0]} must be between 0 and {_MAX_UNIX_S / unix_scale:.0f} {unit} (the year 5138)",
+                line=lineno,
+            )
+        if abs(t_ms) > max_ms:
+            raise TraceFormatError(
+                path, f"ms_since_start {parts[1]} is beyond the limit of {max_ms:.0f} ms ({_LIMITS_TEXT['time']})", line=lineno
+            )
+        _check_max(path, lineno, f"elapsed_ms {parts[5]} (in s)", elapsed / 1e3, MAX_TIME_S, "time")
+        _check_max(
+            path, lineno, f"bytes {parts[4]} over elapsed_ms {parts[5]}", nbytes * 8.0 / (elapsed / 1e3),
+            MAX_BANDWIDTH_BPS, "bandwidth",
+        )
         if rows and t_ms <= rows[-1][1]:
             raise TraceFormatError(path, f"ms_since_start {t_ms!r} is not after the previous {rows[-1][1]!r}", line=lineno)
         rows.append((unix_t, t_ms, lat, lon, nbytes, elapsed))
@@ -725,7 +979,7 @@ def _read_csv(path: Path) -> Trace:
     cols: dict[str, tuple[int, str, float]] = {}
     values: dict[str, list[float]] = {"time": [], "bandwidth": [], "latency": []}
     end_s: float | None = None
-    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
+    for lineno, line in _lines(path, _read_text(path)):
         stripped = line.strip()
         if not stripped:
             continue
@@ -733,8 +987,14 @@ def _read_csv(path: Path) -> Trace:
             match = _CSV_END.match(stripped)
             if match:
                 end_s = _parse_number(path, lineno, match.group(1), "end_s")
+                if end_s < 0:
+                    raise TraceFormatError(path, f"end_s {match.group(1)!r} is negative", line=lineno)
+                _check_max(path, lineno, f"end_s {match.group(1)}", end_s, MAX_TIME_S, "time")
             continue
-        cells = [c.strip() for c in next(csv.reader([stripped], skipinitialspace=True))]
+        try:
+            cells = [c.strip() for c in next(csv.reader([stripped], skipinitialspace=True))]
+        except csv.Error as exc:
+            raise TraceFormatError(path, f"malformed CSV line ({exc})", line=lineno) from None
         if header is None:
             header, header_line = [c.lower() for c in cells], lineno
             cols = _csv_columns(path, header, lineno)
@@ -751,6 +1011,12 @@ def _read_csv(path: Path) -> Trace:
                 raise TraceFormatError(path, f"{name} {cell!r} must be {rule}", line=lineno)
             if role == "time" and name.startswith("time") and values["time"] and value <= values["time"][-1]:
                 raise TraceFormatError(path, f"{name} {cell!r} is not after the previous {values['time'][-1]!r}", line=lineno)
+            scaled = value * cols[role][2]
+            if role == "time":
+                _check_max(path, lineno, f"{name} {cell}", scaled, MAX_TIME_S, "time")
+            else:
+                kind = "bandwidth" if role == "bandwidth" else "latency"
+                _check_max(path, lineno, f"{name} {cell}", scaled, MAX_BANDWIDTH_BPS if role == "bandwidth" else MAX_LATENCY_S, kind)
             values[role].append(value)
     if header is None:
         raise TraceFormatError(path, "no header row: expected e.g. 'time_s,bandwidth_kbps[,latency_ms]'")
@@ -786,7 +1052,7 @@ def _csv_columns(path: Path, header: list[str], lineno: int) -> dict[str, tuple[
                 break
         else:
             known = ", ".join([*_CSV_TIME, *_CSV_DURATION, *_CSV_BANDWIDTH, *_CSV_LATENCY])
-            raise TraceFormatError(path, f"unknown column {name!r} (known: {known})", line=lineno)
+            raise TraceFormatError(path, f"unknown column {_short(name)} (known: {known})", line=lineno)
     for role in ("time", "bandwidth"):
         if role not in cols:
             raise TraceFormatError(path, f"the header has no {role} column (e.g. time_s, bandwidth_kbps)", line=lineno)
@@ -851,28 +1117,84 @@ def _check_options(fmt: TraceFormat, func: Callable[..., Any], options: dict[str
             raise ParameterError(key, value, f"is not an option of the {fmt.name!r} format (its options: {allowed})")
 
 
-def detect_format(path: PathLike) -> str:
-    """Name of the format of ``path`` judged from its content; raises if none matches.
+_SNIFF_BYTES = 8192
+#: How far past a leading block of ``#`` comments detection looks for a CSV header.
+_MAX_COMMENT_BYTES = 1 << 20
 
-    Sniffers run by decreasing :attr:`TraceFormat.priority` (registration order among equals).
+
+class _UnknownFormat(TraceFormatError):
+    """Detection found no format (the file exists and is not empty)."""
+
+
+class TraceSkippedWarning(UserWarning):
+    """:func:`load_traces` skipped a file in a directory whose format it could not detect."""
+
+
+def _sniff_head(p: Path) -> tuple[bytes, bool]:
+    """The first 8 KiB of the file, without a UTF-8 BOM and past a leading block of ``#`` comments.
+
+    Only CSV has comments; skipping them (up to 1 MiB) lets a long preamble not hide its header.
+    Also says whether comments were skipped.
     """
-    p = Path(path)
     try:
         with open(p, "rb") as fh:
-            raw = fh.read(8192)
+            raw = fh.read(_SNIFF_BYTES)
+            if raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            skipped = 0
+            while raw.lstrip().startswith(b"#") and skipped < _MAX_COMMENT_BYTES:
+                start = len(raw) - len(raw.lstrip())
+                end = raw.find(b"\n", start)
+                if end < 0:
+                    more = fh.read(_SNIFF_BYTES)
+                    if not more:
+                        return b"", True
+                    raw += more
+                    skipped += len(more)
+                    continue
+                raw = raw[end + 1 :]
+                skipped += end + 1
+                if len(raw) < _SNIFF_BYTES:
+                    raw += fh.read(_SNIFF_BYTES - len(raw))
+            return raw, skipped > 0
     except FileNotFoundError:
         raise TraceFormatError(p, "no such file") from None
     except IsADirectoryError:
         raise TraceFormatError(p, "is a directory, not a trace file") from None
-    if not raw.strip():
-        raise TraceFormatError(p, "empty file: a trace needs at least one period")
+    except OSError as exc:
+        raise TraceFormatError(p, f"cannot read: {exc.strerror or exc}") from None
+
+
+def _sniffs(fmt: TraceFormat, head: str) -> bool:
+    try:
+        return bool(fmt.sniff(head))  # type: ignore[misc]
+    except (ValueError, TypeError, OverflowError, csv.Error, RecursionError):  # sniffers only guess
+        return False
+
+
+def detect_format(path: PathLike) -> str:
+    """Name of the format of ``path`` judged from its content; raises if none matches.
+
+    Sniffers run by decreasing :attr:`TraceFormat.priority` (registration order among equals).
+    A file named ``*.json`` is only ever detected as a JSON format (``sabre``, ``genet``), so a
+    JSON file holding ``5`` is not taken for a one-line mahimahi trace. A UTF-8 byte-order mark
+    is ignored, and so is a leading block of ``#`` comment lines of up to 1 MiB (CSV preambles).
+    """
+    p = Path(path)
+    raw, comments = _sniff_head(p)
+    if not raw.strip() and not comments:
+        raise _UnknownFormat(p, "empty file: a trace needs at least one period")
     head = raw.decode("utf-8", errors="replace")
-    for fmt in sorted(FORMATS.values(), key=lambda f: -f.priority):
-        if fmt.sniff is not None and fmt.sniff(head):
+    candidates = sorted(FORMATS.values(), key=lambda f: -f.priority)
+    if p.suffix.lower() == ".json":
+        candidates = [f for f in candidates if f.extension == ".json"]
+    for fmt in candidates:
+        if fmt.sniff is not None and _sniffs(fmt, head):
             return fmt.name
     named = ", ".join(sorted(f.name for f in FORMATS.values() if f.sniff is None))
-    raise TraceFormatError(
+    raise _UnknownFormat(
         p, f"unknown trace format: content matches none of {', '.join(sorted(FORMATS))}"
+        + (" (a .json file can only be sabre or genet)" if p.suffix.lower() == ".json" else "")
         + (f" (formats that must be named explicitly: {named})" if named else "")
     )
 
@@ -899,25 +1221,50 @@ def write_trace(trace: Trace, path: PathLike, format: str, **options: Any) -> No
     fmt.write(trace, Path(path), **options)
 
 
-def load_traces(paths: PathLike | Iterable[PathLike], format: str | None = None, **options: Any) -> list[Trace]:
+def load_traces(
+    paths: PathLike | Iterable[PathLike], format: str | None = None, *, strict: bool = False, **options: Any
+) -> list[Trace]:
     """Read trace files and directories (their files, sorted by name, hidden files skipped).
 
     The order is deterministic: arguments in the order given, each directory's files sorted
     by name (plain string order, so ``trace_10`` comes before ``trace_2``). ``format`` and
     ``options`` apply to every file, as in :func:`read_trace`.
+
+    When ``format`` is not given, a file inside a directory whose format cannot be detected
+    (a README, an empty file, a binary) is skipped with one :class:`TraceSkippedWarning`
+    each; ``strict=True`` raises its :class:`TraceFormatError` instead. Files named
+    explicitly are always read, and a malformed file of a detected format is always an error.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    files: list[Path] = []
+    files: list[tuple[Path, bool]] = []  # (file, found in a directory)
     for item in paths:
         p = Path(item)
         if p.is_dir():
             found = sorted(c for c in p.iterdir() if c.is_file() and not c.name.startswith("."))
             if not found:
                 raise TraceFormatError(p, "directory holds no trace files")
-            files.extend(found)
+            files.extend((f, True) for f in found)
         elif p.exists():
-            files.append(p)
+            files.append((p, False))
         else:
             raise TraceFormatError(p, "no such file or directory")
-    return [read_trace(f, format, **options) for f in files]
+    traces: list[Trace] = []
+    skipped: list[str] = []
+    for f, in_dir in files:
+        name = format
+        if name is None:
+            try:
+                name = detect_format(f)
+            except _UnknownFormat as exc:
+                if strict or not in_dir:
+                    raise
+                warnings.warn(f"skipped {exc}", TraceSkippedWarning, stacklevel=2)
+                skipped.append(str(f))
+                continue
+        traces.append(read_trace(f, name, **options))
+    if not traces:
+        raise TraceFormatError(
+            Path(skipped[0]).parent, f"no trace files: every file found was skipped as not a trace ({len(skipped)} files)"
+        )
+    return traces
