@@ -6,8 +6,14 @@
 * ``ABRKIT_NUMBA_CACHE=0`` turns on-disk caching off (read-only installs, debugging).
 * Numba checks a cached kernel against its own source file only, so after an edit to
   ``_kernels/mpc.py`` a cached caller in ``session.py`` would go on running the old, inlined
-  code. :func:`drop_stale_cache` therefore empties the kernels' cache whenever any kernel
-  source (or this file) changed; it runs once, when this module is imported.
+  code. :func:`drop_stale_cache` therefore deletes abrkit's kernel cache files whenever any
+  kernel source (or this file) changed, in every directory where Numba may keep them
+  (:func:`numba_cache_dirs`: ``$NUMBA_CACHE_DIR``, ``_kernels/__pycache__`` and the user-wide
+  cache directory Numba falls back to for a read-only install or a zip archive); it runs once,
+  when this module is imported.
+* The first run compiles for a while: when abrkit's kernels have spent more than a second
+  compiling, one line says so on stderr (once per process; never when everything comes from
+  the cache). ``ABRKIT_QUIET=1`` silences it.
 * ``ABRKIT_DISABLE_JIT=1`` runs every kernel as plain Python (slow; for debugging kernels with
   pdb). Numba's own ``NUMBA_DISABLE_JIT`` works too.
 """
@@ -16,48 +22,247 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
-from typing import Any, Callable, TypeVar
+import re
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, TextIO, TypeVar
 
 import numba
+from numba.core import config as numba_config
+from numba.core import event as numba_event
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+def _env_flag(name: str, default: str) -> bool:
+    return os.environ.get(name, default).strip().lower() in {"1", "true", "yes", "on"}
+
+
 _CACHE = os.environ.get("ABRKIT_NUMBA_CACHE", "1").strip().lower() not in {"0", "false", "no", "off"}
-_DISABLED = os.environ.get("ABRKIT_DISABLE_JIT", "0").strip().lower() in {"1", "true", "yes", "on"}
+_DISABLED = _env_flag("ABRKIT_DISABLE_JIT", "0")
+_QUIET = _env_flag("ABRKIT_QUIET", "0")
+
+#: The fingerprint file :func:`drop_stale_cache` keeps in every cache directory it looks after.
+STAMP_NAME = "abrkit-kernel-sources.sha256"
 
 
-def drop_stale_cache(source_dir: Path, also: tuple[Path, ...] = ()) -> bool:
-    """Delete Numba's cache files in ``source_dir/__pycache__`` unless the ``*.py`` files of
-    ``source_dir`` (and ``also``) are the ones it was built from; returns True if it deleted.
+# --- where Numba caches ---------------------------------------------------------------------
 
-    The fingerprint (SHA-256 of names and contents) is kept in ``__pycache__`` next to the
-    cache. A directory that cannot be written (a read-only install, where Numba caches
-    elsewhere or not at all) is left alone.
-    """
-    digest = hashlib.sha256()
-    for path in sorted(source_dir.glob("*.py")) + sorted(also):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    cache = source_dir / "__pycache__"
-    stamp = cache / "abrkit-kernel-sources.sha256"
+
+def _user_cache_dir() -> str:
+    """Numba's user-wide cache root, as its locators compute it (``AppDirs("numba")``)."""
     try:
-        if stamp.read_text() == digest.hexdigest():
+        from numba.misc.appdirs import AppDirs
+    except ImportError:  # pragma: no cover - every Numba abrkit supports has it
+        return os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "numba")
+    return str(AppDirs(appname="numba", appauthor=False).user_cache_dir)
+
+
+def numba_cache_dirs(py_file: str | os.PathLike[str]) -> list[Path]:
+    """Every directory where Numba may cache functions defined in ``py_file``, in the order
+    Numba's cache locators (``numba/core/caching.py``) try them.
+
+    * ``UserProvidedCacheLocator``: ``$NUMBA_CACHE_DIR/<folder>_<SHA-1 of the folder's path>``;
+    * ``InTreeCacheLocator``: ``__pycache__`` next to the file;
+    * ``UserWideCacheLocator`` (when ``__pycache__`` cannot be written, e.g. a read-only
+      install) and ``ZipCacheLocator`` (a module inside a zip archive, which has only this one):
+      Numba's user cache directory (``$XDG_CACHE_HOME/numba``, ``~/.cache/numba``, ...) with
+      the same ``<folder>_<SHA-1>`` below it.
+
+    ``IPythonCacheLocator`` serves only functions typed at an IPython prompt, never a module's.
+    Numba uses the first of these it can create and write to. A custom locator list
+    (``NUMBA_CACHE_LOCATOR_CLASSES``) may add directories this function cannot know.
+    """
+    path = os.fspath(py_file)
+    folder = os.path.dirname(os.path.abspath(path))
+    subpath = f"{os.path.basename(folder)}_{hashlib.sha1(folder.encode()).hexdigest()}"
+    user_wide = Path(_user_cache_dir(), subpath)
+    if not os.path.exists(path):  # inside a zip archive, or a frozen executable's placeholder
+        return [user_wide] if ".zip" in path or getattr(sys, "frozen", False) else []
+    dirs = [Path(numba_config.CACHE_DIR, subpath)] if numba_config.CACHE_DIR else []
+    return [*dirs, Path(os.path.dirname(path), "__pycache__"), user_wide]
+
+
+def _writable(folder: Path) -> bool:
+    """Create ``folder`` if needed and check that it takes a file, as Numba's locators do."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        return False
+    return True
+
+
+def _sources(source_dir: Path) -> list[tuple[str, bytes]]:
+    """(name, contents) of each ``*.py`` file directly in ``source_dir``, sorted by name; a
+    folder inside a zip archive is read from the archive."""
+    if source_dir.is_dir():
+        return [(p.name, p.read_bytes()) for p in sorted(source_dir.glob("*.py"))]
+    parts = source_dir.parts
+    for i, part in enumerate(parts):
+        if part.endswith(".zip"):
+            inner = PurePosixPath(*parts[i + 1 :])
+            try:
+                with zipfile.ZipFile(Path(*parts[: i + 1])) as archive:
+                    names = sorted(
+                        n for n in archive.namelist() if n.endswith(".py") and PurePosixPath(n).parent == inner
+                    )
+                    return [(PurePosixPath(n).name, archive.read(n)) for n in names]
+            except (OSError, zipfile.BadZipFile):
+                return []
+    return []
+
+
+def _cache_file_names(modules: Iterable[str]) -> re.Pattern[str]:
+    """Numba's index and data files for functions of ``modules``:
+    ``<module>.<qualname>-<line>.py<major><minor><abiflags>.nbi`` and ``....<n>.nbc``."""
+    alternatives = "|".join(re.escape(m) for m in sorted(modules))
+    return re.compile(rf"(?:{alternatives})\.[\w.]+-\w+\.py\d+[a-z]*(?:\.nbi|\.\d+\.nbc)")
+
+
+def _refresh(folder: Path, fingerprint: str, names: re.Pattern[str]) -> bool:
+    """Empty ``folder`` of abrkit's cache files unless its stamp is ``fingerprint``; stamp it."""
+    stamp = folder / STAMP_NAME
+    try:
+        if stamp.read_text() == fingerprint:
             return False
     except OSError:
         pass  # no stamp yet: whatever is cached may predate it
-    stale = [p for pattern in ("*.nbi", "*.nbc") for p in cache.glob(pattern)]
+    if not folder.is_dir():
+        return False
     try:
+        stale = [p for p in folder.iterdir() if names.fullmatch(p.name)]
         for path in stale:
             path.unlink(missing_ok=True)
-        cache.mkdir(exist_ok=True)
-        stamp.write_text(digest.hexdigest())
+        partial = folder / f"{STAMP_NAME}.{os.getpid()}.tmp"
+        partial.write_text(fingerprint)
+        os.replace(partial, stamp)
     except OSError:
         return False
     return bool(stale)
 
 
-if _CACHE and not _DISABLED:
-    drop_stale_cache(Path(__file__).with_name("_kernels"), (Path(__file__),))
+def drop_stale_cache(
+    source_dir: Path, also: tuple[Path, ...] = (), cache_dirs: Iterable[Path] | None = None
+) -> bool:
+    """Delete Numba's cache files for the functions of ``source_dir/*.py`` unless those
+    sources (and ``also``) are the ones they were built from; returns True if it deleted any.
+
+    Every directory Numba may cache them in is checked (``cache_dirs``, by default
+    :func:`numba_cache_dirs` of each source file) against its own stamp, a SHA-256 of the
+    sources' names and contents kept in the directory as ``abrkit-kernel-sources.sha256``: a
+    directory that ``NUMBA_CACHE_DIR`` named last week may hold old builds while another is
+    fresh. Only files named like Numba's caches of functions of those modules are deleted,
+    never another package's. The first directory Numba can use is created, so that its stamp
+    is there before the first cache file. A directory that cannot be written (a read-only
+    install, where Numba caches elsewhere or not at all) is left alone.
+    """
+    sources = _sources(source_dir)
+    digest = hashlib.sha256()
+    for name, data in sources:
+        digest.update(name.encode() + b"\0" + data + b"\0")
+    for path in sorted(also):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    if cache_dirs is None:
+        dirs: list[Path] = []
+        for name, _ in sources:
+            dirs += [d for d in numba_cache_dirs(source_dir / name) if d not in dirs]
+    else:
+        dirs = list(cache_dirs)
+    for folder in dirs:  # create the directory Numba will write to, as Numba would
+        if _writable(folder):
+            break
+    names = _cache_file_names(Path(name).stem for name, _ in sources)
+    dropped = False
+    for folder in dirs:
+        dropped |= _refresh(folder, digest.hexdigest(), names)
+    return dropped
+
+
+# --- a line on stderr while kernels compile -------------------------------------------------
+
+
+def _is_abrkit_compile(event: numba_event.Event) -> bool:
+    data = event.data
+    dispatcher = data.get("dispatcher") if isinstance(data, dict) else None
+    module = getattr(getattr(dispatcher, "py_func", None), "__module__", None) or ""
+    return module == "abrkit" or module.startswith("abrkit.")
+
+
+class CompileNotice(numba_event.Listener):
+    """A ``numba:compile`` listener that prints ``message`` once, when abrkit's kernels have
+    spent more than ``delay_s`` compiling in all (nested compiles count once; another
+    package's compiles not at all). Cache hits raise no compile event, so a warm run is silent.
+    """
+
+    def __init__(self, message: str, delay_s: float = 1.0, stream: TextIO | None = None) -> None:
+        self.message = message
+        self.delay_s = delay_s
+        self.stream = stream
+        self.shown = False
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._spent_s = 0.0
+        self._since = 0.0
+        self._timer: threading.Timer | None = None
+
+    def on_start(self, event: numba_event.Event) -> None:
+        if not _is_abrkit_compile(event):
+            return
+        with self._lock:
+            self._depth += 1
+            if self._depth > 1 or self.shown:
+                return
+            self._since = time.perf_counter()
+            self._timer = threading.Timer(max(0.0, self.delay_s - self._spent_s), self._show)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def on_end(self, event: numba_event.Event) -> None:
+        if not _is_abrkit_compile(event):
+            return
+        with self._lock:
+            self._depth = max(0, self._depth - 1)
+            if self._depth:
+                return
+            self._spent_s += time.perf_counter() - self._since
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def _show(self) -> None:
+        with self._lock:
+            if self.shown or not self._depth:
+                return
+            self.shown = True
+        try:
+            print(self.message, file=self.stream or sys.stderr, flush=True)
+        except (OSError, ValueError):  # stderr closed
+            pass
+
+
+_NOTICE_DELAY_S = 1.0
+_notice: CompileNotice | None = None
+
+
+def _install_compile_notice() -> CompileNotice | None:
+    if _DISABLED or _QUIET or numba_config.DISABLE_JIT:
+        return None
+    note = "first run; cached for next time" if _CACHE else "on-disk cache off: ABRKIT_NUMBA_CACHE=0"
+    notice = CompileNotice(f"abrkit: compiling simulation kernels ({note})...", _NOTICE_DELAY_S)
+    numba_event.register("numba:compile", notice)
+    return notice
+
+
+if not _DISABLED:
+    if _CACHE:
+        drop_stale_cache(Path(__file__).with_name("_kernels"), (Path(__file__),))
+    _notice = _install_compile_notice()
 
 
 def njit(func: F) -> F:
