@@ -45,13 +45,52 @@ def _weighted_quantile(sorted_values: np.ndarray, cum_share: np.ndarray, q: floa
     return float(sorted_values[min(i, sorted_values.size - 1)])
 
 
+#: Most bins the autocorrelation is computed over (a 1e7 s trace at the default 1 s lag fits).
+MAX_AUTOCORR_BINS = 20_000_000
+_BIN_BLOCK = 1 << 20  # bins computed per block, so memory stays bounded on long traces
+
+
+def _n_bins(trace: Trace, width_s: float) -> int:
+    ratio = trace.total_duration_s / width_s + 1e-9
+    if not ratio <= MAX_AUTOCORR_BINS + 1:
+        raise ParameterError(
+            "autocorr_lag_s", width_s,
+            f"gives {ratio:.3g} bins over the {trace.total_duration_s:.6g} s trace {trace.name!r}; "
+            f"at most {MAX_AUTOCORR_BINS} (use a longer lag)",
+        )
+    return int(math.floor(ratio))
+
+
 def _bin_means(trace: Trace, width_s: float) -> np.ndarray:
     """Mean bandwidth (bps) over consecutive whole bins of ``width_s`` from the trace start."""
-    n = int(math.floor(trace.total_duration_s / width_s + 1e-9))
+    n = _n_bins(trace, width_s)
     edges_t = np.append(trace.time_s, trace.end_s)
     integral = np.concatenate(([0.0], np.cumsum(trace.bandwidth_bps * trace.duration_s)))
-    at = np.interp(trace.time_s[0] + np.arange(n + 1) * width_s, edges_t, integral)
-    return np.diff(at) / width_s
+    out = np.empty(n)
+    for first in range(0, n, _BIN_BLOCK):
+        last = min(first + _BIN_BLOCK, n)
+        at = np.interp(trace.time_s[0] + np.arange(first, last + 1) * width_s, edges_t, integral)
+        out[first:last] = np.diff(at) / width_s
+    return out
+
+
+def _lag1_autocorr(binned: np.ndarray) -> float:
+    """Lag-1 autocorrelation of the binned series, in blocks (no full-size temporaries)."""
+    n = binned.size
+    if n < 3:
+        return float("nan")
+    mean_a = float(binned[:-1].mean())
+    mean_b = float(binned[1:].mean())
+    ab = aa = bb = 0.0
+    for first in range(0, n - 1, _BIN_BLOCK):
+        last = min(first + _BIN_BLOCK, n - 1)
+        a = binned[first:last] - mean_a
+        b = binned[first + 1 : last + 1] - mean_b
+        ab += float(np.dot(a, b))
+        aa += float(np.dot(a, a))
+        bb += float(np.dot(b, b))
+    denom = math.sqrt(aa * bb)
+    return ab / denom if denom > 0 else float("nan")
 
 
 def trace_stats(trace: Trace, autocorr_lag_s: float = 1.0) -> dict[str, Any]:
@@ -72,7 +111,9 @@ def trace_stats(trace: Trace, autocorr_lag_s: float = 1.0) -> dict[str, Any]:
       ``autocorr_lag_s`` seconds (``autocorr_lag_s`` is repeated in the dict). Binning in time
       rather than by row makes traces with different step lengths comparable; values near 1
       mean a predictable link (throughput predictors do well), near 0 a jumpy one. NaN when
-      fewer than 3 bins fit or the binned bandwidth is constant.
+      fewer than 3 bins fit or the binned bandwidth is constant. Memory stays bounded on long
+      traces (bins are computed in blocks); more than :data:`MAX_AUTOCORR_BINS` bins is a
+      :class:`~abrkit.errors.ParameterError` naming the lag.
     """
     if not isinstance(trace, Trace):
         raise ParameterError("trace", type(trace).__name__, "must be a Trace")
@@ -86,8 +127,10 @@ def trace_stats(trace: Trace, autocorr_lag_s: float = 1.0) -> dict[str, Any]:
     total = float(d.sum())
     kbps = trace.bandwidth_bps / 1e3
     w = d / total
-    mean = float(np.dot(w, kbps))
-    std = float(math.sqrt(max(float(np.dot(w, (kbps - mean) ** 2)), 0.0)))
+    # Scaled by the peak on absurd bandwidths, so squares cannot overflow; plain otherwise.
+    scale = max(float(kbps.max()), 1.0) if float(kbps.max()) > 1e100 else 1.0
+    mean = float(np.dot(w, kbps / scale)) * scale
+    std = float(math.sqrt(max(float(np.dot(w, ((kbps - mean) / scale) ** 2)), 0.0))) * scale
     order = np.argsort(kbps, kind="stable")
     sorted_kbps = kbps[order]
     cum_share = np.cumsum(w[order])
@@ -105,15 +148,7 @@ def trace_stats(trace: Trace, autocorr_lag_s: float = 1.0) -> dict[str, Any]:
     out["zero_fraction"] = float(w[kbps == 0].sum())
     out["mean_latency_ms"] = float(np.dot(w, trace.latency_s) * 1e3) if trace.latency_s is not None else float("nan")
     out["autocorr_lag_s"] = lag
-    binned = _bin_means(trace, lag)
-    autocorr = float("nan")
-    if binned.size >= 3:
-        a, b = binned[:-1], binned[1:]
-        a, b = a - a.mean(), b - b.mean()
-        denom = math.sqrt(float(np.dot(a, a)) * float(np.dot(b, b)))
-        if denom > 0:
-            autocorr = float(np.dot(a, b)) / denom
-    out["autocorr"] = autocorr
+    out["autocorr"] = _lag1_autocorr(_bin_means(trace, lag))
     return out
 
 
