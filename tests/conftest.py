@@ -1,8 +1,11 @@
 """Shared test configuration: the reference data in ../shared/data, and hypothesis settings.
 
-Tests that read ``../shared/data`` carry ``@pytest.mark.shared``; they are skipped, with the
-path in the reason, when that directory is absent. The fixtures below skip the same way, so a
-test that only uses them is safe even without the marker.
+Tests that read ``../shared/data`` (or the directory named by ``ABRKIT_DATA``) carry
+``@pytest.mark.shared``; they are skipped, with the path in the reason, when that directory is
+absent. The fixtures below skip the same way, so a test that only uses them is safe even
+without the marker. Under CI (``CI`` set, or ``ABRKIT_REQUIRE_SHARED=1``) missing reference
+data fails those tests instead, and so does any other test's skip that names the data
+directory: a CI run without the data must not pass by skipping every parity test.
 """
 
 from __future__ import annotations
@@ -14,7 +17,20 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 #: ``<repo>/../shared/data``: where CI keeps the real traces, videos and reference outputs.
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+#: The reference data this run reads: ``ABRKIT_DATA`` when set, else the default above.
+SHARED_DATA = (
+    Path(os.environ["ABRKIT_DATA"]).expanduser().resolve() if os.environ.get("ABRKIT_DATA") else DEFAULT_SHARED_DATA
+)
+
+
+def _on(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in {"", "0", "false", "no", "off"}
+
+
+#: Missing reference data fails instead of skipping (CI sets ``CI``; ``.ci/run`` exports both).
+REQUIRE_SHARED = _on("CI") or _on("ABRKIT_REQUIRE_SHARED")
 
 ENVIVIO_LADDER_KBPS = (300, 750, 1200, 1850, 2850, 4300)
 
@@ -28,20 +44,40 @@ settings.register_profile(
 settings.load_profile(os.environ.get("ABRKIT_HYPOTHESIS_PROFILE", "abrkit"))
 
 
+def _missing(reason: str) -> None:
+    if REQUIRE_SHARED:
+        pytest.fail(f"{reason} (required: CI or ABRKIT_REQUIRE_SHARED is set; ABRKIT_DATA names another place)")
+    pytest.skip(reason)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("shared") is not None and not SHARED_DATA.is_dir():
-        pytest.skip(f"reference data not found at {SHARED_DATA}")
+        _missing(f"reference data not found at {SHARED_DATA}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Under CI, a skip that names the reference data directory (a test that checks for a
+    file of it by itself) is a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if not (REQUIRE_SHARED and report.skipped and isinstance(report.longrepr, tuple)):
+        return
+    reason = str(report.longrepr[2])
+    if any(str(root) in reason for root in (SHARED_DATA, DEFAULT_SHARED_DATA)):
+        report.outcome = "failed"
+        report.longrepr = f"{reason.removeprefix('Skipped: ')} (required: CI or ABRKIT_REQUIRE_SHARED is set)"
 
 
 def _need(path: Path) -> Path:
     if not path.exists():
-        pytest.skip(f"reference data not found: {path}")
+        _missing(f"reference data not found: {path}")
     return path
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The ``../shared/data`` directory (skips the test when it is absent)."""
+    """The ``../shared/data`` directory, or ``ABRKIT_DATA`` (skips the test when it is absent)."""
     return _need(SHARED_DATA)
 
 
