@@ -1,6 +1,18 @@
 """The :class:`Video` type: a bitrate ladder with per-chunk sizes and optional quality.
 
 Internal units: bits per second for bitrates, bytes for sizes, seconds for durations.
+
+Readers (:func:`read_video` and the format readers) turn every malformed input into a
+:class:`~abrkit.errors.VideoFormatError` naming the file and, where there is one, the 1-based
+line, in time and memory that follow the file's size. Their limits, far above any real video:
+
+* chunk sizes between 1 byte and 1 TB (1e12 bytes); rung bitrates between 1 bit/s and 1 Tbit/s;
+* chunk (segment) durations between 1 ms and one day; quality scores within +-1e6;
+* resolutions ``[width, height]`` of whole numbers (JSON integers) between 1 and 100,000 pixels;
+* files up to 1 GiB, lines up to 64 KiB, numbers up to 100 characters (ASCII decimal, no
+  ``nan``/``inf``), JSON nested up to 100 levels; a UTF-8 byte-order mark is accepted;
+* in JSON, booleans and strings are never numbers; a ``video_size_N`` line holds exactly one
+  number.
 """
 
 from __future__ import annotations
@@ -8,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -53,7 +66,7 @@ class Video:
     meta: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        ladder = np.array(self.bitrates_bps, dtype=np.float64)
+        ladder = _float_array("bitrates_bps", self.bitrates_bps)
         if ladder.ndim != 1 or ladder.size == 0:
             raise ParameterError("bitrates_bps", self.bitrates_bps, "must be a non-empty 1-D ladder")
         bad = ~np.isfinite(ladder) | (ladder <= 0)
@@ -67,10 +80,13 @@ class Video:
                 "bitrates_bps", ladder.tolist(),
                 f"ladder must be strictly increasing, but rung {i} ({ladder[i]:g}) <= rung {i - 1} ({ladder[i - 1]:g})",
             )
-        chunk_s = float(self.chunk_s)
+        try:
+            chunk_s = float("nan") if isinstance(self.chunk_s, (bool, str)) else float(self.chunk_s)
+        except (TypeError, ValueError, OverflowError):
+            chunk_s = float("nan")
         if not (np.isfinite(chunk_s) and chunk_s > 0):
             raise ParameterError("chunk_s", self.chunk_s, "must be finite and > 0")
-        sizes = np.array(self.sizes_bytes, dtype=np.float64)
+        sizes = _float_array("sizes_bytes", self.sizes_bytes)
         if sizes.ndim != 2 or sizes.shape[1] != ladder.size or sizes.shape[0] == 0:
             raise ParameterError(
                 "sizes_bytes", f"array of shape {sizes.shape}",
@@ -82,7 +98,7 @@ class Video:
             raise ParameterError(f"sizes_bytes[{k}, {r}]", float(sizes[k, r]), "chunk sizes must be finite and > 0")
         quality = None
         if self.quality is not None:
-            quality = np.array(self.quality, dtype=np.float64)
+            quality = _float_array("quality", self.quality)
             if quality.shape != sizes.shape:
                 raise ParameterError("quality", f"array of shape {quality.shape}", f"must match sizes_bytes {sizes.shape}")
             if not np.all(np.isfinite(quality)):
@@ -91,7 +107,7 @@ class Video:
             quality.setflags(write=False)
         res = None
         if self.resolutions is not None:
-            res = tuple((int(w), int(h)) for w, h in self.resolutions)
+            res = _resolutions(self.resolutions)
             if len(res) != ladder.size:
                 raise ParameterError("resolutions", res, f"must give one (width, height) per rung ({ladder.size})")
             if any(w <= 0 or h <= 0 for w, h in res):
@@ -226,30 +242,209 @@ class Video:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
 
 
+def _float_array(name: str, value: Any) -> np.ndarray:
+    try:
+        return np.array(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ParameterError(name, value, "must be an array of numbers") from None
+
+
+def _whole(value: Any) -> int | None:
+    """``value`` as an int if it is a whole number (int, numpy integer or integral float), else None."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    return None
+
+
+def _resolutions(value: Any) -> tuple[tuple[int, int], ...]:
+    rule = "must be a sequence of (width, height) pairs of whole numbers"
+    try:
+        pairs = list(value)
+    except TypeError:
+        raise ParameterError("resolutions", value, rule) from None
+    out = []
+    for i, pair in enumerate(pairs):
+        try:
+            w, h = pair
+        except (TypeError, ValueError):
+            raise ParameterError(f"resolutions[{i}]", pair, rule) from None
+        wi, hi = _whole(w), _whole(h)
+        if wi is None or hi is None:
+            raise ParameterError(f"resolutions[{i}]", pair, rule)
+        out.append((wi, hi))
+    return tuple(out)
+
+
 def _ladder_bps(bitrates_kbps: Sequence[float]) -> np.ndarray:
     try:
         ladder = np.array(bitrates_kbps, dtype=np.float64) * 1e3
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ParameterError("bitrates_kbps", bitrates_kbps, "must be a sequence of numbers") from None
     return ladder
 
 
 # -- readers -----------------------------------------------------------------------------------
+# Limits every video reader enforces (bounds far above any real video; see the module docstring).
+
+#: Largest chunk: 1 TB (1e12 bytes); smallest: 1 byte.
+MAX_CHUNK_BYTES = 1e12
+MIN_CHUNK_BYTES = 1.0
+#: Largest rung bitrate: 1 Tbit/s; smallest: 1 bit/s.
+MAX_BITRATE_BPS = 1e12
+MIN_BITRATE_BPS = 1.0
+#: Chunk (segment) duration between 1 ms and one day.
+MIN_CHUNK_S = 1e-3
+MAX_CHUNK_S = 86400.0
+#: Largest magnitude of a per-chunk quality score.
+MAX_QUALITY = 1e6
+#: Largest width or height of a rung.
+MAX_RESOLUTION_PX = 100_000
+_MAX_FILE_BYTES = 1 << 30
+_MAX_LINE_CHARS = 1 << 16
+_MAX_NUMBER_CHARS = 100
+_MAX_JSON_DEPTH = 100
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+_FIELD = re.compile(r"[^ \t\r\n\f\v]+")
+_JSON_NEST = re.compile(r'"(?:[^"\\\n]|\\.)*"|[\[\]{}\n]')
+_JSON_GAP = re.compile(r"[\s,]*")
+_JSON = json.JSONDecoder()
 
 
-def _load_json(path: Path) -> Any:
+def _short(value: object, limit: int = 40) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"<integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _read_text(path: Path, what: str = "file") -> str:
+    """UTF-8 text of a file (a byte-order mark dropped), at most 1 GiB."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            raw = fh.read(_MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise VideoFormatError(path, "no such file") from None
-    except UnicodeDecodeError:
-        raise VideoFormatError(path, "not a text file") from None
+    except IsADirectoryError:
+        raise VideoFormatError(path, f"is a directory, not a {what}") from None
+    except OSError as exc:
+        raise VideoFormatError(path, f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > _MAX_FILE_BYTES:
+        raise VideoFormatError(path, f"file larger than {_MAX_FILE_BYTES} bytes (1 GiB), the limit for a video file")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise VideoFormatError(path, f"not a UTF-8 text file ({exc.reason} at byte {exc.start})", line=line) from None
+
+
+def _json_too_deep(text: str) -> int | None:
+    if text.count("[") + text.count("{") <= _MAX_JSON_DEPTH:
+        return None
+    depth, line = 0, 1
+    for match in _JSON_NEST.finditer(text):
+        c = match.group()
+        if c == "\n":
+            line += 1
+        elif c in "[{":
+            depth += 1
+            if depth > _MAX_JSON_DEPTH:
+                return line
+        elif c in "]}":
+            depth -= 1
+    return None
+
+
+def _load_json(path: Path) -> tuple[Any, str]:
+    """The parsed JSON and its text; every failure is a located :class:`VideoFormatError`."""
+    text = _read_text(path, "JSON file")
     if not text.strip():
         raise VideoFormatError(path, "empty file")
+    deep = _json_too_deep(text)
+    if deep is not None:
+        raise VideoFormatError(path, f"JSON nested deeper than {_MAX_JSON_DEPTH} levels", line=deep)
     try:
-        return json.loads(text)
+        return json.loads(text), text
     except json.JSONDecodeError as exc:
         raise VideoFormatError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+    except RecursionError:
+        raise VideoFormatError(path, f"JSON nested deeper than {_MAX_JSON_DEPTH} levels") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        match = re.search(r"[0-9]{%d,}" % (_MAX_NUMBER_CHARS + 1), text)
+        line = text.count("\n", 0, match.start()) + 1 if match else None
+        raise VideoFormatError(path, f"invalid JSON: a number is too long ({exc})", line=line) from None
+
+
+def _json_key_line(text: str, key: str) -> int | None:
+    match = re.search(r'"%s"\s*:' % re.escape(key), text)
+    return None if match is None else text.count("\n", 0, match.start()) + 1
+
+
+def _json_item_line(text: str, key: str, index: int) -> int | None:
+    """Line of item ``index`` of the array under ``"key"`` (error path only); else the key's line."""
+    match = re.search(r'"%s"\s*:\s*\[' % re.escape(key), text)
+    if match is None:
+        return None
+    pos, i = match.end(), 0
+    while True:
+        pos = _JSON_GAP.match(text, pos).end()  # type: ignore[union-attr]
+        if pos >= len(text) or text[pos] == "]":
+            return _json_key_line(text, key)
+        if i == index:
+            return text.count("\n", 0, pos) + 1
+        try:
+            _, pos = _JSON.raw_decode(text, pos)
+        except (ValueError, RecursionError):
+            return _json_key_line(text, key)
+        i += 1
+
+
+def _json_float(value: object) -> float | None:
+    """A JSON number (never a boolean or a string) as a finite float, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        x = float(value)
+    except OverflowError:
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _json_vector(path: Path, text: str, data: dict, key: str) -> np.ndarray:
+    values = data[key]
+    if not isinstance(values, list) or not values:
+        raise VideoFormatError(path, f"{key} must be a non-empty list of numbers", line=_json_key_line(text, key))
+    out = np.empty(len(values))
+    for i, v in enumerate(values):
+        x = _json_float(v)
+        if x is None:
+            raise VideoFormatError(path, f"{key}[{i}]={_short(v)} is not a finite number", line=_json_item_line(text, key, i))
+        out[i] = x
+    return out
+
+
+def _json_matrix(path: Path, text: str, data: dict, key: str, message: str) -> np.ndarray:
+    """A list of equal-length lists of finite JSON numbers, as a 2-D array."""
+    rows = data[key]
+    if not isinstance(rows, list) or not rows:
+        raise VideoFormatError(path, message, line=_json_key_line(text, key))
+    width = len(rows[0]) if isinstance(rows[0], list) else -1
+    out = np.empty((len(rows), max(width, 0)))
+    for k, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != width or width == 0:
+            raise VideoFormatError(path, f"{message} (row {k})", line=_json_item_line(text, key, k))
+        for r, v in enumerate(row):
+            x = _json_float(v)
+            if x is None:
+                raise VideoFormatError(
+                    path, f"{key}[{k}][{r}]={_short(v)} is not a finite number", line=_json_item_line(text, key, k)
+                )
+            out[k, r] = x
+    return out
 
 
 def _wrap(path: Path, make: Any) -> Video:
@@ -259,13 +454,49 @@ def _wrap(path: Path, make: Any) -> Video:
         raise VideoFormatError(path, str(exc)) from None
 
 
+def _check_video_limits(path: Path, video: Video, text: str | None = None, sizes_key: str = "", unit: float = 1.0) -> Video:
+    """The documented bounds on a video read from a file (see the module docstring)."""
+    def line_of(key: str, index: int | None = None) -> int | None:
+        if text is None or not key:
+            return None
+        return _json_key_line(text, key) if index is None else _json_item_line(text, key, index)
+
+    if not MIN_CHUNK_S <= video.chunk_s <= MAX_CHUNK_S:
+        key = "chunk_s" if text is not None and '"chunk_s"' in text else "segment_duration_ms"
+        raise VideoFormatError(
+            path, f"chunk duration {video.chunk_s:.6g} s is outside [{MIN_CHUNK_S:g}, {MAX_CHUNK_S:g}] s", line=line_of(key)
+        )
+    ladder = video.bitrates_bps
+    bad = (ladder < MIN_BITRATE_BPS) | (ladder > MAX_BITRATE_BPS)
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise VideoFormatError(
+            path, f"bitrates_kbps[{i}]={ladder[i] / 1e3:.6g} is outside [0.001, 1e9] kbps (1 bit/s to 1 Tbit/s)",
+            line=line_of("bitrates_kbps", i),
+        )
+    sizes = video.sizes_bytes
+    bad = (sizes < MIN_CHUNK_BYTES) | (sizes > MAX_CHUNK_BYTES)
+    if np.any(bad):
+        k, r = (int(x) for x in np.argwhere(bad)[0])
+        raise VideoFormatError(
+            path, f"chunk {k} of rung {r} is {sizes[k, r]:.6g} bytes, outside [1, 1e12] bytes", line=line_of(sizes_key, k)
+        )
+    if video.quality is not None and np.any(np.abs(video.quality) > MAX_QUALITY):
+        k, r = (int(x) for x in np.argwhere(np.abs(video.quality) > MAX_QUALITY)[0])
+        raise VideoFormatError(
+            path, f"quality of chunk {k} at rung {r} is {video.quality[k, r]:.6g}, beyond +-{MAX_QUALITY:g}",
+            line=line_of("quality", k),
+        )
+    return video
+
+
 def read_pensieve_video(directory: PathLike, bitrates_kbps: Sequence[float], chunk_s: float = 4.0, prefix: str = "video_size_") -> Video:
     """Pensieve's chunk-size tables: ``{prefix}N`` holds rung N's chunk sizes, one per line, in bytes.
 
     The files carry no ladder, so the caller gives it (Pensieve's: 300, 750, 1200, 1850, 2850,
     4300 kbps). Pensieve's files hold one chunk more than it plays (49 for 48): the last one only
     feeds the "next chunk sizes" look-ahead. All of them are kept here; the ``pensieve`` profile
-    plays the first 48.
+    plays the first 48. Each line holds exactly one number (anything after it is an error).
     """
     d = Path(directory)
     if not d.is_dir():
@@ -278,16 +509,29 @@ def read_pensieve_video(directory: PathLike, bitrates_kbps: Sequence[float], chu
             present = sorted(p.name for p in d.glob(f"{prefix}*"))
             raise VideoFormatError(f, f"missing: {ladder.size} rungs given, files present: {present}")
         values = []
-        for lineno, line in enumerate(f.read_text(encoding="utf-8").splitlines(), start=1):
-            parts = line.split()
+        for lineno, line in enumerate(_read_text(f, "chunk-size file").split("\n"), start=1):
+            if len(line) > _MAX_LINE_CHARS:
+                raise VideoFormatError(f, f"line of {len(line)} characters; a line may have at most {_MAX_LINE_CHARS}", line=lineno)
+            parts = _FIELD.findall(line)
             if not parts:
                 continue
-            try:
-                v = float(parts[0])
-            except ValueError:
-                raise VideoFormatError(f, f"chunk size {parts[0]!r} is not a number", line=lineno) from None
+            if len(parts) != 1:
+                raise VideoFormatError(
+                    f, f"expected one chunk size (bytes) per line, got {len(parts)} fields: {_short(line.strip())}", line=lineno
+                )
+            token = parts[0]
+            if len(token) > _MAX_NUMBER_CHARS:
+                raise VideoFormatError(
+                    f, f"chunk size {_short(token)} has {len(token)} characters; a number may have at most {_MAX_NUMBER_CHARS}",
+                    line=lineno,
+                )
+            if not (_NUMBER.fullmatch(token) or _NON_FINITE.fullmatch(token)):
+                raise VideoFormatError(f, f"chunk size {_short(token)} is not a number", line=lineno)
+            v = float(token)
             if not np.isfinite(v) or v <= 0:
-                raise VideoFormatError(f, f"chunk size {parts[0]!r} must be finite and > 0 bytes", line=lineno)
+                raise VideoFormatError(f, f"chunk size {token!r} must be finite and > 0 bytes", line=lineno)
+            if not MIN_CHUNK_BYTES <= v <= MAX_CHUNK_BYTES:
+                raise VideoFormatError(f, f"chunk size {token} bytes is outside [1, 1e12] bytes", line=lineno)
             values.append(v)
         if not values:
             raise VideoFormatError(f, "empty file: no chunk sizes")
@@ -296,61 +540,88 @@ def read_pensieve_video(directory: PathLike, bitrates_kbps: Sequence[float], chu
     if len(lengths) != 1:
         counts = ", ".join(f"{prefix}{r}: {len(c)}" for r, c in enumerate(columns))
         raise VideoFormatError(d, f"rungs have different chunk counts ({counts})")
-    extra = sorted(p.name for p in d.glob(f"{prefix}*") if p.name[len(prefix):].isdigit() and int(p.name[len(prefix):]) >= ladder.size)
+    rung_name = re.compile(re.escape(prefix) + r"([0-9]{1,9})")
+    extra = sorted(
+        p.name for p in d.glob(f"{prefix}*")
+        if (m := rung_name.fullmatch(p.name)) is not None and int(m.group(1)) >= ladder.size
+    )
     if extra:
         raise VideoFormatError(d, f"{len(extra)} more rung files than the {ladder.size} bitrates given: {extra}")
     sizes = np.array(columns).T
-    return _wrap(d, lambda: Video(ladder, chunk_s, sizes, name=d.name, meta={"source": "pensieve"}))
+    video = _wrap(d, lambda: Video(ladder, chunk_s, sizes, name=d.name, meta={"source": "pensieve"}))
+    return _check_video_limits(d, video)
 
 
 def read_sabre_video(path: PathLike) -> Video:
-    """Sabre's movie JSON: ``{segment_duration_ms, bitrates_kbps, segment_sizes_bits[seg][rung]}``."""
+    """Sabre's movie JSON: ``{segment_duration_ms, bitrates_kbps, segment_sizes_bits[seg][rung]}``.
+
+    Every value must be a JSON number (booleans and strings are not).
+    """
     p = Path(path)
-    data = _load_json(p)
+    data, text = _load_json(p)
     if not isinstance(data, dict):
         raise VideoFormatError(p, "Sabre movie JSON must be an object")
     for key in ("segment_duration_ms", "bitrates_kbps", "segment_sizes_bits"):
         if key not in data:
             raise VideoFormatError(p, f"missing key {key!r}")
-    sizes = data["segment_sizes_bits"]
-    try:
-        bits = np.array(sizes, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise VideoFormatError(p, "segment_sizes_bits must be a list of equal-length lists of numbers") from None
-    return _wrap(
+    duration_ms = _json_float(data["segment_duration_ms"])
+    if duration_ms is None:
+        raise VideoFormatError(
+            p, f"segment_duration_ms={_short(data['segment_duration_ms'])} is not a finite number",
+            line=_json_key_line(text, "segment_duration_ms"),
+        )
+    ladder_kbps = _json_vector(p, text, data, "bitrates_kbps")
+    bits = _json_matrix(p, text, data, "segment_sizes_bits", "segment_sizes_bits must be a list of equal-length lists of numbers")
+    video = _wrap(
         p,
-        lambda: Video(
-            _ladder_bps(data["bitrates_kbps"]),
-            float(data["segment_duration_ms"]) / 1e3,
-            bits / 8.0,
-            name=p.stem,
-            meta={"source": "sabre"},
-        ),
+        lambda: Video(_ladder_bps(ladder_kbps), duration_ms / 1e3, bits / 8.0, name=p.stem, meta={"source": "sabre"}),
     )
+    return _check_video_limits(p, video, text, "segment_sizes_bits")
+
+
+def _json_resolutions(path: Path, text: str, res: Any) -> list[tuple[int, int]]:
+    if not isinstance(res, list):
+        raise VideoFormatError(path, "resolutions must be a list of [width, height] pairs", line=_json_key_line(text, "resolutions"))
+    out = []
+    for i, pair in enumerate(res):
+        ok = (
+            isinstance(pair, list) and len(pair) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_RESOLUTION_PX for v in pair)
+        )
+        if not ok:
+            raise VideoFormatError(
+                path, f"resolutions[{i}]={_short(pair)} must be [width, height], whole numbers of pixels in "
+                f"[1, {MAX_RESOLUTION_PX}]", line=_json_item_line(text, "resolutions", i),
+            )
+        out.append((pair[0], pair[1]))
+    return out
 
 
 def read_abrkit_video(path: PathLike) -> Video:
     """abrkit's own video JSON (see :meth:`Video.to_json`)."""
     p = Path(path)
-    data = _load_json(p)
+    data, text = _load_json(p)
     if not isinstance(data, dict) or data.get("format") != _JSON_FORMAT:
         raise VideoFormatError(p, f"not an abrkit video JSON (expected \"format\": \"{_JSON_FORMAT}\")")
     for key in ("chunk_s", "bitrates_kbps", "sizes_bytes"):
         if key not in data:
             raise VideoFormatError(p, f"missing key {key!r}")
-    try:
-        sizes = np.array(data["sizes_bytes"], dtype=np.float64)
-        quality = None if data.get("quality") is None else np.array(data["quality"], dtype=np.float64)
-    except (TypeError, ValueError):
-        raise VideoFormatError(p, "sizes_bytes and quality must be lists of equal-length lists of numbers") from None
-    res = data.get("resolutions")
-    return _wrap(
-        p,
-        lambda: Video(
-            _ladder_bps(data["bitrates_kbps"]), data["chunk_s"], sizes, quality,
-            None if res is None else [tuple(r) for r in res], data.get("name") or p.stem, data.get("meta") or {},
-        ),
-    )
+    chunk_s = _json_float(data["chunk_s"])
+    if chunk_s is None:
+        raise VideoFormatError(p, f"chunk_s={_short(data['chunk_s'])} is not a finite number", line=_json_key_line(text, "chunk_s"))
+    ladder_kbps = _json_vector(p, text, data, "bitrates_kbps")
+    message = "sizes_bytes and quality must be lists of equal-length lists of numbers"
+    sizes = _json_matrix(p, text, data, "sizes_bytes", message)
+    quality = None if data.get("quality") is None else _json_matrix(p, text, data, "quality", message)
+    res = None if data.get("resolutions") is None else _json_resolutions(p, text, data["resolutions"])
+    name = data.get("name") or p.stem
+    if not isinstance(name, str):
+        raise VideoFormatError(p, f"name={_short(name)} must be a string", line=_json_key_line(text, "name"))
+    meta = data.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise VideoFormatError(p, f"meta={_short(meta)} must be an object", line=_json_key_line(text, "meta"))
+    video = _wrap(p, lambda: Video(_ladder_bps(ladder_kbps), chunk_s, sizes, quality, res, name, meta))
+    return _check_video_limits(p, video, text, "sizes_bytes")
 
 
 def read_video(path: PathLike, bitrates_kbps: Sequence[float] | None = None, chunk_s: float | None = None) -> Video:
@@ -367,7 +638,7 @@ def read_video(path: PathLike, bitrates_kbps: Sequence[float] | None = None, chu
         return read_pensieve_video(p, bitrates_kbps, 4.0 if chunk_s is None else chunk_s)
     if not p.exists():
         raise VideoFormatError(p, "no such file or directory")
-    data = _load_json(p)
+    data, _ = _load_json(p)
     if isinstance(data, dict) and data.get("format") == _JSON_FORMAT:
         video = read_abrkit_video(p)
     elif isinstance(data, dict) and "segment_sizes_bits" in data:
