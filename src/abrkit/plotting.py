@@ -5,15 +5,18 @@ matplotlib is imported inside the functions, never at module load, so abrkit wor
 
 from __future__ import annotations
 
+import textwrap
+from os import PathLike
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ._optional import pyplot as _pyplot
+from .errors import ParameterError
 from .simulate import SimResult
 
-__all__ = ["plot_session", "plot_qoe_cdf", "save_comparison"]
+__all__ = ["plot_session", "plot_qoe_cdf", "plot_comparison", "save_comparison", "COMPARISON_METRICS"]
 
 
 def plot_session(result: SimResult, axes: Any = None) -> Any:
@@ -63,11 +66,77 @@ def plot_qoe_cdf(sessions: pd.DataFrame, metric: str = "qoe", ax: Any = None) ->
     return fig
 
 
-def save_comparison(sessions: pd.DataFrame, path: str) -> None:
-    """A one-page comparison: CDFs of QoE, mean bitrate and rebuffering per controller."""
+#: The panels of the comparison figure: (sessions column, axis label).
+COMPARISON_METRICS = (
+    ("qoe", "session QoE (higher is better)"),
+    ("mean_bitrate_kbps", "mean bitrate (kbit/s)"),
+    ("rebuffer_s", "rebuffering per session (s)"),
+)
+
+
+def plot_comparison(sessions: pd.DataFrame, axes: Any = None, title: str | None = None) -> Any:
+    """Controllers side by side: one horizontal box plot per controller and metric.
+
+    Panels: session QoE, mean bitrate (kbit/s) and rebuffering (seconds per session); each box
+    spans the quartiles of the controller's sessions (one per trace), whiskers reach the last
+    point within 1.5 IQR, circles mark the points beyond, and a diamond with its value marks the
+    mean. Controllers keep their order in ``sessions`` (a ``sessions()`` table), top to bottom.
+    Returns the matplotlib Figure; ``axes``: optional sequence of 3 Axes to draw into.
+    """
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
-    for ax, metric in zip(axes, ("qoe", "mean_bitrate_kbps", "rebuffer_s")):
-        plot_qoe_cdf(sessions, metric, ax=ax)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    import matplotlib
+
+    names = list(dict.fromkeys(sessions["controller"].astype(str)))
+    if axes is None:
+        height = 1.6 + 0.42 * len(names)
+        fig, axes = plt.subplots(1, 3, figsize=(14, height), sharey=True, constrained_layout=True)
+    else:
+        fig = axes[0].figure
+    version = tuple(int(p) for p in matplotlib.__version__.split(".")[:2] if p.isdigit())
+    horizontal = {"orientation": "horizontal"} if version >= (3, 10) else {"vert": False}
+    positions = np.arange(len(names))[::-1] + 1.0  # first controller on top
+    by_name = sessions.groupby(sessions["controller"].astype(str), sort=False)
+    for ax, (metric, label) in zip(axes, COMPARISON_METRICS):
+        data = []
+        for name in names:
+            values = by_name.get_group(name)[metric].to_numpy(dtype=np.float64) if metric in sessions else np.array([])
+            data.append(values[np.isfinite(values)])
+        shown = [d if d.size else np.array([np.nan]) for d in data]
+        ax.boxplot(
+            shown, positions=positions, widths=0.5, patch_artist=True, showmeans=True, **horizontal,
+            boxprops={"facecolor": "#cfe0f3", "edgecolor": "#2b5d8a"}, medianprops={"color": "#2b5d8a", "lw": 1.6},
+            meanprops={"marker": "D", "markerfacecolor": "#d1495b", "markeredgecolor": "white", "markersize": 6},
+            flierprops={"marker": "o", "markersize": 3, "markerfacecolor": "none", "markeredgecolor": "0.45"},
+        )
+        for y, d in zip(positions, data):
+            if d.size:  # the mean's value just above its box, in the gap to the next one
+                ax.text(float(d.mean()), y + 0.27, f"mean {_short_number(float(d.mean()))}", ha="center",
+                        va="bottom", fontsize="x-small", color="#b0283c")
+        ax.set_xlabel(label)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(positions)
+    axes[0].set_yticklabels(names)
+    axes[0].set_ylim(0.4, len(names) + 0.6)
+    n_traces = sessions.groupby(sessions["controller"].astype(str), sort=False).size().max() if len(sessions) else 0
+    head = textwrap.fill(title or "controller comparison", 150)
+    fig.suptitle(f"{head}\nspread over {n_traces} sessions per controller: box = quartiles, line = median, "
+                 "red diamond = mean", fontsize="medium")
+    return fig
+
+
+def _short_number(value: float) -> str:
+    """``3,790`` from 100 up, three significant digits below (``5.65``, ``0.353``)."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def save_comparison(sessions: pd.DataFrame, path: str | PathLike[str], title: str | None = None,
+                    dpi: int = 120) -> None:
+    """Write :func:`plot_comparison` of ``sessions`` to ``path`` (PNG, SVG or PDF by extension)."""
+    plt = _pyplot()
+    fig = plot_comparison(sessions, title=title)
+    try:
+        fig.savefig(path, dpi=dpi)
+    except OSError as exc:
+        raise ParameterError("plot", str(path), f"cannot be written: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
