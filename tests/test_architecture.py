@@ -21,8 +21,10 @@ LAYERS = [
     ("abrkit.profiles",),
     ("abrkit.custom",),
     ("abrkit.simulate",),
-    ("abrkit.samples", "abrkit.plotting", "abrkit.evaluate", "abrkit.optimum"),
-    ("abrkit.cli_ladder",),
+    ("abrkit.samples", "abrkit.plotting", "abrkit.evaluate", "abrkit.optimum", "abrkit.warmup"),
+    ("abrkit.cli._args", "abrkit.cli._output", "abrkit.cli._sweep", "abrkit.cli._help", "abrkit.cli._inputs",
+     "abrkit.cli._columns"),
+    ("abrkit.cli.simulate", "abrkit.cli.predict", "abrkit.cli.traces", "abrkit.cli.ladder", "abrkit.cli.warmup"),
     ("abrkit.cli",),
     ("abrkit.__main__",),
 ]
@@ -99,6 +101,19 @@ def test_kernels_import_only_jit_and_each_other() -> None:
 
 def test_nothing_imports_the_cli() -> None:
     for path in _modules():
-        if path.name in ("cli.py", "__main__.py"):
+        me = _module_name(path)
+        if me == "abrkit.__main__" or me == "abrkit.cli" or me.startswith("abrkit.cli."):
             continue
-        assert "abrkit.cli" not in _imports(path), f"{_module_name(path)} imports abrkit.cli"
+        bad = [t for t in _imports(path) if t == "abrkit.cli" or t.startswith("abrkit.cli.")]
+        assert not bad, f"{me} imports {bad}"
+
+
+def test_cli_commands_do_not_import_each_other() -> None:
+    """Each command module stands on the shared helpers (cli._*) only."""
+    commands = {"abrkit.cli.simulate", "abrkit.cli.predict", "abrkit.cli.traces", "abrkit.cli.ladder",
+                "abrkit.cli.warmup"}
+    for path in (PKG / "cli").glob("*.py"):
+        me = _module_name(path)
+        if me in commands:
+            bad = [t for t in _imports(path) if t in commands and t != me]
+            assert not bad, f"{me} imports {bad}"

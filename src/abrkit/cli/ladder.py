@@ -1,8 +1,8 @@
 """``abrkit ladder``: the per-title ladder optimizer on the command line.
 
-Registered by :mod:`abrkit.cli` (``add_parser(subparsers)``); this module never imports the
-CLI itself, and imports the encoding side only when the command runs, so ``abrkit --help``
-stays fast.
+Registered by :mod:`abrkit.cli` (``add_parser(subparsers)``); imports the encoding side only
+when the command runs (and for the default CRF grids of ``--help``), so ``abrkit --help`` stays
+fast.
 
 Writes into ``--out DIR``: ``result.json`` (:meth:`LadderResult.to_json`), ``points.csv``,
 ``hull.csv``, ``rungs.csv``, ``segments.csv`` and one ``fixed-<name>.csv`` per fixed ladder; with
@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
+
+from ._args import HelpFormatter, finite_float, integer, number_list, optional_float, resolution_list
 
 __all__ = ["add_parser", "cmd_ladder"]
 
@@ -31,54 +32,23 @@ _CODECS = ("x264", "x265", "svtav1", "vp9")
 _FIXED = ("apple-hls-h264", "netflix-2015")
 
 
-def _resolution_list(text: str) -> list[Any]:
-    """``1280x720,640x360`` or ``720,360`` -> [(1280, 720), (640, 360)] or [720, 360]."""
-    items = [t.strip().lower() for t in text.split(",")]
-    if not items or any(not t for t in items):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT or HEIGHT, comma-separated")
-    out: list[Any] = []
-    for item in items:
-        try:
-            if "x" in item:
-                w, h = item.split("x", 1)
-                out.append((int(w), int(h)))
-            else:
-                out.append(int(item))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{item!r} in {text!r} is not WIDTHxHEIGHT or HEIGHT") from None
-    return out
+def _crf_grids_help() -> str:
+    """The default CRF grid of every codec, read from :data:`abrkit.encode.ladder.DEFAULT_CRFS`:
+    ``x264, x265: 16,18,...,50; svtav1, vp9: 20,23,...,62``."""
+    from ..encode.ladder import DEFAULT_CRFS
+
+    by_grid: dict[str, list[str]] = {}
+    for codec, grid in DEFAULT_CRFS.items():
+        by_grid.setdefault(_grid_text(grid), []).append(codec)
+    return "; ".join(f"{', '.join(codecs)}: {text}" for text, codecs in by_grid.items())
 
 
-def _number_list(text: str) -> list[float]:
-    items = [t.strip() for t in text.split(",")]
-    try:
-        values = [float(t) for t in items]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated numbers, e.g. 20,26,32") from None
-    if not values or not all(math.isfinite(v) for v in values):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected finite numbers")
-    return values
-
-
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} must be finite")
-    return value
-
-
-def _optional_float(text: str) -> float | None:
-    return None if text.strip().lower() in ("none", "off") else _float(text)
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+def _grid_text(values: tuple[float, ...]) -> str:
+    """``16,18,...,50`` for an evenly spaced grid, else every value."""
+    steps = {round(b - a, 9) for a, b in zip(values, values[1:])}
+    if len(values) > 4 and len(steps) == 1:
+        return f"{values[0]:g},{values[1]:g},...,{values[-1]:g}"
+    return ",".join(f"{v:g}" for v in values)
 
 
 def add_parser(subparsers: Any, **kwargs: Any) -> argparse.ArgumentParser:
@@ -86,7 +56,7 @@ def add_parser(subparsers: Any, **kwargs: Any) -> argparse.ArgumentParser:
 
     ``kwargs`` go to ``subparsers.add_parser`` (for example ``formatter_class``).
     """
-    kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+    kwargs.setdefault("formatter_class", HelpFormatter)
     p = subparsers.add_parser(
         "ladder",
         help="find the per-title bitrate ladder of a video (encodes with ffmpeg)",
@@ -105,37 +75,37 @@ def add_parser(subparsers: Any, **kwargs: Any) -> argparse.ArgumentParser:
     g.add_argument("--preset", default=None, help="encoder preset (default: the codec's, medium for x264)")
     g.add_argument("--mode", choices=("fast", "exhaustive"), default="fast",
                    help="fast: adaptive sampling of the grid (default); exhaustive: every grid point")
-    g.add_argument("--resolutions", type=_resolution_list, default=None, metavar="WxH,...",
+    g.add_argument("--resolutions", type=resolution_list, default=None, metavar="WxH,...",
                    help="resolutions to search, e.g. 1280x720,640x360 or 720,360 "
                    "(default: the source's and the standard heights below it down to 234)")
-    g.add_argument("--crfs", type=_number_list, default=None, metavar="CRF,...",
-                   help="CRF grid (default: per codec, e.g. 17,20,...,50 for x264)")
+    g.add_argument("--crfs", type=number_list, default=None, metavar="CRF,...",
+                   help=f"CRF grid (default: per codec; {_crf_grids_help()})")
     g.add_argument("--axis", choices=("linear", "log"), default="linear",
                    help="rate axis of the convex hull (default: linear)")
-    g.add_argument("--segment-s", type=_float, default=2.0, metavar="S",
+    g.add_argument("--segment-s", type=finite_float, default=2.0, metavar="S",
                    help="segment duration and keyframe interval in seconds (default: 2)")
-    g.add_argument("--max-duration-s", type=_float, default=None, metavar="S",
+    g.add_argument("--max-duration-s", type=finite_float, default=None, metavar="S",
                    help="encode and score only the first S seconds (quick runs)")
     g.add_argument("--vmaf-model", default="vmaf_v0.6.1", metavar="NAME",
                    help="libvmaf built-in model (default: vmaf_v0.6.1)")
     g = p.add_argument_group("rungs")
-    g.add_argument("--rungs", type=_int, default=None, metavar="N", help="exactly N rungs (default: as many as the steps allow)")
-    g.add_argument("--min-kbps", type=_float, default=None, metavar="KBPS", help="lowest rung bitrate at least this")
-    g.add_argument("--max-kbps", type=_float, default=None, metavar="KBPS", help="highest rung bitrate at most this")
-    g.add_argument("--min-ratio", type=_float, default=None, metavar="R", help="neighbour bitrate ratio at least R")
-    g.add_argument("--max-ratio", type=_float, default=None, metavar="R", help="neighbour bitrate ratio at most R")
-    g.add_argument("--jnd", type=_float, default=6.0, metavar="VMAF",
+    g.add_argument("--rungs", type=integer, default=None, metavar="N", help="exactly N rungs (default: as many as the steps allow)")
+    g.add_argument("--min-kbps", type=finite_float, default=None, metavar="KBPS", help="lowest rung bitrate at least this")
+    g.add_argument("--max-kbps", type=finite_float, default=None, metavar="KBPS", help="highest rung bitrate at most this")
+    g.add_argument("--min-ratio", type=finite_float, default=None, metavar="R", help="neighbour bitrate ratio at least R")
+    g.add_argument("--max-ratio", type=finite_float, default=None, metavar="R", help="neighbour bitrate ratio at most R")
+    g.add_argument("--jnd", type=finite_float, default=6.0, metavar="VMAF",
                    help="smallest VMAF step between neighbouring rungs (default: 6, about one JND)")
-    g.add_argument("--min-vmaf", type=_optional_float, default=30.0, metavar="VMAF",
+    g.add_argument("--min-vmaf", type=optional_float, default=30.0, metavar="VMAF",
                    help="lowest VMAF of a rung ('none': no floor; default: 30)")
-    g.add_argument("--quality-cap", type=_optional_float, default=95.0, metavar="VMAF",
+    g.add_argument("--quality-cap", type=optional_float, default=95.0, metavar="VMAF",
                    help="only the top rung may reach this VMAF ('none': no cap; default: 95)")
     g.add_argument("--fixed", nargs="*", default=list(_FIXED), metavar="NAME",
                    help=f"fixed ladders to compare against (default: {' '.join(_FIXED)}; give none for no comparison)")
     g = p.add_argument_group("run")
-    g.add_argument("--workers", type=_int, default=None, metavar="N",
+    g.add_argument("--workers", type=integer, default=None, metavar="N",
                    help="concurrent ffmpeg jobs (default: CPU count / --threads)")
-    g.add_argument("--threads", type=_int, default=1, metavar="N",
+    g.add_argument("--threads", type=integer, default=1, metavar="N",
                    help="threads per job; x264 output depends on it, so it is part of the cache key (default: 1)")
     g.add_argument("--cache-dir", default=None, metavar="DIR", help="measurement cache (default: OUT/.abrkit-cache)")
     g.add_argument("--no-cache", action="store_true", help="do not read or write a cache on disk")
@@ -156,13 +126,13 @@ def add_parser(subparsers: Any, **kwargs: Any) -> argparse.ArgumentParser:
 
 def cmd_ladder(args: argparse.Namespace) -> int:
     """Run ``abrkit ladder``; returns the exit code (abrkit errors propagate to ``main``)."""
-    from .encode.ladder import optimize_ladder
-    from .encode.quality import QualitySettings
-    from .encode.rungs import RungConstraints
+    from ..encode.ladder import optimize_ladder
+    from ..encode.quality import QualitySettings
+    from ..encode.rungs import RungConstraints
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        from .errors import ParameterError
+        from ..errors import ParameterError
 
         raise ParameterError("--out", str(out), "exists and is not a directory")
     constraints = RungConstraints(
@@ -245,7 +215,7 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
 
 def _plot(result: Any, path: Path) -> Path:
     """The rate-quality plot (:func:`abrkit.encode.plot.plot_ladder`) as a PNG."""
-    from .encode.plot import plot_ladder
+    from ..encode.plot import plot_ladder
 
     fig = plot_ladder(result)
     fig.savefig(path, dpi=120)
@@ -257,8 +227,8 @@ def _plot(result: Any, path: Path) -> Path:
 
 def _renditions(result: Any, args: argparse.Namespace, out: Path, quality: Any) -> list[Path]:
     """Encode the rungs as final renditions (capped CRF) and package them as HLS and DASH."""
-    from .encode.ffmpeg import find_ffmpeg
-    from .encode.package import encode_renditions, renditions_table, video_from_renditions, write_dash, write_hls
+    from ..encode.ffmpeg import find_ffmpeg
+    from ..encode.package import encode_renditions, renditions_table, video_from_renditions, write_dash, write_hls
 
     ff = find_ffmpeg(args.ffmpeg) if args.ffmpeg else find_ffmpeg()
     s = result.settings
