@@ -529,3 +529,126 @@ def test_real_traces_convert_to_every_format(shared_data: Path, tmp_path: Path, 
         assert back.end_s - back.time_s[0] == pytest.approx(original.total_duration_s, abs=1e-6)
     if target in ("csv", "sabre"):
         np.testing.assert_allclose(_latency(back), _latency(original), atol=1e-9)
+
+
+# -- hostile input (issue 11): every malformed file is a TraceFormatError with file and line ---------
+
+HUGE = "9" * 5000
+
+# (format, file name, content, line the error must name or None, message pattern)
+HOSTILE_FILES = [
+    # 5,000-digit numbers used to escape as ValueError (int-digit limit) or be read as inf.
+    ("cooked", "t", f"0 1\n1 {HUGE}\n", 2, r"bandwidth_Mbps '9{30}.* has 5000 characters; a number may have at most 100"),
+    ("mahimahi", "t", f"1\n{HUGE}\n", 2, r"timestamp '9+\.\.\. is above the limit of 10000000000 ms"),
+    ("norway-raw", "t", f"1289406399 549692 59.85 10.78 {HUGE} 1008\n", 1, r"bytes '9+\.\.\. has 5000 characters"),
+    ("csv", "t.csv", f"time_s,bandwidth_kbps\n0,1\n1,{HUGE}\n", 3, r"bandwidth_kbps '9+\.\.\. has 5000 characters"),
+    ("sabre", "t.json", '[\n{"duration_ms": 1000, "bandwidth_kbps": 1, "latency_ms": 0},\n{"duration_ms": 1000,\n "bandwidth_kbps": ' + HUGE + ', "latency_ms": 0}]', 4, r"invalid JSON: a number is too long"),
+    ("sabre", "t.json", '[{"duration_ms": 1000, "bandwidth_kbps": ' + "9" * 400 + ', "latency_ms": 0}]', 1, r"period 0: bandwidth_kbps=<integer of 400 digits> is not a finite number"),
+    # CSV fields over the csv module's 128 KiB limit used to escape as _csv.Error.
+    ("csv", "t.csv", "time_s,bandwidth_kbps\n0," + "1" * 140_000 + "\n", 2, r"line of 140002 characters; a line may have at most 65536"),
+    ("csv", "t.csv", 'time_s,bandwidth_kbps\n0,"1\r2"\n', 2, r"malformed CSV line|is not a number"),
+    # JSON values of the wrong type used to escape as TypeError from numpy.isfinite.
+    ("sabre", "t.json", '[\n{"duration_ms": {"a": 1}, "bandwidth_kbps": 1, "latency_ms": 0}]', 2, r"period 0: duration_ms=\{'a': 1\} is not a finite number"),
+    ("sabre", "t.json", '[\n{"duration_ms": true, "bandwidth_kbps": 1, "latency_ms": 0}]', 2, r"duration_ms=True is not a finite number"),
+    ("sabre", "t.json", '[\n{"duration_ms": "1000", "bandwidth_kbps": 1, "latency_ms": 0}]', 2, r"duration_ms='1000' is not a finite number"),
+    ("genet", "t.json", '{"timestamps": [0, 1],\n "bandwidths": [1, 2],\n "link_rtt": [80]}', 3, r"link_rtt=\[80\] must be a finite number >= 0"),
+    ("genet", "t.json", '{"timestamps": [0, 1],\n "bandwidths": [1, 2],\n "delays": [1, {"x": 2}]}', 3, r"delays\[1\]=\{'x': 2\} must be a finite number >= 0"),
+    ("genet", "t.json", '{"timestamps": [0, 1],\n "bandwidths": [1, ' + "9" * 400 + ']}', 2, r"bandwidths\[1\]=<integer of 400 digits> is not a finite number"),
+    ("genet", "t.json", '{"timestamps": [0, 1], "bandwidths": [1, 2], "end_s": "5"}', 1, r"end_s='5' must be a finite number >= 0"),
+    # Absurd but finite values: errors naming the line and the limit, never silent infinities.
+    ("cooked", "t", "0 1\n1 1e300\n", 2, r"bandwidth_Mbps 1e300 is 1e\+306 bit/s, above the limit of 1 Tbit/s"),
+    ("cooked", "t", "0 1\n1e12 1\n", 2, r"time_s 1e12 is 1e\+12 s, above the limit of 1e7 s"),
+    ("sabre", "t.json", '[{"duration_ms": 1000, "bandwidth_kbps": 1000, "latency_ms": 1e300}]', 1, r"latency_ms=1e\+300 is 1e\+297 s, above the limit of 3600 s"),
+    ("sabre", "t.json", '[{"duration_ms": 1e-300, "bandwidth_kbps": 1000, "latency_ms": 0}]', None, r"period 0 lasts 1e-303 s, below the limit of 1e-06 s"),
+    ("csv", "t.csv", "time_s,bandwidth_mbps,latency_s\n0,1,1e9\n", 2, r"latency_s 1e9 is 1e\+09 s, above the limit of 3600 s"),
+    ("csv", "t.csv", "time_s,bandwidth_kbps\n0,1\n# end_s=1e300\n", 3, r"end_s 1e300 is 1e\+300 s, above the limit"),
+    ("norway-raw", "t", "1289406399 549692 59.85 10.78 1e300 1008\n", 1, r"bytes 1e300 over elapsed_ms 1008 is 7\.93651e\+300 bit/s, above the limit of 1 Tbit/s"),
+    ("norway-raw", "t", "1289406399 549692 59.85 10.78 100 1e-320\n", 1, r"elapsed_ms 1e-320 is below the limit of 0\.001 ms"),
+    ("belgium-raw", "t", "-5 39287 51.03 3.73 2493100 1000\n", 1, r"unix_time -5 must be between 0 and"),
+    ("mahimahi", "t", "1\n100000000000\n", 2, r"timestamp 100000000000 is above the limit of 10000000000 ms"),
+    ("mahimahi", "t", "1\n1000000000000000\n", 2, r"timestamp 1000000000000000 is above the limit"),
+    # Python's float() and int() accept more than a trace file should: underscores, other scripts.
+    ("cooked", "t", "0 1\n1 1_000\n", 2, r"bandwidth_Mbps '1_000' is not a number"),
+    ("cooked", "t", "0 1\n1 \u0661\n", 2, r"bandwidth_Mbps '\u0661' is not a number"),
+    ("mahimahi", "t", "1\n\u0662\n", 2, r"timestamp '\u0662' is not an integer number of milliseconds"),
+    ("csv", "t.csv", "time_s,bandwidth_kbps\n0,1\n1,Infinity\n", 3, r"bandwidth_kbps 'Infinity' is not finite"),
+    # Deep nesting used to reach the recursive JSON parser (RecursionError).
+    ("sabre", "t.json", "[" * 100_000, 1, r"JSON nested deeper than 100 levels"),
+    ("genet", "t.json", '{"timestamps":\n' + "[" * 5000 + "]" * 5000 + "}", 2, r"JSON nested deeper than 100 levels"),
+    # Line numbers count \n only: a form feed or a Unicode line separator earlier does not shift them.
+    ("csv", "t.csv", "time_s,bandwidth_kbps\n# note \u2028 and \x0c and \x85\n0,1\n1,x\n", 4, r"bandwidth_kbps 'x' is not a number"),
+    ("cooked", "t", "0 1\x0c\n1 2\n2 -1\n", 3, r"bandwidth_Mbps -1\.0 is negative"),
+    # Bytes that are not UTF-8 name the line they are on.
+    ("cooked", "t", b"0 1\n1 2\n2 \xe9\n", 3, r"not a UTF-8 text file"),
+]
+
+
+@pytest.mark.parametrize(
+    "fmt, name, text, line, match", HOSTILE_FILES, ids=[f"{h[0]}-{i}" for i, h in enumerate(HOSTILE_FILES)]
+)
+def test_hostile_files_are_clean_errors(tmp_path: Path, fmt: str, name: str, text: str | bytes, line: int | None, match: str) -> None:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8", newline="")
+    where = re.escape(str(path)) + (f", line {line}" if line is not None else "")
+    with pytest.raises(TraceFormatError, match=f"^{where}: .*(?:{match})") as info:
+        read_trace(path, fmt)
+    assert info.value.path == str(path) and info.value.line == line
+
+
+def test_a_far_mahimahi_timestamp_costs_no_memory(tmp_path: Path) -> None:
+    # 26 bytes used to take 27.5 s and 5.9 GB; a timestamp within the limit, read in 1 ms bins,
+    # now gives one zero-bandwidth period for the gap instead of billions of bins.
+    path = _file(tmp_path, "far", "1\n5000000000\n")
+    t = read_trace(path, "mahimahi", bin_ms=1)
+    assert t.n_periods == 3 and t.end_s == 5e6
+    np.testing.assert_array_equal(t.time_s, [0.0, 0.001, 4999999.999])
+    np.testing.assert_allclose(t.bandwidth_bps, [PACKET_BITS / 1e-3, 0.0, PACKET_BITS / 1e-3])
+    assert np.dot(t.bandwidth_bps, t.duration_s) == pytest.approx(2 * PACKET_BITS)
+    from abrkit.traces import trace_stats
+
+    assert trace_stats(t)["zero_fraction"] == pytest.approx(1.0)
+
+
+def test_merged_mahimahi_bins_describe_the_same_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from abrkit.traces import formats
+
+    path = _file(tmp_path, "m", "0\n1\n1\n2\n1000\n1001\n2000\n2500\n")
+    per_bin = read_trace(path, "mahimahi", bin_ms=250)
+    monkeypatch.setattr(formats, "_MAX_MAHIMAHI_BINS", 1)
+    merged = read_trace(path, "mahimahi", bin_ms=250)
+    assert merged.n_periods == 8 < per_bin.n_periods == 10 and merged.end_s == per_bin.end_s
+    at = np.linspace(0, 2.5, 101)
+    np.testing.assert_allclose(_cum_bits(merged, at), _cum_bits(per_bin, at))
+
+
+def test_a_long_comment_preamble_does_not_hide_a_csv_header(tmp_path: Path) -> None:
+    path = _file(tmp_path, "t.csv", "# measured on a train\n" * 1000 + "time_s,bandwidth_kbps\n0,100\n1,200\n")
+    assert path.stat().st_size > 8192
+    assert detect_format(path) == "csv"
+    assert read_trace(path).n_periods == 2
+
+
+@pytest.mark.parametrize("fmt", ALL_FORMATS)
+def test_a_utf8_bom_is_accepted_in_every_format(tmp_path: Path, sample: Trace, fmt: str) -> None:
+    plain = tmp_path / f"plain{FORMATS[fmt].extension}"
+    write_trace(sample, plain, fmt)
+    bom = tmp_path / f"bom{FORMATS[fmt].extension}"
+    bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    assert detect_format(bom) == fmt
+    assert read_trace(bom).equals(read_trace(plain))
+
+
+def test_a_json_file_is_only_detected_as_a_json_format(tmp_path: Path) -> None:
+    with pytest.raises(TraceFormatError, match=r"unknown trace format: .*a \.json file can only be sabre or genet"):
+        read_trace(_file(tmp_path, "five.json", "5\n"))
+    assert detect_format(_file(tmp_path, "five", "5\n")) == "mahimahi"  # without the suffix it is one
+
+
+def test_sniffers_never_raise(tmp_path: Path) -> None:
+    # Fields over the csv module's limit, 5,000-digit lines and stray quotes only fail to match.
+    for text in ["time_s," + "x" * 140_000 + "\n", HUGE + "\n" + HUGE + "\n", '"\r"\n', "\x00\n"]:
+        with pytest.raises(TraceFormatError, match=r"unknown trace format"):
+            detect_format(_file(tmp_path, "t", text))

@@ -14,6 +14,7 @@ from abrkit.errors import ParameterError, TraceFormatError
 from abrkit.traces import (
     PRESETS,
     Trace,
+    TraceSkippedWarning,
     load_traces,
     markov_trace,
     preset_trace,
@@ -109,6 +110,71 @@ def test_load_traces_passes_format_options(tmp_path: Path) -> None:
     (trace,) = load_traces(tmp_path, "mahimahi", bin_ms=500)
     assert trace.n_periods == 4
     np.testing.assert_allclose(trace.bandwidth_bps, 12e6)
+
+
+def test_load_traces_skips_an_undetectable_file_in_a_directory_with_a_warning(tmp_path: Path) -> None:
+    # A README in a trace directory used to abort the whole run (issue 11).
+    _write_constant(tmp_path / "a", 500.0)
+    _write_constant(tmp_path / "b", 700.0)
+    (tmp_path / "README.md").write_text("# Traces\n\nMeasured on a bus.\n", encoding="utf-8")
+    (tmp_path / "blank").write_text("\n", encoding="utf-8")
+    with pytest.warns(TraceSkippedWarning) as caught:
+        traces = load_traces(tmp_path)
+    assert [t.name for t in traces] == ["a", "b"]
+    messages = sorted(str(w.message) for w in caught)
+    assert len(messages) == 2
+    assert "README.md: unknown trace format" in messages[0] and "blank: empty file" in messages[1]
+    with pytest.raises(TraceFormatError, match=r"README\.md: unknown trace format"):
+        load_traces(tmp_path, strict=True)
+    with pytest.raises(TraceFormatError, match=r"README\.md: unknown trace format"):
+        load_traces(tmp_path / "README.md")  # a file named explicitly is always read
+
+
+def test_load_traces_still_fails_on_a_malformed_trace_and_on_only_junk(tmp_path: Path) -> None:
+    (tmp_path / "bad").write_text("0 1\n1 -5\n", encoding="utf-8")  # detected as cooked, then invalid
+    with pytest.raises(TraceFormatError, match=r"bad, line 2: bandwidth_Mbps -5\.0 is negative"):
+        load_traces(tmp_path)
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "notes.txt").write_text("hello\n", encoding="utf-8")
+    with pytest.warns(TraceSkippedWarning), pytest.raises(TraceFormatError, match=r"junk: no trace files: every file"):
+        load_traces(junk)
+
+
+# -- statistics on long and extreme traces (issue 11) ---------------------------------------------
+
+
+def test_trace_stats_on_the_longest_trace_the_readers_accept() -> None:
+    t = Trace([0.0, 5.0], [1e12, 0.0], end_s=1e7)  # readers' limits: 1 Tbit/s, 1e7 s
+    stats = trace_stats(t)
+    assert stats["duration_s"] == 1e7 and math.isfinite(stats["autocorr"])
+    assert stats["mean_kbps"] == pytest.approx(1e9 * 5 / 1e7)
+
+
+def test_trace_stats_refuses_too_many_bins_clearly() -> None:
+    with pytest.raises(ParameterError, match=r"autocorr_lag_s=1\.0 is invalid: gives 1e\+12 bins .* at most 20000000"):
+        trace_stats(Trace([0.0], [1.0], end_s=1e12))
+    with pytest.raises(ParameterError, match=r"autocorr_lag_s=1e-320 is invalid: gives inf bins"):
+        trace_stats(Trace([0.0], [1.0], end_s=1.0), autocorr_lag_s=1e-320)
+
+
+def test_trace_stats_blocks_match_one_pass() -> None:
+    from abrkit.traces import stats
+
+    t = markov_trace(300.0, [300.0, 1200.0, 4000.0], 6.0, seed=3)
+    whole = trace_stats(t, autocorr_lag_s=0.5)
+    old = stats._BIN_BLOCK
+    try:
+        stats._BIN_BLOCK = 7
+        blocked = trace_stats(t, autocorr_lag_s=0.5)
+    finally:
+        stats._BIN_BLOCK = old
+    assert blocked["autocorr"] == pytest.approx(whole["autocorr"], rel=1e-12)
+
+
+def test_trace_stats_survives_huge_bandwidths() -> None:
+    stats = trace_stats(Trace([0.0, 1.0], [1e300, 3e300], end_s=2.0))
+    assert stats["mean_kbps"] == pytest.approx(2e297) and stats["std_kbps"] == pytest.approx(1e297)
 
 
 # -- synthetic ----------------------------------------------------------------------------------

@@ -317,7 +317,10 @@ _JSON = json.JSONDecoder()
 
 def _short(value: object, limit: int = 40) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
-        return f"<integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
+        try:
+            return f"<integer of {len(str(abs(value)))} digits>"
+        except ValueError:  # beyond Python's int-to-str limit
+            return f"<integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

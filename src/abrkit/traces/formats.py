@@ -43,8 +43,9 @@ physical bounds, far above anything a real trace holds:
 * bandwidth <= 1 Tbit/s (:data:`MAX_BANDWIDTH_BPS`), >= 0;
 * every time (period start, duration, end, a raw log's ``ms_since_start`` and ``elapsed_ms``,
   a mahimahi timestamp) <= 1e7 s, about 116 days (:data:`MAX_TIME_S`);
+* every period lasts at least 1 microsecond (:data:`MIN_PERIOD_S`);
 * latency <= 3600 s (:data:`MAX_LATENCY_S`), >= 0;
-* a raw log's unix time between 0 and 1e11 s (the year 5138).
+* a raw log's unix time between 0 and 1e11 s (the year 5138), its ``elapsed_ms`` >= 0.001.
 
 Input size is bounded too: files up to 1 GiB, lines (and so CSV fields) up to 64 KiB, numbers
 up to 100 characters (ASCII digits, sign, point, exponent: no ``_``, no ``nan``/``inf``), JSON
@@ -84,6 +85,7 @@ __all__ = [
     "MAX_BANDWIDTH_BPS",
     "MAX_TIME_S",
     "MAX_LATENCY_S",
+    "MIN_PERIOD_S",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -127,6 +129,8 @@ def register(fmt: TraceFormat) -> TraceFormat:
 MAX_BANDWIDTH_BPS = 1e12
 #: Largest time a trace may hold (period start, duration, end, ms_since_start): 1e7 s, about 116 days.
 MAX_TIME_S = 1e7
+#: Shortest period a trace may hold: 1 microsecond.
+MIN_PERIOD_S = 1e-6
 #: Largest request latency: one hour.
 MAX_LATENCY_S = 3600.0
 #: Largest file a reader opens: 1 GiB.
@@ -139,6 +143,8 @@ MAX_NUMBER_CHARS = 100
 MAX_JSON_DEPTH = 100
 #: Latest unix time in a raw log: 1e11 s (the year 5138).
 _MAX_UNIX_S = 1e11
+#: Shortest ``elapsed_ms`` of a raw log line: 1 microsecond (the logs hold whole milliseconds).
+_MIN_ELAPSED_MS = 1e-3
 #: Above this many bins a mahimahi trace keeps each run of empty bins as one zero-bandwidth period.
 _MAX_MAHIMAHI_BINS = 1_000_000
 
@@ -156,7 +162,10 @@ _LIMIT_UNITS = {"bandwidth": "bit/s", "time": "s", "latency": "s"}
 def _short(value: object, limit: int = 40) -> str:
     """repr of a value, cut to ``limit`` characters (a number of 5,000 digits stays readable)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
-        return f"<integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
+        try:
+            return f"<integer of {len(str(abs(value)))} digits>"
+        except ValueError:  # beyond Python's int-to-str limit
+            return f"<integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -380,6 +389,12 @@ def _check_trace_limits(path: Path, trace: Trace) -> Trace:
         )
     if float(trace.end_s) > MAX_TIME_S:  # type: ignore[arg-type]
         raise TraceFormatError(path, f"the trace ends at {float(trace.end_s):.6g} s, above the limit of {_LIMITS_TEXT['time']}")  # type: ignore[arg-type]
+    short = trace.duration_s < MIN_PERIOD_S
+    if np.any(short):
+        i = int(np.flatnonzero(short)[0])
+        raise TraceFormatError(
+            path, f"period {i} lasts {float(trace.duration_s[i]):.6g} s, below the limit of {MIN_PERIOD_S:g} s (1 microsecond)"
+        )
     if trace.latency_s is not None and trace.latency_s.size and float(trace.latency_s.max()) > MAX_LATENCY_S:
         i = int(np.argmax(trace.latency_s))
         raise TraceFormatError(
@@ -690,7 +705,8 @@ def _read_mahimahi(path: Path, bin_ms: int = 1000) -> Trace:
                 raise TraceFormatError(path, f"timestamp {shown} is negative", line=lineno)
             if len(digits.lstrip("0")) > max_digits:
                 raise TraceFormatError(
-                    path, f"timestamp {_short(token)} is above the limit of {max_ms} ms, {_LIMITS_TEXT['time']}",
+                    path, f"timestamp {token if len(token) <= 40 else _short(token)} is above the limit of {max_ms} ms, "
+                    f"{_LIMITS_TEXT['time']}",
                     line=lineno,
                 )
         value = int(token)
@@ -827,6 +843,8 @@ def _read_raw6(path: Path, fmt: str, unix_scale: float) -> Trace:
             raise TraceFormatError(path, f"bytes {nbytes!r} is negative", line=lineno)
         if elapsed <= 0:
             raise TraceFormatError(path, f"elapsed_ms {elapsed!r} must be > 0", line=lineno)
+        if elapsed < _MIN_ELAPSED_MS:
+            raise TraceFormatError(path, f"elapsed_ms {parts[5]} is below the limit of {_MIN_ELAPSED_MS:g} ms", line=lineno)
         if not 0 <= unix_t * unix_scale <= _MAX_UNIX_S:
             unit = "s" if unix_scale == 1.0 else "ms"
             raise TraceFormatError(
