@@ -86,7 +86,8 @@ def plot_comparison(sessions: pd.DataFrame, axes: Any = None, title: str | None 
     plt = _pyplot()
     import matplotlib
 
-    names = list(dict.fromkeys(sessions["controller"].astype(str)))
+    labels = sessions["controller"].astype(str).to_numpy()
+    names = list(dict.fromkeys(labels))
     if axes is None:
         height = 1.6 + 0.42 * len(names)
         fig, axes = plt.subplots(1, 3, figsize=(14, height), sharey=True, constrained_layout=True)
@@ -95,11 +96,10 @@ def plot_comparison(sessions: pd.DataFrame, axes: Any = None, title: str | None 
     version = tuple(int(p) for p in matplotlib.__version__.split(".")[:2] if p.isdigit())
     horizontal = {"orientation": "horizontal"} if version >= (3, 10) else {"vert": False}
     positions = np.arange(len(names))[::-1] + 1.0  # first controller on top
-    by_name = sessions.groupby(sessions["controller"].astype(str), sort=False)
     for ax, (metric, label) in zip(axes, COMPARISON_METRICS):
         data = []
         for name in names:
-            values = by_name.get_group(name)[metric].to_numpy(dtype=np.float64) if metric in sessions else np.array([])
+            values = sessions.loc[labels == name, metric].to_numpy(dtype=np.float64) if metric in sessions else np.array([])
             data.append(values[np.isfinite(values)])
         shown = [d if d.size else np.array([np.nan]) for d in data]
         ax.boxplot(
@@ -117,7 +117,7 @@ def plot_comparison(sessions: pd.DataFrame, axes: Any = None, title: str | None 
     axes[0].set_yticks(positions)
     axes[0].set_yticklabels(names)
     axes[0].set_ylim(0.4, len(names) + 0.6)
-    n_traces = sessions.groupby(sessions["controller"].astype(str), sort=False).size().max() if len(sessions) else 0
+    n_traces = max((int(np.count_nonzero(labels == name)) for name in names), default=0)
     head = textwrap.fill(title or "controller comparison", 150)
     fig.suptitle(f"{head}\nspread over {n_traces} sessions per controller: box = quartiles, line = median, "
                  "red diamond = mean", fontsize="medium")

@@ -19,9 +19,10 @@ def cmd_warmup(args: argparse.Namespace) -> int:
     table = warmup(args.controllers, args.profiles, progress=args.progress)
     if args.format == "table":
         done = table[table["status"] == "compiled"]
+        skipped = len(table) - len(done)
         text = render(table, "table", {"seconds": "seconds (wall)"}) + (
-            f"\n{len(done)} sessions compiled in {done['seconds'].sum():.1f} s; "
-            f"{len(table) - len(done)} combinations not supported\n"
+            f"\nran {len(done)} session{'s' if len(done) != 1 else ''} in {done['seconds'].sum():.1f} s "
+            f"(compiling included); {skipped} combination{'s' if skipped != 1 else ''} not supported yet\n"
         )
     else:
         text = render(table, args.format)
