@@ -282,3 +282,114 @@ def test_looped_repeats_or_cuts_like_sabres_movie_length():
     assert video.looped(6.0).n_chunks == 2 and video.looped(12.0).n_chunks == 4
     with pytest.raises(ParameterError, match="duration_s"):
         video.looped(0.0)
+
+
+# -- hostile input (issue 11): every malformed file is a VideoFormatError with file and line -------
+
+ABRKIT = {"format": "abrkit-video", "version": 1, "name": "x", "chunk_s": 4.0, "bitrates_kbps": [100, 200],
+          "sizes_bytes": [[1000, 2000], [1100, 2100]]}
+SABRE = {"segment_duration_ms": 3000, "bitrates_kbps": [100, 200], "segment_sizes_bits": [[8000, 16000], [8800, 16800]]}
+
+
+def _json_file(tmp_path, obj, **changes):
+    path = tmp_path / "movie.json"
+    path.write_text(json.dumps({**obj, **changes}, indent=1), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "base, changes, line, message",
+    [
+        # Booleans and numeric strings are not numbers (`true` used to simulate 1 ms segments).
+        (SABRE, {"segment_duration_ms": True}, 2, "segment_duration_ms=True is not a finite number"),
+        (SABRE, {"segment_duration_ms": "3000"}, 2, "segment_duration_ms='3000' is not a finite number"),
+        (SABRE, {"segment_duration_ms": {}}, 2, "segment_duration_ms={} is not a finite number"),  # was a raw TypeError
+        (SABRE, {"bitrates_kbps": [True, 200]}, 4, "bitrates_kbps[0]=True is not a finite number"),
+        (SABRE, {"segment_sizes_bits": [[8000, "16000"], [1, 2]]}, 8, "segment_sizes_bits[0][1]='16000' is not a finite number"),
+        (SABRE, {"segment_sizes_bits": None}, 7, "segment_sizes_bits must be a list of equal-length lists of numbers"),
+        (ABRKIT, {"chunk_s": False}, 5, "chunk_s=False is not a finite number"),
+        # Integers too large for a float used to escape as OverflowError.
+        (SABRE, {"bitrates_kbps": [10**400, 200]}, 4, "bitrates_kbps[0]=<integer of 401 digits> is not a finite number"),
+        (ABRKIT, {"sizes_bytes": [[1000, 10**400], [1, 2]]}, 11, "sizes_bytes[0][1]=<integer of 401 digits> is not a finite number"),
+        # Resolutions: whole numbers only (`[[1.5, 2.7]]` used to become (1, 2)); None used to be a TypeError.
+        (ABRKIT, {"resolutions": [[1.5, 2.7], [640, 360]]}, 21, "resolutions[0]=[1.5, 2.7] must be [width, height], whole numbers"),
+        (ABRKIT, {"resolutions": [None, [640, 360]]}, 21, "resolutions[0]=None must be [width, height]"),
+        (ABRKIT, {"resolutions": [["1280", 720], [640, 360]]}, 21, "resolutions[0]=['1280', 720] must be"),
+        (ABRKIT, {"resolutions": 5}, 20, "resolutions must be a list of [width, height] pairs"),
+        (ABRKIT, {"name": ["x"]}, 4, "name=['x'] must be a string"),
+        (ABRKIT, {"meta": [1]}, 20, "meta=[1] must be an object"),
+        # Values within no physical bound (a 1e-320-byte chunk used to reach the simulator).
+        (SABRE, {"segment_sizes_bits": [[1e-320, 16000], [8800, 16800]]}, 8, "chunk 0 of rung 0 is 1.24999e-321 bytes, outside [1, 1e12] bytes"),
+        (SABRE, {"segment_duration_ms": 1e-300}, 2, "chunk duration 1e-303 s is outside [0.001, 86400] s"),
+        (SABRE, {"bitrates_kbps": [100, 1e300]}, 5, "bitrates_kbps[1]=1e+300 is outside [0.001, 1e9] kbps"),
+        (ABRKIT, {"quality": [[1e300, 1], [2, 3]]}, 21, "quality of chunk 0 at rung 0 is 1e+300, beyond +-1e+06"),
+    ],
+)
+def test_hostile_json_videos_are_clean_errors(tmp_path, base, changes, line, message):
+    path = _json_file(tmp_path, base, **changes)
+    with pytest.raises(VideoFormatError, match=re.escape(f"{path}, line {line}: {message}")) as info:
+        read_video(path)
+    assert info.value.line == line and info.value.path == str(path)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[" * 100_000, "line 1: JSON nested deeper than 100 levels"),  # was a RecursionError
+        ('{"segment_duration_ms": 3000,\n "bitrates_kbps": [' + "9" * 5000 + "]}", "line 2: invalid JSON: a number is too long"),
+    ],
+)
+def test_json_that_python_cannot_parse_is_a_clean_error(tmp_path, text, message):
+    path = tmp_path / "movie.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(VideoFormatError, match=re.escape(f"{path}, {message}")):
+        read_video(path)
+
+
+@pytest.mark.parametrize(
+    "body, line, message",
+    [
+        (b"200\n210\n1000 garbage\n", 3, "expected one chunk size (bytes) per line, got 2 fields: '1000 garbage'"),  # was read as 1000
+        (b"200\n210 220\n", 2, "expected one chunk size (bytes) per line, got 2 fields"),
+        (b"200\n\xe9\n", 2, "not a UTF-8 text file"),  # was a UnicodeDecodeError
+        (b"200\n" + b"9" * 5000 + b"\n", 2, "chunk size '" + "9" * 36 + "... has 5000 characters"),
+        (b"200\n1e-320\n", 2, "chunk size 1e-320 bytes is outside [1, 1e12] bytes"),
+        (b"200\n1e13\n", 2, "chunk size 1e13 bytes is outside [1, 1e12] bytes"),
+        (b"200\n1_000\n", 2, "chunk size '1_000' is not a number"),
+        (b"200\n\x0c210\n1000 x\n", 3, "expected one chunk size"),  # a form feed does not shift line numbers
+    ],
+)
+def test_hostile_chunk_size_files_are_clean_errors(tmp_path, body, line, message):
+    d = _pensieve_dir(tmp_path, [[100, 110, 120], [200, 210, 220]])
+    (d / "video_size_1").write_bytes(body)
+    with pytest.raises(VideoFormatError, match=re.escape(f"{d / 'video_size_1'}, line {line}: {message}")):
+        read_video(d, [300, 750])
+
+
+def test_a_utf8_bom_is_accepted_by_every_video_reader(tmp_path):
+    d = _pensieve_dir(tmp_path, [[100, 110], [200, 210]])
+    (d / "video_size_0").write_bytes(b"\xef\xbb\xbf100\n110\n")
+    assert read_video(d, [300, 750]).sizes_bytes[0, 0] == 100
+    for obj in (ABRKIT, SABRE):
+        path = tmp_path / "bom.json"
+        path.write_bytes(b"\xef\xbb\xbf" + json.dumps(obj).encode())
+        assert read_video(path).n_rungs == 2
+
+
+def test_rung_files_with_huge_numbers_in_their_names_are_not_rungs(tmp_path):
+    d = _pensieve_dir(tmp_path, [[100], [200]])
+    (d / ("video_size_" + "9" * 200)).write_text("1\n")  # int() of the suffix used to be unbounded
+    (d / "video_size_\u00b2").write_text("1\n")  # a superscript two is a digit to str.isdigit, not to int()
+    assert read_video(d, [300, 750]).n_rungs == 2
+
+
+def test_video_validation_rejects_fractional_and_malformed_resolutions():
+    with pytest.raises(ParameterError, match=r"resolutions\[0\]=\(1\.5, 2\.7\) is invalid: must be a sequence of \(width, height\) pairs of whole numbers"):
+        _video(resolutions=[(1.5, 2.7), (640, 360)])
+    with pytest.raises(ParameterError, match=r"resolutions\[0\]=None is invalid"):
+        _video(resolutions=[None, (640, 360)])
+    with pytest.raises(ParameterError, match=r"chunk_s=\{\} is invalid: must be finite and > 0"):
+        _video(chunk_s={})
+    with pytest.raises(ParameterError, match=r"sizes_bytes=.* is invalid: must be an array of numbers"):
+        _video(sizes_bytes=[[10**400, 1]] * 3)
+    assert _video(resolutions=[(1280.0, 720.0), (np.int64(640), 360)]).resolutions == ((1280, 720), (640, 360))
