@@ -77,6 +77,7 @@ __all__ = [
     "PufferEstimator",
     "RobustMpcDiscount",
     "DashjsThroughputHistory",
+    "Dashjs5ThroughputModel",
     "ShakaEwmaBandwidthEstimator",
     "HlsjsEwmaBandwidthEstimator",
     "TwoEwmaEstimator",
@@ -344,11 +345,11 @@ class HlsjsEwmaBandwidthEstimator(_Estimator):
 
 
 class DashjsThroughputHistory(_Estimator):
-    """dash.js ``src/streaming/rules/ThroughputHistory.js`` (EWMA mode) and the throughput
+    """dash.js 4.x ``src/streaming/rules/ThroughputHistory.js`` (EWMA mode) and the throughput
     rule's safety factor.
 
-    ``_updateEwmaEstimate``: weight ``0.001 * downloadTimeInMilliseconds`` (the source's value;
-    the issue's 0.0015 is not what dash.js does), ``alpha = 0.5 ** (weight / halfLife)`` with
+    ``_updateEwmaEstimate``: weight ``0.001 * downloadTimeInMilliseconds`` (4.x; 5.x weighs by
+    0.0015 x ms, see :class:`Dashjs5ThroughputModel`), ``alpha = 0.5 ** (weight / halfLife)`` with
     half-lives 3 s (fast) and 8 s (slow), ``estimate = (1 - alpha) * value + alpha *
     estimate``. ``getAverageEwma``: NaN until some weight is in, else the smaller of the two
     estimates divided by ``1 - 0.5 ** (totalWeight / halfLife)``. ``getSafeAverageThroughput``
@@ -391,6 +392,59 @@ class DashjsThroughputHistory(_Estimator):
         return self.get_safe_average_throughput()
 
 
+class Dashjs5ThroughputModel(_Estimator):
+    """dash.js 5.x throughput EWMA: ``src/streaming/models/ThroughputModel.js`` (``addEntry``,
+    ``_updateEwmaValues``) read out by ``src/streaming/controllers/ThroughputController.js``
+    (``getEwma``, ``getSafeAverageThroughput``), with the defaults of ``src/core/Settings.js``.
+
+    A media-segment request adds the sample ``8 * bytes / downloadTimeInMs`` (kbit/s there,
+    bits/s here; the latency is left out, ``useDeadTimeLatency: true``) with the weight
+    ``weightDownloadTimeMultiplicationFactor * downloadTimeInMs`` = 0.0015 x ms to two EWMAs
+    with ``alpha = 0.5 ** (weight / halfLife)``, half-lives ``throughputFastHalfLifeSeconds`` = 3
+    and ``throughputSlowHalfLifeSeconds`` = 8, and adds the weight to ``totalWeight``.
+    ``getEwma``: NaN while ``totalWeight <= 0``, else the smaller of ``estimate / (1 - 0.5 **
+    (totalWeight / halfLife))``; the safe average multiplies by ``bandwidthSafetyFactor`` 0.9.
+    (dash.js also rounds the sample and the average to whole kbit/s; not modelled.)
+    """
+
+    def __init__(self, weight_factor_per_ms=0.0015, fast_half_life=3.0, slow_half_life=8.0, safety_factor=0.9):
+        self.weight_factor_per_ms = weight_factor_per_ms
+        self.half_life = {"fast": fast_half_life, "slow": slow_half_life}
+        self.ewma = {"fastEstimate": 0.0, "slowEstimate": 0.0, "totalWeight": 0.0}
+        self.safety_factor = safety_factor
+
+    def _update_ewma_values(self, value, weight):
+        fast_alpha = math.pow(0.5, weight / self.half_life["fast"])
+        self.ewma["fastEstimate"] = (1 - fast_alpha) * value + fast_alpha * self.ewma["fastEstimate"]
+        slow_alpha = math.pow(0.5, weight / self.half_life["slow"])
+        self.ewma["slowEstimate"] = (1 - slow_alpha) * value + slow_alpha * self.ewma["slowEstimate"]
+        self.ewma["totalWeight"] += weight
+
+    def add_entry(self, downloaded_bytes, download_time_ms):
+        value_bps = 8 * downloaded_bytes / (download_time_ms / 1000)
+        self._update_ewma_values(value_bps, self.weight_factor_per_ms * download_time_ms)
+
+    def get_ewma(self):
+        total = self.ewma["totalWeight"]
+        if total <= 0:
+            return NAN
+        fast = self.ewma["fastEstimate"] / (1 - math.pow(0.5, total / self.half_life["fast"]))
+        slow = self.ewma["slowEstimate"] / (1 - math.pow(0.5, total / self.half_life["slow"]))
+        return min(fast, slow)
+
+    def get_safe_average_throughput(self):
+        average = self.get_ewma()
+        if not math.isnan(average):
+            average *= self.safety_factor
+        return average
+
+    def update(self, size_bytes, time_s, latency_s, now_s):
+        self.add_entry(size_bytes, time_s * 1000)
+
+    def predict(self, now_s, oracle_bps=NAN):
+        return self.get_safe_average_throughput()
+
+
 class TwoEwmaEstimator(_Estimator):
     """abrkit's general ``DualEwma`` (and ``Ewma``, with equal half-lives), from its docstring.
 
@@ -402,8 +456,9 @@ class TwoEwmaEstimator(_Estimator):
     """
 
     def __init__(self, fast_half_life_s, slow_half_life_s, min_sample_bytes=0.0, min_total_bytes=0.0,
-                 default_bps=None, min_sample_s=0.0, safety=1.0, min_total_weight=0.0):
+                 default_bps=None, min_sample_s=0.0, safety=1.0, min_total_weight=0.0, weight_per_s=1.0):
         self.half_lives = (fast_half_life_s, slow_half_life_s)
+        self.weight_per_s = weight_per_s
         self.estimates = [0.0, 0.0]
         self.total_weight = 0.0
         self.total_bytes = 0.0
@@ -419,10 +474,11 @@ class TwoEwmaEstimator(_Estimator):
             return
         t = max(time_s, self.min_sample_s)
         x = size_bytes * BITS_PER_BYTE / t
+        weight = self.weight_per_s * t
         for i, h in enumerate(self.half_lives):
-            a = 0.5 ** (t / h)
+            a = 0.5 ** (weight / h)
             self.estimates[i] = (1.0 - a) * x + a * self.estimates[i]
-        self.total_weight += t
+        self.total_weight += weight
         self.total_bytes += size_bytes
 
     def predict(self, now_s, oracle_bps=NAN):
@@ -664,7 +720,9 @@ def reference_predictor(spec: Any) -> _Estimator:
     if isinstance(pred, RobustDiscount):
         return RobustMpcDiscount(reference_predictor(pred.base), pred.window)
     if isinstance(pred, DualEwma):
-        if pred == DualEwma.dashjs():
+        if pred == DualEwma.dashjs5():
+            return Dashjs5ThroughputModel()
+        if pred == DualEwma.dashjs4():
             return DashjsThroughputHistory()
         if pred == DualEwma.shaka():
             return ShakaEwmaBandwidthEstimator()
@@ -672,7 +730,7 @@ def reference_predictor(spec: Any) -> _Estimator:
             return HlsjsEwmaBandwidthEstimator()
         return TwoEwmaEstimator(
             pred.fast_half_life_s, pred.slow_half_life_s, pred.min_sample_bytes, pred.min_total_bytes,
-            pred.default_bps, pred.min_sample_s, pred.safety, pred.min_total_weight,
+            pred.default_bps, pred.min_sample_s, pred.safety, pred.min_total_weight, pred.weight_per_s,
         )
     if isinstance(pred, Ewma):
         return TwoEwmaEstimator(pred.half_life_s, pred.half_life_s)
@@ -813,16 +871,17 @@ def _plain_update(pid, p, s, size_bytes, time_s, latency_s, now_s):
 
 def _dual_ewma_update(p, s, size_bytes, time_s):
     # p: fast/slow half-lives, min sample bytes, min total bytes, default, min time, safety,
-    # min total weight.  s: fast, slow, total weight, total bytes.
+    # min total weight, weight per second.  s: fast, slow, total weight, total bytes.
     if size_bytes < p[2]:
         return
     t = max(time_s, p[5])
     x = size_bytes * BITS_PER_BYTE / t
-    a_fast = 0.5 ** (t / p[0])
-    a_slow = 0.5 ** (t / p[1])
+    weight = t * p[8]
+    a_fast = 0.5 ** (weight / p[0])
+    a_slow = 0.5 ** (weight / p[1])
     s[0] = (1.0 - a_fast) * x + a_fast * s[0]
     s[1] = (1.0 - a_slow) * x + a_slow * s[1]
-    s[2] += t
+    s[2] += weight
     s[3] += size_bytes
 
 

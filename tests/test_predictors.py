@@ -164,8 +164,8 @@ def test_shaka_preset_golden_with_realistic_bytes():
     both_equal(DualEwma.shaka(), SHAKA_ROWS, 1e6)
 
 
-def test_dashjs_preset_golden():
-    # 500 kbit/s for 2 s, 250 kbit/s for 4 s; weight = download time in s (dash.js:
+def test_dashjs4_preset_golden():
+    # 500 kbit/s for 2 s, 250 kbit/s for 4 s; weight = download time in s (dash.js 4:
     # 0.001 * downloadTimeInMilliseconds); half-lives 3 s and 8 s; safety 0.9.
     # Fast: a = 0.5^(2/3) = 0.629961 -> 185 019.7; a = 0.5^(4/3) = 0.396850 -> 224 212.6;
     #       / (1 - 0.5^2) = 298 950.1.
@@ -173,8 +173,32 @@ def test_dashjs_preset_golden():
     #       / (1 - 0.5^0.75) = 319 378.5.
     # 0.9 x min = 269 055.08.
     rows = [(125_000, 2.0), (250_000 * 4 / 8, 4.0)]
-    both_equal(DualEwma.dashjs(), rows, 269_055.078897615, rel=1e-9)
+    both_equal(DualEwma.dashjs4(), rows, 269_055.078897615, rel=1e-9)
     both_equal(DualEwma(3.0, 8.0), rows, 298_950.0876640167, rel=1e-9)  # no safety factor
+
+
+def test_dashjs5_preset_golden():
+    # The same downloads under dash.js 5: weight = 0.0015 x download time in ms, so 3 and 6.
+    # Fast (half-life 3): a = 0.5^1 -> 250 000; a = 0.5^2 -> 0.75 x 250 000 + 0.25 x 250 000
+    #       = 250 000; / (1 - 0.5^(9/3)) = 2e6/7 = 285 714.3.
+    # Slow (half-life 8): a = 0.5^(3/8) = 0.771105 -> 114 447.6; a = 0.5^(6/8) = 0.594604 ->
+    #       169 400.0; / (1 - 0.5^(9/8)) = 312 836.2.
+    # 0.9 x min = 1.8e6/7 = 257 142.857 (dash.js 4: 269 055.1).
+    rows = [(125_000, 2.0), (250_000 * 4 / 8, 4.0)]
+    both_equal(DualEwma.dashjs5(), rows, 1.8e6 / 7, rel=1e-12)
+    both_equal(DualEwma.dashjs(), rows, 1.8e6 / 7, rel=1e-12)  # today's dash.js is 5
+    both_equal(DualEwma(3.0, 8.0, weight_per_s=1.5), rows, 2e6 / 7, rel=1e-12)
+    # One sample: every zero-bias corrected EWMA equals it, whatever the weight.
+    both_equal(DualEwma.dashjs5(), rows[:1], 0.9 * 500_000, rel=1e-12)
+
+
+def test_dashjs5_and_dashjs4_differ():
+    # A slow download after fast ones: dash.js 5's heavier weight lets the estimate fall further.
+    rows = [(500_000, 1.0)] * 4 + [(125_000, 4.0)]
+    five, four = kernel_estimate(DualEwma.dashjs5(), rows), kernel_estimate(DualEwma.dashjs4(), rows)
+    assert five < four
+    assert reference_estimate(DualEwma.dashjs5(), rows) == pytest.approx(five, rel=1e-12)
+    assert reference_estimate(DualEwma.dashjs4(), rows) == pytest.approx(four, rel=1e-12)
 
 
 def test_hlsjs_preset_golden():
@@ -498,6 +522,36 @@ def test_one_ewma_is_a_dual_ewma_with_equal_half_lives(seq, half_life):
     np.testing.assert_array_equal(replay_predictor(Ewma(half_life), *seq), replay_predictor(DualEwma(half_life, half_life), *seq))
 
 
+@settings(max_examples=100)
+@given(seq=download_sequences(min_size=1), weight=st.floats(0.1, 10.0), fast=st.floats(0.3, 10.0), slow=st.floats(0.3, 10.0))
+def test_weight_per_s_scales_the_half_lives(seq, weight, fast, slow):
+    # Weighing every sample by c x t is the same EWMA as weight t with half-lives / c.
+    np.testing.assert_allclose(
+        replay_predictor(DualEwma(fast, slow, weight_per_s=weight), *seq),
+        replay_predictor(DualEwma(fast / weight, slow / weight), *seq),
+        rtol=1e-9, equal_nan=True,
+    )
+
+
+@settings(max_examples=100)
+@given(seq=download_sequences(min_size=1))
+def test_dashjs4_is_bit_identical_to_the_weight_free_formula(seq):
+    # The kernels before the weight parameter, written out: dash.js 4 must not move by one bit.
+    size, time_s, _, _ = seq
+    got = replay_predictor(DualEwma.dashjs4(), *seq)
+    fast = slow = total = 0.0
+    want = np.empty(size.size)
+    for i in range(size.size):
+        want[i] = np.nan if total <= 0.0 else min(fast / (1.0 - 0.5 ** (total / 3.0)), slow / (1.0 - 0.5 ** (total / 8.0))) * 0.9
+        t = time_s[i]
+        x = size[i] * 8.0 / t
+        a_fast, a_slow = 0.5 ** (t / 3.0), 0.5 ** (t / 8.0)
+        fast = (1.0 - a_fast) * x + a_fast * fast
+        slow = (1.0 - a_slow) * x + a_slow * slow
+        total += t
+    np.testing.assert_array_equal(got, want)
+
+
 @settings(max_examples=150)
 @given(
     seq=download_sequences(min_size=1),
@@ -603,6 +657,7 @@ def test_estimate_before_a_download_does_not_depend_on_it(spec, change):
         (lambda: Ewma(0.0), r"half_life_s=0\.0 is invalid: must be finite and > 0"),
         (lambda: DualEwma(3.0, -8.0), r"slow_half_life_s=-8\.0 is invalid: must be finite and > 0"),
         (lambda: DualEwma(safety=0.0), r"safety=0\.0 is invalid: must be finite and > 0"),
+        (lambda: DualEwma(weight_per_s=0.0), r"weight_per_s=0\.0 is invalid: must be finite and > 0"),
         (lambda: DualEwma(default_bps=0.0), r"default_bps=0\.0 is invalid: must be finite and > 0"),
         (lambda: DualEwma(min_sample_bytes=-1.0), r"min_sample_bytes=-1\.0 is invalid: must be finite and >= 0"),
         (lambda: SabreEwma(segment_s=0.0), r"segment_s=0\.0 is invalid: must be finite and > 0"),
@@ -616,7 +671,7 @@ def test_estimate_before_a_download_does_not_depend_on_it(spec, change):
         (lambda: RobustDiscount(base=RobustDiscount()), r"is invalid: must be a Predictor other than RobustDiscount or Oracle"),
         (lambda: RobustDiscount(base="harmonic"), r"base='harmonic' is invalid: must be a Predictor"),
         # names and specs
-        (lambda: get_predictor("nope"), r"predictor='nope' is invalid: unknown predictor; known: dashjs, dual-ewma, ewma"),
+        (lambda: get_predictor("nope"), r"predictor='nope' is invalid: unknown predictor; known: dashjs, dashjs4, dual-ewma, ewma"),
         (lambda: get_predictor("robust(base=nope)"), r"predictor='nope' is invalid: unknown predictor"),
         (lambda: get_predictor("harmonic:alpha=3"), r"predictor='harmonic:alpha=3' is invalid: .*parameters of 'harmonic': window"),
         (lambda: get_predictor("harmonic:window"), r"parameter 'window' must look like name=value"),
@@ -663,6 +718,9 @@ def test_a_nan_estimate_is_no_estimate():
         ("kalman:quantile=0.1", KalmanLog(quantile=0.1)),
         ("dual-ewma(fast_half_life_s=2,slow_half_life_s=5)", DualEwma(2.0, 5.0)),
         ("DASHJS", DualEwma.dashjs()),
+        ("dashjs", DualEwma(3.0, 8.0, safety=0.9, weight_per_s=1.5)),
+        ("dashjs4", DualEwma(3.0, 8.0, safety=0.9)),
+        ("dual-ewma(weight_per_s=1.5)", DualEwma(weight_per_s=1.5)),
         ("shaka", DualEwma.shaka()),
         ("hlsjs", DualEwma.hlsjs()),
         ("harmonic", HarmonicMean(5)),
@@ -679,12 +737,14 @@ def test_get_predictor_parses_specs(spec, expected):
 
 def test_names():
     assert [get_predictor(n).name for n in PREDICTORS] == [
-        "last", "mean", "harmonic", "robust", "ewma", "dual-ewma", "dashjs", "shaka", "hlsjs", "sabre-window",
+        "last", "mean", "harmonic", "robust", "ewma", "dual-ewma", "dashjs", "dashjs4", "shaka", "hlsjs", "sabre-window",
         "sabre-ewma", "exoplayer", "puffer", "kalman", "oracle",
     ]
     assert RobustDiscount(Ewma(2.0), 3).name == "robust(base=ewma(half_life_s=2.0), window=3)"
     assert HarmonicMean(3).name == "harmonic(window=3)"
-    assert DualEwma(3.0, 8.0, safety=0.9).name == "dashjs"  # a preset is named as one
+    assert DualEwma(3.0, 8.0, safety=0.9, weight_per_s=1.5).name == "dashjs"  # a preset is named as one
+    assert DualEwma(3.0, 8.0, safety=0.9).name == "dashjs4"
+    assert DualEwma(3.0, 8.0, weight_per_s=1.5).name == "dual-ewma(weight_per_s=1.5)"
     assert DualEwma(3.0, 8.0, safety=0.8).name == "dual-ewma(safety=0.8)"
     assert KalmanLog(quantile=0.1).settings() == {
         "predictor": "kalman", "quantile": 0.1, "process_var_per_s": 0.015, "measurement_var": 0.03, "initial_var": 0.03,
@@ -719,7 +779,9 @@ def test_pack_layouts():
     assert p[:4].tolist() == [4.0, float(L.PRED_HARMONIC), 2.0 + 2 + 4, 3.0]
     assert n == (2 + 2 + 4) + (2 + 3)
     pid, p, n = DualEwma.shaka().pack()
-    assert pid == L.PRED_DUAL_EWMA and p[:8].tolist() == [2.0, 5.0, 16_000.0, 128_000.0, 1e6, 0.0, 1.0, 0.0] and n == 4
+    assert pid == L.PRED_DUAL_EWMA and p[:9].tolist() == [2.0, 5.0, 16_000.0, 128_000.0, 1e6, 0.0, 1.0, 0.0, 1.0] and n == 4
+    assert DualEwma.dashjs5().pack()[1][:9].tolist() == [3.0, 8.0, 0.0, 0.0, -1.0, 0.0, 0.9, 0.0, 1.5]
+    assert DualEwma.dashjs4().pack()[1][8] == 1.0 and Ewma(2.0).pack()[1][8] == 1.0
     assert DualEwma().pack()[1][4] == -1.0  # no default
     pid, p, n = SlidingPercentile().pack()
     assert pid == L.PRED_EXO_PERCENTILE and p[5] == 2002 and n == 5 + 2 * 2002

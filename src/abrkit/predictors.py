@@ -14,7 +14,8 @@ spec                 definition
 ``HarmonicMean``     harmonic mean of the last ``window`` samples (MPC: 5)
 ``RobustDiscount``   RobustMPC: ``base / (1 + max relative error of the last window estimates)``
 ``Ewma``/``DualEwma``  time-weighted EWMAs with zero-bias correction; the minimum of two
-                     (dash.js 3 s / 8 s, Shaka 2 s / 5 s, hls.js 3 s / 9 s presets)
+                     (presets: dash.js 5 ``dashjs``: 3 / 8 at weight 1.5 per second of
+                     download; dash.js 4 ``dashjs4``: 3 s / 8 s; Shaka 2 s / 5 s; hls.js 3 s / 9 s)
 ``SlidingWindow``    Sabre: the minimum over window sizes of the window means
 ``SabreEwma``        Sabre's EWMA pair (and its latency estimate)
 ``SlidingPercentile``  ExoPlayer: weighted percentile, weight floor(sqrt(bytes)), total <= 2000
@@ -188,11 +189,16 @@ class DualEwma(Predictor):
     """The minimum of two time-weighted EWMAs with zero-bias correction (units: seconds, bytes, bps).
 
     Each sample ``x = 8 * bytes / t`` (``t`` the measured time, floored at ``min_sample_s``)
-    enters with weight ``t``: ``est = (1 - a) x + a est`` with ``a = 0.5 ** (t / half_life)``.
-    The read-out divides each estimate by ``1 - 0.5 ** (total_weight / half_life)`` and
-    returns ``safety x min(fast, slow)``. Samples under ``min_sample_bytes`` are ignored;
-    until ``min_total_bytes`` and ``min_total_weight`` are reached the estimate is
-    ``default_bps`` (None: no estimate).
+    enters with weight ``w = weight_per_s * t``: ``est = (1 - a) x + a est`` with
+    ``a = 0.5 ** (w / half_life)``. The read-out divides each estimate by
+    ``1 - 0.5 ** (total_weight / half_life)`` and returns ``safety x min(fast, slow)``. Samples
+    under ``min_sample_bytes`` are ignored; until ``min_total_bytes`` and ``min_total_weight``
+    are reached the estimate is ``default_bps`` (None: no estimate).
+
+    The half-lives are in units of weight, which are seconds of download time when
+    ``weight_per_s`` is 1 (dash.js 4, Shaka, hls.js); dash.js 5 weighs each sample by
+    ``0.0015 x download time in ms`` (``weight_per_s=1.5``), so its "3 s" and "8 s" half-lives
+    are 2 s and 5.33 s of download time.
     """
 
     fast_half_life_s: float = 3.0
@@ -203,6 +209,7 @@ class DualEwma(Predictor):
     min_sample_s: float = 0.0
     safety: float = 1.0
     min_total_weight: float = 0.0
+    weight_per_s: float = 1.0
     kernel_id: ClassVar[int] = L.PRED_DUAL_EWMA
     label: ClassVar[str] = "dual-ewma"
 
@@ -216,10 +223,27 @@ class DualEwma(Predictor):
         number("min_sample_s", self.min_sample_s, ge=0)
         number("safety", self.safety, gt=0)
         number("min_total_weight", self.min_total_weight, ge=0)
+        number("weight_per_s", self.weight_per_s, gt=0)
 
     @classmethod
     def dashjs(cls) -> "DualEwma":
-        """dash.js ``ThroughputHistory``: half-lives 3 s and 8 s, weight = download time in
+        """dash.js as it is today: :meth:`dashjs5`."""
+        return cls.dashjs5()
+
+    @classmethod
+    def dashjs5(cls) -> "DualEwma":
+        """dash.js 5.x ``ThroughputModel`` + ``ThroughputController.getEwma`` (EWMA mode, the
+        default): each sample weighs ``weightDownloadTimeMultiplicationFactor`` (0.0015) x its
+        download time in ms, i.e. 1.5 per second; half-lives 3 and 8 (``throughputFast/Slow
+        HalfLifeSeconds``, in units of that weight); the minimum of the two zero-bias corrected
+        EWMAs times ``bandwidthSafetyFactor`` 0.9. The sample is 8 x bytes / download time,
+        without the request latency (``useDeadTimeLatency: true``). See docs/predictors.md
+        for the source lines."""
+        return cls(3.0, 8.0, safety=0.9, weight_per_s=1.5)
+
+    @classmethod
+    def dashjs4(cls) -> "DualEwma":
+        """dash.js 4.x ``ThroughputHistory``: half-lives 3 s and 8 s, weight = download time in
         seconds (``0.001 * downloadTimeInMilliseconds`` in its source), safety factor 0.9."""
         return cls(3.0, 8.0, safety=0.9)
 
@@ -237,8 +261,9 @@ class DualEwma(Predictor):
 
     @property
     def name(self) -> str:
-        """The preset's name (``dashjs``, ``shaka``, ``hlsjs``) when it is one, else the fields."""
-        for preset in ("dashjs", "shaka", "hlsjs"):
+        """The preset's name (``dashjs`` for dash.js 5, ``dashjs4``, ``shaka``, ``hlsjs``) when it
+        is one, else the fields."""
+        for preset in ("dashjs", "dashjs4", "shaka", "hlsjs"):
             if self == getattr(DualEwma, preset)():
                 return preset
         return super().name
@@ -247,7 +272,7 @@ class DualEwma(Predictor):
         return [
             self.fast_half_life_s, self.slow_half_life_s, self.min_sample_bytes, self.min_total_bytes,
             -1.0 if self.default_bps is None else self.default_bps, self.min_sample_s, self.safety,
-            self.min_total_weight,
+            self.min_total_weight, self.weight_per_s,
         ]
 
     def state_size(self) -> int:
@@ -428,7 +453,8 @@ PREDICTORS: dict[str, Callable[..., Predictor]] = {
     "robust": RobustDiscount,
     "ewma": Ewma,
     "dual-ewma": DualEwma,
-    "dashjs": DualEwma.dashjs,
+    "dashjs": DualEwma.dashjs,  # dash.js 5 (DualEwma.dashjs5); one name per preset, so no "dashjs5"
+    "dashjs4": DualEwma.dashjs4,
     "shaka": DualEwma.shaka,
     "hlsjs": DualEwma.hlsjs,
     "sabre-window": SlidingWindow,

@@ -82,7 +82,8 @@ def harmonic_mean_last(samples_bps, window):
 #   State: s[0] has a previous estimate, s[1] previous base estimate, s[2:] error ring, then base.
 # DUAL_EWMA: p[0] fast half-life s, p[1] slow half-life s, p[2] min sample bytes, p[3] min total
 #   bytes, p[4] default bps (<= 0: none), p[5] min sample time s, p[6] safety, p[7] min total
-#   weight.  State: s[0] fast, s[1] slow, s[2] total weight, s[3] total bytes.
+#   weight, p[8] weight per second of download time (dash.js 5: 1.5, else 1; must be > 0).
+#   State: s[0] fast, s[1] slow, s[2] total weight, s[3] total bytes.
 # SABRE_WINDOW: p[0] number of windows, p[1] largest window, p[2:6] window sizes.
 #   State: throughput ring then latency ring, each of capacity p[1].
 # SABRE_EWMA: p[0] number of half-lives, p[1] segment s, p[2:6] half-lives s.
@@ -217,11 +218,12 @@ def _dual_ewma_update(p, s, size_bytes, time_s):
         return
     t = max(time_s, p[5])  # hls.js floors the duration at 50 ms
     value = size_bytes * 8.0 / t
-    a_fast = 0.5 ** (t / p[0])
-    a_slow = 0.5 ** (t / p[1])
+    w = t * p[8]  # dash.js 5: 0.0015 x download time in ms; x 1.0 leaves t bit for bit
+    a_fast = 0.5 ** (w / p[0])
+    a_slow = 0.5 ** (w / p[1])
     s[0] = (1.0 - a_fast) * value + a_fast * s[0]
     s[1] = (1.0 - a_slow) * value + a_slow * s[1]
-    s[2] += t
+    s[2] += w
     s[3] += size_bytes
 
 
