@@ -512,7 +512,10 @@ def read_pensieve_video(directory: PathLike, bitrates_kbps: Sequence[float], chu
             present = sorted(p.name for p in d.glob(f"{prefix}*"))
             raise VideoFormatError(f, f"missing: {ladder.size} rungs given, files present: {present}")
         values = []
-        for lineno, line in enumerate(_read_text(f, "chunk-size file").split("\n"), start=1):
+        text = _read_text(f, "chunk-size file")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        for lineno, line in enumerate(text.split("\n"), start=1):
             if len(line) > _MAX_LINE_CHARS:
                 raise VideoFormatError(f, f"line of {len(line)} characters; a line may have at most {_MAX_LINE_CHARS}", line=lineno)
             parts = _FIELD.findall(line)

@@ -50,7 +50,8 @@ physical bounds, far above anything a real trace holds:
 Input size is bounded too: files up to 1 GiB, lines (and so CSV fields) up to 64 KiB, numbers
 up to 100 characters (ASCII digits, sign, point, exponent: no ``_``, no ``nan``/``inf``), JSON
 nested up to 100 levels. In JSON, booleans and strings are never numbers. A UTF-8 byte-order
-mark is accepted in every format; line numbers count ``\n`` line ends, as editors do.
+mark is accepted in every format; line numbers count ``\\n``, ``\\r\\n`` and ``\\r`` line ends, as
+editors do (form feeds and Unicode line separators do not end a line).
 A mahimahi trace whose bins outnumber 1,000,000 keeps each run of empty bins as one
 zero-bandwidth period, so a single far timestamp costs no memory.
 """
@@ -194,18 +195,20 @@ def _read_text(path: Path) -> str:
 
 
 def _lines(path: Path, text: str) -> Iterable[tuple[int, str]]:
-    """(1-based line number, line) for every line ended by ``\\n`` (a trailing ``\\r`` dropped).
+    """(1-based line number, line) for every line ended by ``\\n``, ``\\r\\n`` or ``\\r``.
 
-    Only ``\\n`` ends a line, as editors count them (``str.splitlines`` also splits at form
-    feeds and Unicode separators, which shifts line numbers). Lines over
-    :data:`MAX_LINE_CHARS` are an error.
+    Only these end a line, as editors count them (``str.splitlines`` also splits at form feeds
+    and Unicode separators, which shifts line numbers). Lines over :data:`MAX_LINE_CHARS` are an
+    error.
     """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     for lineno, line in enumerate(text.split("\n"), start=1):
         if len(line) > MAX_LINE_CHARS:
             raise TraceFormatError(
                 path, f"line of {len(line)} characters; a line may have at most {MAX_LINE_CHARS}", line=lineno
             )
-        yield lineno, line[:-1] if line.endswith("\r") else line
+        yield lineno, line
 
 
 def _fields(line: str) -> list[str]:
@@ -256,7 +259,9 @@ def _json_float(value: object) -> float | None:
 
 def _head_lines(head: str, limit: int = 20) -> list[str]:
     """The first complete, non-blank lines of a sniffed head."""
-    lines = [line[:-1] if line.endswith("\r") else line for line in head.split("\n")]
+    if "\r" in head:
+        head = head.replace("\r\n", "\n").replace("\r", "\n")
+    lines = head.split("\n")
     if len(lines) > 1 and not head.endswith("\n"):
         lines = lines[:-1]  # the read may have cut the last line short
     return [line for line in lines if line.strip()][:limit]
