@@ -562,6 +562,7 @@ HOSTILE_FILES = [
     ("sabre", "t.json", '[{"duration_ms": 1e-300, "bandwidth_kbps": 1000, "latency_ms": 0}]', None, r"period 0 lasts 1e-303 s, below the limit of 1e-06 s"),
     ("csv", "t.csv", "time_s,bandwidth_mbps,latency_s\n0,1,1e9\n", 2, r"latency_s 1e9 is 1e\+09 s, above the limit of 3600 s"),
     ("csv", "t.csv", "time_s,bandwidth_kbps\n0,1\n# end_s=1e300\n", 3, r"end_s 1e300 is 1e\+300 s, above the limit"),
+    ("csv", "t.csv", "time_s,bandwidth_kbps\n0,1\n# end_s=0\n5,1\n", 3, r"end_s=0\.0 must be after the last period's start, 5\.0 s"),
     ("norway-raw", "t", "1289406399 549692 59.85 10.78 1e300 1008\n", 1, r"bytes 1e300 over elapsed_ms 1008 is 7\.93651e\+300 bit/s, above the limit of 1 Tbit/s"),
     ("norway-raw", "t", "1289406399 549692 59.85 10.78 100 1e-320\n", 1, r"elapsed_ms 1e-320 is below the limit of 0\.001 ms"),
     ("belgium-raw", "t", "-5 39287 51.03 3.73 2493100 1000\n", 1, r"unix_time -5 must be between 0 and"),

@@ -1002,6 +1002,7 @@ def _read_csv(path: Path) -> Trace:
     cols: dict[str, tuple[int, str, float]] = {}
     values: dict[str, list[float]] = {"time": [], "bandwidth": [], "latency": []}
     end_s: float | None = None
+    end_line: int | None = None
     for lineno, line in _lines(path, _read_text(path)):
         stripped = line.strip()
         if not stripped:
@@ -1010,6 +1011,7 @@ def _read_csv(path: Path) -> Trace:
             match = _CSV_END.match(stripped)
             if match:
                 end_s = _parse_number(path, lineno, match.group(1), "end_s")
+                end_line = lineno
                 if end_s < 0:
                     raise TraceFormatError(path, f"end_s {match.group(1)!r} is negative", line=lineno)
                 _check_max(path, lineno, f"end_s {match.group(1)}", end_s, MAX_TIME_S, "time")
@@ -1055,7 +1057,12 @@ def _read_csv(path: Path) -> Trace:
         if end_s is not None and not math.isclose(end_s, edges[-1], rel_tol=1e-9, abs_tol=1e-9):
             raise TraceFormatError(path, f"end_s={end_s!r} disagrees with the durations, which end at {float(edges[-1])!r}")
         return _build(path, time_s=edges[:-1], bandwidth_bps=bw, end_s=float(edges[-1]), latency_s=latency, meta=meta)
-    return _build(path, time_s=np.array(values["time"]) * time_scale, bandwidth_bps=bw, end_s=end_s, latency_s=latency, meta=meta)
+    times = np.array(values["time"]) * time_scale
+    if end_s is not None and not end_s > times[-1]:
+        raise TraceFormatError(
+            path, f"end_s={end_s!r} must be after the last period's start, {float(times[-1])!r} s", line=end_line
+        )
+    return _build(path, time_s=times, bandwidth_bps=bw, end_s=end_s, latency_s=latency, meta=meta)
 
 
 def _csv_columns(path: Path, header: list[str], lineno: int) -> dict[str, tuple[int, str, float]]:
