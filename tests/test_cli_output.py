@@ -163,11 +163,11 @@ def test_warmup_runs_and_skips_unsupported_combinations() -> None:
     assert list(table.columns) == list(WARMUP_COLUMNS)
     assert table[["controller", "profile"]].values.tolist() == [["bb", "default"], ["bola", "default"]]
     bb = table.iloc[0]
-    assert bb["status"] == "compiled" and bb["seconds"] > 0 and bb["note"] == ""
+    assert bb["status"] == "ran" and bb["seconds"] > 0 and bb["note"] == ""
     # bola runs only under the event profiles today; once every controller runs under every
-    # profile this row is "compiled" too
+    # profile this row is "ran" too
     bola = table.iloc[1]
-    assert bola["status"] in ("compiled", "unsupported")
+    assert bola["status"] in ("ran", "unsupported")
     if bola["status"] == "unsupported":
         assert np.isnan(bola["seconds"]) and bola["note"]
 
@@ -198,7 +198,7 @@ def test_warmup_refuses_bad_names_before_running(kwargs: dict[str, object], matc
 def test_warmup_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["warmup", "--controllers", "bb", "--profiles", "default", "--format", "csv"]) == 0
     df = pd.read_csv(io.StringIO(capsys.readouterr().out))
-    assert df["controller"].tolist() == ["bb"] and df["status"].tolist() == ["compiled"]
+    assert df["controller"].tolist() == ["bb"] and df["status"].tolist() == ["ran"]
     assert cli.main(["warmup", "--controllers", "bb", "--profiles", "default", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "seconds (wall)" in out and "ran 1 session in" in out

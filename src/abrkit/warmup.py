@@ -58,9 +58,10 @@ def warmup(
     combination the player model refuses (a controller that does not run under that profile)
     is skipped quietly. ``progress``: a tqdm bar on stderr (default: when stderr is a terminal).
 
-    Returns one row per combination: controller, profile, status (``compiled`` or
-    ``unsupported``), seconds (wall time of the session, compile included; NaN when skipped)
-    and note (why a combination was skipped). Unknown controller or profile names raise
+    Returns one row per combination: controller, profile, status (``ran`` or ``unsupported``),
+    seconds (wall time of the session, compiling or loading from the cache included; NaN when
+    skipped) and note (why a combination was skipped). The first session of a player model pays
+    for its kernels; the others reuse them unless a run compiles per controller. Unknown controller or profile names raise
     :class:`~abrkit.errors.ParameterError` before anything runs.
     """
     for arg, value in (("controllers", controllers), ("profiles", profiles)):
@@ -90,6 +91,6 @@ def warmup(
                 raise
             rows.append((name, pname, "unsupported", float("nan"), exc.rule))
             continue
-        rows.append((name, pname, "compiled", time.perf_counter() - start, ""))
+        rows.append((name, pname, "ran", time.perf_counter() - start, ""))
     bar.close()
     return pd.DataFrame(rows, columns=list(WARMUP_COLUMNS))

@@ -13,14 +13,16 @@ __all__ = ["add_parser", "cmd_warmup"]
 
 
 def cmd_warmup(args: argparse.Namespace) -> int:
-    """Run ``abrkit warmup``: one tiny session per controller and profile; prints the times."""
+    """Run ``abrkit warmup``: one tiny session per controller and profile; prints the times
+    (the table leaves out the notes on skipped combinations; csv/json/jsonl keep them)."""
     from ..warmup import warmup
 
     table = warmup(args.controllers, args.profiles, progress=args.progress)
     if args.format == "table":
-        done = table[table["status"] == "compiled"]
+        done = table[table["status"] == "ran"]
         skipped = len(table) - len(done)
-        text = render(table, "table", {"seconds": "seconds (wall)"}) + (
+        shown = table[["controller", "profile", "status", "seconds"]]
+        text = render(shown, "table", {"seconds": "seconds (wall)"}) + (
             f"\nran {len(done)} session{'s' if len(done) != 1 else ''} in {done['seconds'].sum():.1f} s "
             f"(compiling included); {skipped} combination{'s' if skipped != 1 else ''} not supported yet\n"
         )
