@@ -5,7 +5,8 @@ AbrController.js``): ``getBitrateFestive`` (lines 234-289), ``getStabilityScore`
 ``getEfficiencyScore`` (217-221), ``getCombinedScore`` (223-232), ``predict_throughput``
 (291-328). The JS keeps per-chunk dictionaries indexed by its decision counter
 ``lastRequested``; so does this class. It is the reference the Numba kernels in
-``abrkit._kernels.festive`` are tested against, so it shares no code with them.
+``abrkit._kernels.festive`` are tested against, so it shares no code with them (the
+kernel-shaped twins at the end share only the state-vector layout, to read and write it).
 
 Units: bits/s, seconds, bytes (the JS works in kbit/s; only ratios of rates enter the rule).
 """
@@ -13,6 +14,10 @@ Units: bits/s, seconds, bytes (the JS works in kbit/s; only ratios of rates ente
 from __future__ import annotations
 
 import math
+
+import numpy as np
+
+from abrkit._kernels import festive as _layout
 
 
 class ReferenceFestive:
@@ -135,3 +140,120 @@ class ReferenceFestive:
         else:
             bitrate = b_cur
         return bitrate
+
+
+# -- kernel-shaped twins, registered with tests/test_simulate.py ---------------------------------
+#
+# The kernels keep FESTIVE's state in a float64 vector (layout constants in
+# abrkit._kernels.festive); these twins read that vector into a ReferenceFestive, take the same
+# step with it, and write back what the step changed, so the generic kernel == reference test can
+# compare both the return value and the state the kernel fills. Only the layout is shared.
+
+_MAX = _layout.FESTIVE_MAX_WINDOW
+_PARAM_NAMES = ("window", "min_download_s", "p", "alpha", "switch_window", "up_delay_per_rung",
+                "up_delay_offset", "initial_rung", "stability_base")
+
+
+def _read(cparams, cstate):
+    ref = ReferenceFestive(**{name: float(cparams[i]) for i, name in enumerate(_PARAM_NAMES)})
+    n = int(cstate[_layout.FESTIVE_S_N_REPORTS])
+    for j in range(max(0, n - _MAX), n):
+        ref.past_download_time[j] = float(cstate[_layout.FESTIVE_S_DOWNLOAD_S + j % _MAX])
+        ref.past_throughput[j] = float(cstate[_layout.FESTIVE_S_THROUGHPUT_BPS + j % _MAX])
+    ref.n_reports = n
+    m = int(cstate[_layout.FESTIVE_S_N_RUNGS_LOGGED])
+    for j in range(max(0, m - _MAX), m):
+        ref.quality_log[j] = int(cstate[_layout.FESTIVE_S_RUNGS + j % _MAX])
+    ref.n_decisions = m
+    ref.last_index = m - 1
+    ref.switch_up_count = float(cstate[_layout.FESTIVE_S_UP_COUNT])
+    return ref
+
+
+def festive_report(cparams, cstate, k, rung, size_bytes, download_s):
+    ref = _read(cparams, cstate)
+    ref.report(size_bytes, download_s)
+    j = ref.n_reports - 1
+    cstate[_layout.FESTIVE_S_DOWNLOAD_S + j % _MAX] = ref.past_download_time[j]
+    cstate[_layout.FESTIVE_S_THROUGHPUT_BPS + j % _MAX] = ref.past_throughput[j]
+    cstate[_layout.FESTIVE_S_N_REPORTS] = ref.n_reports
+
+
+def festive_estimate(cparams, cstate):
+    return _read(cparams, cstate).estimate()
+
+
+def festive_decide(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps):
+    ref = _read(cparams, cstate)
+    rung = ref.decide(prev_rung, [float(b) for b in bitrates_bps])
+    if prev_rung >= 0:
+        j = ref.n_decisions - 1
+        cstate[_layout.FESTIVE_S_RUNGS + j % _MAX] = ref.quality_log[j]
+        cstate[_layout.FESTIVE_S_N_RUNGS_LOGGED] = ref.n_decisions
+        cstate[_layout.FESTIVE_S_LAST_ESTIMATE_BPS] = ref.estimates[-1]
+        cstate[_layout.FESTIVE_S_UP_COUNT] = ref.switch_up_count
+    return rung
+
+
+def _random_situation(rng):
+    """Random parameters, ladder and a state reached by a random history of reports and
+    decisions (taken through the twins above)."""
+    n_rungs = int(rng.integers(1, 9))
+    ladder = np.unique(rng.uniform(5e4, 2e7, n_rungs))
+    cparams = _layout.festive_params(
+        window=int(rng.integers(1, _MAX + 1)),
+        min_download_s=0.1 if rng.random() < 0.5 else float(rng.uniform(1e-3, 1.0)),
+        p=0.85 if rng.random() < 0.5 else float(rng.uniform(0.3, 1.2)),
+        alpha=12.0 if rng.random() < 0.5 else float(rng.uniform(0.0, 30.0)),
+        switch_window=int(rng.integers(1, _MAX + 1)),
+        up_delay_per_rung=1.0 if rng.random() < 0.5 else float(rng.uniform(0.0, 3.0)),
+        up_delay_offset=0.0 if rng.random() < 0.5 else float(rng.uniform(-1.0, 3.0)),
+        initial_rung=int(rng.integers(0, 10)),
+        stability_base=float(rng.choice([2.0, 2.0, 1.5, 3.0])),
+    )
+    cstate = np.zeros(_layout.FESTIVE_STATE_SIZE)
+    prev = festive_decide(cparams, cstate, 0, 0.0, -1, ladder)
+    for k in range(int(rng.integers(0, 30))):
+        size = ladder[prev] * 4.0 / 8.0 * float(rng.uniform(0.3, 3.0))
+        festive_report(cparams, cstate, k, prev, size, float(rng.choice([rng.uniform(0.0, 12.0), rng.uniform(0.0, 0.12)])))
+        prev = festive_decide(cparams, cstate, k + 1, float(rng.uniform(0.0, 30.0)), prev, ladder)
+    return cparams, cstate, ladder, prev
+
+
+def _args_decide(rng):
+    cparams, cstate, ladder, prev = _random_situation(rng)
+    if rng.random() < 0.3:  # a rung the player chose itself, or the first chunk
+        prev = int(rng.integers(-1, ladder.size))
+    return cparams, cstate, 5, float(rng.uniform(0.0, 30.0)), prev, ladder
+
+
+def _args_report(rng):
+    cparams, cstate, ladder, prev = _random_situation(rng)
+    size = ladder[prev] * 4.0 / 8.0 * float(rng.uniform(0.3, 3.0))
+    return cparams, cstate, 5, prev, size, float(rng.choice([rng.uniform(0.0, 12.0), rng.uniform(0.0, 0.12)]))
+
+
+def _args_estimate(rng):
+    cparams, cstate, _, _ = _random_situation(rng)
+    return cparams, cstate
+
+
+#: Kernel (``"module.function"`` under ``abrkit._kernels``) -> reference with the same signature.
+REFERENCES = {
+    "festive.festive_decide": festive_decide,
+    "festive.festive_report": festive_report,
+    "festive.festive_estimate": festive_estimate,
+}
+
+#: Kernel name -> (random-argument maker, number of random cases).
+KERNEL_INPUTS = {
+    "festive.festive_decide": (_args_decide, 300),
+    "festive.festive_report": (_args_report, 200),
+    "festive.festive_estimate": (_args_estimate, 200),
+}
+
+#: Helpers checked through the kernel that calls them.
+COVERED_BY = {
+    "festive._clip_window": "festive.festive_decide",
+    "festive._festive_score": "festive.festive_decide",
+}
