@@ -15,7 +15,9 @@ share a float64 state vector ``cstate`` owned by the session loop (zeroed at ses
 * ``festive_decide(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps) -> rung`` before each
   chunk (``prev_rung`` = -1 before the first chunk; ``bitrates_bps`` increasing);
 * ``festive_report(cparams, cstate, k, rung, size_bytes, download_s)`` after each completed
-  download (``download_s`` from request to last byte).
+  download. The JS measures ``download_s`` from the first byte to the last
+  (``_tfinish - tresponse``, line 302), i.e. without the request latency; a loop that passes
+  request-to-last-byte times (as profiles with ``throughput_includes_latency`` do) includes it.
 
 The rule, per decision (for chunk k >= 1; the first chunk is requested at ``initial_rung``,
 dash.js's ``lastQuality = 1``):
