@@ -1394,6 +1394,7 @@ def _play(
             "wait_s": sleep_s,
             "throughput_bps": sample_bps,
             "request_s": session_s,
+            "controller_wait_s": 0.0,  # the reference's controllers never ask to wait
         })
         session_s += delay_s + sleep_s
         prev_rung = rung
@@ -1411,6 +1412,7 @@ _LOG_COLUMN_OF = {
     "wait_s": L.LOG_WAIT_S,
     "throughput_bps": L.LOG_THROUGHPUT_BPS,
     "request_s": L.LOG_REQUEST_S,
+    "controller_wait_s": L.LOG_CTRL_WAIT_S,
 }
 CHUNK_FIELDS = tuple(_LOG_COLUMN_OF)
 
@@ -1423,7 +1425,7 @@ def run_session(
 ):
     """Reference of ``session.run_session``: same arrays in; fills ``log[:n_done]``, updates the
     predictor states ``pstate`` and ``sh_state`` in place, writes ``sh_pred[i, k]``. Controllers
-    with ids from ``CTRL_FIRST_PLANNER`` on are asked through ``reference_mpc.plan``, with the
+    MPC and BBA-1 are asked through ``reference_mpc.plan``, with the
     whole size table ``sizes_bytes`` (which may have more rows than ``n_chunks``).
 
     Returns (n_done, status, startup_s).
@@ -1437,7 +1439,7 @@ def run_session(
 
     def choose(k, buffer_s, prev_rung, now_s, oracle_bps, last_latency_s):
         est_bps = NAN if predictor is None else predictor.predict(now_s, oracle_bps)
-        if ctrl_id >= L.CTRL_FIRST_PLANNER:
+        if ctrl_id in (L.CTRL_MPC, L.CTRL_BBA1):
             return plan(ctrl_id, cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
                         last_latency_s, prof)
         return decide(ctrl_id, cparams, k, buffer_s, prev_rung, bitrates_bps, est_bps)
@@ -1470,8 +1472,10 @@ def run_batch(
     prof, ctrl_ids, ctrl_params, pred_ids, pred_params, pred_state_sizes, pred_carry,
     sh_ids, sh_params, sh_offsets,
     log, out_n_done, out_status, out_startup_s, out_sh_pred,
+    kind, pkind,
 ):
-    """Reference of ``session.run_batch``: unpack each job's trace, video (its whole size table)
+    """Reference of ``session.run_batch`` (``kind``/``pkind``, the ids the kernel is compiled
+    for, must be every job's controller and predictor ids; shadows may be all None): unpack each job's trace, video (its whole size table)
     and controller, give its predictor and the shadows fresh (zeroed) states, run it.
 
     With ``PROF_CARRY_ROBUST`` set, a RobustDiscount predictor keeps its own state (the values
@@ -1480,8 +1484,12 @@ def run_batch(
     fresh, as in Pensieve's mpc.py, whose error lists are globals and whose throughput history
     is reset with each video."""
     carry = prof[L.PROF_CARRY_ROBUST] != 0.0
+    if sh_ids is None:
+        sh_ids, sh_params, sh_offsets = np.zeros(0, np.int64), np.zeros((0, L.PRED_PARAMS)), np.zeros(1, np.int64)
+        out_sh_pred = np.zeros((log.shape[0], 0, log.shape[1]))
     for j in range(job_lo, job_hi):
         t, v, c = int(job_trace[j]), int(job_video[j]), int(job_ctrl[j])
+        assert int(ctrl_ids[c]) == kind and int(pred_ids[c]) == pkind, "a job's ids differ from the kernel's"
         t_lo, t_hi = int(tr_offsets[t]), int(tr_offsets[t + 1])
         n_rungs, n_chunks = int(vid_rungs[v]), int(vid_n_chunks[v])
         first = int(vid_offsets[v])
@@ -1608,12 +1616,26 @@ REFERENCES: dict[str, Callable[..., Any]] = {
     "controllers.bb_pensieve": bb_pensieve,
     "controllers.bba0": bba0,
     "controllers.highest_below": highest_below,
-    "controllers.decide": decide,
-    "session.advance_clock": advance_clock,
-    "session.transfer": transfer,
-    "session.request_time": request_time,
-    "session.measured_time": measured_time,
-    "session.oracle_throughput": oracle_throughput,
+    "network.advance_clock": advance_clock,
+    "network.transfer": transfer,
+    "network.request_time": request_time,
+    "network.measured_time": measured_time,
+    "network.oracle_throughput": oracle_throughput,
     "session.run_session": run_session,
     "session.run_batch": run_batch,
+}
+
+#: Kernels without a reference of their own, checked through the kernel that calls them.
+COVERED_BY: dict[str, str] = {
+    **{f"predictors.{name}": "predictors.pred_predict" for name in (
+        "_predict_last", "_predict_mean", "_predict_harmonic", "_predict_puffer", "_predict_robust",
+        "_predict_dual_ewma", "_predict_sabre_window", "_predict_sabre_ewma", "_predict_exo", "_predict_kalman",
+        "_latency_sabre_window", "_latency_sabre_ewma",
+    )},
+    **{f"predictors.{name}": "predictors.pred_update" for name in (
+        "_update_rate_ring", "_update_puffer", "_update_dual_ewma", "_update_sabre_window", "_update_sabre_ewma",
+        "_update_exo", "_update_kalman",
+    )},
+    "session.shadow_predict": "session.run_session",
+    "session.shadow_update": "session.run_session",
 }

@@ -126,12 +126,20 @@ def _args_run_event_session(rng: np.random.Generator):
 REFERENCES = {"event.run_event_session": run_event_session}
 KERNEL_INPUTS = {"event.run_event_session": (_args_run_event_session, 300)}
 COVERED_BY = {
-    f"event.{name}": "event.run_event_session"
-    for name in (
-        "buffer_level_ms", "process_quality_up", "advertize_quality", "deplete_buffer", "next_period",
-        "latency_delay", "download_bits", "minimal_download", "idle", "push_sample", "quality_from_throughput",
-        "bola_quality_from_buffer", "bolae_min_buffer", "bola_decide", "ibr_limit", "bolae_decide",
-        "bolae_report", "throughput_decide", "controller_decide",
-        "controller_report", "check_replace", "download", "download_polled", "init_controller", "log_row",
-    )
+    **{
+        f"event.{name}": "event.run_event_session"
+        for name in (
+            "buffer_level_ms", "process_quality_up", "advertize_quality", "deplete_buffer", "next_period",
+            "latency_delay", "download_bits", "minimal_download", "idle", "push_sample", "check_replace", "download",
+            "download_polled", "log_row", "play_event",
+        )
+    },
+    **{
+        f"sabre_rules.{name}": "event.run_event_session"
+        for name in (
+            "quality_from_throughput", "bola_quality_from_buffer", "bolae_min_buffer", "bola_decide", "ibr_limit",
+            "bolae_decide", "bolae_report", "throughput_decide", "controller_decide", "controller_report",
+            "init_controller",
+        )
+    },
 }

@@ -438,12 +438,12 @@ def _args_bba1_reservoir(rng):
 def _args_bba1(rng):
     n, ladder, chunk_s, n_chunks, table, k, _ = _planning_situation(rng)
     cp = _bba1_cparams(rng)
-    return (float(rng.uniform(0.0, 60.0)), int(rng.integers(-1, n)), k, n_chunks, ladder, table, chunk_s, *cp)
+    return (float(rng.uniform(0.0, 60.0)), int(rng.integers(-1, n)), k, n_chunks, ladder, table, chunk_s, *cp[:4])
 
 
 def _args_plan(rng):
     n, ladder, chunk_s, n_chunks, table, k, est = _planning_situation(rng)
-    ctrl_id = int(rng.choice([L.CTRL_MPC, L.CTRL_BBA1, L.CTRL_FIRST_PLANNER + 50]))
+    ctrl_id = int(rng.choice([L.CTRL_MPC, L.CTRL_BBA1]))
     cp = _mpc_cparams(rng, n) if ctrl_id == L.CTRL_MPC else _bba1_cparams(rng)
     prof = _random_prof(rng, chunk_s)
     return (ctrl_id, cp, k, n_chunks, float(rng.uniform(0.0, 40.0)), int(rng.integers(-1, n)), ladder, table, chunk_s,
@@ -463,7 +463,6 @@ REFERENCES: dict[str, Callable[..., Any]] = {
     "controllers.mpc_decide": mpc_decide,
     "controllers.bba1_reservoir": bba1_reservoir,
     "controllers.bba1": bba1,
-    "controllers.plan": plan,
 }
 
 #: Kernel name -> (random-argument maker, number of random cases).
@@ -479,7 +478,6 @@ KERNEL_INPUTS: dict[str, tuple[Callable[[np.random.Generator], tuple], int]] = {
     "controllers.mpc_decide": (_args_mpc_decide, 200),
     "controllers.bba1_reservoir": (_args_bba1_reservoir, 300),
     "controllers.bba1": (_args_bba1, 500),
-    "controllers.plan": (_args_plan, 200),
 }
 
 assert set(REFERENCES) == set(KERNEL_INPUTS)

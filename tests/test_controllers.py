@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 import reference
 from abrkit import BBA0, CONTROLLERS, BufferBased, Controller, FixedRung, ParameterError, RateBased, get_controller
 from abrkit._kernels import layout as L
-from abrkit._kernels.controllers import bb_pensieve, bba0, decide, highest_below
+from abrkit._kernels import contract
+from abrkit._kernels.controllers import bb_pensieve, bba0, highest_below
 from abrkit._kernels.predictors import harmonic_mean_last
 from abrkit.predictors import DualEwma, HarmonicMean, KalmanLog, Oracle, RobustDiscount, SlidingWindow
 
@@ -134,6 +135,16 @@ def test_highest_below_golden():
     assert highest_below(LADDER_BPS, 1e5) == 0  # nothing fits: the lowest
 
 
+def decide(ctrl_id, cparams, k, buffer_s, prev_rung, ladder_bps, est_bps):
+    """The rung ``contract.choose`` picks (what every loop calls) for a controller without a plan."""
+    cstate = np.zeros(L.CTRL_STATE + 3 * ladder_bps.size)
+    sizes = np.outer(np.ones(k + 1), ladder_bps)
+    rung, wait_s = contract.choose(ctrl_id, cparams, cstate, k, k + 1, buffer_s, prev_rung, ladder_bps, sizes, 4.0,
+                                   est_bps, np.nan, 0.0, np.zeros(L.PROF_SIZE))
+    assert wait_s == 0.0
+    return rung
+
+
 def _rate_decision(est_bps, safety):
     cparams = np.zeros(L.CTRL_PARAMS)
     cparams[0] = safety
@@ -180,7 +191,8 @@ def test_decide_dispatches_every_controller():
             assert got == reference.decide(ctrl_id, cparams, 0, 9.0, 2, LADDER_BPS, est)
     assert decide(L.CTRL_FIXED, FixedRung(rung=50).pack()[1], 0, 0.0, 0, LADDER_BPS, np.nan) == 5  # clipped
     assert decide(L.CTRL_BB_PENSIEVE, BufferBased().pack()[1], 0, 9.0, 0, LADDER_BPS, np.nan) == 2
-    assert decide(99, np.zeros(L.CTRL_PARAMS), 0, 9.0, 0, LADDER_BPS, 1e6) == -1  # unknown id
+    with pytest.raises(ValueError, match="unknown controller id 99"):
+        decide(99, np.zeros(L.CTRL_PARAMS), 0, 9.0, 0, LADDER_BPS, 1e6)
 
 
 # -- specs: packing, names, parsing, validation -------------------------------------------------

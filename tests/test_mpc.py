@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 import reference_mpc
 from abrkit import BBA0, ParameterError, Profile, RateBased, Trace, Video, get_controller, get_profile, run_batch, simulate
 from abrkit._kernels import layout as L
-from abrkit._kernels.controllers import bba0, bba1, bba1_reservoir, mpc_decide, plan
+from abrkit._kernels import contract
+from abrkit._kernels.controllers import bba0, bba1, bba1_reservoir, mpc_decide
 from abrkit._kernels.mpc import mpc_brute, mpc_search, mpc_value
 from abrkit.controllers import BBA1, CONTROLLERS, MAX_HORIZON, MPC, RobustMPC
 from abrkit.predictors import HarmonicMean, LastSample, RobustDiscount
@@ -269,13 +270,15 @@ def test_plan_dispatch():
     prof = _prof()
     m_id, m_p = MPC().pack()
     b_id, b_p = BBA1().pack()
-    assert plan(m_id, m_p, 1, 8, 9.0, 2, LADDER_BPS, table, 4.0, 2e6, 0.0, prof) == mpc_decide(
-        m_p, 1, 8, 9.0, 2, LADDER_BPS, table, 4.0, 2e6, 0.0, prof
-    )
-    assert plan(b_id, b_p, 1, 8, 9.0, 2, LADDER_BPS, table, 4.0, 2e6, 0.0, prof) == bba1(
-        9.0, 2, 1, 8, LADDER_BPS, table, 4.0, *b_p
-    )
-    assert plan(L.CTRL_FIRST_PLANNER + 77, m_p, 1, 8, 9.0, 2, LADDER_BPS, table, 4.0, 2e6, 0.0, prof) == -1
+    cstate = np.zeros(L.CTRL_STATE + 3 * LADDER_BPS.size)
+
+    def choose(kind, cparams):
+        return contract.choose(kind, cparams, cstate, 1, 8, 9.0, 2, LADDER_BPS, table, 4.0, 2e6, np.nan, 0.0, prof)
+
+    assert choose(m_id, m_p) == (mpc_decide(m_p, 1, 8, 9.0, 2, LADDER_BPS, table, 4.0, 2e6, 0.0, prof), 0.0)
+    assert choose(b_id, b_p) == (bba1(9.0, 2, 1, 8, LADDER_BPS, table, 4.0, *b_p[:4]), 0.0)
+    with pytest.raises(ValueError, match="unknown controller id 177"):
+        choose(177, m_p)
 
 
 # -- each profile switch changes only what it should, in whole sessions --------------------------------
@@ -495,9 +498,9 @@ def test_registry_and_defaults():
     assert RobustMPC().predictor == RobustDiscount(HarmonicMean(5), 5)
     assert (MPC().horizon, MPC().rebuffer_weight, MPC().switch_weight) == (5, 4.3, 1.0)
     assert MPC().pack()[0] == RobustMPC().pack()[0] == L.CTRL_MPC
-    np.testing.assert_array_equal(MPC().pack()[1], [5.0, 4.3, 1.0, 0.0])
-    np.testing.assert_array_equal(BBA1().pack()[1], [10.0, 120.0, 5.0, 35.0])
-    assert BBA1().pack()[0] == L.CTRL_BBA1 >= L.CTRL_FIRST_PLANNER
+    np.testing.assert_array_equal(MPC().pack()[1][:4], [5.0, 4.3, 1.0, 0.0])
+    np.testing.assert_array_equal(BBA1().pack()[1][:4], [10.0, 120.0, 5.0, 35.0])
+    assert BBA1().pack()[0] == L.CTRL_BBA1
     assert RobustMPC().pack_predictor()[0] == L.PRED_ROBUST
 
 
@@ -554,5 +557,6 @@ def test_pensieve_profile_sets_every_mpc_quirk_and_default_none():
     )
 
 
-def test_rate_rule_is_not_a_planner():
-    assert RateBased().pack()[0] < L.CTRL_FIRST_PLANNER
+def test_every_controller_id_is_distinct():
+    ids = [RateBased().pack()[0], MPC().pack()[0], BBA1().pack()[0], BBA0().pack()[0]]
+    assert len(set(ids)) == len(ids)

@@ -14,6 +14,7 @@ import numpy as np
 
 from ._checks import integer, number
 from ._kernels import layout as L
+from ._kernels.festive import FESTIVE_MAX_WINDOW
 from .errors import ParameterError
 from .predictors import (
     HarmonicMean,
@@ -28,7 +29,7 @@ from .predictors import (
 )
 
 __all__ = [
-    "Controller", "BufferBased", "BBA0", "BBA1", "RateBased", "FixedRung", "MPC", "RobustMPC", "CONTROLLERS",
+    "Controller", "BufferBased", "BBA0", "BBA1", "RateBased", "FixedRung", "MPC", "RobustMPC", "Festive", "CONTROLLERS",
     "MAX_HORIZON", "get_controller",
 ]
 
@@ -52,6 +53,11 @@ class Controller:
         values = self.params()
         p[: len(values)] = values
         return self.kernel_id, p
+
+    def pack_for(self, buffer_cap_s: float) -> tuple[int, np.ndarray]:
+        """:meth:`pack` for a player whose buffer holds at most ``buffer_cap_s`` seconds (rules
+        whose parameters derive from the buffer size, like Sabre's BOLA, need it)."""
+        return self.pack()
 
     def predictor_spec(self) -> Predictor | None:
         """The throughput predictor this controller consults (None: it uses none)."""
@@ -241,6 +247,51 @@ class RobustMPC(MPC):
             raise ParameterError("predictor", self.predictor.name, "must be a RobustDiscount (robust(...)); use 'mpc' for other predictors")
 
 
+@dataclass(frozen=True)
+class Festive(Controller):
+    """FESTIVE (Jiang, Sekar, Zhang, "Improving Fairness, Efficiency, and Stability in HTTP-based
+    Adaptive Video Streaming with FESTIVE", CoNEXT 2012), as Pensieve's emulation baseline
+    (its modified dash.js ``AbrController.js``) defines it; the rule is in ``_kernels/festive.py``.
+
+    Estimate: the time-weighted harmonic mean of the last ``window`` chunks' throughput, each
+    download time floored at ``min_download_s``. Target: the highest rung <= ``p`` x estimate,
+    approached one rung at a time; a step up from rung ``i`` needs more than
+    ``up_delay_per_rung * i + up_delay_offset`` consecutive up signals, and any switch is taken
+    only if its score ``stability_base ** (switches in the last switch_window chunks) + alpha x
+    |b / min(estimate, b_ref) - 1|`` is lower than staying's. The first chunk is ``initial_rung``.
+    """
+
+    window: int = 5
+    min_download_s: float = 0.1
+    p: float = 0.85
+    alpha: float = 12.0
+    switch_window: int = 5
+    up_delay_per_rung: float = 1.0
+    up_delay_offset: float = 0.0
+    initial_rung: int = 1
+    stability_base: float = 2.0
+    kernel_id: ClassVar[int] = L.CTRL_FESTIVE
+    label: ClassVar[str] = "festive"
+
+    def __post_init__(self) -> None:
+        for name in ("window", "switch_window"):
+            if integer(name, getattr(self, name), ge=1) > FESTIVE_MAX_WINDOW:
+                raise ParameterError(name, getattr(self, name), f"must be an integer <= {FESTIVE_MAX_WINDOW}")
+        number("min_download_s", self.min_download_s, gt=0)
+        number("p", self.p, gt=0)
+        number("alpha", self.alpha, ge=0)
+        number("up_delay_per_rung", self.up_delay_per_rung, ge=0)
+        number("up_delay_offset", self.up_delay_offset, ge=0)
+        integer("initial_rung", self.initial_rung, ge=0)
+        number("stability_base", self.stability_base, gt=0)
+
+    def params(self) -> list[float]:
+        return [
+            float(self.window), self.min_download_s, self.p, self.alpha, float(self.switch_window),
+            self.up_delay_per_rung, self.up_delay_offset, float(self.initial_rung), self.stability_base,
+        ]
+
+
 #: Name -> factory; the CLI and :func:`get_controller` resolve names here.
 CONTROLLERS: dict[str, Callable[..., Controller]] = {
     "bb": BufferBased,
@@ -250,6 +301,7 @@ CONTROLLERS: dict[str, Callable[..., Controller]] = {
     "fixed": FixedRung,
     "mpc": MPC,
     "robustmpc": RobustMPC,
+    "festive": Festive,
 }
 
 

@@ -15,7 +15,8 @@ their compiled decision code with the observation; the two paths give identical 
 for every chunk-model controller). That is the check that the observation holds everything a
 compiled controller sees.
 
-A controller may also define ``reset()``, called once before each session (keep per-session
+``decide`` returns a rung, or a pair ``(rung, wait_s)`` to idle ``wait_s`` seconds before the
+request (the buffer drains meanwhile, as with BOLA's delay). A controller may also define ``reset()``, called once before each session (keep per-session
 state there), and ``name`` (used in result tables; the class name otherwise).
 
 Units: seconds, bits per second, bytes (see the package docstring). The loop costs about 7 us
@@ -34,10 +35,9 @@ from typing import Any, Callable, Protocol, runtime_checkable
 import numpy as np
 
 from ._kernels import layout as L
-from ._kernels.controllers import decide as _decide_kernel
-from ._kernels.controllers import plan as _plan_kernel
-from ._kernels.predictors import pred_predict, pred_update
-from ._kernels.session import advance_clock, oracle_throughput, transfer
+from ._kernels import contract
+from ._kernels.network import advance_clock, oracle_throughput, transfer
+from ._kernels.predictors import pred_latency, pred_predict, pred_update
 from .controllers import Controller, get_controller
 from .errors import ParameterError
 from .profiles import Profile
@@ -76,6 +76,8 @@ class Observation:
         One entry per downloaded chunk: its size, the time the player measured it over (the
         latency included when the profile's ``throughput_includes_latency`` says so), its
         request latency, and the session clock when its last byte arrived.
+    sample_wait_s : array of shape (chunk,)
+        Seconds the player idled after each download because the buffer was full.
     profile : Profile
         The player and network model of the session.
     """
@@ -92,6 +94,7 @@ class Observation:
     sample_time_s: np.ndarray
     sample_latency_s: np.ndarray
     sample_end_s: np.ndarray
+    sample_wait_s: np.ndarray
     profile: Profile
     _oracle: Callable[[float], float] = field(repr=False, compare=False)
 
@@ -130,15 +133,15 @@ class PythonController(Protocol):
 class BuiltinController:
     """A built-in controller (name, spec string or :class:`~abrkit.Controller`) on the Python path.
 
-    ``decide`` calls the same compiled decision function as the session loop, with the same
-    predictor estimate: the predictor learns each new sample of the observation (lazily, just
+    ``decide`` calls the same compiled decision code as the session loop, through the same
+    controller contract (``_kernels/contract.py``), with the same predictor estimate: the
+    predictor and the controller learn each new download from the observation (lazily, just
     before deciding, in the loop's order) and the oracle predictor asks the observation.
     """
 
-    def __init__(self, controller: str | Controller) -> None:
+    def __init__(self, controller: str | Controller, buffer_cap_s: float | None = None) -> None:
         self.controller = get_controller(controller)
-        self._ctrl_id, cparams = self.controller.pack()
-        self._cparams = np.ascontiguousarray(cparams, dtype=np.float64)
+        self._buffer_cap_s = buffer_cap_s
         self._pid, pparams, self._n_state = self.controller.pack_predictor()
         self._pparams = np.ascontiguousarray(pparams, dtype=np.float64)
         self.reset()
@@ -148,35 +151,50 @@ class BuiltinController:
         return self.controller.name
 
     def reset(self) -> None:
-        """Fresh predictor state: a new session starts."""
+        """Fresh predictor and controller state: a new session starts."""
         self._pstate = np.zeros(self._n_state, dtype=np.float64)
+        self._cstate: np.ndarray | None = None
         self._seen = 0
         self._tables: tuple[Any, np.ndarray, np.ndarray] | None = None
 
-    def decide(self, obs: Observation) -> int:
+    def decide(self, obs: Observation) -> int | tuple[int, float]:
         # Writable copies of the observation's tables, made once per session: the kernels are
         # compiled for the session loop's (writable) arrays.
         if self._tables is None or self._tables[0] is not obs.sizes_bytes:
             self._tables = (obs.sizes_bytes, np.array(obs.bitrates_bps), np.array(obs.sizes_bytes))
         _, ladder, sizes = self._tables
+        if self._cstate is None:
+            cap_s = obs.profile.buffer_cap_s if self._buffer_cap_s is None else self._buffer_cap_s
+            kind, cparams = self.controller.pack_for(cap_s)
+            self._kind, self._cparams = kind, np.ascontiguousarray(cparams, dtype=np.float64)
+            self._cstate = np.zeros(L.CTRL_STATE + 3 * ladder.size)
+            contract.start(kind, self._cparams, self._cstate, ladder, obs.chunk_s)
+        kind, cparams, cstate = self._kind, self._cparams, self._cstate
+        with_latency = obs.profile.throughput_includes_latency
         for i in range(self._seen, obs.sample_bytes.size):
+            # the loop's order after a download: the controller's report, the full-buffer wait,
+            # then the predictor's update (one new download per decision: it was chunk i)
+            size, meas_s, lat_s = float(obs.sample_bytes[i]), float(obs.sample_time_s[i]), float(obs.sample_latency_s[i])
+            delay_s = meas_s if with_latency else meas_s + lat_s
+            wait_s = float(obs.sample_wait_s[i])
+            contract.report(kind, cparams, cstate, i, obs.prev_rung, size, delay_s, obs.buffer_s + wait_s, ladder, obs.chunk_s)
+            if wait_s > 0.0:
+                contract.full_wait(kind, cparams, cstate, wait_s)
             if self._pid >= 0:
-                pred_update(
-                    self._pid, self._pparams, self._pstate, float(obs.sample_bytes[i]), float(obs.sample_time_s[i]),
-                    float(obs.sample_latency_s[i]), float(obs.sample_end_s[i]),
-                )
+                pred_update(self._pid, self._pparams, self._pstate, size, meas_s, lat_s, float(obs.sample_end_s[i]))
         self._seen = obs.sample_bytes.size
         est_bps = np.nan
+        est_latency_s = np.nan
         if self._pid == L.PRED_ORACLE:
             est_bps = obs.oracle_throughput_bps(sizes[obs.chunk, max(obs.prev_rung, 0)])
         elif self._pid >= 0:
             est_bps = pred_predict(self._pid, self._pparams, self._pstate, obs.session_s, np.nan)
-        if self._ctrl_id >= L.CTRL_FIRST_PLANNER:
-            return int(_plan_kernel(
-                self._ctrl_id, self._cparams, obs.chunk, obs.n_chunks, obs.buffer_s, obs.prev_rung, ladder, sizes,
-                obs.chunk_s, est_bps, obs.last_latency_s, obs.profile.pack(),
-            ))
-        return int(_decide_kernel(self._ctrl_id, self._cparams, obs.chunk, obs.buffer_s, obs.prev_rung, ladder, est_bps))
+            est_latency_s = pred_latency(self._pid, self._pparams, self._pstate)
+        rung, wait_s = contract.choose(
+            kind, cparams, cstate, obs.chunk, obs.n_chunks, obs.buffer_s, obs.prev_rung, ladder, sizes, obs.chunk_s,
+            est_bps, est_latency_s, obs.last_latency_s, obs.profile.pack(),
+        )
+        return (int(rung), float(wait_s)) if wait_s > 0.0 else int(rung)
 
 
 @dataclass(frozen=True)
@@ -260,6 +278,24 @@ def _checked_rung(value: Any, n_rungs: int, name: str, k: int) -> int:
     return int(value)
 
 
+def _checked_choice(value: Any, n_rungs: int, name: str, k: int) -> tuple[int, float]:
+    """(rung, wait_s) from what ``decide`` returned: a rung, or a pair (rung, wait in seconds)."""
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            raise ParameterError(
+                "decision", value, f"controller {name!r} returned it for chunk {k}: must be a rung or (rung, wait_s)"
+            )
+        rung, wait = value
+        if isinstance(wait, (bool, np.bool_)) or not isinstance(wait, (int, float, np.integer, np.floating)) or not (
+            0.0 <= float(wait) < float("inf")
+        ):
+            raise ParameterError(
+                "wait_s", wait, f"controller {name!r} returned it for chunk {k}: must be a finite number of seconds >= 0"
+            )
+        return _checked_rung(rung, n_rungs, name, k), float(wait)
+    return _checked_rung(value, n_rungs, name, k), 0.0
+
+
 def _readonly(a: np.ndarray) -> np.ndarray:
     view = a.view()
     view.setflags(write=False)
@@ -295,7 +331,7 @@ def play_session(
     name = _name_of(controller)
     ladder_ro = _readonly(np.array(video.bitrates_bps, dtype=np.float64))
     sizes_ro = _readonly(sizes.copy())
-    s_bytes, s_time, s_lat, s_end = (np.zeros(n_chunks) for _ in range(4))
+    s_bytes, s_time, s_lat, s_end, s_wait = (np.zeros(n_chunks) for _ in range(5))
 
     ptr = 0
     clock_s = float(start_s)
@@ -311,6 +347,7 @@ def play_session(
     if callable(reset):
         reset()
     for k in range(n_chunks):
+        ctrl_wait_s = 0.0
         if k == 0 and initial_rung >= 0:
             rung = min(initial_rung, n_rungs - 1)
         else:
@@ -318,10 +355,20 @@ def play_session(
                 chunk=k, n_chunks=n_chunks, buffer_s=buffer_s, prev_rung=prev, session_s=session_s, chunk_s=chunk_s,
                 bitrates_bps=ladder_ro, sizes_bytes=sizes_ro, sample_bytes=_readonly(s_bytes[:k]),
                 sample_time_s=_readonly(s_time[:k]), sample_latency_s=_readonly(s_lat[:k]),
-                sample_end_s=_readonly(s_end[:k]), profile=prof, _oracle=oracle,
+                sample_end_s=_readonly(s_end[:k]), sample_wait_s=_readonly(s_wait[:k]), profile=prof, _oracle=oracle,
             )
-            rung = _checked_rung(controller.decide(obs), n_rungs, name, k)
+            rung, ctrl_wait_s = _checked_choice(controller.decide(obs), n_rungs, name, k)
         size = sizes[k, rung]
+
+        rebuf_s = 0.0
+        if ctrl_wait_s > 0.0:  # the controller idles first; the buffer drains meanwhile
+            if k == 0 and not first_rebuffers:
+                startup_s += ctrl_wait_s
+            else:
+                rebuf_s = max(ctrl_wait_s - buffer_s, 0.0)
+            buffer_s = max(buffer_s - ctrl_wait_s, 0.0)
+            ptr, clock_s = advance_clock(end_s, wrap_s, ptr, clock_s, ctrl_wait_s)
+            session_s += ctrl_wait_s
 
         lat_s = rtt_s if rtt_s >= 0.0 else lat_arr_s[ptr]
         if rtt_moves and lat_s > 0.0:
@@ -332,11 +379,10 @@ def play_session(
         delay_s = xfer_s + lat_s
 
         if k == 0 and not first_rebuffers:
-            startup_s = delay_s
-            rebuf_s = 0.0
+            startup_s += delay_s
             buffer_s = chunk_s
         else:
-            rebuf_s = max(delay_s - buffer_s, 0.0)
+            rebuf_s += max(delay_s - buffer_s, 0.0)
             buffer_s = max(buffer_s - delay_s, 0.0) + chunk_s
 
         wait_s = 0.0
@@ -359,8 +405,9 @@ def play_session(
         log[k, L.LOG_WAIT_S] = wait_s
         log[k, L.LOG_THROUGHPUT_BPS] = size * 8.0 / meas_s
         log[k, L.LOG_REQUEST_S] = session_s
+        log[k, L.LOG_CTRL_WAIT_S] = ctrl_wait_s
         done_s = session_s + delay_s
-        s_bytes[k], s_time[k], s_lat[k], s_end[k] = size, meas_s, lat_s, done_s
+        s_bytes[k], s_time[k], s_lat[k], s_end[k], s_wait[k] = size, meas_s, lat_s, done_s, wait_s
         session_s = done_s + wait_s
         prev = rung
     return n_chunks, L.STATUS_COMPLETE, startup_s

@@ -28,10 +28,11 @@ import pandas as pd
 
 from ._checks import integer, number, worker_count
 from ._kernels import event_layout as E
-from ._kernels.event import run_event_session
-from .controllers import Controller, get_controller
+from ._kernels import layout as L
+from ._kernels.event import play_event, run_event_session
+from .controllers import Controller, FixedRung, get_controller
 from .errors import ParameterError
-from .event_controllers import EventController
+from .event_controllers import EventController, FixedQuality, sabre_constants, sabre_history
 from .qoe import QoE, get_qoe
 from .tables import summary_table
 from .traces import Trace
@@ -98,8 +99,10 @@ class EventProfile:
     def replace(self, **changes: Any) -> "EventProfile":
         return replace(self, **changes)
 
-    def config(self, controller: EventController, video: Video) -> np.ndarray:
-        """The kernel's config vector for ``controller`` under this profile."""
+    def config(self, controller: Controller, video: Video) -> np.ndarray:
+        """The kernel's config vector for ``controller`` under this profile. A controller that
+        is not one of Sabre's rules gets ``C_ABR = -1``: it is asked through the contract and
+        never abandons, so downloads are not polled."""
         cfg = np.zeros(E.C_SIZE)
         cfg[E.C_BUFFER_MS] = round(self.buffer_cap_s * 1000, 9)
         cfg[E.C_REPLACE] = _REPLACEMENTS[self.replacement]
@@ -107,7 +110,12 @@ class EventProfile:
         cfg[E.C_APPLY_ABANDON_QUALITY] = float(self.apply_abandon_quality)
         cfg[E.C_MIN_PROGRESS_BITS] = self.min_progress_bits
         cfg[E.C_MIN_PROGRESS_MS] = self.min_progress_ms
-        controller.event_config(cfg)
+        if isinstance(controller, EventController):
+            controller.event_config(cfg)
+        else:
+            sabre_constants(cfg)
+            cfg[E.C_ABR] = -1.0
+            cfg[E.C_ABANDON] = 0.0
         return cfg
 
     def kernel_trace(self, trace: Trace) -> np.ndarray:
@@ -280,19 +288,45 @@ class EventBatchResult:
         }
 
 
-def _event_controller(spec: str | Controller) -> EventController:
+def _event_controller(spec: str | Controller) -> Controller:
+    """The controller as the event model runs it: Sabre's rules on the player's own state, any
+    other controller through the controller contract (``FixedRung`` is Sabre's fixed quality)."""
     c = get_controller(spec)
-    if not isinstance(c, EventController):
+    if isinstance(c, FixedRung):
+        return FixedQuality(rung=c.rung)
+    if not isinstance(c, EventController) and c.pack_predictor()[0] == L.PRED_ORACLE:
         raise ParameterError(
-            "controller", c.name,
-            "runs in the chunk player model, not under an event-model profile (sabre, event); event-model "
-            "controllers: bola, bolae, throughput, dynamic, dynamicdash, dashjs, fixed-event",
+            "predictor", "oracle", f"controller {c.name!r}: the oracle reads the chunk model's network; the event model has none"
         )
     return c
 
 
+@dataclass(frozen=True)
+class _Contract:
+    """How the event kernel asks a controller that is not one of Sabre's rules."""
+
+    kind: int
+    cparams: np.ndarray
+    pid: int
+    pparams: np.ndarray
+    n_state: int
+    prof: np.ndarray
+
+
+def _contract_of(c: Controller, buffer_cap_s: float) -> _Contract | None:
+    if isinstance(c, EventController):
+        return None
+    kind, cparams = c.pack_for(buffer_cap_s)
+    pid, pparams, n_state = c.pack_predictor()
+    prof = np.zeros(L.PROF_SIZE)  # a clean chunk-model profile: what planners (MPC) read
+    prof[L.PROF_BUFFER_CAP_S] = buffer_cap_s
+    return _Contract(int(kind), np.ascontiguousarray(cparams, dtype=np.float64), int(pid),
+                     np.ascontiguousarray(pparams, dtype=np.float64), int(n_state), prof)
+
+
 def _one_session(tr: np.ndarray, video_arrays: tuple[float, np.ndarray, np.ndarray], cfg: np.ndarray,
-                 windows: np.ndarray, half_lives_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+                 windows: np.ndarray, half_lives_ms: np.ndarray, contract: _Contract | None = None,
+                 si_arrays: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     seg_ms, bitrates, sizes = video_arrays
     n_seg = sizes.shape[0]
     capacity = 4 * n_seg + 8
@@ -300,7 +334,15 @@ def _one_session(tr: np.ndarray, video_arrays: tuple[float, np.ndarray, np.ndarr
         metrics = np.empty(E.N_METRICS)
         log = np.empty((capacity, E.E_COLS))
         played = np.full((n_seg, 2), np.nan)
-        n_log, status = run_event_session(tr, seg_ms, bitrates, sizes, cfg, windows, half_lives_ms, metrics, log, played)
+        if contract is None:
+            n_log, status = run_event_session(tr, seg_ms, bitrates, sizes, cfg, windows, half_lives_ms, metrics, log, played)
+        else:
+            assert si_arrays is not None
+            n_log, status = play_event(
+                tr, seg_ms, bitrates, sizes, cfg, windows, half_lives_ms, metrics, log, played,
+                contract.kind, contract.cparams, contract.pid, contract.pparams, np.zeros(contract.n_state),
+                contract.prof, si_arrays[0], si_arrays[1],
+            )
         if n_log <= capacity:
             break
         capacity = n_log  # repeated abandonments: run again with room for every request
@@ -336,14 +378,17 @@ def run_event_batch(
 
     packed_traces = [prof.kernel_trace(t) for t in tr]
     packed_videos = [_video_arrays(v) for v in vids]
+    si_videos = [(np.ascontiguousarray(v.bitrates_bps, dtype=np.float64), np.ascontiguousarray(v.sizes_bytes, dtype=np.float64))
+                 for v in vids]
+    contracts = [_contract_of(c, prof.buffer_cap_s) for c in ctrls]
     configs = [[prof.config(c, v) for v in vids] for c in ctrls]
-    histories = [c.history_arrays() for c in ctrls]
+    histories = [c.history_arrays() if isinstance(c, EventController) else sabre_history() for c in ctrls]
     grid = np.array([(t, v, c) for t in range(len(tr)) for v in range(len(vids)) for c in range(len(ctrls))], dtype=np.int64)
     job_trace, job_video, job_ctrl = grid[:, 0].copy(), grid[:, 1].copy(), grid[:, 2].copy()
 
     def work(j: int):
         t, v, c = job_trace[j], job_video[j], job_ctrl[j]
-        return _one_session(packed_traces[t], packed_videos[v], configs[c][v], *histories[c])
+        return _one_session(packed_traces[t], packed_videos[v], configs[c][v], *histories[c], contracts[c], si_videos[v])
 
     n_jobs = len(grid)
     steps = int(sum(vids[v].n_chunks for v in job_video))

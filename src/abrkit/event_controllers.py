@@ -35,15 +35,32 @@ import numpy as np
 
 from ._checks import integer, number
 from ._kernels import event_layout as E
+from ._kernels import layout as L
 from .controllers import CONTROLLERS, Controller
 from .errors import ParameterError
 from .predictors import Predictor, SabreEwma, SlidingWindow, get_predictor
 
-__all__ = ["EventController", "Bola", "BolaE", "ThroughputRule", "Dynamic", "DynamicDash", "DashJsDynamic", "EVENT_CONTROLLERS"]
+__all__ = ["EventController", "Bola", "BolaE", "ThroughputRule", "Dynamic", "DynamicDash", "DashJsDynamic", "FixedQuality", "EVENT_CONTROLLERS"]
 
 
 def _sabre_history() -> Predictor:
     return SabreEwma(half_lives_s=(3.0, 8.0))
+
+
+def sabre_constants(cfg: np.ndarray) -> None:
+    """Sabre's constants in the event config vector, so every rule a controller combines starts
+    from them (and the player's own set-up, which computes BOLA's V, is well defined)."""
+    _ThroughputParams()._configure_throughput(cfg)
+    _BolaEParams()._configure_bolae(cfg)
+    cfg[E.C_GAMMA_P] = _BolaParams.gamma_p_s
+    cfg[E.C_DYNAMIC_LOW_MS] = 10000.0
+    cfg[E.C_DASH_LOW_MS] = 5000.0
+    cfg[E.C_DASH_HIGH_MS] = 10000.0
+
+
+def sabre_history() -> tuple[np.ndarray, np.ndarray]:
+    """(window sizes, half-lives in ms) of Sabre's default throughput history (3 s and 8 s)."""
+    return np.array([3], dtype=np.int64), np.array([3000.0, 8000.0])
 
 
 @dataclass(frozen=True)
@@ -74,21 +91,21 @@ class EventController(Controller):
         return []
 
     def pack(self) -> tuple[int, np.ndarray]:
-        raise ParameterError(
-            "controller", self.name,
-            "runs in the event player model (it can delay requests and abandon downloads): use an event-model "
-            "profile, --profile sabre or --profile event",
-        )
+        """For the chunk model, with Sabre's 25 s buffer (see :meth:`pack_for`)."""
+        return self.pack_for(25.0)
+
+    def pack_for(self, buffer_cap_s: float) -> tuple[int, np.ndarray]:
+        """(``CTRL_SABRE``, the event config vector padded to ``CTRL_PARAMS``): how the chunk
+        model runs this rule, with BOLA's V derived from a ``buffer_cap_s`` buffer. The chunk
+        model has no download in progress to watch: ``abandon`` has no effect there."""
+        cfg = np.zeros(L.CTRL_PARAMS)
+        cfg[E.C_BUFFER_MS] = round(buffer_cap_s * 1000, 9)
+        self.event_config(cfg)
+        return L.CTRL_SABRE, cfg
 
     def event_config(self, cfg: np.ndarray) -> None:
         """Write this controller's entries of the event kernel's config vector (``C_*``)."""
-        # Sabre's constants first, so every rule a controller combines starts from them
-        _ThroughputParams()._configure_throughput(cfg)
-        _BolaEParams()._configure_bolae(cfg)
-        cfg[E.C_GAMMA_P] = _BolaParams.gamma_p_s
-        cfg[E.C_DYNAMIC_LOW_MS] = 10000.0
-        cfg[E.C_DASH_LOW_MS] = 5000.0
-        cfg[E.C_DASH_HIGH_MS] = 10000.0
+        sabre_constants(cfg)
         cfg[E.C_ABR] = self.event_id
         cfg[E.C_ABANDON] = float(self.abandon)
         if isinstance(self.predictor, SlidingWindow):
@@ -308,7 +325,7 @@ class FixedQuality(EventController):
     rung: int = 0
     abandon: bool = False
     event_id: ClassVar[int] = E.EV_FIXED
-    label: ClassVar[str] = "fixed-event"
+    label: ClassVar[str] = "fixed"
 
     def __post_init__(self) -> None:
         EventController.__post_init__(self)
@@ -325,7 +342,6 @@ EVENT_CONTROLLERS: dict[str, Any] = {
     "dynamic": Dynamic,
     "dynamicdash": DynamicDash,
     "dashjs": DashJsDynamic,
-    "fixed-event": FixedQuality,
 }
 # One registry for every controller: the CLI and get_controller resolve these names too.
 CONTROLLERS.update(EVENT_CONTROLLERS)

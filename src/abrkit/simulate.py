@@ -107,7 +107,7 @@ def _pack(
     n_chunks = [v.n_chunks if profile.max_chunks is None else min(v.n_chunks, profile.max_chunks) for v in videos]
     if profile.buffer_cap_s < max(v.chunk_s for v in videos):
         raise ParameterError("buffer_cap_s", profile.buffer_cap_s, "must be >= the chunk duration, or no chunk could ever be buffered")
-    packed_ctrl = [c.pack() for c in controllers]
+    packed_ctrl = [c.pack_for(profile.buffer_cap_s) for c in controllers]
     packed_pred = [c.pack_predictor() for c in controllers]
     sh_ids, sh_params, sh_offsets = _pack_predictors(shadows)
     for v in videos:
@@ -455,15 +455,26 @@ def run_batch(
     sh_pred = np.empty((n_jobs, len(shadows), max_chunks), dtype=np.float64)
     prof_vec = prof.pack()
 
+    has_shadows = bool(shadows)
+    # The kernel is compiled per (controller id, predictor id) pair, with only their code: order
+    # the jobs so that each pair's are contiguous, run each range with its ids, restore the order.
+    kinds = packed.ctrl_ids[job_ctrl] * 1000 + (packed.pred_ids[job_ctrl] + 1)  # (controller, predictor) pairs
+    order = np.argsort(kinds, kind="stable")
+    permuted = bool(np.any(order != np.arange(n_jobs)))
+    k_trace, k_video, k_ctrl = (np.ascontiguousarray(a[order]) for a in (job_trace, job_video, job_ctrl))
+    k_kinds = kinds[order]
+
     def work(lo: int, hi: int) -> int:
         _run_batch_kernel(
-            lo, hi, job_trace, job_video, job_ctrl,
+            lo, hi, k_trace, k_video, k_ctrl,
             packed.tr_offsets, packed.tr_end_s, packed.tr_bw_bps, packed.tr_lat_s, packed.tr_start_s, packed.tr_wrap_s,
             packed.vid_offsets, packed.vid_sizes_flat, packed.vid_rungs, packed.vid_n_chunks, packed.vid_chunk_s,
             packed.lad_offsets, packed.lad_bps, prof_vec, packed.ctrl_ids, packed.ctrl_params,
             packed.pred_ids, packed.pred_params, packed.pred_state_sizes, packed.pred_carry,
-            packed.sh_ids, packed.sh_params, packed.sh_offsets,
-            log, n_done, status, startup, sh_pred,
+            packed.sh_ids if has_shadows else None, packed.sh_params if has_shadows else None,
+            packed.sh_offsets if has_shadows else None,
+            log, n_done, status, startup, sh_pred if has_shadows else None,
+            int(packed.ctrl_ids[k_ctrl[lo]]), int(packed.pred_ids[k_ctrl[lo]]),
         )
         return hi - lo
 
@@ -476,8 +487,10 @@ def run_batch(
     show = progress if progress is not None else (sys.stderr.isatty() and n_jobs >= 2000)
     # Blocks small enough for a smooth bar and load balance, large enough to amortise dispatch.
     n_blocks = min(n_jobs, max(workers * 8, 64 if show else workers * 8))
-    edges = np.linspace(0, n_jobs, n_blocks + 1).astype(int)
-    blocks = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    edges = set(np.linspace(0, n_jobs, n_blocks + 1).astype(int).tolist())
+    edges.update(np.flatnonzero(np.diff(k_kinds)) + 1)  # a block never spans two controller ids
+    edges_sorted = sorted(int(e) for e in edges)
+    blocks = [(a, b) for a, b in zip(edges_sorted[:-1], edges_sorted[1:]) if b > a]
     bar = None
     if show:
         from tqdm.auto import tqdm
@@ -498,6 +511,12 @@ def run_batch(
                 for done in pool.map(lambda b: work(*b), blocks[1:]):
                     if bar is not None:
                         bar.update(done)
+        if permuted:
+            inverse = np.empty_like(order)
+            inverse[order] = np.arange(n_jobs)
+            log, n_done, status, startup = log[inverse], n_done[inverse], status[inverse], startup[inverse]
+            if has_shadows:
+                sh_pred = sh_pred[inverse]
         # Python controllers: one session at a time, in job order (they may keep state)
         for j in user_jobs:
             log[j] = np.nan

@@ -1,21 +1,9 @@
-"""Controller decision kernels and their two dispatchers.
+"""Decision kernels of the chunk-model controllers: BB, BBA-0, the rate rule, MPC, BBA-1.
 
-The session loop asks for the rung of chunk ``k`` through one of two functions, chosen by id:
-
-* ``decide(ctrl_id, cparams, k, buffer_s, prev_rung, bitrates_bps, est_bps)`` for controllers that
-  need only scalars and the ladder (ids < ``CTRL_FIRST_PLANNER``). Its signature is kept small on
-  purpose: passing more arrays into it measurably slowed every controller.
-* ``plan(ctrl_id, cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s,
-  est_bps, latency_s, prof)`` for controllers that look at the upcoming chunk sizes (MPC, BBA-1;
-  ids >= ``CTRL_FIRST_PLANNER``). ``sizes_bytes`` is the video's whole size table, shape
-  (chunks in the video, rungs), which may hold more rows than the ``n_chunks`` the session plays;
-  ``latency_s`` is the previous request's latency (0 before the first); ``prof`` the profile
-  vector (``layout.PROF_*``).
-
-Both return a rung index (-1 for an unknown id). What either sees is what a player knows when it
-requests chunk ``k``: the buffer, the previous rung (-1 before the first chunk), the ladder, the
-video's size table and the estimate ``est_bps`` of the controller's predictor (NaN when it has
-none yet), which the session loop computes.
+The loops reach them through ``contract.choose`` (one function per controller id, specialised
+at compile time). What each sees is what a player knows when it requests chunk ``k``: the
+buffer, the previous rung (-1 before the first chunk), the ladder, the video's size table and
+the estimate ``est_bps`` of its predictor (NaN when it has none yet).
 """
 
 from __future__ import annotations
@@ -24,12 +12,6 @@ import numpy as np
 
 from .._jit import njit
 from .layout import (
-    CTRL_BB_PENSIEVE,
-    CTRL_BBA0,
-    CTRL_BBA1,
-    CTRL_FIXED,
-    CTRL_MPC,
-    CTRL_RATE,
     PROF_BUFFER_CAP_S,
     PROF_MPC_IGNORE_CAP,
     PROF_MPC_IGNORE_LATENCY,
@@ -93,27 +75,6 @@ def highest_below(bitrates_bps, budget_bps):
         if bitrates_bps[i] <= budget_bps:
             best = i
     return best
-
-
-@njit
-def decide(ctrl_id, cparams, k, buffer_s, prev_rung, bitrates_bps, est_bps):
-    """Dispatch to the controller ``ctrl_id`` and return the rung for chunk ``k``.
-
-    ``est_bps`` is the estimate of the controller's throughput predictor (NaN when it has
-    none yet, or when the controller uses no predictor). The session loop asks the predictor
-    itself, so that this small function stays cheap to call (few array arguments).
-    """
-    if ctrl_id == CTRL_BB_PENSIEVE:
-        return bb_pensieve(buffer_s, bitrates_bps.size, cparams[0], cparams[1])
-    if ctrl_id == CTRL_BBA0:
-        return bba0(buffer_s, prev_rung, bitrates_bps, cparams[0], cparams[1])
-    if ctrl_id == CTRL_RATE:
-        if not np.isfinite(est_bps):  # no estimate yet: the lowest rung
-            return 0
-        return highest_below(bitrates_bps, cparams[0] * est_bps)
-    if ctrl_id == CTRL_FIXED:
-        return min(int(cparams[0]), bitrates_bps.size - 1)
-    return -1
 
 
 # -- planning controllers ------------------------------------------------------------------------
@@ -212,13 +173,3 @@ def bba1(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, chunk_s, c
                 best = i
         return best if best >= 0 else n - 1
     return prev_rung
-
-
-@njit
-def plan(ctrl_id, cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps, latency_s, prof):
-    """Dispatch to the planning controller ``ctrl_id`` (see the module docstring)."""
-    if ctrl_id == CTRL_MPC:
-        return mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps, latency_s, prof)
-    if ctrl_id == CTRL_BBA1:
-        return bba1(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, chunk_s, cparams[0], cparams[1], cparams[2], cparams[3])
-    return -1

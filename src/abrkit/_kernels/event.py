@@ -20,9 +20,14 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from .._jit import njit, njit_inline
+from .contract import choose, full_wait, report, specialise, start
+from .layout import CTRL_SABRE, CTRL_STATE, PRED_NONE
+from .estimators import latency_for, learn, predict_for
+from .sabre_rules import NO_ABANDON, controller_decide, controller_report, init_controller
 from .event_layout import (
     AVG_EWMA,
     C_ABANDON,
@@ -32,21 +37,11 @@ from .event_layout import (
     C_APPLY_ABANDON_QUALITY,
     C_AVERAGE,
     C_BASIC,
-    C_BOLAE_MIN_BUFFER_MS,
-    C_BOLAE_MIN_BUFFER_PER_LEVEL_MS,
     C_BUFFER_MS,
-    C_DASH_HIGH_MS,
-    C_DASH_INCLUSIVE,
-    C_DASH_LOW_MS,
-    C_DYNAMIC_LOW_MS,
     C_FIXED_QUALITY,
     C_GAMMA_P,
-    C_IBR_SAFETY_INIT,
-    C_IBR_SAFETY_MIN,
     C_MIN_PROGRESS_BITS,
     C_MIN_PROGRESS_MS,
-    C_NO_IBR,
-    C_OSC,
     C_RAMPUP_QUALITY,
     C_REPLACE,
     C_SAFETY,
@@ -83,10 +78,7 @@ from .event_layout import (
     S_BOLA_LAST,
     S_BOLA_VP,
     S_BOLAE_GP,
-    S_BOLAE_IBR_SAFETY,
-    S_BOLAE_LAST,
     S_BOLAE_PLACEHOLDER,
-    S_BOLAE_STEADY,
     S_BOLAE_VP,
     S_EWMA_WEIGHT_MS,
     S_EWMA_WEIGHT_N,
@@ -115,12 +107,9 @@ from .event_layout import (
     S_SUSTAINABLE,
     S_TAIL,
     S_THROUGHPUT,
-    S_TPUT_IBR_SAFETY,
     SLIDING_MAX_STORE,
 )
 
-#: Sentinel for "no abandonment" (Sabre's None); a replacement that is given up returns -1.
-NO_ABANDON = -100
 
 
 # -- playback queue and metrics ----------------------------------------------------------------------
@@ -413,218 +402,6 @@ def push_sample(st, hist, cfg, windows, half_lives_ms, seg_ms, time_ms, tput_kbp
     st[S_LATENCY] = lat
 
 
-# -- controllers -----------------------------------------------------------------------------------------
-
-
-@njit_inline
-def quality_from_throughput(tput_kbps, latency_ms, seg_ms, bitrates):
-    """Highest quality whose segment, after the latency, downloads within one segment time."""
-    q = 0
-    while q + 1 < bitrates.size and latency_ms + seg_ms * bitrates[q + 1] / tput_kbps <= seg_ms:
-        q += 1
-    return q
-
-
-@njit
-def bola_quality_from_buffer(level_ms, vp, gp, utilities, bitrates):
-    """BOLA's choice: argmax over q of (Vp (u_q + gp) - level) / bitrate_q (first on ties)."""
-    quality = 0
-    score = 0.0
-    for q in range(bitrates.size):
-        s = (vp * (utilities[q] + gp) - level_ms) / bitrates[q]
-        if q == 0 or s > score:
-            quality = q
-            score = s
-    return quality
-
-
-@njit
-def bolae_min_buffer(quality, vp, gp, utilities, bitrates):
-    """Lowest buffer at which BOLA prefers ``quality`` to every lower quality."""
-    b = bitrates[quality]
-    u = utilities[quality]
-    level = 0.0
-    for q in range(quality):
-        if utilities[q] < u:
-            l = vp * (gp + (b * utilities[q] - bitrates[q] * u) / (b - bitrates[q]))
-            level = max(level, l)
-    return level
-
-
-@njit
-def bola_decide(st, cfg, seg_idx, n_seg, level_ms, seg_ms, bitrates, utilities):
-    """Sabre's Bola.get_quality_delay: (quality, delay_ms). Updates Vp and the last quality."""
-    gp = cfg[C_GAMMA_P]
-    if cfg[C_BASIC] == 0.0:
-        # near the start and the end, BOLA works with a smaller virtual buffer
-        t = float(min(seg_idx, n_seg - seg_idx))  # Sabre's last_seek_index is 0 without seeks
-        t = max(t / 2, 3.0)
-        t = t * seg_ms
-        size = min(cfg[C_BUFFER_MS], t)
-        st[S_BOLA_VP] = (size - seg_ms) / (utilities[utilities.size - 1] + gp)
-    vp = st[S_BOLA_VP]
-    quality = bola_quality_from_buffer(level_ms, vp, gp, utilities, bitrates)
-    delay = 0.0
-    last = int(st[S_BOLA_LAST])
-    if quality > last:
-        quality_t = quality_from_throughput(st[S_THROUGHPUT], st[S_LATENCY], seg_ms, bitrates)
-        if quality <= quality_t:
-            delay = 0.0
-        elif last > quality_t:
-            quality = last
-        elif cfg[C_OSC] == 0.0:
-            quality = quality_t + 1
-        else:
-            quality = quality_t
-            l = vp * (gp + utilities[quality])
-            delay = max(0.0, level_ms - l)
-            if quality == bitrates.size - 1:
-                delay = 0.0
-    st[S_BOLA_LAST] = quality
-    return quality, delay
-
-
-@njit
-def ibr_limit(safety, level_ms, latency_ms, tput_kbps, quality, seg_ms, bitrates):
-    """Insufficient-buffer rule: the highest quality <= ``quality`` whose segment fits in
-    safety x (buffer - latency) x throughput bits (quality 0 always fits)."""
-    safe_size = safety * (level_ms - latency_ms) * tput_kbps
-    for q in range(quality):
-        if bitrates[q + 1] * seg_ms > safe_size:
-            return q
-    return quality
-
-
-@njit
-def bolae_decide(st, cfg, level_ms, seg_ms, bitrates, utilities1):
-    """Sabre's BolaEnh.get_quality_delay: (quality, delay_ms)."""
-    vp = st[S_BOLAE_VP]
-    gp = st[S_BOLAE_GP]
-    tput = st[S_THROUGHPUT]
-    if st[S_BOLAE_STEADY] == 0.0:
-        if np.isnan(tput):
-            return int(st[S_BOLAE_LAST]), 0.0
-        st[S_BOLAE_STEADY] = 1.0
-        st[S_BOLAE_IBR_SAFETY] = cfg[C_IBR_SAFETY_INIT]
-        quality = quality_from_throughput(tput, st[S_LATENCY], seg_ms, bitrates)
-        st[S_BOLAE_PLACEHOLDER] = max(0.0, bolae_min_buffer(quality, vp, gp, utilities1, bitrates) - level_ms)
-        return quality, 0.0
-
-    quality = bola_quality_from_buffer(level_ms + st[S_BOLAE_PLACEHOLDER], vp, gp, utilities1, bitrates)
-    quality_t = quality_from_throughput(tput, st[S_LATENCY], seg_ms, bitrates)
-    last = int(st[S_BOLAE_LAST])
-    if quality > last and quality > quality_t:
-        quality = max(last, quality_t)
-        if cfg[C_OSC] == 0.0:
-            quality += 1
-    max_level = vp * (utilities1[quality] + gp)
-    delay = level_ms + st[S_BOLAE_PLACEHOLDER] - max_level
-    if delay > 0:
-        if delay <= st[S_BOLAE_PLACEHOLDER]:
-            st[S_BOLAE_PLACEHOLDER] -= delay
-            delay = 0.0
-        else:
-            delay -= st[S_BOLAE_PLACEHOLDER]
-            st[S_BOLAE_PLACEHOLDER] = 0.0
-    else:
-        delay = 0.0
-    if quality == bitrates.size - 1:
-        delay = 0.0
-    if cfg[C_NO_IBR] == 0.0:
-        safety = st[S_BOLAE_IBR_SAFETY]
-        st[S_BOLAE_IBR_SAFETY] = max(safety * cfg[C_IBR_SAFETY_INIT], cfg[C_IBR_SAFETY_MIN])
-        limited = ibr_limit(safety, level_ms, st[S_LATENCY], tput, quality, seg_ms, bitrates)
-        if limited < quality:
-            quality = limited
-            delay = 0.0
-            min_level = bolae_min_buffer(quality, vp, gp, utilities1, bitrates)
-            st[S_BOLAE_PLACEHOLDER] = min(max(0.0, min_level - level_ms), st[S_BOLAE_PLACEHOLDER])
-    return quality, delay
-
-
-@njit
-def bolae_report(st, cfg, quality, time_ms, abandon_to, is_replacement, level_ms, seg_ms, bitrates, utilities1):
-    """Sabre's BolaEnh.report_download: keep the placeholder consistent with the download."""
-    vp = st[S_BOLAE_VP]
-    gp = st[S_BOLAE_GP]
-    st[S_BOLAE_LAST] = quality
-    if abandon_to == NO_ABANDON:
-        if is_replacement:
-            st[S_BOLAE_PLACEHOLDER] += seg_ms
-        else:
-            level_was = level_ms + time_ms
-            max_placeholder = max(0.0, vp * (utilities1[quality] + gp) - level_was)
-            st[S_BOLAE_PLACEHOLDER] = min(st[S_BOLAE_PLACEHOLDER], max_placeholder)
-            if level_ms > 0:  # do not inflate the placeholder while rebuffering
-                min_placeholder = bolae_min_buffer(quality, vp, gp, utilities1, bitrates) - level_was
-                st[S_BOLAE_PLACEHOLDER] = max(st[S_BOLAE_PLACEHOLDER], min_placeholder)
-    elif not is_replacement:
-        # an abandonment means the placeholder was too optimistic: lower it
-        if abandon_to > 0:
-            want = bolae_min_buffer(abandon_to, vp, gp, utilities1, bitrates)
-        else:
-            want = cfg[C_BOLAE_MIN_BUFFER_MS]
-        st[S_BOLAE_PLACEHOLDER] = min(st[S_BOLAE_PLACEHOLDER], max(0.0, want - level_ms))
-
-
-@njit
-def throughput_decide(st, cfg, level_ms, seg_ms, bitrates):
-    """Sabre's ThroughputRule.get_quality_delay (never delays)."""
-    tput = st[S_THROUGHPUT]
-    quality = quality_from_throughput(tput * cfg[C_SAFETY], st[S_LATENCY], seg_ms, bitrates)
-    if cfg[C_NO_IBR] == 0.0:
-        safety = st[S_TPUT_IBR_SAFETY]
-        st[S_TPUT_IBR_SAFETY] = max(safety * cfg[C_IBR_SAFETY_INIT], cfg[C_IBR_SAFETY_MIN])
-        quality = ibr_limit(safety, level_ms, st[S_LATENCY], tput, quality, seg_ms, bitrates)
-    return quality
-
-
-@njit
-def controller_decide(st, cfg, seg_idx, n_seg, seg_ms, bitrates, utilities0, utilities1):
-    """Dispatch ``get_quality_delay`` on the controller id: (quality, delay_ms)."""
-    abr = int(cfg[C_ABR])
-    level = buffer_level_ms(st, seg_ms)
-    if abr == EV_BOLA:
-        return bola_decide(st, cfg, seg_idx, n_seg, level, seg_ms, bitrates, utilities0)
-    if abr == EV_BOLAE:
-        return bolae_decide(st, cfg, level, seg_ms, bitrates, utilities1)
-    if abr == EV_THROUGHPUT:
-        return throughput_decide(st, cfg, level, seg_ms, bitrates), 0.0
-    if abr == EV_DYNAMIC:
-        # Sabre asks both rules every segment (both update their state), then picks one
-        qb, db = bola_decide(st, cfg, seg_idx, n_seg, level, seg_ms, bitrates, utilities0)
-        qt = throughput_decide(st, cfg, level, seg_ms, bitrates)
-        if st[S_IS_BOLA] != 0.0:
-            if level < cfg[C_DYNAMIC_LOW_MS] and qb < qt:
-                st[S_IS_BOLA] = 0.0
-        elif level > cfg[C_DYNAMIC_LOW_MS] and qb >= qt:
-            st[S_IS_BOLA] = 1.0
-        if st[S_IS_BOLA] != 0.0:
-            return qb, db
-        return qt, 0.0
-    if abr == EV_DYNAMICDASH:
-        if st[S_IS_BOLA] != 0.0 and level < cfg[C_DASH_LOW_MS]:
-            st[S_IS_BOLA] = 0.0
-        elif st[S_IS_BOLA] == 0.0:
-            high = cfg[C_DASH_HIGH_MS]
-            if level > high or (cfg[C_DASH_INCLUSIVE] != 0.0 and level >= high):
-                st[S_IS_BOLA] = 1.0
-        if st[S_IS_BOLA] != 0.0:
-            return bolae_decide(st, cfg, level, seg_ms, bitrates, utilities1)
-        return throughput_decide(st, cfg, level, seg_ms, bitrates), 0.0
-    return min(int(cfg[C_FIXED_QUALITY]), bitrates.size - 1), 0.0
-
-
-@njit
-def controller_report(st, cfg, quality, time_ms, abandon_to, is_replacement, level_ms, seg_ms, bitrates, utilities1):
-    """Dispatch ``report_download`` (only BOLA-E keeps state from it; Dynamic drops BOLA on replacement)."""
-    abr = int(cfg[C_ABR])
-    if abr == EV_BOLAE or abr == EV_DYNAMICDASH:
-        bolae_report(st, cfg, quality, time_ms, abandon_to, is_replacement, level_ms, seg_ms, bitrates, utilities1)
-    elif abr == EV_DYNAMIC and is_replacement:
-        st[S_IS_BOLA] = 0.0
-
-
 # -- replacement -------------------------------------------------------------------------------------------
 
 
@@ -826,30 +603,119 @@ def download_polled(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilitie
     return total_size, total_time, latency, to
 
 
+# -- the controller, whichever it is ---------------------------------------------------------------------------
+# ask / tell / waited are specialised on the literal controller id: Sabre's rules work on the
+# player's state in its units; every other controller goes through the contract in SI units.
+
+
+def ask(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pparams, pstate, prof,
+        last_q, last_ttfb, bitrates_bps, sizes_bytes):
+    """(quality, delay_ms) for segment ``seg`` at buffer ``level`` ms."""
+    return _ask_for(kind)(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pparams,
+                          pstate, prof, last_q, last_ttfb, bitrates_bps, sizes_bytes)
+
+
+def _ask_sabre(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pparams, pstate, prof,
+               last_q, last_ttfb, bitrates_bps, sizes_bytes):
+    return controller_decide(st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1)
+
+
+def _ask_contract(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pparams, pstate,
+                  prof, last_q, last_ttfb, bitrates_bps, sizes_bytes):
+    est_bps = predict_for(pid, pparams, pstate, st[S_NET_TIME] / 1000.0)
+    est_latency_s = latency_for(pid, pparams, pstate)
+    rung, wait_s = choose(
+        kind, cparams, cstate, seg, n_seg, level / 1000.0, last_q, bitrates_bps, sizes_bytes, seg_ms / 1000.0, est_bps,
+        est_latency_s, last_ttfb / 1000.0, prof,
+    )
+    return rung, wait_s * 1000.0
+
+
+def tell(kind, st, cfg, quality, time_ms, to, is_replacement, level, seg_ms, bitrates, u1, seg, cparams, cstate, pid,
+         pparams, pstate, got_bits, ttfb_ms, request_ms, bitrates_bps, first):
+    """A request ended (``to``: NO_ABANDON if it completed); ``first``: the player's own first
+    segment, which Sabre's rules are not told about."""
+    _tell_for(kind)(kind, st, cfg, quality, time_ms, to, is_replacement, level, seg_ms, bitrates, u1, seg, cparams,
+                    cstate, pid, pparams, pstate, got_bits, ttfb_ms, request_ms, bitrates_bps, first)
+
+
+def _tell_sabre(kind, st, cfg, quality, time_ms, to, is_replacement, level, seg_ms, bitrates, u1, seg, cparams, cstate,
+                pid, pparams, pstate, got_bits, ttfb_ms, request_ms, bitrates_bps, first):
+    if not first:
+        controller_report(st, cfg, quality, time_ms, to, is_replacement, level, seg_ms, bitrates, u1)
+
+
+def _tell_contract(kind, st, cfg, quality, time_ms, to, is_replacement, level, seg_ms, bitrates, u1, seg, cparams,
+                   cstate, pid, pparams, pstate, got_bits, ttfb_ms, request_ms, bitrates_bps, first):
+    if to != NO_ABANDON:
+        return
+    # the sample Sabre's own history takes: transfer time, latency apart
+    learn(pid, pparams, pstate, got_bits / 8.0, (time_ms - ttfb_ms) / 1000.0, ttfb_ms / 1000.0,
+          (request_ms + time_ms) / 1000.0)
+    if not is_replacement:
+        report(kind, cparams, cstate, seg, quality, got_bits / 8.0, time_ms / 1000.0, level / 1000.0, bitrates_bps,
+               seg_ms / 1000.0)
+
+
+def waited(kind, st, cfg, cparams, cstate, delay_ms):
+    """The player idled ``delay_ms`` because the next segment would not fit in the buffer."""
+    _waited_for(kind)(kind, st, cfg, cparams, cstate, delay_ms)
+
+
+def _waited_sabre(kind, st, cfg, cparams, cstate, delay_ms):
+    abr = int(cfg[C_ABR])
+    if abr == EV_BOLAE or abr == EV_DYNAMICDASH:
+        st[S_BOLAE_PLACEHOLDER] += delay_ms  # BolaEnh.report_delay
+
+
+def _waited_contract(kind, st, cfg, cparams, cstate, delay_ms):
+    full_wait(kind, cparams, cstate, delay_ms / 1000.0)
+
+
+def _ask_for(kind):
+    return _ask_sabre if kind == CTRL_SABRE else _ask_contract
+
+
+def _tell_for(kind):
+    return _tell_sabre if kind == CTRL_SABRE else _tell_contract
+
+
+def _waited_for(kind):
+    return _waited_sabre if kind == CTRL_SABRE else _waited_contract
+
+
+specialise(ask, _ask_for)
+specialise(tell, _tell_for)
+specialise(waited, _waited_for)
+
+
 # -- the session -------------------------------------------------------------------------------------------------
 
 
 @njit
-def init_controller(st, cfg, seg_ms, bitrates, utilities0, utilities1):
-    """Constructor work of Sabre's controllers (Vp, gamma-p and initial safeties)."""
-    n = bitrates.size
-    gp = cfg[C_GAMMA_P]
-    st[S_BOLA_VP] = (cfg[C_BUFFER_MS] - seg_ms) / (utilities0[n - 1] + gp)
-    if cfg[C_NO_IBR] != 0.0:
-        st[S_BOLAE_GP] = gp - 1  # matches BOLA-BASIC's utilities (BOLA-E's start at 1)
-        st[S_BOLAE_VP] = (cfg[C_BUFFER_MS] - seg_ms) / (utilities1[n - 1] + st[S_BOLAE_GP])
-    else:
-        min_buf = cfg[C_BOLAE_MIN_BUFFER_MS]
-        size = min_buf + cfg[C_BOLAE_MIN_BUFFER_PER_LEVEL_MS] * n
-        size = max(size, cfg[C_BUFFER_MS])
-        st[S_BOLAE_GP] = (utilities1[n - 1] - 1) / (size / min_buf - 1)
-        st[S_BOLAE_VP] = min_buf / st[S_BOLAE_GP]
-    st[S_TPUT_IBR_SAFETY] = cfg[C_IBR_SAFETY_INIT]
+def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, metrics, log, played):
+    """Simulate one session with Sabre's own rules (``cfg[C_ABR]``): :func:`play_event` with
+    ``kind = CTRL_SABRE``; returns (n_requests, status)."""
+    return play_event(
+        tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, metrics, log, played,
+        CTRL_SABRE, cfg, PRED_NONE, cfg, np.zeros(1), cfg, bitrates, sizes_bits,
+    )
 
 
 @njit
-def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, metrics, log, played):
-    """Simulate one Sabre session; returns (n_requests, status).
+def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, metrics, log, played,
+               kind, cparams, pid, pparams, pstate, prof, bitrates_bps, sizes_bytes):
+    """Simulate one session of the event model with any controller; returns (n_requests, status).
+
+    ``kind`` (a compile-time literal) is the controller id. ``CTRL_SABRE`` runs Sabre's rule
+    ``cfg[C_ABR]`` on the player's own state, exactly as ``sabre.py`` does (the other controller
+    arguments are then unused). Any other id is asked through ``contract.choose`` in seconds,
+    bytes and bits per second: ``cparams`` its parameters, ``pid``/``pparams`` its predictor
+    (fed every completed download; ``pstate`` its zeroed state), ``prof`` the chunk-model profile vector its planners read,
+    ``bitrates_bps`` and ``sizes_bytes`` the ladder and size table in those units. Such a
+    controller may ask for a wait before a request; it never abandons (``cfg[C_ABR]`` must then
+    be -1, so the polling loop applies no rule), and like every controller it is not asked for
+    the first segment, which Sabre's player always fetches at the lowest quality.
 
     ``status``: EV_COMPLETE, EV_NO_BANDWIDTH (nothing ran), or EV_STALLED: the session stopped
     after MAX_FUTILE_REQUESTS requests in a row added no segment (where Sabre loops forever);
@@ -862,6 +728,8 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
     columns, one row per request) and ``played[i]`` = (quality, ms of stall just before it) of
     the i-th segment played, shape (n_segments, 2).
     """
+    numba.literally(kind)
+    numba.literally(pid)
     metrics[:] = np.nan
     has_bw = False
     for i in range(tr.shape[0]):
@@ -895,6 +763,10 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
     pq = np.zeros((n_q, 3))
     hist = np.zeros(2 * max(half_lives_ms.size, SLIDING_MAX_STORE))
     init_controller(st, cfg, seg_ms, bitrates, utilities0, utilities1)
+    cstate = np.zeros(CTRL_STATE + 3 * n_q)
+    start(kind, cparams, cstate, bitrates_bps, seg_ms / 1000.0)
+    last_q = -1  # the contract's previous rung: the quality of the last segment added
+    last_ttfb = 0.0
     next_period(st, tr, pq, buf, seg_ms, bitrates, buffer_ms)
 
     over_n = 0
@@ -916,6 +788,10 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
     st[S_TAIL] += 1
     push_sample(st, hist, cfg, windows, half_lives_ms, seg_ms, dl_ms, got / dl_ms, ttfb)
     st[S_PLAY_MS] += t
+    last_q = quality
+    last_ttfb = ttfb
+    tell(kind, st, cfg, quality, t, NO_ABANDON, False, buffer_level_ms(st, seg_ms), seg_ms, bitrates, utilities1,
+         0, cparams, cstate, pid, pparams, pstate, got, ttfb, request_ms, bitrates_bps, True)
     if n_log < log.shape[0]:
         log_row(log[n_log], 0, quality, size, got, t, ttfb, NO_ABANDON, False, request_ms, 0.0,
                  buffer_level_ms(st, seg_ms), np.nan)
@@ -934,13 +810,15 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
         if full_delay > 0:
             deplete_buffer(st, pq, buf, full_delay, seg_ms, bitrates, utilities0, buffer_ms, rampup_q, played)
             idle(st, tr, pq, buf, seg_ms, bitrates, buffer_ms, full_delay)
-            if int(cfg[C_ABR]) in (EV_BOLAE, EV_DYNAMICDASH):
-                st[S_BOLAE_PLACEHOLDER] += full_delay  # BolaEnh.report_delay
+            waited(kind, st, cfg, cparams, cstate, full_delay)
             wait_ms = full_delay
 
         est_kbps = st[S_THROUGHPUT]
         if forced < 0:
-            quality, delay = controller_decide(st, cfg, next_seg, n_seg, seg_ms, bitrates, utilities0, utilities1)
+            quality, delay = ask(
+                kind, st, cfg, buffer_level_ms(st, seg_ms), next_seg, n_seg, seg_ms, bitrates, utilities0, utilities1,
+                cparams, cstate, pid, pparams, pstate, prof, last_q, last_ttfb, bitrates_bps, sizes_bytes,
+            )
             replace = check_replace(st, cfg, buf, quality, seg_ms)
         else:
             quality, delay = forced, 0.0
@@ -977,6 +855,7 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
                 st[S_TAIL] += 1
                 next_seg += 1
                 futile = 0
+                last_q = quality
             elif cfg[C_APPLY_ABANDON_QUALITY] != 0.0:
                 forced = to
             # else Sabre's defect: the abandoned-to quality is stored in a variable never read
@@ -984,7 +863,9 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
             buf[int(st[S_TAIL]) + replace] = quality
 
         level = buffer_level_ms(st, seg_ms)
-        controller_report(st, cfg, quality, t, to, replace != 0, level, seg_ms, bitrates, utilities1)
+        tell(kind, st, cfg, quality, t, to, replace != 0, level, seg_ms, bitrates, utilities1,
+             segment, cparams, cstate, pid, pparams, pstate, got, ttfb, request_ms, bitrates_bps, False)
+        last_ttfb = ttfb
 
         dl_ms = t - ttfb
         sample = got / dl_ms

@@ -37,19 +37,26 @@ LOG_REBUFFER_S = 5
 LOG_WAIT_S = 6  # idle time because the buffer was full
 LOG_THROUGHPUT_BPS = 7  # the sample the player measured for this chunk
 LOG_REQUEST_S = 8  # session time at which the request was issued
-LOG_COLS = 9
+LOG_CTRL_WAIT_S = 9  # idle time the controller asked for before this request (BOLA's delay)
+LOG_COLS = 10
 
 # -- controller ids ------------------------------------------------------------------------------
+# One id space for every player model. ``contract.choose`` specialises on the id (a literal at
+# compile time), so a run compiles only the controllers it uses.
 CTRL_BB_PENSIEVE = 0  # params: reservoir_s, cushion_s
 CTRL_BBA0 = 1  # params: reservoir_s, cushion_s
 CTRL_RATE = 2  # params: safety (the predictor is packed separately)
 CTRL_FIXED = 3  # params: rung
-# Planning controllers: ids >= CTRL_FIRST_PLANNER go through controllers.plan, which also sees
-# the upcoming chunk sizes (decide() keeps a scalar-only signature: it is cheaper to call).
-CTRL_FIRST_PLANNER = 100
 CTRL_MPC = 100  # params: horizon, rebuffer_weight, switch_weight (the predictor is packed separately)
 CTRL_BBA1 = 101  # params: cushion_s, lookahead_s, min_reservoir_s, max_reservoir_s
-CTRL_PARAMS = 4  # width of the packed controller-parameter vector
+CTRL_FESTIVE = 102  # params: festive.P_* (its own throughput window lives in its state)
+# Sabre's rules (BOLA, BOLA-E, the throughput rule, DYNAMIC, DynamicDash, fixed quality): one id,
+# the rule is ``cparams[event_layout.C_ABR]``; their parameter vector is the event kernel's config
+# vector (event_layout.C_*), their state the event kernel's ``st`` vector.
+CTRL_SABRE = 200
+CTRL_PYTHON = 900  # a controller written in Python (only on the Python twin of a loop)
+CTRL_PARAMS = 32  # width of the packed controller-parameter vector (>= event_layout.C_SIZE)
+CTRL_STATE = 64  # per-session controller state, plus 3 x n_rungs scratch (see contract.py)
 
 # -- predictor ids (predictors.pred_update / pred_predict) ---------------------------------------
 PRED_NONE = -1

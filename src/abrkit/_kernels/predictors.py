@@ -110,33 +110,25 @@ def pred_update(pid, p, s, size_bytes, time_s, latency_s, now_s):
 def pred_predict(pid, p, s, now_s, oracle_bps):
     """Estimate (bits per second) from predictor ``pid``; NaN if it has none yet."""
     if pid == PRED_LAST:
-        return ring_recent(s, 0, 1, 0) if s[0] > 0 else np.nan
+        return _predict_last(p, s, now_s)
     if pid == PRED_MEAN:
-        return ring_mean(s, 0, max(int(p[0]), 1), int(p[0])) if s[0] > 0 else np.nan
+        return _predict_mean(p, s, now_s)
     if pid == PRED_HARMONIC:
-        return _harmonic(s, 0, max(int(p[0]), 1), int(p[0]))
+        return _predict_harmonic(p, s, now_s)
     if pid == PRED_PUFFER:
-        if s[0] == 0:
-            return np.nan
-        return 8.0 / ring_mean(s, 0, max(int(p[0]), 1), int(p[0]))
+        return _predict_puffer(p, s, now_s)
     if pid == PRED_ROBUST:
-        if s[0] == 0:
-            return np.nan
-        window = int(p[0])
-        worst = 0.0
-        for i in range(min(int(s[2]), window)):
-            worst = max(worst, ring_recent(s, 2, window, i))
-        return s[1] / (1.0 + worst)
+        return _predict_robust(p, s, now_s)
     if pid == PRED_DUAL_EWMA:
-        return _dual_ewma_predict(p, s)
+        return _predict_dual_ewma(p, s, now_s)
     if pid == PRED_SABRE_WINDOW:
-        return _sabre_window(p, s, 0, True)
+        return _predict_sabre_window(p, s, now_s)
     if pid == PRED_SABRE_EWMA:
-        return _sabre_ewma_read(p, s, True)
+        return _predict_sabre_ewma(p, s, now_s)
     if pid == PRED_EXO_PERCENTILE:
-        return _exo_predict(p, s)
+        return _predict_exo(p, s, now_s)
     if pid == PRED_KALMAN:
-        return _kalman_predict(p, s, now_s)
+        return _predict_kalman(p, s, now_s)
     if pid == PRED_ORACLE:
         return oracle_bps
     return np.nan
@@ -146,10 +138,120 @@ def pred_predict(pid, p, s, now_s, oracle_bps):
 def pred_latency(pid, p, s):
     """Latency estimate in seconds (the Sabre estimators keep one); NaN otherwise."""
     if pid == PRED_SABRE_WINDOW:
-        return _sabre_window(p, s, 2 + int(p[1]), False)
+        return _latency_sabre_window(p, s)
     if pid == PRED_SABRE_EWMA:
-        return _sabre_ewma_read(p, s, False)
+        return _latency_sabre_ewma(p, s)
     return np.nan
+
+
+# -- one predict / update / latency function per predictor ------------------------------------------
+# Uniform signatures, so that a loop compiled for one predictor id can call that predictor's
+# functions alone (``estimators.py``; the tables at the end of this module map ids to them).
+
+
+@njit_inline
+def _predict_last(p, s, now_s):
+    return ring_recent(s, 0, 1, 0) if s[0] > 0 else np.nan
+
+
+@njit_inline
+def _predict_mean(p, s, now_s):
+    return ring_mean(s, 0, max(int(p[0]), 1), int(p[0])) if s[0] > 0 else np.nan
+
+
+@njit_inline
+def _predict_harmonic(p, s, now_s):
+    return _harmonic(s, 0, max(int(p[0]), 1), int(p[0]))
+
+
+@njit_inline
+def _predict_puffer(p, s, now_s):
+    if s[0] == 0:
+        return np.nan
+    return 8.0 / ring_mean(s, 0, max(int(p[0]), 1), int(p[0]))
+
+
+@njit_inline
+def _predict_robust(p, s, now_s):
+    if s[0] == 0:
+        return np.nan
+    window = int(p[0])
+    worst = 0.0
+    for i in range(min(int(s[2]), window)):
+        worst = max(worst, ring_recent(s, 2, window, i))
+    return s[1] / (1.0 + worst)
+
+
+@njit_inline
+def _predict_dual_ewma(p, s, now_s):
+    return _dual_ewma_predict(p, s)
+
+
+@njit_inline
+def _predict_sabre_window(p, s, now_s):
+    return _sabre_window(p, s, 0, True)
+
+
+@njit_inline
+def _predict_sabre_ewma(p, s, now_s):
+    return _sabre_ewma_read(p, s, True)
+
+
+@njit_inline
+def _predict_exo(p, s, now_s):
+    return _exo_predict(p, s)
+
+
+@njit_inline
+def _predict_kalman(p, s, now_s):
+    return _kalman_predict(p, s, now_s)
+
+
+@njit_inline
+def _latency_sabre_window(p, s):
+    return _sabre_window(p, s, 2 + int(p[1]), False)
+
+
+@njit_inline
+def _latency_sabre_ewma(p, s):
+    return _sabre_ewma_read(p, s, False)
+
+
+@njit_inline
+def _update_rate_ring(p, s, size_bytes, time_s, latency_s, now_s):
+    ring_push(s, 0, max(int(p[0]), 1), size_bytes * 8.0 / time_s)
+
+
+@njit_inline
+def _update_puffer(p, s, size_bytes, time_s, latency_s, now_s):
+    ring_push(s, 0, max(int(p[0]), 1), time_s / size_bytes)
+
+
+@njit_inline
+def _update_dual_ewma(p, s, size_bytes, time_s, latency_s, now_s):
+    _dual_ewma_update(p, s, size_bytes, time_s)
+
+
+@njit_inline
+def _update_sabre_window(p, s, size_bytes, time_s, latency_s, now_s):
+    cap = int(p[1])
+    ring_push(s, 0, cap, size_bytes * 8.0 / time_s)
+    ring_push(s, 2 + cap, cap, latency_s)
+
+
+@njit_inline
+def _update_sabre_ewma(p, s, size_bytes, time_s, latency_s, now_s):
+    _sabre_ewma_update(p, s, size_bytes, time_s, latency_s)
+
+
+@njit_inline
+def _update_exo(p, s, size_bytes, time_s, latency_s, now_s):
+    _exo_update(p, s, size_bytes, time_s)
+
+
+@njit_inline
+def _update_kalman(p, s, size_bytes, time_s, latency_s, now_s):
+    _kalman_update(p, s, size_bytes * 8.0 / time_s, now_s)
 
 
 # -- the individual estimators -------------------------------------------------------------------
@@ -195,21 +297,19 @@ def _plain_update(pid, p, s, size_bytes, time_s, latency_s, now_s):
     # Every predictor but ROBUST, which wraps one of these: keeping it out of this function
     # keeps Numba's type inference free of recursion.
     if pid == PRED_LAST or pid == PRED_MEAN or pid == PRED_HARMONIC:
-        ring_push(s, 0, max(int(p[0]), 1), size_bytes * 8.0 / time_s)
+        _update_rate_ring(p, s, size_bytes, time_s, latency_s, now_s)
     elif pid == PRED_PUFFER:
-        ring_push(s, 0, max(int(p[0]), 1), time_s / size_bytes)
+        _update_puffer(p, s, size_bytes, time_s, latency_s, now_s)
     elif pid == PRED_DUAL_EWMA:
-        _dual_ewma_update(p, s, size_bytes, time_s)
+        _update_dual_ewma(p, s, size_bytes, time_s, latency_s, now_s)
     elif pid == PRED_SABRE_WINDOW:
-        cap = int(p[1])
-        ring_push(s, 0, cap, size_bytes * 8.0 / time_s)
-        ring_push(s, 2 + cap, cap, latency_s)
+        _update_sabre_window(p, s, size_bytes, time_s, latency_s, now_s)
     elif pid == PRED_SABRE_EWMA:
-        _sabre_ewma_update(p, s, size_bytes, time_s, latency_s)
+        _update_sabre_ewma(p, s, size_bytes, time_s, latency_s, now_s)
     elif pid == PRED_EXO_PERCENTILE:
-        _exo_update(p, s, size_bytes, time_s)
+        _update_exo(p, s, size_bytes, time_s, latency_s, now_s)
     elif pid == PRED_KALMAN:
-        _kalman_update(p, s, size_bytes * 8.0 / time_s, now_s)
+        _update_kalman(p, s, size_bytes, time_s, latency_s, now_s)
 
 
 @njit_inline
@@ -390,3 +490,21 @@ def replay(pid, p, s, size_bytes, time_s, latency_s, now_s, request_s, out_bps):
     for i in range(size_bytes.size):
         out_bps[i] = pred_predict(pid, p, s, request_s[i], np.nan)
         pred_update(pid, p, s, size_bytes[i], time_s[i], latency_s[i], now_s[i])
+
+
+#: Predictor id -> (predict(p, s, now_s), update(p, s, size_bytes, time_s, latency_s, now_s),
+#: latency(p, s) or None): what ``estimators.py`` compiles for a loop that runs one predictor.
+#: The oracle is the loop's business (it needs the trace), and RobustDiscount updates through
+#: ``_robust_update``, which dispatches on its base predictor's id at run time.
+BY_ID = {
+    PRED_LAST: (_predict_last, _update_rate_ring, None),
+    PRED_MEAN: (_predict_mean, _update_rate_ring, None),
+    PRED_HARMONIC: (_predict_harmonic, _update_rate_ring, None),
+    PRED_PUFFER: (_predict_puffer, _update_puffer, None),
+    PRED_ROBUST: (_predict_robust, _robust_update, None),
+    PRED_DUAL_EWMA: (_predict_dual_ewma, _update_dual_ewma, None),
+    PRED_SABRE_WINDOW: (_predict_sabre_window, _update_sabre_window, _latency_sabre_window),
+    PRED_SABRE_EWMA: (_predict_sabre_ewma, _update_sabre_ewma, _latency_sabre_ewma),
+    PRED_EXO_PERCENTILE: (_predict_exo, _update_exo, None),
+    PRED_KALMAN: (_predict_kalman, _update_kalman, None),
+}

@@ -1,22 +1,20 @@
-"""The one session loop shared by every controller, and its batch driver.
+"""The chunk model's session loop (one whole chunk per step) and its batch driver.
 
-Trace clock model (arrays prepared by the façade):
-
-* ``period_end_s[j]`` is the clock value at which period ``j`` ends, ``period_bw_bps[j]`` its
-  bandwidth and ``period_lat_s[j]`` the latency of a request issued in it.
-* The clock starts at ``start_s`` in period 0. When it passes the last period's end it wraps to
-  ``wrap_s`` in period 0 (traces loop).
-
-Keeping absolute end times (rather than lengths) reproduces Pensieve's arithmetic exactly: it
-computes each step's length as ``cooked_time[ptr] - last_time``.
+The network steps are in ``network.py``, the controllers behind ``contract.py``, the
+predictors behind ``estimators.py``; both are specialised on their (literal) ids, so a batch
+compiles only the controllers and predictors it runs.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+import numba
+
 from .._jit import njit
-from .controllers import decide, plan
+from .contract import choose, full_wait, report, start
+from .estimators import estimate, latency_for, learn
+from .network import advance_clock, measured_time, oracle_throughput, request_time, transfer  # noqa: F401 (re-exported)
 from .predictors import pred_predict, pred_update
 from .layout import (
     LOG_BUFFER_S,
@@ -28,7 +26,8 @@ from .layout import (
     LOG_SIZE_BYTES,
     LOG_THROUGHPUT_BPS,
     LOG_WAIT_S,
-    CTRL_FIRST_PLANNER,
+    LOG_CTRL_WAIT_S,
+    CTRL_STATE,
     PRED_ROBUST,
     PROF_BUFFER_CAP_S,
     PROF_CARRY_ROBUST,
@@ -48,82 +47,22 @@ from .layout import (
 
 
 @njit
-def advance_clock(period_end_s, wrap_s, ptr, clock_s, wait_s):
-    """Move the trace clock forward by ``wait_s`` seconds; returns the new (ptr, clock)."""
-    m = period_end_s.size
-    while True:
-        dur = period_end_s[ptr] - clock_s
-        if dur > wait_s:
-            return ptr, clock_s + wait_s
-        wait_s -= dur
-        clock_s = period_end_s[ptr]
-        ptr += 1
-        if ptr >= m:
-            ptr = 0
-            clock_s = wrap_s
+def shadow_predict(sh_ids, sh_params, sh_offsets, sh_state, sh_pred, k, session_s, period_end_s, period_bw_bps,
+                   period_lat_s, wrap_s, ptr, clock_s, size, prof):
+    """Before chunk ``k``'s download: shadow ``i`` writes its estimate to ``sh_pred[i, k]``."""
+    for i in range(sh_ids.size):
+        sid = sh_ids[i]
+        oracle_bps = np.nan
+        if sid == PRED_ORACLE:
+            oracle_bps = oracle_throughput(period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size, prof)
+        sh_pred[i, k] = pred_predict(sid, sh_params[i], sh_state[sh_offsets[i] : sh_offsets[i + 1]], session_s, oracle_bps)
 
 
 @njit
-def transfer(period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size_bytes, efficiency, max_s):
-    """Deliver ``size_bytes`` starting at (ptr, clock).
-
-    Returns (seconds taken, ptr, clock, finished). ``finished`` is False when more than
-    ``max_s`` seconds passed without the last byte arriving.
-    """
-    m = period_end_s.size
-    sent = 0.0
-    elapsed = 0.0
-    while True:
-        rate = period_bw_bps[ptr] / 8.0  # bytes per second
-        dur = period_end_s[ptr] - clock_s
-        payload = rate * dur * efficiency
-        if sent + payload > size_bytes:
-            frac = (size_bytes - sent) / rate / efficiency
-            if elapsed + frac > max_s:
-                return elapsed + frac, ptr, clock_s + frac, False
-            return elapsed + frac, ptr, clock_s + frac, True
-        sent += payload
-        elapsed += dur
-        clock_s = period_end_s[ptr]
-        ptr += 1
-        if ptr >= m:
-            ptr = 0
-            clock_s = wrap_s
-        if elapsed > max_s:
-            return elapsed, ptr, clock_s, False
-
-
-@njit
-def request_time(period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof):
-    """(latency_s, transfer_s, ptr, clock, finished) of requesting ``size_bytes`` at (ptr, clock).
-
-    ``run_session`` performs the same steps written out in its loop: calling this function
-    there (with the profile array) doubled the per-chunk cost. The oracle's zero error in
-    ``evaluate_predictors`` (tests/test_evaluate.py) holds only while the two agree.
-    """
-    rtt_s = prof[PROF_RTT_S]
-    lat_s = rtt_s if rtt_s >= 0.0 else period_lat_s[ptr]
-    if prof[PROF_RTT_ADVANCES_CLOCK] != 0.0 and lat_s > 0.0:
-        ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, lat_s)
-    xfer_s, ptr, clock_s, done = transfer(
-        period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size_bytes, prof[PROF_EFFICIENCY], prof[PROF_MAX_DOWNLOAD_S]
-    )
-    return lat_s, xfer_s, ptr, clock_s, done
-
-
-@njit
-def measured_time(lat_s, xfer_s, prof):
-    """The time a player measures a download over (with or without the request latency)."""
-    return xfer_s + lat_s if prof[PROF_THROUGHPUT_INCLUDES_LATENCY] != 0.0 else xfer_s
-
-
-@njit
-def oracle_throughput(period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof):
-    """The throughput a request of ``size_bytes`` issued now would measure (NaN if it stalls)."""
-    lat_s, xfer_s, _, _, done = request_time(period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof)
-    if not done:
-        return np.nan
-    return size_bytes * 8.0 / measured_time(lat_s, xfer_s, prof)
+def shadow_update(sh_ids, sh_params, sh_offsets, sh_state, size, meas_s, lat_s, done_s):
+    """After a download: every shadow learns from it like the controller's predictor."""
+    for i in range(sh_ids.size):
+        pred_update(sh_ids[i], sh_params[i], sh_state[sh_offsets[i] : sh_offsets[i + 1]], size, meas_s, lat_s, done_s)
 
 
 @njit
@@ -137,22 +76,25 @@ def run_session(
 
     ``sizes_bytes`` is the video's size table, shape (>= n_chunks, rungs): the session plays
     chunks ``0 .. n_chunks-1``; planning controllers may look at later rows. ``log`` has shape
-    (>= n_chunks, LOG_COLS); see ``layout`` for the columns. The controller ``ctrl_id`` gets the
-    estimate of predictor ``pid`` (state ``pstate``, zeroed by the caller, or carried over from
-    an earlier session; ``PRED_NONE`` for controllers that use no predictor): ids below
-    ``CTRL_FIRST_PLANNER`` through ``controllers.decide``, the others through
-    ``controllers.plan``, which also gets the size table and the previous request's latency. The
-    ``sh_*`` arrays describe shadow predictors that only watch: before each download, shadow
-    ``i`` writes its estimate to ``sh_pred[i, k]``, then learns from the download like the
-    controller's predictor (``sh_state[sh_offsets[i]:sh_offsets[i+1]]`` is its state).
+    (>= n_chunks, LOG_COLS); see ``layout`` for the columns. The controller ``ctrl_id`` (a
+    compile-time literal: ``contract.choose`` compiles only its code) gets the estimate of
+    predictor ``pid`` (state ``pstate``, zeroed by the caller, or carried over from an earlier
+    session; ``PRED_NONE`` for controllers that use no predictor) and may ask for a wait before
+    the request (logged in ``LOG_CTRL_WAIT_S``; the buffer drains meanwhile). The ``sh_*``
+    arrays (all None when there are none, which compiles them out) describe shadow predictors
+    that only watch: before each download, shadow ``i`` writes its estimate to ``sh_pred[i, k]``,
+    then learns from the download like the controller's predictor
+    (``sh_state[sh_offsets[i]:sh_offsets[i+1]]`` is its state).
     """
+    numba.literally(ctrl_id)
+    numba.literally(pid)
     has_bw = False
     for j in range(period_bw_bps.size):
         if period_bw_bps[j] > 0.0:
             has_bw = True
             break
     if not has_bw:
-        return 0, STATUS_NO_BANDWIDTH, 0.0
+        return np.int64(0), STATUS_NO_BANDWIDTH, 0.0
 
     rtt_s = prof[PROF_RTT_S]
     rtt_moves = prof[PROF_RTT_ADVANCES_CLOCK] != 0.0
@@ -164,44 +106,46 @@ def run_session(
     first_rebuffers = prof[PROF_FIRST_CHUNK_REBUFFERS] != 0.0
     initial_rung = int(prof[PROF_INITIAL_RUNG])
     n_rungs = bitrates_bps.size
-    n_shadow = sh_ids.size
+    cstate = np.zeros(CTRL_STATE + 3 * n_rungs)
+    start(ctrl_id, cparams, cstate, bitrates_bps, chunk_s)
 
-    ptr = 0
-    clock_s = start_s
+    # np.int64 / float: literal-typed locals would make every callee compile twice
+    ptr = np.int64(0)
+    clock_s = float(start_s)
     session_s = 0.0
     buffer_s = 0.0
     startup_s = 0.0
-    prev = -1
-    planner = ctrl_id >= CTRL_FIRST_PLANNER
+    prev = np.int64(-1)
     for k in range(n_chunks):
+        ctrl_wait_s = 0.0
         if k == 0 and initial_rung >= 0:
-            rung = min(initial_rung, n_rungs - 1)
+            rung = np.int64(min(initial_rung, n_rungs - 1))
         else:
-            est_bps = np.nan
-            if pid == PRED_ORACLE:
-                # What the next chunk, at the current rung, would measure if requested now.
-                est_bps = oracle_throughput(
-                    period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, sizes_bytes[k, max(prev, 0)], prof
-                )
-            elif pid >= 0:
-                est_bps = pred_predict(pid, pparams, pstate, session_s, np.nan)
-            if planner:
-                rung = plan(
-                    ctrl_id, cparams, k, n_chunks, buffer_s, prev, bitrates_bps, sizes_bytes, chunk_s, est_bps,
-                    log[k - 1, LOG_LATENCY_S] if k > 0 else 0.0, prof,
-                )
-            else:
-                rung = decide(ctrl_id, cparams, k, buffer_s, prev, bitrates_bps, est_bps)
+            # (the oracle: what the next chunk, at the current rung, would measure if requested now)
+            est_bps = estimate(
+                pid, pparams, pstate, session_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s,
+                sizes_bytes[k, max(prev, 0)], prof,
+            )
+            est_lat_s = latency_for(pid, pparams, pstate)
+            rung, ctrl_wait_s = choose(
+                ctrl_id, cparams, cstate, k, n_chunks, buffer_s, prev, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+                est_lat_s, log[k - 1, LOG_LATENCY_S] if k > 0 else 0.0, prof,
+            )
         size = sizes_bytes[k, rung]
 
-        for i in range(n_shadow):
-            sid = sh_ids[i]
-            oracle_bps = np.nan
-            if sid == PRED_ORACLE:
-                oracle_bps = oracle_throughput(
-                    period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size, prof
-                )
-            sh_pred[i, k] = pred_predict(sid, sh_params[i], sh_state[sh_offsets[i] : sh_offsets[i + 1]], session_s, oracle_bps)
+        rebuf_s = 0.0
+        if ctrl_wait_s > 0.0:  # the controller idles first; the buffer drains meanwhile
+            if k == 0 and not first_rebuffers:
+                startup_s += ctrl_wait_s
+            else:
+                rebuf_s = max(ctrl_wait_s - buffer_s, 0.0)
+            buffer_s = max(buffer_s - ctrl_wait_s, 0.0)
+            ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, ctrl_wait_s)
+            session_s += ctrl_wait_s
+
+        if sh_ids is not None:
+            shadow_predict(sh_ids, sh_params, sh_offsets, sh_state, sh_pred, k, session_s, period_end_s, period_bw_bps,
+                           period_lat_s, wrap_s, ptr, clock_s, size, prof)
 
         lat_s = rtt_s if rtt_s >= 0.0 else period_lat_s[ptr]
         if rtt_moves and lat_s > 0.0:
@@ -210,16 +154,16 @@ def run_session(
             period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size, eff, max_dl_s
         )
         if not done:
-            return k, STATUS_STALLED, startup_s
+            return np.int64(k), STATUS_STALLED, startup_s
         delay_s = xfer_s + lat_s
 
         if k == 0 and not first_rebuffers:
-            startup_s = delay_s
-            rebuf_s = 0.0
+            startup_s += delay_s
             buffer_s = chunk_s
         else:
-            rebuf_s = max(delay_s - buffer_s, 0.0)
+            rebuf_s += max(delay_s - buffer_s, 0.0)
             buffer_s = max(buffer_s - delay_s, 0.0) + chunk_s
+        report(ctrl_id, cparams, cstate, k, rung, size, delay_s, buffer_s, bitrates_bps, chunk_s)
 
         wait_s = 0.0
         if buffer_s > cap_s:
@@ -230,6 +174,7 @@ def run_session(
                 wait_s = drain_s
             buffer_s -= wait_s
             ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, wait_s)
+            full_wait(ctrl_id, cparams, cstate, wait_s)
 
         meas_s = delay_s if thr_with_lat else xfer_s
         log[k, LOG_RUNG] = rung
@@ -241,14 +186,14 @@ def run_session(
         log[k, LOG_WAIT_S] = wait_s
         log[k, LOG_THROUGHPUT_BPS] = size * 8.0 / meas_s
         log[k, LOG_REQUEST_S] = session_s
+        log[k, LOG_CTRL_WAIT_S] = ctrl_wait_s
         done_s = session_s + delay_s
-        if pid >= 0:
-            pred_update(pid, pparams, pstate, size, meas_s, lat_s, done_s)
-        for i in range(n_shadow):
-            pred_update(sh_ids[i], sh_params[i], sh_state[sh_offsets[i] : sh_offsets[i + 1]], size, meas_s, lat_s, done_s)
+        learn(pid, pparams, pstate, size, meas_s, lat_s, done_s)
+        if sh_ids is not None:
+            shadow_update(sh_ids, sh_params, sh_offsets, sh_state, size, meas_s, lat_s, done_s)
         session_s = done_s + wait_s
         prev = rung
-    return n_chunks, STATUS_COMPLETE, startup_s
+    return np.int64(n_chunks), STATUS_COMPLETE, startup_s
 
 
 @njit
@@ -260,13 +205,18 @@ def run_batch(
     prof, ctrl_ids, ctrl_params, pred_ids, pred_params, pred_state_sizes, pred_carry,
     sh_ids, sh_params, sh_offsets,
     log, out_n_done, out_status, out_startup_s, out_sh_pred,
+    kind, pkind,
 ):
     """Run jobs ``job_lo .. job_hi-1``; job ``j`` writes only ``log[j]`` and ``out_*[j]``.
 
+    Every job in the range must use a controller whose id is ``kind`` and a predictor whose id
+    is ``pkind``: the kernel is compiled for those ids alone (``numba.literally``), and the
+    façade calls it once per pair present.
     Traces, videos and ladders are concatenated with offsets so that one call can cover any
     mix of them; threads may run disjoint job ranges at the same time (the kernel drops the GIL).
     Video ``v``'s size table is ``vid_sizes_flat[vid_offsets[v]:vid_offsets[v+1]]`` (all its
-    chunks, rung-minor); its sessions play the first ``vid_n_chunks[v]``.
+    chunks, rung-minor); its sessions play the first ``vid_n_chunks[v]``. ``sh_ids``,
+    ``sh_params``, ``sh_offsets`` and ``out_sh_pred`` are all None when there are no shadows.
 
     Each session starts with fresh (zeroed) predictor states, except under PROF_CARRY_ROBUST:
     then a RobustDiscount predictor's own part of the state (flag, last base estimate, error
@@ -276,6 +226,8 @@ def run_batch(
     (controllers, >= max state size) and must start zeroed; the caller then runs the jobs
     serially, in job order.
     """
+    numba.literally(kind)
+    numba.literally(pkind)
     carry = prof[PROF_CARRY_ROBUST] != 0.0
     for j in range(job_lo, job_hi):
         t = job_trace[j]
@@ -291,14 +243,22 @@ def run_batch(
         kept = int(pred_params[c, 2]) if carry and pred_ids[c] == PRED_ROBUST else 0
         for i in range(kept):
             pstate[i] = pred_carry[c, i]
-        sh_state = np.zeros(sh_offsets[-1])
-        out_sh_pred[j, :, :] = np.nan
-        n_done, status, startup_s = run_session(
-            tr_end_s[t0:t1], tr_bw_bps[t0:t1], tr_lat_s[t0:t1], tr_start_s[t], tr_wrap_s[t],
-            sizes, ladder, vid_chunk_s[v], n_c,
-            prof, ctrl_ids[c], ctrl_params[c], pred_ids[c], pred_params[c], pstate, log[j],
-            sh_ids, sh_params, sh_offsets, sh_state, out_sh_pred[j],
-        )
+        if sh_ids is not None:
+            sh_state = np.zeros(sh_offsets[-1])
+            out_sh_pred[j, :, :] = np.nan
+            n_done, status, startup_s = run_session(
+                tr_end_s[t0:t1], tr_bw_bps[t0:t1], tr_lat_s[t0:t1], tr_start_s[t], tr_wrap_s[t],
+                sizes, ladder, vid_chunk_s[v], n_c,
+                prof, kind, ctrl_params[c], pkind, pred_params[c], pstate, log[j],
+                sh_ids, sh_params, sh_offsets, sh_state, out_sh_pred[j],
+            )
+        else:
+            n_done, status, startup_s = run_session(
+                tr_end_s[t0:t1], tr_bw_bps[t0:t1], tr_lat_s[t0:t1], tr_start_s[t], tr_wrap_s[t],
+                sizes, ladder, vid_chunk_s[v], n_c,
+                prof, kind, ctrl_params[c], pkind, pred_params[c], pstate, log[j],
+                None, None, None, None, None,
+            )
         for i in range(kept):
             pred_carry[c, i] = pstate[i]
         log[j, n_done:, :] = np.nan  # rows of chunks never played

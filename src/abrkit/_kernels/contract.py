@@ -1,0 +1,251 @@
+"""The one controller contract: what every player model's loop calls, for every controller.
+
+Each loop (the chunk model in ``session.py``, the event model in ``event.py``) asks a controller
+through three functions, always in seconds, bytes and bits per second:
+
+* ``start(kind, cparams, cstate, bitrates_bps, chunk_s)`` once per session, after the loop zeroed
+  ``cstate`` (shape ``(CTRL_STATE + 3 * n_rungs,)``);
+* ``choose(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes,
+  chunk_s, est_bps, est_latency_s, latency_s, prof) -> (rung, wait_s)`` before chunk ``k``:
+  the buffer, the previous rung (-1 before the first chunk), the ladder, the video's whole size
+  table (it may hold more rows than the ``n_chunks`` played), the estimate of the controller's
+  predictor (NaN: none yet) and its latency estimate, the previous request's latency (0 before
+  the first) and the chunk-model profile vector (``layout.PROF_*``; the event model passes a
+  clean one). ``wait_s`` > 0 asks the player to idle before the request (BOLA's delay);
+* ``report(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps,
+  chunk_s)`` after each completed download (``download_s`` from request to last byte,
+  ``buffer_s`` after it), and ``full_wait(kind, cparams, cstate, wait_s)`` when the player waited
+  because its buffer was full.
+
+``kind`` is the controller id (``layout.CTRL_*``). The loops receive it as a compile-time
+literal (``numba.literally`` in their entry points), and each function here is an ``@overload``
+that, for that literal, returns the code of that one controller: a run compiles only the
+controllers it uses, and the call is inlined, so the contract costs nothing per chunk. Called
+from Python (the JIT disabled, or the Python twins of the loops) the same functions dispatch at
+run time to the very same implementations.
+
+Abandoning a download in progress is a hook of the event model only (its polling loop, in
+``event.py``); the chunk model downloads whole chunks and has no such event.
+
+Sabre's rules (``kind == CTRL_SABRE``, the rule in ``cparams[C_ABR]``) keep the event kernel's state vector ``st`` in
+``cstate[:S_SIZE]``, and their utilities and ladder in Sabre's units after it: ``u0`` (BOLA's
+``log(b / b_0)``), ``u1`` (BOLA-E's ``1 + log(b / b_0)``) and the ladder in kbit/s, ``n_rungs``
+values each, from ``CTRL_STATE`` on. Their parameter vector is the event config (``C_*``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from numba.core import types
+from numba.core.errors import TypingError
+from numba.extending import overload
+
+from . import event_layout as E
+from .controllers import bb_pensieve, bba0, bba1, highest_below, mpc_decide
+from .sabre_rules import NO_ABANDON, controller_decide, controller_report, init_controller
+from .festive import festive_decide, festive_report
+from .layout import (
+    CTRL_BB_PENSIEVE,
+    CTRL_BBA0,
+    CTRL_BBA1,
+    CTRL_FESTIVE,
+    CTRL_FIXED,
+    CTRL_MPC,
+    CTRL_RATE,
+    CTRL_SABRE,
+    CTRL_STATE,
+)
+
+# -- implementations, one per controller (plain functions: compiled through the overloads) ----------
+
+
+def _start_none(kind, cparams, cstate, bitrates_bps, chunk_s):
+    pass
+
+
+def _start_sabre(kind, cparams, cstate, bitrates_bps, chunk_s):
+    n = bitrates_bps.size
+    kbps = cstate[CTRL_STATE + 2 * n : CTRL_STATE + 3 * n]
+    u0 = cstate[CTRL_STATE : CTRL_STATE + n]
+    u1 = cstate[CTRL_STATE + n : CTRL_STATE + 2 * n]
+    for q in range(n):
+        kbps[q] = bitrates_bps[q] / 1000.0
+    offset0 = 0 - math.log(kbps[0])
+    offset1 = 1 - math.log(kbps[0])
+    for q in range(n):
+        u0[q] = math.log(kbps[q]) + offset0
+        u1[q] = math.log(kbps[q]) + offset1
+    st = cstate[: E.S_SIZE]
+    st[E.S_THROUGHPUT] = np.nan
+    st[E.S_LATENCY] = np.nan
+    init_controller(st, cparams, chunk_s * 1000.0, kbps, u0, u1)
+
+
+def _choose_bb(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+               est_latency_s, latency_s, prof):
+    return bb_pensieve(buffer_s, bitrates_bps.size, cparams[0], cparams[1]), 0.0
+
+
+def _choose_bba0(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+                 est_latency_s, latency_s, prof):
+    return bba0(buffer_s, prev_rung, bitrates_bps, cparams[0], cparams[1]), 0.0
+
+
+def _choose_rate(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+                 est_latency_s, latency_s, prof):
+    if not np.isfinite(est_bps):  # no estimate yet: the lowest rung
+        return 0, 0.0
+    return highest_below(bitrates_bps, cparams[0] * est_bps), 0.0
+
+
+def _choose_fixed(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+                  est_latency_s, latency_s, prof):
+    return min(int(cparams[0]), bitrates_bps.size - 1), 0.0
+
+
+def _choose_mpc(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+                est_latency_s, latency_s, prof):
+    return mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+                      latency_s, prof), 0.0
+
+
+def _choose_bba1(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+                 est_latency_s, latency_s, prof):
+    return bba1(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, chunk_s, cparams[0], cparams[1],
+                cparams[2], cparams[3]), 0.0
+
+
+def _choose_festive(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+                    est_latency_s, latency_s, prof):
+    return festive_decide(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps), 0.0
+
+
+def _choose_sabre(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+                  est_latency_s, latency_s, prof):
+    n = bitrates_bps.size
+    st = cstate[: E.S_SIZE]
+    # Sabre's rules read the player's estimates from its state, in kbit/s and ms
+    st[E.S_THROUGHPUT] = est_bps / 1000.0
+    st[E.S_LATENCY] = est_latency_s * 1000.0
+    u0 = cstate[CTRL_STATE : CTRL_STATE + n]
+    u1 = cstate[CTRL_STATE + n : CTRL_STATE + 2 * n]
+    kbps = cstate[CTRL_STATE + 2 * n : CTRL_STATE + 3 * n]
+    q, delay_ms = controller_decide(st, cparams, buffer_s * 1000.0, k, n_chunks, chunk_s * 1000.0, kbps, u0, u1)
+    return q, delay_ms / 1000.0
+
+
+def _report_none(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps, chunk_s):
+    pass
+
+
+def _report_festive(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps, chunk_s):
+    festive_report(cparams, cstate, k, rung, size_bytes, download_s)
+
+
+def _report_sabre(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps, chunk_s):
+    n = bitrates_bps.size
+    u1 = cstate[CTRL_STATE + n : CTRL_STATE + 2 * n]
+    kbps = cstate[CTRL_STATE + 2 * n : CTRL_STATE + 3 * n]
+    controller_report(cstate[: E.S_SIZE], cparams, rung, download_s * 1000.0, NO_ABANDON, False, buffer_s * 1000.0,
+                      chunk_s * 1000.0, kbps, u1)
+
+
+def _idle_none(kind, cparams, cstate, wait_s):
+    pass
+
+
+def _idle_sabre(kind, cparams, cstate, wait_s):
+    abr = int(cparams[E.C_ABR])
+    if abr == E.EV_BOLAE or abr == E.EV_DYNAMICDASH:
+        cstate[E.S_BOLAE_PLACEHOLDER] += wait_s * 1000.0  # BolaEnh.report_delay
+
+
+_CHOOSE = {
+    CTRL_BB_PENSIEVE: _choose_bb,
+    CTRL_BBA0: _choose_bba0,
+    CTRL_RATE: _choose_rate,
+    CTRL_FIXED: _choose_fixed,
+    CTRL_MPC: _choose_mpc,
+    CTRL_BBA1: _choose_bba1,
+    CTRL_FESTIVE: _choose_festive,
+}
+_SABRE_KINDS = (CTRL_SABRE,)
+for _kind in _SABRE_KINDS:
+    _CHOOSE[_kind] = _choose_sabre
+_START = {kind: (_start_sabre if kind in _SABRE_KINDS else _start_none) for kind in _CHOOSE}
+_REPORT = {kind: _report_none for kind in _CHOOSE}
+_REPORT[CTRL_FESTIVE] = _report_festive
+_IDLE = {kind: _idle_none for kind in _CHOOSE}
+for _kind in _SABRE_KINDS:
+    _REPORT[_kind] = _report_sabre
+    _IDLE[_kind] = _idle_sabre
+
+#: Every controller id the compiled loops know.
+KINDS: tuple[int, ...] = tuple(sorted(_CHOOSE))
+
+
+def _table_entry(table, kind, what):
+    try:
+        return table[int(kind)]
+    except KeyError:
+        raise ValueError(f"unknown controller id {kind} in contract.{what}") from None
+
+
+# -- the public functions: run-time dispatch in Python, literal specialisation when compiled --------
+
+
+def start(kind, cparams, cstate, bitrates_bps, chunk_s):
+    """Set up ``cstate`` for a new session (see the module docstring)."""
+    return _table_entry(_START, kind, "start")(kind, cparams, cstate, bitrates_bps, chunk_s)
+
+
+def choose(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+           est_latency_s, latency_s, prof):
+    """(rung, wait_s) for chunk ``k`` (see the module docstring)."""
+    return _table_entry(_CHOOSE, kind, "choose")(
+        kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+        est_latency_s, latency_s, prof,
+    )
+
+
+def report(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps, chunk_s):
+    """Tell the controller a download completed (see the module docstring)."""
+    return _table_entry(_REPORT, kind, "report")(
+        kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps, chunk_s
+    )
+
+
+def full_wait(kind, cparams, cstate, wait_s):
+    """Tell the controller the player idled ``wait_s`` seconds with a full buffer."""
+    return _table_entry(_IDLE, kind, "full_wait")(kind, cparams, cstate, wait_s)
+
+
+def _literal_kind(kind, what):
+    if not isinstance(kind, types.IntegerLiteral):
+        raise TypingError(f"contract.{what}: the controller id must be a compile-time literal (numba.literally)")
+    value = kind.literal_value
+    if value not in _CHOOSE:
+        raise TypingError(f"contract.{what}: unknown controller id {value}")
+    return value
+
+
+def specialise(public, impl_for):
+    """Compile calls to ``public(kind, ...)`` as ``impl_for(kind)`` for the literal ``kind``.
+
+    ``impl_for`` maps a controller id to a plain function with ``public``'s signature; the
+    call is inlined. ``public`` itself is what Python calls.
+    """
+    name = public.__name__
+
+    def typer(kind, *args):
+        return impl_for(_literal_kind(kind, name))
+
+    functools.update_wrapper(typer, public)  # Numba checks the typer's signature against the impl's
+    overload(public, prefer_literal=True, inline="always")(typer)
+
+
+for _public, _table in ((start, _START), (choose, _CHOOSE), (report, _REPORT), (full_wait, _IDLE)):
+    specialise(_public, _table.__getitem__)
