@@ -132,6 +132,21 @@ def test_only_abrkits_own_cache_files_are_deleted(tmp_path: Path) -> None:
     assert sorted(p.name for p in shared.iterdir()) == sorted([*theirs, STAMP_NAME])
 
 
+def test_kernels_in_subfolders_are_guarded_too(tmp_path: Path) -> None:
+    src = tmp_path / "_kernels"
+    (src / "controllers").mkdir(parents=True)
+    (src / "a.py").write_text("")
+    (src / "controllers" / "bb.py").write_text("x = 1\n")
+    assert not drop_stale_cache(src)  # each folder's own __pycache__ is made and stamped
+    top, sub = src / "__pycache__", src / "controllers" / "__pycache__"
+    (top / f"a.f-1.{PY}.nbi").write_bytes(b"")
+    (sub / f"bb.decide-3.{PY}.nbi").write_bytes(b"")
+    assert not drop_stale_cache(src)
+    (src / "controllers" / "bb.py").write_text("x = 2\n")  # a callee in a subfolder changes
+    assert drop_stale_cache(src)
+    assert _cached(top) == [] and _cached(sub) == []
+
+
 def test_cache_directories_are_the_ones_numbas_locators_compute(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -99,20 +99,21 @@ def _writable(folder: Path) -> bool:
 
 
 def _sources(source_dir: Path) -> list[tuple[str, bytes]]:
-    """(name, contents) of each ``*.py`` file directly in ``source_dir``, sorted by name; a
-    folder inside a zip archive is read from the archive."""
+    """(path relative to ``source_dir``, contents) of each ``*.py`` file in ``source_dir`` and
+    its subfolders, sorted by path; a folder inside a zip archive is read from the archive."""
     if source_dir.is_dir():
-        return [(p.name, p.read_bytes()) for p in sorted(source_dir.glob("*.py"))]
+        files = (p for p in source_dir.rglob("*.py") if "__pycache__" not in p.relative_to(source_dir).parts)
+        return sorted((p.relative_to(source_dir).as_posix(), p.read_bytes()) for p in files)
     parts = source_dir.parts
     for i, part in enumerate(parts):
         if part.endswith(".zip"):
             inner = PurePosixPath(*parts[i + 1 :])
             try:
                 with zipfile.ZipFile(Path(*parts[: i + 1])) as archive:
-                    names = sorted(
-                        n for n in archive.namelist() if n.endswith(".py") and PurePosixPath(n).parent == inner
-                    )
-                    return [(PurePosixPath(n).name, archive.read(n)) for n in names]
+                    names = [
+                        n for n in archive.namelist() if n.endswith(".py") and inner in PurePosixPath(n).parents
+                    ]
+                    return sorted((PurePosixPath(n).relative_to(inner).as_posix(), archive.read(n)) for n in names)
             except (OSError, zipfile.BadZipFile):
                 return []
     return []
@@ -150,17 +151,18 @@ def _refresh(folder: Path, fingerprint: str, names: re.Pattern[str]) -> bool:
 def drop_stale_cache(
     source_dir: Path, also: tuple[Path, ...] = (), cache_dirs: Iterable[Path] | None = None
 ) -> bool:
-    """Delete Numba's cache files for the functions of ``source_dir/*.py`` unless those
-    sources (and ``also``) are the ones they were built from; returns True if it deleted any.
+    """Delete Numba's cache files for the functions of ``source_dir``'s ``*.py`` files (its
+    subfolders' too) unless those sources (and ``also``) are the ones they were built from;
+    returns True if it deleted any.
 
     Every directory Numba may cache them in is checked (``cache_dirs``, by default
     :func:`numba_cache_dirs` of each source file) against its own stamp, a SHA-256 of the
-    sources' names and contents kept in the directory as ``abrkit-kernel-sources.sha256``: a
+    sources' paths and contents kept in the directory as ``abrkit-kernel-sources.sha256``: a
     directory that ``NUMBA_CACHE_DIR`` named last week may hold old builds while another is
     fresh. Only files named like Numba's caches of functions of those modules are deleted,
-    never another package's. The first directory Numba can use is created, so that its stamp
-    is there before the first cache file. A directory that cannot be written (a read-only
-    install, where Numba caches elsewhere or not at all) is left alone.
+    never another package's. For each source folder, the first directory Numba can use is
+    created, so that its stamp is there before the first cache file. A directory that cannot
+    be written (a read-only install, where Numba caches elsewhere or not at all) is left alone.
     """
     sources = _sources(source_dir)
     digest = hashlib.sha256()
@@ -169,15 +171,16 @@ def drop_stale_cache(
     for path in sorted(also):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     if cache_dirs is None:
-        dirs: list[Path] = []
-        for name, _ in sources:
-            dirs += [d for d in numba_cache_dirs(source_dir / name) if d not in dirs]
+        choices = {tuple(numba_cache_dirs(source_dir / name)) for name, _ in sources}
     else:
-        dirs = list(cache_dirs)
-    for folder in dirs:  # create the directory Numba will write to, as Numba would
-        if _writable(folder):
-            break
-    names = _cache_file_names(Path(name).stem for name, _ in sources)
+        choices = {tuple(cache_dirs)}
+    dirs: list[Path] = []
+    for candidates in sorted(choices):
+        for folder in candidates:  # create the directory Numba will write to, as Numba would
+            if _writable(folder):
+                break
+        dirs += [d for d in candidates if d not in dirs]
+    names = _cache_file_names(PurePosixPath(name).stem for name, _ in sources)
     dropped = False
     for folder in dirs:
         dropped |= _refresh(folder, digest.hexdigest(), names)
