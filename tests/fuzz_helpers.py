@@ -328,7 +328,7 @@ class Outcome:
     """What one reader call did with one input."""
 
     kind: str  # "ok", "error" (the module's own class, naming the file), "raw", "hang", "bad-error", "bad-value"
-    detail: str = ""
+    detail: str = ""  # for "error": "line" when the error names a line
     seconds: float = 0.0
 
 
@@ -354,7 +354,7 @@ def run_reader(
         line = getattr(exc, "line", None)
         if line is not None and not (isinstance(line, int) and line >= 1):
             return Outcome("bad-error", f"line {line!r}: {exc}", elapsed)
-        return Outcome("error", str(exc)[:200], elapsed)
+        return Outcome("error", "line" if line is not None else "", elapsed)
     except Exception as exc:  # noqa: BLE001 - the point is to catch what readers must not raise
         return Outcome("raw", f"{type(exc).__name__}: {str(exc)[:300]}", time.perf_counter() - start)
     elapsed = time.perf_counter() - start
@@ -373,6 +373,8 @@ class Tally:
 
     def add(self, outcome: Outcome, label: str) -> None:
         self.counts[outcome.kind] = self.counts.get(outcome.kind, 0) + 1
+        if outcome.kind == "error" and outcome.detail == "line":
+            self.counts["error naming a line"] = self.counts.get("error naming a line", 0) + 1
         self.slowest_s = max(self.slowest_s, outcome.seconds)
         if outcome.kind not in ("ok", "error"):
             self.examples.setdefault(outcome.kind, [])

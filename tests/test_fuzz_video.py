@@ -118,5 +118,5 @@ def test_fuzz_video_reader_long(family: str) -> None:
     for kind, examples in tally.examples.items():
         for example in examples:
             print(f"[fuzz-long]   {kind}: {example}")
-    bad = {k: v for k, v in tally.counts.items() if k not in ("ok", "error")}
+    bad = {k: v for k, v in tally.counts.items() if k not in ("ok", "error", "error naming a line")}
     assert not bad, bad

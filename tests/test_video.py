@@ -322,6 +322,8 @@ def _json_file(tmp_path, obj, **changes):
         (SABRE, {"segment_sizes_bits": [[1e-320, 16000], [8800, 16800]]}, 8, "chunk 0 of rung 0 is 1.24999e-321 bytes, outside [1, 1e12] bytes"),
         (SABRE, {"segment_duration_ms": 1e-300}, 2, "chunk duration 1e-303 s is outside [0.001, 86400] s"),
         (SABRE, {"bitrates_kbps": [100, 1e300]}, 5, "bitrates_kbps[1]=1e+300 is outside [0.001, 1e9] kbps"),
+        # Found by fuzzing: kbps -> bps overflowed with a RuntimeWarning before any check.
+        (ABRKIT, {"bitrates_kbps": [100, 1.7e308]}, 8, "bitrates_kbps[1]=1.7e+308 is outside [0.001, 1e9] kbps"),
         (ABRKIT, {"quality": [[1e300, 1], [2, 3]]}, 21, "quality of chunk 0 at rung 0 is 1e+300, beyond +-1e+06"),
     ],
 )

@@ -281,7 +281,8 @@ def _resolutions(value: Any) -> tuple[tuple[int, int], ...]:
 
 def _ladder_bps(bitrates_kbps: Sequence[float]) -> np.ndarray:
     try:
-        ladder = np.array(bitrates_kbps, dtype=np.float64) * 1e3
+        with np.errstate(over="ignore"):  # an overflow gives inf, which Video rejects by name
+            ladder = np.array(bitrates_kbps, dtype=np.float64) * 1e3
     except (TypeError, ValueError, OverflowError):
         raise ParameterError("bitrates_kbps", bitrates_kbps, "must be a sequence of numbers") from None
     return ladder
@@ -426,6 +427,11 @@ def _json_vector(path: Path, text: str, data: dict, key: str) -> np.ndarray:
         x = _json_float(v)
         if x is None:
             raise VideoFormatError(path, f"{key}[{i}]={_short(v)} is not a finite number", line=_json_item_line(text, key, i))
+        if key == "bitrates_kbps" and not MIN_BITRATE_BPS / 1e3 <= x <= MAX_BITRATE_BPS / 1e3:
+            raise VideoFormatError(
+                path, f"bitrates_kbps[{i}]={x:.6g} is outside [0.001, 1e9] kbps (1 bit/s to 1 Tbit/s)",
+                line=_json_item_line(text, key, i),
+            )
         out[i] = x
     return out
 
