@@ -233,8 +233,8 @@ def test_names_and_settings():
         "safety": 0.9,
     }
     assert set(CONTROLLERS) == {
-        "bb", "bba0", "bba1", "rate", "fixed", "mpc", "robustmpc",  # chunk model
-        "bola", "bolae", "throughput", "dynamic", "dynamicdash", "dashjs", "fixed-event",  # event model
+        "bb", "bba0", "bba1", "rate", "fixed", "mpc", "robustmpc", "festive",
+        "bola", "bolae", "throughput", "dynamic", "dynamicdash", "dashjs",  # Sabre's rules
     }
 
 

@@ -17,16 +17,17 @@ from abrkit import (
 )
 from abrkit.controllers import BBA1, CONTROLLERS, MPC
 from abrkit.custom import BuiltinController, Observation, PythonController
-from abrkit.event_controllers import EVENT_CONTROLLERS
 from test_optimum import profiles, traces, videos
 
-#: Every registered chunk-model controller (new ones are picked up), plus predictor variants.
-CHUNK_CONTROLLERS = sorted(set(CONTROLLERS) - set(EVENT_CONTROLLERS))
+#: Every registered controller (new ones are picked up: Sabre's rules too, which may ask for
+#: waits), plus predictor variants.
+CHUNK_CONTROLLERS = sorted(CONTROLLERS)
 SPECS = CHUNK_CONTROLLERS + [
     "rate:predictor=oracle", "rate:predictor=kalman(quantile=0.2),safety=1.0", "mpc:predictor=oracle,horizon=3",
     "bb:reservoir_s=8,cushion_s=20", "fixed:rung=2",
 ]
-FIELDS = ("rung", "size_bytes", "latency_s", "delay_s", "buffer_s", "rebuffer_s", "wait_s", "throughput_bps", "request_s")
+FIELDS = ("rung", "size_bytes", "latency_s", "delay_s", "buffer_s", "rebuffer_s", "wait_s", "throughput_bps", "request_s",
+          "controller_wait_s")
 
 MIXED = Profile(
     name="mixed", rtt_s=0.05, rtt_advances_clock=False, payload_efficiency=0.9, buffer_cap_s=30.0,

@@ -151,9 +151,9 @@ def profiles(draw, video: Video):
 
 
 def all_controllers():
-    """Every registered chunk-model controller with its defaults, and the top fixed rung. (The
-    event-model ones run in Sabre's player, which may delay requests and abandon downloads: a
-    different model, which the optimum does not solve.)"""
+    """Every registered controller that never asks to wait, with its defaults, and the top fixed
+    rung. (Sabre's rules may idle before a request, which the optimum's model leaves out: an idle
+    can move a download into a faster period of the trace.)"""
     names = sorted(set(CONTROLLERS) - set(EVENT_CONTROLLERS))
     return [get_controller(name) for name in names] + [FixedRung(rung=99)]
 

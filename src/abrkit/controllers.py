@@ -1,8 +1,8 @@
-"""Public controller specifications and the registry used by the CLI.
+"""Controller specifications of the chunk-model rules and FESTIVE, and the one registry.
 
-A controller is a frozen, validated dataclass. ``pack()`` turns it into the integer id and
-float64 parameter vector that the compiled session loop dispatches on, so every built-in
-controller runs inside the same Numba loop with no Python call per chunk.
+:data:`CONTROLLERS` maps every built-in name (these and Sabre's rules of
+:mod:`abrkit.event_controllers`) to its factory; :func:`get_controller` resolves names and
+spec strings. Every controller runs under every profile (docs/controllers.md).
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
-import numpy as np
-
 from ._checks import integer, number
 from ._kernels import layout as L
 from ._kernels.festive import FESTIVE_MAX_WINDOW
+from .controller_spec import Controller
 from .errors import ParameterError
+from .event_controllers import EVENT_CONTROLLERS
 from .predictors import (
     HarmonicMean,
     Predictor,
@@ -24,8 +24,6 @@ from .predictors import (
     get_predictor,
     parse_spec,
     parse_value,
-    spec_name,
-    spec_settings,
 )
 
 __all__ = [
@@ -35,48 +33,6 @@ __all__ = [
 
 #: Largest MPC horizon accepted: the search is exact, and its worst case grows as rungs ** horizon.
 MAX_HORIZON = 8
-
-
-@dataclass(frozen=True)
-class Controller:
-    """Base class: subclasses set ``kernel_id`` and implement ``params()``."""
-
-    kernel_id: ClassVar[int]
-    label: ClassVar[str]
-
-    def params(self) -> list[float]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def pack(self) -> tuple[int, np.ndarray]:
-        """(kernel id, parameter vector of length ``layout.CTRL_PARAMS``)."""
-        p = np.zeros(L.CTRL_PARAMS, dtype=np.float64)
-        values = self.params()
-        p[: len(values)] = values
-        return self.kernel_id, p
-
-    def pack_for(self, buffer_cap_s: float) -> tuple[int, np.ndarray]:
-        """:meth:`pack` for a player whose buffer holds at most ``buffer_cap_s`` seconds (rules
-        whose parameters derive from the buffer size, like Sabre's BOLA, need it)."""
-        return self.pack()
-
-    def predictor_spec(self) -> Predictor | None:
-        """The throughput predictor this controller consults (None: it uses none)."""
-        return getattr(self, "predictor", None)
-
-    def pack_predictor(self) -> tuple[int, np.ndarray, int]:
-        """(predictor id, parameter vector, state size) for the kernel; ``PRED_NONE`` if none."""
-        pred = self.predictor_spec()
-        if pred is None:
-            return L.PRED_NONE, np.zeros(L.PRED_PARAMS, dtype=np.float64), 1
-        return pred.pack()
-
-    @property
-    def name(self) -> str:
-        """Short label with the non-default parameters, e.g. ``rate(safety=0.8)``."""
-        return spec_name(self)
-
-    def settings(self) -> dict[str, Any]:
-        return spec_settings(self, "controller")
 
 
 @dataclass(frozen=True)
@@ -302,6 +258,7 @@ CONTROLLERS: dict[str, Callable[..., Controller]] = {
     "mpc": MPC,
     "robustmpc": RobustMPC,
     "festive": Festive,
+    **EVENT_CONTROLLERS,
 }
 
 

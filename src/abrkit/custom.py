@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import types as pytypes
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
@@ -38,7 +39,8 @@ from ._kernels import layout as L
 from ._kernels import contract
 from ._kernels.network import advance_clock, oracle_throughput, transfer
 from ._kernels.predictors import pred_latency, pred_predict, pred_update
-from .controllers import Controller, get_controller
+from .controllers import Controller, FixedRung, get_controller
+from .event_controllers import sabre_history
 from .errors import ParameterError
 from .profiles import Profile
 from .traces import Trace
@@ -76,8 +78,9 @@ class Observation:
         One entry per downloaded chunk: its size, the time the player measured it over (the
         latency included when the profile's ``throughput_includes_latency`` says so), its
         request latency, and the session clock when its last byte arrived.
-    sample_wait_s : array of shape (chunk,)
-        Seconds the player idled after each download because the buffer was full.
+    sample_delay_s, sample_buffer_s, sample_wait_s : arrays of shape (chunk,)
+        Each download's time from request to last byte (latency included), the buffer right
+        after it, and the seconds the player then idled because the buffer was full.
     profile : Profile
         The player and network model of the session.
     """
@@ -94,6 +97,8 @@ class Observation:
     sample_time_s: np.ndarray
     sample_latency_s: np.ndarray
     sample_end_s: np.ndarray
+    sample_delay_s: np.ndarray
+    sample_buffer_s: np.ndarray
     sample_wait_s: np.ndarray
     profile: Profile
     _oracle: Callable[[float], float] = field(repr=False, compare=False)
@@ -170,14 +175,15 @@ class BuiltinController:
             self._cstate = np.zeros(L.CTRL_STATE + 3 * ladder.size)
             contract.start(kind, self._cparams, self._cstate, ladder, obs.chunk_s)
         kind, cparams, cstate = self._kind, self._cparams, self._cstate
-        with_latency = obs.profile.throughput_includes_latency
+        prof_vec = obs.profile.pack() if isinstance(obs.profile, Profile) else obs.profile.planner_vector()
         for i in range(self._seen, obs.sample_bytes.size):
             # the loop's order after a download: the controller's report, the full-buffer wait,
             # then the predictor's update (one new download per decision: it was chunk i)
             size, meas_s, lat_s = float(obs.sample_bytes[i]), float(obs.sample_time_s[i]), float(obs.sample_latency_s[i])
-            delay_s = meas_s if with_latency else meas_s + lat_s
+            delay_s = float(obs.sample_delay_s[i])
             wait_s = float(obs.sample_wait_s[i])
-            contract.report(kind, cparams, cstate, i, obs.prev_rung, size, delay_s, obs.buffer_s + wait_s, ladder, obs.chunk_s)
+            contract.report(kind, cparams, cstate, i, obs.prev_rung, size, delay_s, float(obs.sample_buffer_s[i]), ladder,
+                            obs.chunk_s)
             if wait_s > 0.0:
                 contract.full_wait(kind, cparams, cstate, wait_s)
             if self._pid >= 0:
@@ -192,7 +198,7 @@ class BuiltinController:
             est_latency_s = pred_latency(self._pid, self._pparams, self._pstate)
         rung, wait_s = contract.choose(
             kind, cparams, cstate, obs.chunk, obs.n_chunks, obs.buffer_s, obs.prev_rung, ladder, sizes, obs.chunk_s,
-            est_bps, est_latency_s, obs.last_latency_s, obs.profile.pack(),
+            est_bps, est_latency_s, obs.last_latency_s, prof_vec,
         )
         return (int(rung), float(wait_s)) if wait_s > 0.0 else int(rung)
 
@@ -331,7 +337,7 @@ def play_session(
     name = _name_of(controller)
     ladder_ro = _readonly(np.array(video.bitrates_bps, dtype=np.float64))
     sizes_ro = _readonly(sizes.copy())
-    s_bytes, s_time, s_lat, s_end, s_wait = (np.zeros(n_chunks) for _ in range(5))
+    s_bytes, s_time, s_lat, s_end, s_delay, s_buf, s_wait = (np.zeros(n_chunks) for _ in range(7))
 
     ptr = 0
     clock_s = float(start_s)
@@ -355,7 +361,9 @@ def play_session(
                 chunk=k, n_chunks=n_chunks, buffer_s=buffer_s, prev_rung=prev, session_s=session_s, chunk_s=chunk_s,
                 bitrates_bps=ladder_ro, sizes_bytes=sizes_ro, sample_bytes=_readonly(s_bytes[:k]),
                 sample_time_s=_readonly(s_time[:k]), sample_latency_s=_readonly(s_lat[:k]),
-                sample_end_s=_readonly(s_end[:k]), sample_wait_s=_readonly(s_wait[:k]), profile=prof, _oracle=oracle,
+                sample_end_s=_readonly(s_end[:k]), sample_delay_s=_readonly(s_delay[:k]),
+                sample_buffer_s=_readonly(s_buf[:k]), sample_wait_s=_readonly(s_wait[:k]),
+                profile=prof, _oracle=oracle,
             )
             rung, ctrl_wait_s = _checked_choice(controller.decide(obs), n_rungs, name, k)
         size = sizes[k, rung]
@@ -384,6 +392,8 @@ def play_session(
         else:
             rebuf_s += max(delay_s - buffer_s, 0.0)
             buffer_s = max(buffer_s - delay_s, 0.0) + chunk_s
+        s_buf[k] = buffer_s
+        s_delay[k] = delay_s
 
         wait_s = 0.0
         if buffer_s > cap_s:
@@ -411,3 +421,140 @@ def play_session(
         session_s = done_s + wait_s
         prev = rung
     return n_chunks, L.STATUS_COMPLETE, startup_s
+
+
+# -- the event model ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Download:
+    """A download in progress, as the event model shows it to ``abandon(download)``.
+
+    ``elapsed_s`` runs from the request (the latency included); ``buffer_s`` is the buffer now.
+    """
+
+    segment: int
+    rung: int
+    size_bytes: float
+    downloaded_bytes: float
+    elapsed_s: float
+    latency_s: float
+    buffer_s: float
+
+
+def play_event_session(
+    trace: Trace, video: Video, controller: Any, prof: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """One event-model session of a Python controller: (metrics, request log, played, status),
+    as the event kernel returns them.
+
+    The loop is the event kernel's own source (``_kernels.event.play_event``) run as Python,
+    with the controller's hooks routed to ``controller``: ``decide(obs)`` before each request
+    (a rung, or ``(rung, wait_s)`` to idle first) and, if the controller has it,
+    ``abandon(download) -> rung or None`` at every poll of a download in progress (a lower rung
+    abandons it; Sabre's ``-a custom.py``). The first segment is the player's, at the lowest
+    rung, as for every controller in this model. The player's network and playback steps are
+    the compiled ones, so everything but the controller is the kernel's arithmetic.
+    """
+    from . import event as ev
+    from ._kernels import event as K
+    from ._kernels import event_layout as E
+
+    name = _name_of(controller)
+    tr = prof.kernel_trace(trace)
+    seg_ms, bitrates_kbps, sizes_bits = ev.video_arrays(video)
+    windows, half_lives_ms = sabre_history()
+    cfg = prof.config(FixedRung(), video)  # the player's settings, no rule of Sabre's
+    cfg[E.C_ABR] = -1.0
+    hook = getattr(controller, "abandon", None)
+    cfg[E.C_ABANDON] = 1.0 if callable(hook) else 0.0
+    n_seg, n_rungs = sizes_bits.shape
+    chunk_s = float(video.chunk_s)
+    ladder_ro = _readonly(np.array(video.bitrates_bps, dtype=np.float64))
+    sizes_ro = _readonly(np.array(video.sizes_bytes, dtype=np.float64))
+    s_bytes, s_time, s_lat, s_end, s_delay, s_buf, s_wait = (np.zeros(4 * n_seg + 8) for _ in range(7))
+    n_samples = [0]
+    current = [0]  # the segment the next download is for
+
+    def no_oracle(size_bytes: float) -> float:
+        raise ParameterError("oracle", "oracle_throughput_bps", "the event model has no look-ahead")
+
+    def ask(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pparams, pstate, prof_vec,
+            last_q, last_ttfb, bitrates_bps, sizes_bytes):
+        k = n_samples[0]
+        obs = Observation(
+            chunk=int(seg), n_chunks=n_seg, buffer_s=level / 1e3, prev_rung=int(last_q), session_s=st[E.S_NET_TIME] / 1e3,
+            chunk_s=chunk_s, bitrates_bps=ladder_ro, sizes_bytes=sizes_ro, sample_bytes=_readonly(s_bytes[:k]),
+            sample_time_s=_readonly(s_time[:k]), sample_latency_s=_readonly(s_lat[:k]), sample_end_s=_readonly(s_end[:k]),
+            sample_delay_s=_readonly(s_delay[:k]), sample_buffer_s=_readonly(s_buf[:k]),
+            sample_wait_s=_readonly(s_wait[:k]), profile=prof, _oracle=no_oracle,
+        )
+        rung, wait_s = _checked_choice(controller.decide(obs), n_rungs, name, int(seg))
+        current[0] = int(seg)
+        return rung, wait_s * 1e3
+
+    def tell(kind, st, cfg, quality, time_ms, to, is_replacement, level, seg_ms, bitrates, u1, seg, cparams, cstate, pid,
+             pparams, pstate, got_bits, ttfb_ms, request_ms, bitrates_bps, first):
+        if to != K.NO_ABANDON:
+            return
+        k = n_samples[0]
+        if k >= s_bytes.size:
+            return
+        s_bytes[k], s_time[k], s_lat[k] = got_bits / 8, (time_ms - ttfb_ms) / 1e3, ttfb_ms / 1e3
+        s_end[k], s_delay[k], s_buf[k] = (request_ms + time_ms) / 1e3, time_ms / 1e3, level / 1e3
+        n_samples[0] = k + 1
+
+    def waited(kind, st, cfg, cparams, cstate, delay_ms):
+        if n_samples[0] > 0:
+            s_wait[n_samples[0] - 1] += delay_ms / 1e3
+
+    def download(st, cfg, tr, pq, buf, seg_ms, bitrates, u0, u1, buffer_cap_ms, size, quality, level_ms, mode):
+        if mode != 1 or not callable(hook) or size <= 0:
+            return K.download(st, cfg, tr, pq, buf, seg_ms, bitrates, u0, u1, buffer_cap_ms, size, quality, level_ms, mode)
+        # Sabre's polling: every min_progress_ms or min_progress_bits, whichever is later
+        latency = K.latency_delay(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms)
+        min_bits, min_ms = cfg[E.C_MIN_PROGRESS_BITS], cfg[E.C_MIN_PROGRESS_MS]
+        total_time, total_size = latency, 0.0
+        time_to_progress, size_to_progress = min_ms - total_time, min_bits
+        segment = current[0]
+        while total_size < size:
+            bits, t = K.minimal_download(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size - total_size,
+                                         size_to_progress, time_to_progress)
+            total_time += t
+            total_size += bits
+            time_to_progress, size_to_progress = min_ms, min_bits
+            if total_size >= size:
+                break
+            progress = Download(
+                segment=segment, rung=int(quality), size_bytes=size / 8, downloaded_bytes=total_size / 8,
+                elapsed_s=total_time / 1e3, latency_s=latency / 1e3, buffer_s=max(0.0, level_ms - total_time) / 1e3,
+            )
+            to = hook(progress)
+            if to is not None:
+                to = _checked_rung(to, n_rungs, name, segment)
+                if to >= quality:
+                    raise ParameterError(
+                        "abandon", to, f"controller {name!r} returned it for segment {segment}: an abandonment goes "
+                        f"to a rung below the one downloading ({quality}), or None to go on",
+                    )
+                return total_size, total_time, latency, to
+        return total_size, total_time, latency, K.NO_ABANDON
+
+    scope = dict(vars(K))
+    scope.update(ask=ask, tell=tell, waited=waited, download=download, start=lambda *args: None)
+    loop = pytypes.FunctionType(K.play_event.py_func.__code__, scope, "play_event_python")
+
+    reset = getattr(controller, "reset", None)
+    if callable(reset):
+        reset()
+    metrics = np.empty(E.N_METRICS)
+    capacity = 64 * n_seg + 8  # requests logged; more (endless abandonments) are counted, not kept
+    log = np.empty((capacity, E.E_COLS))
+    played = np.full((n_seg, 2), np.nan)
+    n_log, status = loop(
+        tr, seg_ms, bitrates_kbps, sizes_bits, cfg, windows, half_lives_ms, metrics, log, played,
+        L.CTRL_PYTHON, np.zeros(1), L.PRED_NONE, np.zeros(1), np.zeros(1), np.zeros(1),
+        np.ascontiguousarray(video.bitrates_bps, dtype=np.float64), sizes_ro,
+    )
+    n_played = int(np.count_nonzero(~np.isnan(played[:, 0])))
+    return metrics, log[: min(n_log, capacity)].copy(), played[:n_played].copy(), int(status)

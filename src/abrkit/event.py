@@ -118,6 +118,13 @@ class EventProfile:
             cfg[E.C_ABANDON] = 0.0
         return cfg
 
+    def planner_vector(self) -> np.ndarray:
+        """The chunk-model profile vector (``layout.PROF_*``) that controllers of the contract
+        read here: a clean model with this buffer (samples exclude the latency, as Sabre's do)."""
+        prof = np.zeros(L.PROF_SIZE)
+        prof[L.PROF_BUFFER_CAP_S] = self.buffer_cap_s
+        return prof
+
     def kernel_trace(self, trace: Trace) -> np.ndarray:
         """(n_periods, 3): duration_ms, bandwidth_kbps, latency_ms, as Sabre's JSON holds them.
 
@@ -150,7 +157,7 @@ EVENT_PROFILES: dict[str, EventProfile] = {
 }
 
 
-def _video_arrays(video: Video) -> tuple[float, np.ndarray, np.ndarray]:
+def video_arrays(video: Video) -> tuple[float, np.ndarray, np.ndarray]:
     """(segment_ms, bitrates_kbps, sizes_bits) in Sabre's units."""
     seg_ms = round(video.chunk_s * 1e3, 9)
     return seg_ms, np.round(video.bitrates_bps / 1e3, 9), np.ascontiguousarray(video.sizes_bytes * 8.0)
@@ -159,9 +166,12 @@ def _video_arrays(video: Video) -> tuple[float, np.ndarray, np.ndarray]:
 class EventBatchResult:
     """Sessions of the event model: per-session metrics, per-request log, per-segment playback.
 
-    Same reading interface as :class:`abrkit.simulate.BatchResult`: :meth:`sessions`,
-    :meth:`summary`, :meth:`chunks` (here one row per *request*, abandoned and replacement
-    downloads included) and :meth:`segments` (one row per segment played).
+    Same reading interface and units as :class:`abrkit.simulate.BatchResult`: :meth:`sessions`,
+    :meth:`summary`, :meth:`chunks` (one row per segment played, the chunk model's columns),
+    :meth:`session` (a :class:`~abrkit.simulate.SimResult`); plus :meth:`requests` (one row per
+    request, abandoned and replacement downloads included) and Sabre's printed metrics as extra
+    columns of :meth:`sessions`. ``log`` holds the chunk model's per-chunk columns
+    (``layout.LOG_*``) for each played segment, in seconds, bytes and bits per second.
     """
 
     def __init__(self, traces, videos, controllers, profile, qoe, job_trace, job_video, job_ctrl,
@@ -178,6 +188,36 @@ class EventBatchResult:
         self.n_done: np.ndarray = n_played
         self.status: np.ndarray = status
         self.n_chunks = np.array([videos[v].n_chunks for v in job_video], dtype=np.int64)
+        self.log = np.full((len(job_trace), int(self.n_chunks.max()) if len(job_trace) else 0, L.LOG_COLS), np.nan)
+        for j in range(len(job_trace)):
+            _segment_rows(self.logs[j], self.played[j], self.log[j])
+        self.startup_s = np.array([log[0, E.E_TIME_MS] / 1e3 if len(log) else np.nan for log in logs])
+        self._sessions: pd.DataFrame | None = None
+
+    def replace_session(self, j: int, metrics: np.ndarray, log: np.ndarray, played: np.ndarray, status: int) -> None:
+        """Put another run of session ``j`` in place (a Python controller's, run after the batch)."""
+        self.metrics[j] = metrics
+        self.logs[j] = log
+        self.played[j] = played
+        self.n_done[j] = played.shape[0]
+        self.status[j] = status
+        self.log[j] = np.nan
+        _segment_rows(log, played, self.log[j])
+        self.startup_s[j] = log[0, E.E_TIME_MS] / 1e3 if len(log) else np.nan
+        self._sessions = None
+
+    def rewards(self, j: int) -> np.ndarray:
+        """Per-segment rewards of session ``j`` (the profile's QoE model), for the segments played."""
+        video = self.videos[self.job_video[j]]
+        played = self.played[j]
+        rungs = played[:, 0].astype(np.int64)
+        return self.qoe.rewards(video, rungs[None, :], played[None, :, 1] / 1e3)[0]
+
+    def session_totals(self, j: int) -> dict[str, Any]:
+        """Session ``j``'s row of :meth:`sessions` as a dict."""
+        if self._sessions is None:
+            self._sessions = self.sessions()
+        return self._sessions.iloc[j].to_dict()
 
     def __len__(self) -> int:
         return self.job_trace.size
@@ -237,20 +277,39 @@ class EventBatchResult:
         return summary_table(sessions, [c.name for c in self.controllers], sessions["chunks"].to_numpy() * chunk_s)
 
     def chunks(self) -> pd.DataFrame:
-        """One row per request, in Sabre's units: segment, rung, size_bits, downloaded_bits,
-        time_ms (latency included), ttfb_ms, abandoned_to (NaN: completed; -1: a replacement
-        given up), replacement, request_ms (network clock), wait_ms, buffer_ms (after),
-        estimate_kbps (the throughput estimate the decision saw)."""
+        """One row per segment played, with the chunk model's columns and units (see
+        :meth:`abrkit.simulate.BatchResult.chunks`): the download that delivered the segment
+        (size, latency, delay, the throughput it measured, the buffer after it, the idle time
+        after it) and the stall before it played (``rebuffer_s``)."""
+        return pd.concat([self.session_frame(j) for j in range(len(self))], ignore_index=True)
+
+    def session_frame(self, j: int) -> pd.DataFrame:
+        """Session ``j``'s rows of :meth:`chunks`."""
+        from .tables import chunk_frame
+
+        names = self._names()
+        n = int(self.n_done[j])
+        video = self.videos[self.job_video[j]]
+        return chunk_frame(names["trace"][j], video, names["controller"][j], self.log[j, :n], self.rewards(j)[:n])
+
+    def requests(self) -> pd.DataFrame:
+        """One row per request (abandoned and replacement downloads included), in seconds, bytes
+        and kbit/s: segment, rung, size_bytes, downloaded_bytes, delay_s (request to last byte
+        or to abandonment, latency included), latency_s (time to first byte), abandoned_to
+        (NaN: completed; -1: a replacement given up), replacement, request_s (network clock),
+        wait_s (idle before the request), buffer_s (after it), estimate_kbps (the throughput
+        estimate the decision saw)."""
         names = self._names()
         parts = []
-        cols = {
-            "segment": E.E_SEGMENT, "rung": E.E_QUALITY, "size_bits": E.E_SIZE_BITS,
-            "downloaded_bits": E.E_DOWNLOADED_BITS, "time_ms": E.E_TIME_MS, "ttfb_ms": E.E_TTFB_MS,
-            "abandoned_to": E.E_ABANDON_TO, "replacement": E.E_REPLACE, "request_ms": E.E_REQUEST_MS,
-            "wait_ms": E.E_WAIT_MS, "buffer_ms": E.E_BUFFER_MS, "estimate_kbps": E.E_THROUGHPUT_KBPS,
+        scale = {
+            "segment": (E.E_SEGMENT, 1.0), "rung": (E.E_QUALITY, 1.0), "size_bytes": (E.E_SIZE_BITS, 1 / 8),
+            "downloaded_bytes": (E.E_DOWNLOADED_BITS, 1 / 8), "delay_s": (E.E_TIME_MS, 1e-3),
+            "latency_s": (E.E_TTFB_MS, 1e-3), "abandoned_to": (E.E_ABANDON_TO, 1.0), "replacement": (E.E_REPLACE, 1.0),
+            "request_s": (E.E_REQUEST_MS, 1e-3), "wait_s": (E.E_WAIT_MS, 1e-3), "buffer_s": (E.E_BUFFER_MS, 1e-3),
+            "estimate_kbps": (E.E_THROUGHPUT_KBPS, 1.0),
         }
         for j, log in enumerate(self.logs):
-            frame = pd.DataFrame({k: log[:, c] for k, c in cols.items()})
+            frame = pd.DataFrame({k: log[:, c] * f for k, (c, f) in scale.items()})
             for k in ("segment", "rung"):
                 frame[k] = frame[k].astype(np.int64)
             frame["replacement"] = frame["replacement"].astype(bool)
@@ -258,7 +317,7 @@ class EventBatchResult:
             for k in ("controller", "video", "trace"):
                 frame.insert(0, k, names[k][j])
             parts.append(frame)
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["trace", "video", "controller", *cols])
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["trace", "video", "controller", *scale])
 
     def segments(self) -> pd.DataFrame:
         """One row per segment played: position, rung, bitrate_kbps and the stall before it (s)."""
@@ -274,10 +333,11 @@ class EventBatchResult:
             }))
         return pd.concat(parts, ignore_index=True)
 
-    def session(self, j: int) -> pd.Series:
-        """Session ``j``'s row of :meth:`sessions` (its per-request log: ``chunks()`` rows with
-        that trace and controller)."""
-        return self.sessions().iloc[j]
+    def session(self, j: int) -> Any:
+        """Session ``j`` as a :class:`~abrkit.simulate.SimResult` (per-segment arrays, totals)."""
+        from .simulate import SimResult
+
+        return SimResult(self, j)
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -286,6 +346,34 @@ class EventBatchResult:
             "controllers": [c.settings() for c in self.controllers],
             "videos": [{"name": v.name, "bitrates_kbps": v.bitrates_kbps.tolist(), "chunk_s": v.chunk_s} for v in self.videos],
         }
+
+
+def _segment_rows(log: np.ndarray, played: np.ndarray, out: np.ndarray) -> None:
+    """Fill ``out[:len(played)]`` (``layout.LOG_*`` columns, SI units) with one row per segment
+    played: the last completed download of that segment at the quality that played (a
+    replacement may have delivered it), the stall before it and the idle after its download."""
+    delivered: dict[tuple[int, int], int] = {}
+    for i in range(len(log)):
+        if np.isnan(log[i, E.E_ABANDON_TO]):
+            delivered[(int(log[i, E.E_SEGMENT]), int(log[i, E.E_QUALITY]))] = i
+    for seg in range(len(played)):
+        q = int(played[seg, 0])
+        i = delivered.get((seg, q))
+        row = out[seg]
+        row[L.LOG_RUNG] = q
+        row[L.LOG_REBUFFER_S] = played[seg, 1] / 1e3
+        row[L.LOG_CTRL_WAIT_S] = 0.0  # Sabre logs one idle time per request (wait_s of the row before)
+        if i is None:
+            continue
+        r = log[i]
+        row[L.LOG_SIZE_BYTES] = r[E.E_SIZE_BITS] / 8
+        row[L.LOG_LATENCY_S] = r[E.E_TTFB_MS] / 1e3
+        row[L.LOG_DELAY_S] = r[E.E_TIME_MS] / 1e3
+        row[L.LOG_BUFFER_S] = r[E.E_BUFFER_MS] / 1e3
+        row[L.LOG_WAIT_S] = log[i + 1, E.E_WAIT_MS] / 1e3 if i + 1 < len(log) else 0.0
+        transfer_ms = r[E.E_TIME_MS] - r[E.E_TTFB_MS]
+        row[L.LOG_THROUGHPUT_BPS] = r[E.E_DOWNLOADED_BITS] / transfer_ms * 1e3 if transfer_ms > 0 else np.nan
+        row[L.LOG_REQUEST_S] = r[E.E_REQUEST_MS] / 1e3
 
 
 def _event_controller(spec: str | Controller) -> Controller:
@@ -313,15 +401,13 @@ class _Contract:
     prof: np.ndarray
 
 
-def _contract_of(c: Controller, buffer_cap_s: float) -> _Contract | None:
+def _contract_of(c: Controller, profile: EventProfile) -> _Contract | None:
     if isinstance(c, EventController):
         return None
-    kind, cparams = c.pack_for(buffer_cap_s)
+    kind, cparams = c.pack_for(profile.buffer_cap_s)
     pid, pparams, n_state = c.pack_predictor()
-    prof = np.zeros(L.PROF_SIZE)  # a clean chunk-model profile: what planners (MPC) read
-    prof[L.PROF_BUFFER_CAP_S] = buffer_cap_s
     return _Contract(int(kind), np.ascontiguousarray(cparams, dtype=np.float64), int(pid),
-                     np.ascontiguousarray(pparams, dtype=np.float64), int(n_state), prof)
+                     np.ascontiguousarray(pparams, dtype=np.float64), int(n_state), profile.planner_vector())
 
 
 def _one_session(tr: np.ndarray, video_arrays: tuple[float, np.ndarray, np.ndarray], cfg: np.ndarray,
@@ -377,10 +463,10 @@ def run_event_batch(
         raise ParameterError("batch", (len(tr), len(vids), len(ctrls)), "needs at least one trace, video and controller")
 
     packed_traces = [prof.kernel_trace(t) for t in tr]
-    packed_videos = [_video_arrays(v) for v in vids]
+    packed_videos = [video_arrays(v) for v in vids]
     si_videos = [(np.ascontiguousarray(v.bitrates_bps, dtype=np.float64), np.ascontiguousarray(v.sizes_bytes, dtype=np.float64))
                  for v in vids]
-    contracts = [_contract_of(c, prof.buffer_cap_s) for c in ctrls]
+    contracts = [_contract_of(c, prof) for c in ctrls]
     configs = [[prof.config(c, v) for v in vids] for c in ctrls]
     histories = [c.history_arrays() if isinstance(c, EventController) else sabre_history() for c in ctrls]
     grid = np.array([(t, v, c) for t in range(len(tr)) for v in range(len(vids)) for c in range(len(ctrls))], dtype=np.int64)

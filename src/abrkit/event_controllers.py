@@ -36,7 +36,7 @@ import numpy as np
 from ._checks import integer, number
 from ._kernels import event_layout as E
 from ._kernels import layout as L
-from .controllers import CONTROLLERS, Controller
+from .controller_spec import Controller
 from .errors import ParameterError
 from .predictors import Predictor, SabreEwma, SlidingWindow, get_predictor
 
@@ -343,5 +343,4 @@ EVENT_CONTROLLERS: dict[str, Any] = {
     "dynamicdash": DynamicDash,
     "dashjs": DashJsDynamic,
 }
-# One registry for every controller: the CLI and get_controller resolve these names too.
-CONTROLLERS.update(EVENT_CONTROLLERS)
+"""Sabre's rules by name; :data:`abrkit.controllers.CONTROLLERS` includes them."""

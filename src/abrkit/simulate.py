@@ -22,13 +22,13 @@ from ._kernels import layout as L
 from ._kernels.session import run_batch as _run_batch_kernel
 from ._checks import worker_count
 from .controllers import Controller, get_controller
-from .custom import PythonController, is_python_controller, play_session, spec_of
+from .custom import PythonController, is_python_controller, play_event_session, play_session, spec_of
 from .errors import ParameterError
 from .event import EventProfile, run_event_batch
 from .predictors import Predictor, get_predictor
 from .profiles import Profile, get_profile
 from .qoe import QoE, get_qoe
-from .tables import summary_table
+from .tables import chunk_frame, summary_table
 from .traces import Trace
 from .video import Video
 
@@ -44,19 +44,6 @@ _STAND_IN = "fixed:rung=0"
 
 # Below this many chunk steps (~5 ms of work) one thread beats starting a pool.
 _PARALLEL_MIN_STEPS = 100_000
-
-_CHUNK_COLUMNS = (
-    ("rung", L.LOG_RUNG),
-    ("size_bytes", L.LOG_SIZE_BYTES),
-    ("latency_s", L.LOG_LATENCY_S),
-    ("delay_s", L.LOG_DELAY_S),
-    ("buffer_s", L.LOG_BUFFER_S),
-    ("rebuffer_s", L.LOG_REBUFFER_S),
-    ("wait_s", L.LOG_WAIT_S),
-    ("throughput_bps", L.LOG_THROUGHPUT_BPS),
-    ("request_s", L.LOG_REQUEST_S),
-)
-
 
 @dataclass(frozen=True)
 class _Packed:
@@ -277,31 +264,24 @@ class BatchResult:
         return summary_table(sessions, [c.name for c in self.controllers], played_s)
 
     def chunks(self) -> pd.DataFrame:
-        """One row per played chunk of every session (the per-chunk log, tidy)."""
-        frames = []
-        for j in range(len(self)):
-            n = int(self.n_done[j])
-            video = self.videos[self.job_video[j]]
-            log = self.log[j, :n]
-            rungs = log[:, L.LOG_RUNG].astype(np.int64)
-            cols: dict[str, Any] = {
-                "trace": self.traces[self.job_trace[j]].name,
-                "video": video.name,
-                "controller": self.controllers[self.job_ctrl[j]].name,
-                "chunk": np.arange(n),
-                "rung": rungs,
-                "bitrate_kbps": video.bitrates_bps[rungs] / 1e3,
-            }
-            for name, col in _CHUNK_COLUMNS[1:]:
-                cols[name] = log[:, col]
-            cols["throughput_kbps"] = cols.pop("throughput_bps") / 1e3
-            if video.quality is not None:
-                cols["quality"] = video.quality[np.arange(n), rungs]
-            cols["reward"] = self.rewards(j)[:n]
-            frames.append(pd.DataFrame(cols))
+        """One row per played chunk of every session (the per-chunk log, tidy; columns in
+        :func:`abrkit.tables.chunk_frame`)."""
+        frames = [self.session_frame(j) for j in range(len(self))]
         if not frames:
             return pd.DataFrame()
         return pd.concat(frames, ignore_index=True)
+
+    def session_frame(self, j: int) -> pd.DataFrame:
+        """Session ``j``'s rows of :meth:`chunks`."""
+        n = int(self.n_done[j])
+        return chunk_frame(
+            self.traces[self.job_trace[j]].name, self.videos[self.job_video[j]], self.controllers[self.job_ctrl[j]].name,
+            self.log[j, :n], self.rewards(j)[:n],
+        )
+
+    def session_totals(self, j: int) -> dict[str, Any]:
+        """Session ``j``'s row of :meth:`sessions` as a dict."""
+        return _session_only(self, j).sessions().iloc[0].to_dict()
 
     def settings(self) -> dict[str, Any]:
         """Everything needed to trace a number back: profile, QoE, controllers, videos."""
@@ -314,9 +294,10 @@ class BatchResult:
 
 
 class SimResult:
-    """One session: per-chunk arrays (``rung``, ``delay_s``, ``buffer_s``, ...) and totals."""
+    """One session, from either player model: per-chunk arrays (``rung``, ``delay_s``,
+    ``buffer_s``, ...; in the event model one entry per segment played) and totals."""
 
-    def __init__(self, batch: BatchResult, j: int) -> None:
+    def __init__(self, batch: Any, j: int) -> None:
         self._batch = batch
         self._j = j
         n = int(batch.n_done[j])
@@ -340,7 +321,8 @@ class SimResult:
         self.bitrate_kbps = self.video.bitrates_bps[self.rung] / 1e3
         self.reward = batch.rewards(j)[:n]
         self.startup_s = float(batch.startup_s[j])
-        self.totals: dict[str, Any] = _session_only(batch, j).sessions().iloc[0].to_dict()
+        self.controller_wait_s = log[:, L.LOG_CTRL_WAIT_S].copy()
+        self.totals: dict[str, Any] = batch.session_totals(j)
 
     @property
     def qoe(self) -> float:
@@ -352,7 +334,7 @@ class SimResult:
 
     def to_frame(self) -> pd.DataFrame:
         """The per-chunk log as a DataFrame (one row per played chunk)."""
-        return _session_only(self._batch, self._j).chunks()
+        return self._batch.session_frame(self._j)
 
     def __repr__(self) -> str:
         return (
@@ -411,15 +393,17 @@ def run_batch(
         ) from None
     user = {i: c for i, c in enumerate(items) if is_python_controller(c)}
     if isinstance(prof, EventProfile):
-        # Sabre's player: a different loop with its own result table (same reading interface)
+        # Sabre's player: its own loop, the same result interface and units
         if shadow_predictors:
             raise ParameterError("shadow_predictors", shadow_predictors, "are not supported by the event model")
-        if user:
-            raise ParameterError(
-                "controllers", spec_of(next(iter(user.values()))).name,
-                f"Python controllers run in the chunk model; profile {prof.name!r} is an event-model profile",
-            )
-        return run_event_batch(traces, videos, items, prof, qoe, n_workers, progress)  # type: ignore[return-value]
+        stand_in = [_STAND_IN if i in user else c for i, c in enumerate(items)]
+        batch = run_event_batch(traces, videos, stand_in, prof, qoe, n_workers, progress)
+        for j in np.flatnonzero(np.isin(batch.job_ctrl, list(user))):
+            batch.replace_session(int(j), *play_event_session(
+                batch.traces[batch.job_trace[j]], batch.videos[batch.job_video[j]], user[int(batch.job_ctrl[j])], prof,
+            ))
+        batch.controllers = [spec_of(user[i]) if i in user else c for i, c in enumerate(batch.controllers)]
+        return batch  # type: ignore[return-value]
     if user and shadow_predictors:
         raise ParameterError("shadow_predictors", shadow_predictors, "are not supported with Python controllers")
     model = prof.qoe if qoe is None else get_qoe(qoe)

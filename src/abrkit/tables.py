@@ -14,12 +14,12 @@ interval is that trace's QoE.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["summary_table", "bootstrap_mean_interval", "BOOTSTRAP_RESAMPLES", "BOOTSTRAP_SEED"]
+__all__ = ["chunk_frame", "CHUNK_COLUMNS", "summary_table", "bootstrap_mean_interval", "BOOTSTRAP_RESAMPLES", "BOOTSTRAP_SEED"]
 
 #: Resamples of the bootstrap interval of the mean QoE.
 BOOTSTRAP_RESAMPLES = 2000
@@ -94,3 +94,45 @@ def summary_table(sessions: pd.DataFrame, controller_names: Sequence[str], playe
             "stalled_sessions": int(stalled[mask].sum()),
         })
     return pd.DataFrame(rows)
+
+
+#: The per-chunk log columns users read (``layout.LOG_*`` order after ``rung``), both models.
+CHUNK_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("rung", 0),
+    ("size_bytes", 1),
+    ("latency_s", 2),
+    ("delay_s", 3),
+    ("buffer_s", 4),
+    ("rebuffer_s", 5),
+    ("wait_s", 6),
+    ("throughput_bps", 7),
+    ("request_s", 8),
+    ("controller_wait_s", 9),
+)
+
+
+def chunk_frame(trace: str, video: Any, controller: str, log: np.ndarray, rewards: np.ndarray) -> pd.DataFrame:
+    """One session's played chunks as a table: ``log`` has shape (played, LOG_COLS) in seconds,
+    bytes and bits per second; ``rewards`` one reward per played chunk. Columns: trace, video,
+    controller, chunk, rung, bitrate_kbps, size_bytes, latency_s, delay_s, buffer_s, rebuffer_s,
+    wait_s (idle after the download, buffer full), throughput_kbps (the sample measured),
+    request_s, controller_wait_s (idle before the request, asked by the controller), quality
+    (when the video has it) and reward."""
+    n = log.shape[0]
+    rungs = log[:, 0].astype(np.int64)
+    cols: dict[str, Any] = {
+        "trace": trace,
+        "video": video.name,
+        "controller": controller,
+        "chunk": np.arange(n),
+        "rung": rungs,
+        "bitrate_kbps": video.bitrates_bps[rungs] / 1e3,
+    }
+    for name, col in CHUNK_COLUMNS[1:]:
+        cols[name] = log[:, col]
+    cols["throughput_kbps"] = cols.pop("throughput_bps") / 1e3
+    cols["controller_wait_s"] = cols.pop("controller_wait_s")
+    if video.quality is not None:
+        cols["quality"] = video.quality[np.arange(n), rungs]
+    cols["reward"] = rewards[:n]
+    return pd.DataFrame(cols)

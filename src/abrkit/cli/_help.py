@@ -11,7 +11,6 @@ import numpy as np
 from ..controllers import CONTROLLERS
 from ..errors import AbrkitError
 from ..event import EVENT_PROFILES, EventProfile
-from ..event_controllers import EVENT_CONTROLLERS
 from ..predictors import PREDICTORS
 from ..profiles import PROFILES, Profile
 from ..qoe import QOE_MODELS, QoE
@@ -36,19 +35,15 @@ def sweep_help() -> str:
 
 
 def controllers_help() -> str:
-    lines = ["controllers (--controller NAME or NAME:param=value,...; parameters and defaults in brackets):"]
-    for title, names in (
-        ("chunk model (profiles " + ", ".join(PROFILES) + ")", sorted(set(CONTROLLERS) - set(EVENT_CONTROLLERS))),
-        ("event model (profiles " + ", ".join(EVENT_PROFILES) + "; see docs/controllers.md)", sorted(EVENT_CONTROLLERS)),
-    ):
-        if not names:
-            continue
-        lines.append(f" {title}:")
-        for name in names:
-            factory = CONTROLLERS[name]
-            params = factory_params(factory)
-            text = first_sentence(factory) + (f" [{params}]" if params else "")
-            lines.append(entry(name, text, name_width=12))
+    lines = [
+        "controllers (--controller NAME or NAME:param=value,...; parameters and defaults in brackets; every one runs",
+        " under every profile: docs/controllers.md says what each player model honours):",
+    ]
+    for name in sorted(CONTROLLERS):
+        factory = CONTROLLERS[name]
+        params = factory_params(factory)
+        text = first_sentence(factory) + (f" [{params}]" if params else "")
+        lines.append(entry(name, text, name_width=12))
     return "\n".join(lines)
 
 
@@ -96,7 +91,7 @@ def _event_profile_description(profile: EventProfile) -> str:
     )
     return (
         f"{what}: buffer_cap_s={profile.buffer_cap_s:g}, replacement={profile.replacement!r}, polling every "
-        f"{profile.min_progress_ms:g} ms or {profile.min_progress_bits:g} bits; event-model controllers only"
+        f"{profile.min_progress_ms:g} ms or {profile.min_progress_bits:g} bits (abandonment, waits and replacement honoured)"
     )
 
 
