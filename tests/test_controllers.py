@@ -199,12 +199,14 @@ def test_decide_dispatches_every_controller():
 
 def test_pack_layout():
     assert BufferBased(3.0, 12.0).pack()[0] == L.CTRL_BB_PENSIEVE
-    np.testing.assert_array_equal(BufferBased(3.0, 12.0).pack()[1], [3.0, 12.0, 0.0, 0.0])
-    np.testing.assert_array_equal(BBA0().pack()[1], [5.0, 10.0, 0.0, 0.0])
+    np.testing.assert_array_equal(BufferBased(3.0, 12.0).pack()[1][:4], [3.0, 12.0, 0.0, 0.0])
+    np.testing.assert_array_equal(BBA0().pack()[1][:4], [5.0, 10.0, 0.0, 0.0])
     rate = RateBased(predictor=HarmonicMean(3), safety=0.8)
     assert rate.pack()[0] == L.CTRL_RATE
-    np.testing.assert_array_equal(rate.pack()[1], [0.8, 0.0, 0.0, 0.0])
-    np.testing.assert_array_equal(FixedRung(4).pack()[1], [4.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(rate.pack()[1][:4], [0.8, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(FixedRung(4).pack()[1][:4], [4.0, 0.0, 0.0, 0.0])
+    for ctrl in (BufferBased(), RateBased(), FixedRung(4)):
+        assert not ctrl.pack()[1][4:].any()  # the rest of the vector is zero
     for ctrl in (BufferBased(), BBA0(), RateBased(), FixedRung()):
         assert ctrl.pack()[1].shape == (L.CTRL_PARAMS,) and ctrl.pack()[1].dtype == np.float64
 

@@ -18,7 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from abrkit import Trace, Video, get_controller, load_traces, read_video
-from abrkit._kernels import event as K
+from abrkit._kernels import event_layout as E
+from abrkit._kernels import layout as L
+from abrkit._kernels import sabre_rules as K
 from abrkit.errors import ParameterError
 from abrkit.event import EVENT_PROFILES, METRIC_NAMES, EventProfile, run_event_batch
 from abrkit.event_controllers import Bola, BolaE, DashJsDynamic, DynamicDash
@@ -135,8 +137,8 @@ def test_bola_basic_follows_the_buffer_rule_on_a_fast_link():
     # binds, so each decision is the buffer rule's, and the rungs played rise with the buffer.
     video = Video.constant_bitrate((300, 750, 1500, 3000, 6000), 2.0, 40)
     batch = run_event_batch([_trace([500_000.0] * 5)], video, Bola(basic=True, abandon=False), "sabre")
-    log = batch.chunks()
-    buf = log["buffer_ms"].to_numpy()[:-1]
+    log = batch.requests()
+    buf = log["buffer_s"].to_numpy()[:-1]
     rungs = log["rung"].to_numpy()[1:]
     order = np.argsort(buf, kind="stable")
     assert np.all(np.diff(rungs[order]) >= 0)
@@ -149,8 +151,8 @@ def _abandoning_trace() -> Trace:
 
 def test_abandonment_fix_downloads_the_abandoned_to_quality():
     video = _video(40)
-    sabre = run_event_batch(_abandoning_trace(), video, "throughput", "sabre").chunks()
-    fixed = run_event_batch(_abandoning_trace(), video, "throughput", "event").chunks()
+    sabre = run_event_batch(_abandoning_trace(), video, "throughput", "sabre").requests()
+    fixed = run_event_batch(_abandoning_trace(), video, "throughput", "event").requests()
     assert sabre["abandoned_to"].notna().any(), "the trace must provoke an abandonment"
     assert fixed["abandoned_to"].notna().any()
     # with the fix, the request after each abandonment is for the same segment at the quality
@@ -192,7 +194,7 @@ def test_a_session_sabre_would_loop_on_forever_stops_as_stalled():
     batch = run_event_batch(trace, video, controller, sabre)
     row = batch.sessions().iloc[0]
     assert row["status"] == "stalled" and row["chunks"] == 13 < video.n_chunks
-    log = batch.chunks()
+    log = batch.requests()
     futile = log["abandoned_to"].notna() | log["replacement"]
     # it stopped after exactly MAX_FUTILE_REQUESTS requests in a row that added no segment
     assert futile.iloc[-E.MAX_FUTILE_REQUESTS:].all() and not futile.iloc[-E.MAX_FUTILE_REQUESTS - 1]
@@ -216,7 +218,7 @@ def test_replacement_upgrades_buffered_segments():
     for side in ("left", "right"):
         prof = EVENT_PROFILES["event"].replace(replacement=side)
         batch = run_event_batch(trace, video, DynamicDash(abandon=False), prof)
-        log = batch.chunks()
+        log = batch.requests()
         repl = log[log["replacement"]]
         assert len(repl) > 0
         # some segment plays at a higher rung than its first download: a replacement took effect
@@ -250,14 +252,16 @@ def test_dashjs_hybrid_switches_at_18_s_and_back_below_9_s():
 # -- bad input -------------------------------------------------------------------------------------------
 
 
-def test_chunk_model_controller_under_event_profile_is_rejected():
-    with pytest.raises(ParameterError, match="chunk player model"):
-        run_event_batch(_trace([1000.0] * 5), _video(), "bb", "sabre")
+def test_chunk_model_controller_runs_under_event_profile():
+    # the contract path: bb never abandons, so every request completes a new segment
+    batch = run_event_batch(_trace([1000.0] * 5), _video(), "bb", "sabre")
+    s = batch.sessions().iloc[0]
+    assert s["status"] == "complete" and s["requests"] == s["chunks"] and s["abandoned"] == 0
 
 
-def test_event_controller_refuses_the_chunk_model():
-    with pytest.raises(ParameterError, match="event player model"):
-        get_controller("bolae").pack()
+def test_event_controller_packs_for_the_chunk_model():
+    kind, cfg = get_controller("bolae").pack_for(30.0)
+    assert kind == L.CTRL_SABRE and cfg[E.C_ABR] == E.EV_BOLAE and cfg[E.C_BUFFER_MS] == 30000.0
 
 
 @pytest.mark.parametrize(
@@ -327,7 +331,7 @@ def test_simulate_many_and_get_profile_reach_the_event_model():
     direct = run_event_batch(traces, _video(), ["bolae", "throughput"], "sabre").sessions()
     pd.testing.assert_frame_equal(table, direct)
     one = simulate(traces[0], _video(), "bola", "event")
-    assert set(METRIC_NAMES) <= set(one.index)
+    assert set(METRIC_NAMES) <= set(one.totals)
     with pytest.raises(ParameterError, match="shadow_predictors"):
         from abrkit import run_batch
 

@@ -24,6 +24,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import abrkit._kernels
+from abrkit._jit import LiteralEntry
 from abrkit._kernels import contract
 import reference
 import reference_mpc
@@ -81,9 +82,17 @@ def check_session(trace, video, controller, profile) -> None:
 # -- every kernel against its reference, on random inputs ------------------------------------
 
 
+#: Kernels compiled per value of some integer arguments: called through LiteralEntry, as the
+#: façades call them (Numba's own literal dispatch from Python re-types them on every call).
+_LITERAL_ARGS = {"session.run_batch": ("kind", "pkind"), "session.run_session": ("ctrl_id", "pid")}
+
+
 def _kernel(name: str):
     module, _, func = name.rpartition(".")
-    return getattr(importlib.import_module(f"abrkit._kernels.{module}"), func)
+    kernel = getattr(importlib.import_module(f"abrkit._kernels.{module}"), func)
+    if name in _LITERAL_ARGS:
+        return LiteralEntry(kernel, _LITERAL_ARGS[name])
+    return kernel
 
 
 def _random_periods(rng: np.random.Generator, slow: bool = False):

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ._kernels import layout as L
-from ._kernels.session import run_batch as _run_batch_kernel
+from ._jit import LiteralEntry
+from ._kernels.session import run_batch as _run_batch_dispatcher
 from ._checks import worker_count
 from .controllers import Controller, get_controller
 from .custom import PythonController, is_python_controller, play_event_session, play_session, spec_of
@@ -33,6 +34,9 @@ from .traces import Trace
 from .video import Video
 
 __all__ = ["SimResult", "BatchResult", "simulate", "simulate_many", "run_batch"]
+
+#: The batch kernel, compiled once per (controller id, predictor id) pair it is called with.
+_run_batch_kernel = LiteralEntry(_run_batch_dispatcher, ("kind", "pkind"))
 
 #: A controller argument: a name or spec string, a Controller, or a Python object with ``decide``.
 ControllerLike = str | Controller | PythonController
