@@ -160,19 +160,19 @@ def best_time(fn: Callable[[], Any], min_time: float = 0.2, min_repeats: int = 5
 class KernelClock:
     """Times the compiled batch kernel inside :func:`abrkit.run_batch` without changing it.
 
-    While active, ``abrkit.simulate._run_batch_kernel`` (the name under which ``run_batch`` calls
+    While active, ``abrkit.simulation._run_batch_kernel`` (the name under which ``run_batch`` calls
     the Numba loop) is wrapped by a function that adds each call's wall time to ``seconds``. The
     wrapper costs well under a microsecond per call and ``run_batch`` makes a handful of calls.
-    Raises NotImplementedError (asv: skip) if ``abrkit.simulate`` no longer calls the kernel
+    Raises NotImplementedError (asv: skip) if ``abrkit.simulation`` no longer calls the kernel
     under that name.
     """
 
     def __init__(self) -> None:
         import abrkit  # noqa: F401  (makes sure the submodule is loaded)
 
-        self._module = sys.modules["abrkit.simulate"]
+        self._module = sys.modules["abrkit.simulation"]
         if not callable(getattr(self._module, "_run_batch_kernel", None)):
-            raise NotImplementedError("abrkit.simulate._run_batch_kernel is gone: kernel timing unavailable")
+            raise NotImplementedError("abrkit.simulation._run_batch_kernel is gone: kernel timing unavailable")
         self.seconds = 0.0
         self.calls = 0
 
@@ -219,7 +219,7 @@ def kernel_seconds(fn: Callable[[], Any], min_time: float = 0.2, min_repeats: in
 def capture_kernel_call(fn: Callable[[], Any]) -> tuple[Any, tuple[Any, ...]]:
     """(the kernel, the arguments of its first call) while ``fn`` (a ``run_batch`` call) runs.
 
-    Raises NotImplementedError (asv: skip) when ``abrkit.simulate`` no longer calls the kernel
+    Raises NotImplementedError (asv: skip) when ``abrkit.simulation`` no longer calls the kernel
     as ``_run_batch_kernel``.
     """
     clock = KernelClock()  # checks that the kernel is reachable

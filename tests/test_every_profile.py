@@ -9,7 +9,7 @@ import pytest
 from abrkit import CONTROLLERS, ParameterError, Trace, Video, get_profile, run_batch, simulate
 from abrkit._kernels import event_layout as E
 from abrkit.custom import BuiltinController, Download, Observation
-from abrkit.simulate import SimResult
+from abrkit.simulation import SimResult
 
 PROFILES = ("default", "pensieve", "event", "sabre")
 NAMES = sorted(CONTROLLERS)

@@ -39,7 +39,7 @@ from abrkit.predictors import (
     DualEwma, Ewma, HarmonicMean, KalmanLog, LastSample, Mean, Oracle, PufferMean, RobustDiscount, SabreEwma,
     SlidingPercentile, SlidingWindow,
 )
-from abrkit.simulate import _pack, _pack_predictors
+from abrkit.simulation import _pack, _pack_predictors
 
 CONTROLLER_SPECS = [
     "bb", "bba0", "rate", "fixed:rung=2", "bb:reservoir_s=8,cushion_s=20", "rate:predictor=harmonic(window=2),safety=0.7",

@@ -14,7 +14,7 @@ from .errors import AbrkitError, FFmpegError, ParameterError, ToolNotFoundError,
 from .optimum import OptimumResult, offline_optimum, offline_optimum_many
 from .profiles import PROFILES, Profile, get_profile
 from .qoe import QOE_MODELS, QoE, get_qoe
-from .simulate import BatchResult, SimResult, run_batch, simulate, simulate_many
+from .simulation import BatchResult, SimResult, run_batch, simulate, simulate_many
 from .traces import Trace, load_traces, read_trace, write_trace
 from .video import Video, read_video
 

@@ -456,13 +456,13 @@ def play_event_session(
     rung, as for every controller in this model. The player's network and playback steps are
     the compiled ones, so everything but the controller is the kernel's arithmetic.
     """
-    from . import event as ev
     from ._kernels import event as K
     from ._kernels import event_layout as E
+    from .event import video_arrays
 
     name = _name_of(controller)
     tr = prof.kernel_trace(trace)
-    seg_ms, bitrates_kbps, sizes_bits = ev.video_arrays(video)
+    seg_ms, bitrates_kbps, sizes_bits = video_arrays(video)
     windows, half_lives_ms = sabre_history()
     cfg = prof.config(FixedRung(), video)  # the player's settings, no rule of Sabre's
     cfg[E.C_ABR] = -1.0

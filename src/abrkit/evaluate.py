@@ -19,7 +19,7 @@ from .controllers import Controller
 from .errors import ParameterError
 from .predictors import PREDICTORS, Predictor, get_predictor
 from .profiles import Profile
-from .simulate import BatchResult, run_batch
+from .simulation import BatchResult, run_batch
 from .traces import Trace
 from .video import Video
 

@@ -1,6 +1,6 @@
 """The event player model and its profiles: ``sabre`` (faithful) and ``event`` (defects fixed).
 
-The chunk model of :mod:`abrkit.simulate` downloads one whole chunk per step. The event model is
+The chunk model of :mod:`abrkit.simulation` downloads one whole chunk per step. The event model is
 Sabre's player (Spiteri et al., UMass-LIDS/sabre): a queue of buffered segments played in real
 time, a latency before every request's first byte, download progress polled every
 ``min_progress_ms`` or ``min_progress_bits`` so the controller can abandon it, waits requested by
@@ -36,6 +36,7 @@ from .controllers import Controller, FixedRung, get_controller
 from .errors import ParameterError
 from .event_controllers import EventController, FixedQuality, sabre_constants, sabre_history
 from .qoe import QoE, get_qoe
+from .result import SimResult
 from .tables import summary_table
 from .traces import Trace
 from .video import Video
@@ -170,9 +171,9 @@ def video_arrays(video: Video) -> tuple[float, np.ndarray, np.ndarray]:
 class EventBatchResult:
     """Sessions of the event model: per-session metrics, per-request log, per-segment playback.
 
-    Same reading interface and units as :class:`abrkit.simulate.BatchResult`: :meth:`sessions`,
+    Same reading interface and units as :class:`abrkit.simulation.BatchResult`: :meth:`sessions`,
     :meth:`summary`, :meth:`chunks` (one row per segment played, the chunk model's columns),
-    :meth:`session` (a :class:`~abrkit.simulate.SimResult`); plus :meth:`requests` (one row per
+    :meth:`session` (a :class:`~abrkit.simulation.SimResult`); plus :meth:`requests` (one row per
     request, abandoned and replacement downloads included) and Sabre's printed metrics as extra
     columns of :meth:`sessions`. ``log`` holds the chunk model's per-chunk columns
     (``layout.LOG_*``) for each played segment, in seconds, bytes and bits per second.
@@ -282,7 +283,7 @@ class EventBatchResult:
 
     def chunks(self) -> pd.DataFrame:
         """One row per segment played, with the chunk model's columns and units (see
-        :meth:`abrkit.simulate.BatchResult.chunks`): the download that delivered the segment
+        :meth:`abrkit.simulation.BatchResult.chunks`): the download that delivered the segment
         (size, latency, delay, the throughput it measured, the buffer after it, the idle time
         after it) and the stall before it played (``rebuffer_s``)."""
         return pd.concat([self.session_frame(j) for j in range(len(self))], ignore_index=True)
@@ -338,9 +339,7 @@ class EventBatchResult:
         return pd.concat(parts, ignore_index=True)
 
     def session(self, j: int) -> Any:
-        """Session ``j`` as a :class:`~abrkit.simulate.SimResult` (per-segment arrays, totals)."""
-        from .simulate import SimResult
-
+        """Session ``j`` as a :class:`~abrkit.simulation.SimResult` (per-segment arrays, totals)."""
         return SimResult(self, j)
 
     def settings(self) -> dict[str, Any]:
@@ -452,7 +451,7 @@ def run_event_batch(
     """Simulate every (trace, video, controller) combination under an event-model profile.
 
     Sessions are ordered trace-major (trace, then video, then controller), like
-    :func:`abrkit.simulate.run_batch`; threads run sessions side by side (the kernel releases
+    :func:`abrkit.simulation.run_batch`; threads run sessions side by side (the kernel releases
     the GIL) and the results do not depend on their number.
     """
     prof = EVENT_PROFILES[profile] if isinstance(profile, str) and profile in EVENT_PROFILES else profile

@@ -31,7 +31,7 @@ from ._kernels import optimum as K
 from .errors import ParameterError
 from .profiles import Profile, get_profile
 from .qoe import QoE, get_qoe
-from .simulate import STATUS_NAMES
+from .simulation import STATUS_NAMES
 from .traces import Trace
 from .video import Video
 

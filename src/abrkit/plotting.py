@@ -14,7 +14,7 @@ import pandas as pd
 
 from ._optional import pyplot as _pyplot
 from .errors import ParameterError
-from .simulate import SimResult
+from .simulation import SimResult
 
 __all__ = ["plot_session", "plot_qoe_cdf", "plot_comparison", "save_comparison", "COMPARISON_METRICS"]
 

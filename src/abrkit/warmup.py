@@ -26,7 +26,7 @@ from .controllers import CONTROLLERS, get_controller
 from .errors import ParameterError
 from .event import EVENT_PROFILES
 from .profiles import PROFILES, get_profile
-from .simulate import run_batch
+from .simulation import run_batch
 from .traces import Trace
 from .video import Video
 

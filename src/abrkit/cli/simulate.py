@@ -16,7 +16,7 @@ from ..errors import ParameterError
 from ..event import EVENT_PROFILES, EventProfile
 from ..profiles import PROFILES, Profile, get_profile
 from ..qoe import QOE_MODELS, QoE, get_qoe
-from ..simulate import run_batch
+from ..simulation import run_batch
 from ..tables import summary_table
 from ..traces import FORMATS, Trace, load_traces
 from ._args import FORMATS_TABULAR, PROG, CLIError, HelpFormatter, positive_float, positive_int, warn
