@@ -15,7 +15,7 @@ Sabre flag             abrkit
 ``-a bolae``           ``bolae``           ``-noibr`` -> ``ibr=false``
 ``-a throughput``      ``throughput``
 ``-a dynamic``         ``dynamic``
-``-a dynamicdash``     ``dynamicdash``     (``dashjs`` is dash.js's 18 s / 9 s hybrid)
+``-a dynamicdash``     ``dynamicdash``     (``dashjs``: dash.js 5's DYNAMIC; ``dashjs4``: dash.js 4's)
 ``-ao``                ``osc=true`` (BOLA-O; the default ``osc=false`` is BOLA-U)
 ``-gp G``              ``gamma_p_s=G``
 ``-noa``               ``abandon=false``
@@ -40,7 +40,10 @@ from .controller_spec import Controller
 from .errors import ParameterError
 from .predictors import Predictor, SabreEwma, SlidingWindow, get_predictor
 
-__all__ = ["EventController", "Bola", "BolaE", "ThroughputRule", "Dynamic", "DynamicDash", "DashJsDynamic", "FixedQuality", "EVENT_CONTROLLERS"]
+__all__ = [
+    "EventController", "Bola", "BolaE", "ThroughputRule", "Dynamic", "DynamicDash", "DashJsDynamic", "DashJs4Dynamic",
+    "FixedQuality", "EVENT_CONTROLLERS",
+]
 
 
 def _sabre_history() -> Predictor:
@@ -165,16 +168,36 @@ class _ThroughputParams:
 
 @dataclass(frozen=True)
 class _BolaEParams:
+    """BOLA-E's buffer set-up and the dash.js version switches of its buffer score.
+
+    ``score_shift`` is added to the utility in the score BOLA-E chooses a rung by,
+    ``(V (u + score_shift + gamma_p) - buffer) / b``: 0 for Sabre and dash.js 4, -1 for dash.js 5
+    (every switch point V lower). ``ties_up`` gives a tie in that score to the higher rung
+    (dash.js) instead of the lower (Sabre). ``buffer_time_s`` > 0 replaces the player's buffer in
+    ``gamma_p`` and ``V`` (dash.js's ``bufferTimeDefault``); 0 keeps Sabre's (the profile's
+    ``buffer_cap_s``).
+    """
+
     min_buffer_s: float = 10.0
     min_buffer_per_level_s: float = 2.0
+    score_shift: float = 0.0
+    ties_up: bool = False
+    buffer_time_s: float = 0.0
 
     def _check_bolae(self) -> None:
         number("min_buffer_s", self.min_buffer_s, gt=0)
         number("min_buffer_per_level_s", self.min_buffer_per_level_s, ge=0)
+        number("score_shift", self.score_shift)
+        number("buffer_time_s", self.buffer_time_s, ge=0)
+        if not isinstance(self.ties_up, (bool, np.bool_)):
+            raise ParameterError("ties_up", self.ties_up, "must be true (ties go to the higher rung) or false")
 
     def _configure_bolae(self, cfg: np.ndarray) -> None:
         cfg[E.C_BOLAE_MIN_BUFFER_MS] = self.min_buffer_s * 1000
         cfg[E.C_BOLAE_MIN_BUFFER_PER_LEVEL_MS] = self.min_buffer_per_level_s * 1000
+        cfg[E.C_BOLA_SCORE_SHIFT] = float(self.score_shift)
+        cfg[E.C_BOLA_TIES_UP] = float(self.ties_up)
+        cfg[E.C_BOLAE_BUFFER_TIME_MS] = round(self.buffer_time_s * 1000, 9)
 
 
 @dataclass(frozen=True)
@@ -215,7 +238,8 @@ class BolaE(_BolaEParams, _ThroughputParams, _BolaParams, EventController):
     BOLA on buffer + a *placeholder* (virtual buffer that absorbs waits and startup), with the
     insufficient-buffer rule (``ibr``) and abandonment judged after a fresh request's latency.
     With ``ibr=false`` it uses ``gamma_p_s - 1`` and BOLA's V instead. ``safety`` is unused by
-    BOLA-E itself (it is the throughput rule's, in DYNAMIC).
+    BOLA-E itself (it is the throughput rule's, in DYNAMIC). ``score_shift=-1, ties_up=true,
+    buffer_time_s=18, osc=true`` is dash.js 5's BOLA (see :class:`DashJsDynamic`).
     """
 
     event_id: ClassVar[int] = E.EV_BOLAE
@@ -309,13 +333,44 @@ class DynamicDash(_BolaEParams, _ThroughputParams, _BolaParams, EventController)
 
 @dataclass(frozen=True)
 class DashJsDynamic(DynamicDash):
-    """dash.js's DYNAMIC strategy: BOLA-E once the buffer reaches ``high_s`` (18 s, the stable
-    buffer time of long-form content), the throughput rule again below ``low_s`` (9 s, half of it)."""
+    """dash.js 5's DYNAMIC strategy (``dashjs``): BOLA-E once the buffer reaches ``high_s`` (18 s,
+    the stable buffer time of long-form content), the throughput rule again below ``low_s`` (9 s,
+    half of it).
+
+    Its BOLA-E is dash.js 5's (``src/streaming/rules/abr/BolaRule.js``): rungs scored by
+    ``V (u - 1 + gamma_p)`` (``score_shift=-1``, :313) with ties to the higher rung (``>=``,
+    :314), ``gamma_p`` and ``V`` from ``bufferTimeDefault`` = 18 s (``buffer_time_s``, :221, 257;
+    ``Settings.js``), and the BOLA-O step up (``osc=true``, :522-529: at most to the throughput
+    rung or the last rung). The pause, the placeholder and the abandonment keep Sabre's
+    ``V (u + gamma_p)`` forms, which dash.js 5 did not change. :class:`DashJs4Dynamic` is the
+    earlier preset.
+    """
 
     low_s: float = 9.0
     high_s: float = 18.0
     inclusive: bool = True
+    osc: bool = True
+    score_shift: float = -1.0
+    ties_up: bool = True
+    buffer_time_s: float = 18.0
     label: ClassVar[str] = "dashjs"
+
+
+@dataclass(frozen=True)
+class DashJs4Dynamic(DashJsDynamic):
+    """``dashjs4``: the hybrid as abrkit modelled dash.js before dash.js 5 (its ``dashjs`` until
+    then, kept bit for bit): the 18 s / 9 s thresholds with Sabre's BOLA-E unchanged, i.e. the
+    score ``V (u + gamma_p)`` of dash.js 4.x (v4.7.4 BolaRule.js:194), Sabre's ties and BOLA-U
+    step, and ``gamma_p`` / ``V`` from the player's buffer. dash.js 4 itself broke ties upwards,
+    stepped as BOLA-O and used ``stableBufferTime`` = 12 s: ``dashjs4:ties_up=true,osc=true,
+    buffer_time_s=12``.
+    """
+
+    osc: bool = False
+    score_shift: float = 0.0
+    ties_up: bool = False
+    buffer_time_s: float = 0.0
+    label: ClassVar[str] = "dashjs4"
 
 
 @dataclass(frozen=True)
@@ -342,5 +397,6 @@ EVENT_CONTROLLERS: dict[str, Any] = {
     "dynamic": Dynamic,
     "dynamicdash": DynamicDash,
     "dashjs": DashJsDynamic,
+    "dashjs4": DashJs4Dynamic,
 }
 """Sabre's rules by name; :data:`abrkit.controllers.CONTROLLERS` includes them."""

@@ -40,7 +40,10 @@ C_ABANDON_MULTIPLIER = 21  # throughput-rule abandonment: expected time > this x
 C_ABANDON_GRACE_MS = 22  # ... and not before this much of the download has passed (500 ms)
 C_BOLAE_MIN_BUFFER_MS = 23  # BOLA-E minimum buffer (10000) ...
 C_BOLAE_MIN_BUFFER_PER_LEVEL_MS = 24  # ... plus this per quality level (2000)
-C_SIZE = 25
+C_BOLA_SCORE_SHIFT = 25  # BOLA-E's buffer score uses u + this: 0.0 Sabre / dash.js 4, -1.0 dash.js 5
+C_BOLA_TIES_UP = 26  # 1.0: a tie in BOLA-E's buffer score goes to the higher rung (dash.js); 0.0: the lower (Sabre)
+C_BOLAE_BUFFER_TIME_MS = 27  # > 0: BOLA-E's gp / Vp from this buffer time (dash.js bufferTimeDefault), not C_BUFFER_MS
+C_SIZE = 28
 
 AVG_EWMA = 0
 AVG_SLIDING = 1

@@ -15,6 +15,9 @@ import numpy as np
 from .._jit import njit, njit_inline
 from .event_layout import (
     C_BASIC,
+    C_BOLA_SCORE_SHIFT,
+    C_BOLA_TIES_UP,
+    C_BOLAE_BUFFER_TIME_MS,
     C_BOLAE_MIN_BUFFER_MS,
     C_BOLAE_MIN_BUFFER_PER_LEVEL_MS,
     C_BUFFER_MS,
@@ -65,13 +68,19 @@ def quality_from_throughput(tput_kbps, latency_ms, seg_ms, bitrates):
 
 
 @njit
-def bola_quality_from_buffer(level_ms, vp, gp, utilities, bitrates):
-    """BOLA's choice: argmax over q of (Vp (u_q + gp) - level) / bitrate_q (first on ties)."""
+def bola_quality_from_buffer(level_ms, vp, gp, utilities, bitrates, shift, ties_up):
+    """BOLA's choice: argmax over q of (Vp (u_q + shift + gp) - level) / bitrate_q.
+
+    Sabre and dash.js 4: ``shift = 0`` (dash.js 4.7.4 BolaRule.js:194); dash.js 5:
+    ``shift = -1`` (BolaRule.js:313), the score of dash.js 4 at ``level + Vp``. On a tie the
+    first (lower) rung wins (Sabre), or with ``ties_up`` the later one (dash.js's ``>=``, :314).
+    ``u + 0.0`` is ``u`` exactly, so ``shift = 0`` keeps Sabre's arithmetic.
+    """
     quality = 0
     score = 0.0
     for q in range(bitrates.size):
-        s = (vp * (utilities[q] + gp) - level_ms) / bitrates[q]
-        if q == 0 or s > score:
+        s = (vp * ((utilities[q] + shift) + gp) - level_ms) / bitrates[q]
+        if q == 0 or s > score or (ties_up and s == score):
             quality = q
             score = s
     return quality
@@ -102,7 +111,7 @@ def bola_decide(st, cfg, seg_idx, n_seg, level_ms, seg_ms, bitrates, utilities):
         size = min(cfg[C_BUFFER_MS], t)
         st[S_BOLA_VP] = (size - seg_ms) / (utilities[utilities.size - 1] + gp)
     vp = st[S_BOLA_VP]
-    quality = bola_quality_from_buffer(level_ms, vp, gp, utilities, bitrates)
+    quality = bola_quality_from_buffer(level_ms, vp, gp, utilities, bitrates, 0.0, False)
     delay = 0.0
     last = int(st[S_BOLA_LAST])
     if quality > last:
@@ -136,7 +145,12 @@ def ibr_limit(safety, level_ms, latency_ms, tput_kbps, quality, seg_ms, bitrates
 
 @njit
 def bolae_decide(st, cfg, level_ms, seg_ms, bitrates, utilities1):
-    """Sabre's BolaEnh.get_quality_delay: (quality, delay_ms)."""
+    """Sabre's BolaEnh.get_quality_delay: (quality, delay_ms).
+
+    ``C_BOLA_SCORE_SHIFT`` / ``C_BOLA_TIES_UP`` change only the choice from buffer + placeholder,
+    as dash.js 5 does (BolaRule.js:313-314); the startup placeholder, the pause (max level) and
+    the insufficient-buffer placeholder keep the form Vp (u + gp), as they do in dash.js 5
+    (:329-331, :418-436)."""
     vp = st[S_BOLAE_VP]
     gp = st[S_BOLAE_GP]
     tput = st[S_THROUGHPUT]
@@ -149,7 +163,10 @@ def bolae_decide(st, cfg, level_ms, seg_ms, bitrates, utilities1):
         st[S_BOLAE_PLACEHOLDER] = max(0.0, bolae_min_buffer(quality, vp, gp, utilities1, bitrates) - level_ms)
         return quality, 0.0
 
-    quality = bola_quality_from_buffer(level_ms + st[S_BOLAE_PLACEHOLDER], vp, gp, utilities1, bitrates)
+    quality = bola_quality_from_buffer(
+        level_ms + st[S_BOLAE_PLACEHOLDER], vp, gp, utilities1, bitrates, cfg[C_BOLA_SCORE_SHIFT],
+        cfg[C_BOLA_TIES_UP] != 0.0,
+    )
     quality_t = quality_from_throughput(tput, st[S_LATENCY], seg_ms, bitrates)
     last = int(st[S_BOLAE_LAST])
     if quality > last and quality > quality_t:
@@ -266,17 +283,23 @@ def controller_report(st, cfg, quality, time_ms, abandon_to, is_replacement, lev
 
 @njit
 def init_controller(st, cfg, seg_ms, bitrates, utilities0, utilities1):
-    """Constructor work of Sabre's controllers (Vp, gamma-p and initial safeties)."""
+    """Constructor work of Sabre's controllers (Vp, gamma-p and initial safeties).
+
+    BOLA-E's buffer time is the player's buffer (Sabre) unless ``C_BOLAE_BUFFER_TIME_MS`` > 0
+    (dash.js: ``bufferTimeDefault``, BolaRule.js:221, 257)."""
     n = bitrates.size
     gp = cfg[C_GAMMA_P]
     st[S_BOLA_VP] = (cfg[C_BUFFER_MS] - seg_ms) / (utilities0[n - 1] + gp)
+    buffer_time = cfg[C_BUFFER_MS]
+    if cfg[C_BOLAE_BUFFER_TIME_MS] > 0:
+        buffer_time = cfg[C_BOLAE_BUFFER_TIME_MS]
     if cfg[C_NO_IBR] != 0.0:
         st[S_BOLAE_GP] = gp - 1  # matches BOLA-BASIC's utilities (BOLA-E's start at 1)
-        st[S_BOLAE_VP] = (cfg[C_BUFFER_MS] - seg_ms) / (utilities1[n - 1] + st[S_BOLAE_GP])
+        st[S_BOLAE_VP] = (buffer_time - seg_ms) / (utilities1[n - 1] + st[S_BOLAE_GP])
     else:
         min_buf = cfg[C_BOLAE_MIN_BUFFER_MS]
         size = min_buf + cfg[C_BOLAE_MIN_BUFFER_PER_LEVEL_MS] * n
-        size = max(size, cfg[C_BUFFER_MS])
+        size = max(size, buffer_time)
         st[S_BOLAE_GP] = (utilities1[n - 1] - 1) / (size / min_buf - 1)
         st[S_BOLAE_VP] = min_buf / st[S_BOLAE_GP]
     st[S_TPUT_IBR_SAFETY] = cfg[C_IBR_SAFETY_INIT]
