@@ -45,6 +45,7 @@ import numpy as np
 from abrkit import BBA0, BufferBased, Controller, FixedRung, Profile, RateBased, Trace, Video, get_controller, get_profile
 from abrkit.controllers import BBA1, MPC
 from abrkit._kernels import layout as L
+from abrkit._kernels.contract import compile_group
 from abrkit.predictors import (
     DualEwma,
     Ewma,
@@ -1489,7 +1490,7 @@ def run_batch(
         out_sh_pred = np.zeros((log.shape[0], 0, log.shape[1]))
     for j in range(job_lo, job_hi):
         t, v, c = int(job_trace[j]), int(job_video[j]), int(job_ctrl[j])
-        assert int(ctrl_ids[c]) == kind and int(pred_ids[c]) == pkind, "a job's ids differ from the kernel's"
+        assert compile_group(int(ctrl_ids[c])) == kind and int(pred_ids[c]) == pkind, "a job's ids differ from the kernel's"
         t_lo, t_hi = int(tr_offsets[t]), int(tr_offsets[t + 1])
         n_rungs, n_chunks = int(vid_rungs[v]), int(vid_n_chunks[v])
         first = int(vid_offsets[v])

@@ -635,3 +635,28 @@ def test_pensieve_bb_log_reproduces_reference(tmp_path: Path, monkeypatch: pytes
         np.testing.assert_allclose(mine[col].to_numpy(), reference[col].to_numpy(), rtol=1e-6, atol=1e-9, err_msg=col)
     np.testing.assert_allclose(mine["delay_s"].to_numpy() * 1000, reference["delay_ms"].to_numpy(), rtol=1e-6)
     np.testing.assert_array_equal(mine["size_bytes"].to_numpy(), reference["size_bytes"].to_numpy())
+
+
+# -- every controller under every profile, from the command line ------------------------------------
+
+HEAD_TO_HEAD = ["bb", "bba0", "bba1", "rate", "festive", "mpc", "robustmpc", "bola", "bolae", "throughput", "dynamic",
+                "dashjs"]
+
+
+@pytest.mark.parametrize("profile", ["default", "pensieve", "event", "sabre"])
+def test_simulate_runs_the_head_to_head_under_every_profile(
+    inputs: dict[str, Path], capsys: pytest.CaptureFixture[str], profile: str
+) -> None:
+    chunk_model = profile in ("default", "pensieve")
+    args = simulate_args(inputs, "--profile", profile, "--controller", *HEAD_TO_HEAD)
+    code, out, err = run(capsys, *args, "--optimum")
+    if chunk_model:
+        assert code == 0, err
+        table = read_table(out)
+        assert list(table["controller"]) == HEAD_TO_HEAD + ["optimum"]
+    else:
+        # the optimum is defined for the chunk model only: a clear error, nothing run
+        assert code == 1 and "--optimum is defined for the chunk-model profiles" in err and out == ""
+        code, out, err = run(capsys, *args)
+        assert code == 0, err
+        assert list(read_table(out)["controller"]) == HEAD_TO_HEAD

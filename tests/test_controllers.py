@@ -206,7 +206,7 @@ def test_pack_layout():
     np.testing.assert_array_equal(rate.pack()[1][:4], [0.8, 0.0, 0.0, 0.0])
     np.testing.assert_array_equal(FixedRung(4).pack()[1][:4], [4.0, 0.0, 0.0, 0.0])
     for ctrl in (BufferBased(), RateBased(), FixedRung(4)):
-        assert not ctrl.pack()[1][4:].any()  # the rest of the vector is zero
+        assert not ctrl.pack()[1][4:L.CPARAM_ID].any() and ctrl.pack()[1][L.CPARAM_ID] == ctrl.kernel_id
     for ctrl in (BufferBased(), BBA0(), RateBased(), FixedRung()):
         assert ctrl.pack()[1].shape == (L.CTRL_PARAMS,) and ctrl.pack()[1].dtype == np.float64
 

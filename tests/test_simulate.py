@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 import abrkit._kernels
 from abrkit._jit import LiteralEntry
 from abrkit._kernels import contract
+from abrkit._kernels.contract import compile_group
 import reference
 import reference_mpc
 import strategies
@@ -508,7 +509,7 @@ def _args_run_batch(rng):
         *((p.sh_ids, p.sh_params, p.sh_offsets) if shadows else (None, None, None)),
         log, np.full(n_jobs, -1, np.int64), np.full(n_jobs, -1, np.int64), np.full(n_jobs, -1.0),
         np.full((n_jobs, len(shadows), max_chunks), -7.0) if shadows else None,
-        int(p.ctrl_ids[0]), int(p.pred_ids[0]),
+        compile_group(int(p.ctrl_ids[0])), int(p.pred_ids[0]),
     )
 
 

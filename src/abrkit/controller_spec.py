@@ -36,6 +36,7 @@ class Controller:
         p = np.zeros(L.CTRL_PARAMS, dtype=np.float64)
         values = self.params()
         p[: len(values)] = values
+        p[L.CPARAM_ID] = self.kernel_id
         return self.kernel_id, p
 
     def pack_for(self, buffer_cap_s: float) -> tuple[int, np.ndarray]:

@@ -104,6 +104,7 @@ class EventController(Controller):
         cfg = np.zeros(L.CTRL_PARAMS)
         cfg[E.C_BUFFER_MS] = round(buffer_cap_s * 1000, 9)
         self.event_config(cfg)
+        cfg[L.CPARAM_ID] = L.CTRL_SABRE
         return L.CTRL_SABRE, cfg
 
     def event_config(self, cfg: np.ndarray) -> None:

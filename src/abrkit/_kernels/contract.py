@@ -56,7 +56,9 @@ from .layout import (
     CTRL_MPC,
     CTRL_RATE,
     CTRL_SABRE,
+    CTRL_SIMPLE,
     CTRL_STATE,
+    CPARAM_ID,
 )
 
 # -- implementations, one per controller (plain functions: compiled through the overloads) ----------
@@ -137,6 +139,21 @@ def _choose_sabre(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitra
     return q, delay_ms / 1000.0
 
 
+def _choose_simple(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+                   est_latency_s, latency_s, prof):
+    # the compile group CTRL_SIMPLE: the same four rules as above, chosen at run time
+    real = int(cparams[CPARAM_ID])
+    if real == CTRL_BB_PENSIEVE:
+        return bb_pensieve(buffer_s, bitrates_bps.size, cparams[0], cparams[1]), 0.0
+    if real == CTRL_BBA0:
+        return bba0(buffer_s, prev_rung, bitrates_bps, cparams[0], cparams[1]), 0.0
+    if real == CTRL_RATE:
+        if not np.isfinite(est_bps):
+            return 0, 0.0
+        return highest_below(bitrates_bps, cparams[0] * est_bps), 0.0
+    return min(int(cparams[0]), bitrates_bps.size - 1), 0.0
+
+
 def _report_none(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps, chunk_s):
     pass
 
@@ -171,7 +188,10 @@ _CHOOSE = {
     CTRL_MPC: _choose_mpc,
     CTRL_BBA1: _choose_bba1,
     CTRL_FESTIVE: _choose_festive,
+    CTRL_SIMPLE: _choose_simple,
 }
+#: Controllers the batch driver compiles together (``compile_group``).
+SIMPLE_KINDS = (CTRL_BB_PENSIEVE, CTRL_BBA0, CTRL_RATE, CTRL_FIXED)
 _SABRE_KINDS = (CTRL_SABRE,)
 for _kind in _SABRE_KINDS:
     _CHOOSE[_kind] = _choose_sabre
@@ -184,7 +204,13 @@ for _kind in _SABRE_KINDS:
     _IDLE[_kind] = _idle_sabre
 
 #: Every controller id the compiled loops know.
-KINDS: tuple[int, ...] = tuple(sorted(_CHOOSE))
+KINDS: tuple[int, ...] = tuple(sorted(k for k in _CHOOSE if k != CTRL_SIMPLE))
+
+
+def compile_group(kind: int) -> int:
+    """The id a batch compiles ``kind`` under: CTRL_SIMPLE for the four one-line rules, which
+    share one compiled loop (per predictor), else ``kind`` itself."""
+    return CTRL_SIMPLE if kind in SIMPLE_KINDS else kind
 
 
 def _table_entry(table, kind, what):

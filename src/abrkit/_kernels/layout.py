@@ -55,7 +55,12 @@ CTRL_FESTIVE = 102  # params: festive.P_* (its own throughput window lives in it
 # vector (event_layout.C_*), their state the event kernel's ``st`` vector.
 CTRL_SABRE = 200
 CTRL_PYTHON = 900  # a controller written in Python (only on the Python twin of a loop)
+# A compile group, not a controller: bb, bba0, rate and fixed are a few lines each, so the batch
+# driver compiles one loop for all four (per predictor) and ``contract`` picks among them at run
+# time from the real id, which every packed parameter vector carries at CPARAM_ID.
+CTRL_SIMPLE = 1000
 CTRL_PARAMS = 32  # width of the packed controller-parameter vector (>= event_layout.C_SIZE)
+CPARAM_ID = CTRL_PARAMS - 1  # where a packed vector keeps its controller's own id
 CTRL_STATE = 64  # per-session controller state, plus 3 x n_rungs scratch (see contract.py)
 
 # -- predictor ids (predictors.pred_update / pred_predict) ---------------------------------------

@@ -209,9 +209,10 @@ def run_batch(
 ):
     """Run jobs ``job_lo .. job_hi-1``; job ``j`` writes only ``log[j]`` and ``out_*[j]``.
 
-    Every job in the range must use a controller whose id is ``kind`` and a predictor whose id
-    is ``pkind``: the kernel is compiled for those ids alone (``numba.literally``), and the
-    façade calls it once per pair present.
+    Every job in the range must use a controller whose id is ``kind`` (or, for ``kind ==
+    CTRL_SIMPLE``, one of the rules that group holds) and a predictor whose id is ``pkind``: the
+    kernel is compiled for those ids alone (``numba.literally``), and the façade calls it once
+    per pair present.
     Traces, videos and ladders are concatenated with offsets so that one call can cover any
     mix of them; threads may run disjoint job ranges at the same time (the kernel drops the GIL).
     Video ``v``'s size table is ``vid_sizes_flat[vid_offsets[v]:vid_offsets[v+1]]`` (all its
