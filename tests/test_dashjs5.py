@@ -90,23 +90,31 @@ def test_presets_are_registered_under_their_own_names():
 
 
 @pytest.mark.parametrize(
-    "spec, shift, ties, buffer_time_ms, osc",
+    "spec, shift, ties, buffer_time_ms, osc, abandon",
     [
-        ("dashjs", -1.0, 1.0, 18_000.0, 1.0),
-        ("dashjs4", 0.0, 0.0, 0.0, 0.0),
-        ("bolae", 0.0, 0.0, 0.0, 0.0),
-        ("dynamicdash", 0.0, 0.0, 0.0, 0.0),
-        ("bolae:score_shift=-1,ties_up=true,buffer_time_s=18", -1.0, 1.0, 18_000.0, 0.0),
-        ("dynamicdash:score_shift=-1,ties_up=true,buffer_time_s=18,osc=true", -1.0, 1.0, 18_000.0, 1.0),
+        ("dashjs", -1.0, 1.0, 18_000.0, 1.0, 0.0),
+        ("dashjs4", 0.0, 0.0, 0.0, 0.0, 1.0),
+        ("bolae", 0.0, 0.0, 0.0, 0.0, 1.0),
+        ("dynamicdash", 0.0, 0.0, 0.0, 0.0, 1.0),
+        ("bolae:score_shift=-1,ties_up=true,buffer_time_s=18", -1.0, 1.0, 18_000.0, 0.0, 1.0),
+        ("dynamicdash:score_shift=-1,ties_up=true,buffer_time_s=18,osc=true", -1.0, 1.0, 18_000.0, 1.0, 1.0),
     ],
 )
-def test_presets_pack_their_config(spec, shift, ties, buffer_time_ms, osc):
+def test_presets_pack_their_config(spec, shift, ties, buffer_time_ms, osc, abandon):
     _, cfg = get_controller(spec).pack_for(25.0)
     assert cfg[E.C_BOLA_SCORE_SHIFT] == shift
     assert cfg[E.C_BOLA_TIES_UP] == ties
     assert cfg[E.C_BOLAE_BUFFER_TIME_MS] == buffer_time_ms
     assert cfg[E.C_OSC] == osc
+    assert cfg[E.C_ABANDON] == abandon
     assert cfg[E.C_BOLAE_MIN_BUFFER_MS] == 10_000.0 and cfg[E.C_BOLAE_MIN_BUFFER_PER_LEVEL_MS] == 2_000.0
+
+
+def test_dashjs_does_not_abandon_by_sabres_bolae_rule():
+    # dash.js 5 has no BOLA abandonment; Sabre's, scored V (u + gp), fights the 5.x choice
+    traces, video = _sessions()
+    s = abrkit.run_batch(traces, video, ["dashjs"], "sabre", n_workers=1).sessions()
+    assert (s["abandoned"] == 0).all() and (s["requests"] == s["chunks"]).all()
 
 
 def test_dashjs_keeps_the_dynamic_thresholds():
