@@ -28,6 +28,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._checks import number
+from ._textread import fields as _fields, json_float as _json_float, short as _short
+from ._textread import json_item_line as _json_item_line_of, json_key_line as _json_key_line, json_numbers as _json_numbers
+from ._textread import lines as _text_lines, load_json as _parse_json, parse_number as _parse_ascii_number
+from ._textread import read_text as _read_file_text
 from .errors import ParameterError, VideoFormatError
 
 __all__ = ["Video", "read_video", "load_video"]
@@ -304,63 +308,14 @@ MAX_CHUNK_S = 86400.0
 MAX_QUALITY = 1e6
 #: Largest width or height of a rung.
 MAX_RESOLUTION_PX = 100_000
-_MAX_FILE_BYTES = 1 << 30
-_MAX_LINE_CHARS = 1 << 16
-_MAX_NUMBER_CHARS = 100
-_MAX_JSON_DEPTH = 100
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
-_FIELD = re.compile(r"[^ \t\r\n\f\v]+")
-_JSON_NEST = re.compile(r'"(?:[^"\\\n]|\\.)*"|[\[\]{}\n]')
-_JSON_GAP = re.compile(r"[\s,]*")
-_JSON = json.JSONDecoder()
 
-
-def _short(value: object, limit: int = 40) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
-        try:
-            return f"<integer of {len(str(abs(value)))} digits>"
-        except ValueError:  # beyond Python's int-to-str limit
-            return f"<integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+# Files up to 1 GiB, lines up to 64 KiB, numbers up to 100 characters and JSON nested up to 100
+# levels: the limits of abrkit._textread, which the trace readers share.
 
 
 def _read_text(path: Path, what: str = "file") -> str:
     """UTF-8 text of a file (a byte-order mark dropped), at most 1 GiB."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(_MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise VideoFormatError(path, "no such file") from None
-    except IsADirectoryError:
-        raise VideoFormatError(path, f"is a directory, not a {what}") from None
-    except OSError as exc:
-        raise VideoFormatError(path, f"cannot read: {exc.strerror or exc}") from None
-    if len(raw) > _MAX_FILE_BYTES:
-        raise VideoFormatError(path, f"file larger than {_MAX_FILE_BYTES} bytes (1 GiB), the limit for a video file")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise VideoFormatError(path, f"not a UTF-8 text file ({exc.reason} at byte {exc.start})", line=line) from None
-
-
-def _json_too_deep(text: str) -> int | None:
-    if text.count("[") + text.count("{") <= _MAX_JSON_DEPTH:
-        return None
-    depth, line = 0, 1
-    for match in _JSON_NEST.finditer(text):
-        c = match.group()
-        if c == "\n":
-            line += 1
-        elif c in "[{":
-            depth += 1
-            if depth > _MAX_JSON_DEPTH:
-                return line
-        elif c in "]}":
-            depth -= 1
-    return None
+    return _read_file_text(path, VideoFormatError, what, "a video file")
 
 
 def _load_json(path: Path) -> tuple[Any, str]:
@@ -368,72 +323,24 @@ def _load_json(path: Path) -> tuple[Any, str]:
     text = _read_text(path, "JSON file")
     if not text.strip():
         raise VideoFormatError(path, "empty file")
-    deep = _json_too_deep(text)
-    if deep is not None:
-        raise VideoFormatError(path, f"JSON nested deeper than {_MAX_JSON_DEPTH} levels", line=deep)
-    try:
-        return json.loads(text), text
-    except json.JSONDecodeError as exc:
-        raise VideoFormatError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
-    except RecursionError:
-        raise VideoFormatError(path, f"JSON nested deeper than {_MAX_JSON_DEPTH} levels") from None
-    except ValueError as exc:  # an integer of more than 4300 digits
-        match = re.search(r"[0-9]{%d,}" % (_MAX_NUMBER_CHARS + 1), text)
-        line = text.count("\n", 0, match.start()) + 1 if match else None
-        raise VideoFormatError(path, f"invalid JSON: a number is too long ({exc})", line=line) from None
-
-
-def _json_key_line(text: str, key: str) -> int | None:
-    match = re.search(r'"%s"\s*:' % re.escape(key), text)
-    return None if match is None else text.count("\n", 0, match.start()) + 1
+    return _parse_json(path, text, VideoFormatError), text
 
 
 def _json_item_line(text: str, key: str, index: int) -> int | None:
     """Line of item ``index`` of the array under ``"key"`` (error path only); else the key's line."""
-    match = re.search(r'"%s"\s*:\s*\[' % re.escape(key), text)
-    if match is None:
-        return None
-    pos, i = match.end(), 0
-    while True:
-        pos = _JSON_GAP.match(text, pos).end()  # type: ignore[union-attr]
-        if pos >= len(text) or text[pos] == "]":
-            return _json_key_line(text, key)
-        if i == index:
-            return text.count("\n", 0, pos) + 1
-        try:
-            _, pos = _JSON.raw_decode(text, pos)
-        except (ValueError, RecursionError):
-            return _json_key_line(text, key)
-        i += 1
-
-
-def _json_float(value: object) -> float | None:
-    """A JSON number (never a boolean or a string) as a finite float, else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        x = float(value)
-    except OverflowError:
-        return None
-    return x if math.isfinite(x) else None
+    return _json_item_line_of(text, key, index, or_key_line=True)
 
 
 def _json_vector(path: Path, text: str, data: dict, key: str) -> np.ndarray:
-    values = data[key]
-    if not isinstance(values, list) or not values:
-        raise VideoFormatError(path, f"{key} must be a non-empty list of numbers", line=_json_key_line(text, key))
-    out = np.empty(len(values))
-    for i, v in enumerate(values):
-        x = _json_float(v)
-        if x is None:
-            raise VideoFormatError(path, f"{key}[{i}]={_short(v)} is not a finite number", line=_json_item_line(text, key, i))
+    def check(i: int, x: float) -> None:
         if key == "bitrates_kbps" and not MIN_BITRATE_BPS / 1e3 <= x <= MAX_BITRATE_BPS / 1e3:
             raise VideoFormatError(
                 path, f"bitrates_kbps[{i}]={x:.6g} is outside [0.001, 1e9] kbps (1 bit/s to 1 Tbit/s)",
                 line=_json_item_line(text, key, i),
             )
-        out[i] = x
-    return out
+
+    message = f"{key} must be a non-empty list of numbers"
+    return _json_numbers(path, text, data[key], key, VideoFormatError, message, or_key_line=True, check=check)
 
 
 def _json_matrix(path: Path, text: str, data: dict, key: str, message: str) -> np.ndarray:
@@ -518,13 +425,8 @@ def read_pensieve_video(directory: PathLike, bitrates_kbps: Sequence[float], chu
             present = sorted(p.name for p in d.glob(f"{prefix}*"))
             raise VideoFormatError(f, f"missing: {ladder.size} rungs given, files present: {present}")
         values = []
-        text = _read_text(f, "chunk-size file")
-        if "\r" in text:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        for lineno, line in enumerate(text.split("\n"), start=1):
-            if len(line) > _MAX_LINE_CHARS:
-                raise VideoFormatError(f, f"line of {len(line)} characters; a line may have at most {_MAX_LINE_CHARS}", line=lineno)
-            parts = _FIELD.findall(line)
+        for lineno, line in _text_lines(f, _read_text(f, "chunk-size file"), VideoFormatError):
+            parts = _fields(line)
             if not parts:
                 continue
             if len(parts) != 1:
@@ -532,16 +434,10 @@ def read_pensieve_video(directory: PathLike, bitrates_kbps: Sequence[float], chu
                     f, f"expected one chunk size (bytes) per line, got {len(parts)} fields: {_short(line.strip())}", line=lineno
                 )
             token = parts[0]
-            if len(token) > _MAX_NUMBER_CHARS:
-                raise VideoFormatError(
-                    f, f"chunk size {_short(token)} has {len(token)} characters; a number may have at most {_MAX_NUMBER_CHARS}",
-                    line=lineno,
-                )
-            if not (_NUMBER.fullmatch(token) or _NON_FINITE.fullmatch(token)):
-                raise VideoFormatError(f, f"chunk size {_short(token)} is not a number", line=lineno)
-            v = float(token)
-            if not np.isfinite(v) or v <= 0:
-                raise VideoFormatError(f, f"chunk size {token!r} must be finite and > 0 bytes", line=lineno)
+            nonpositive = "must be finite and > 0 bytes"
+            v = _parse_ascii_number(f, lineno, token, "chunk size", VideoFormatError, not_finite=nonpositive)
+            if v <= 0:
+                raise VideoFormatError(f, f"chunk size {token!r} {nonpositive}", line=lineno)
             if not MIN_CHUNK_BYTES <= v <= MAX_CHUNK_BYTES:
                 raise VideoFormatError(f, f"chunk size {token} bytes is outside [1, 1e12] bytes", line=lineno)
             values.append(v)

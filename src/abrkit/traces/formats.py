@@ -71,6 +71,11 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from .._textread import MAX_FILE_BYTES, MAX_JSON_DEPTH, MAX_LINE_CHARS, MAX_NUMBER_CHARS  # noqa: F401 (public here too)
+from .._textread import NUMBER as _NUMBER, fields as _fields, json_float as _json_float, short as _short
+from .._textread import json_item_line as _json_item_line_of, json_key_line as _json_key_line, json_numbers as _json_numbers
+from .._textread import lines as _text_lines, load_json as _parse_json, parse_number as _parse_ascii_number
+from .._textread import read_text as _read_file_text
 from ..errors import ParameterError, TraceFormatError
 from ._core import Trace
 
@@ -134,14 +139,9 @@ MAX_TIME_S = 1e7
 MIN_PERIOD_S = 1e-6
 #: Largest request latency: one hour.
 MAX_LATENCY_S = 3600.0
-#: Largest file a reader opens: 1 GiB.
-MAX_FILE_BYTES = 1 << 30
-#: Longest line of a line-based format (cooked, mahimahi, raw logs, CSV; a CSV field included).
-MAX_LINE_CHARS = 1 << 16
-#: Longest written number (sign, digits, point and exponent).
-MAX_NUMBER_CHARS = 100
-#: Deepest JSON nesting accepted (trace JSON needs 3 levels).
-MAX_JSON_DEPTH = 100
+# MAX_FILE_BYTES (1 GiB), MAX_LINE_CHARS (64 KiB: cooked, mahimahi, raw logs, CSV; a CSV field
+# included), MAX_NUMBER_CHARS (100) and MAX_JSON_DEPTH (100; trace JSON needs 3 levels) come from
+# abrkit._textread, shared with the video readers, and stay importable from here.
 #: Latest unix time in a raw log: 1e11 s (the year 5138).
 _MAX_UNIX_S = 1e11
 #: Shortest ``elapsed_ms`` of a raw log line: 1 microsecond (the logs hold whole milliseconds).
@@ -160,82 +160,22 @@ _LIMIT_UNITS = {"bandwidth": "bit/s", "time": "s", "latency": "s"}
 # -- shared helpers -------------------------------------------------------------------------
 
 
-def _short(value: object, limit: int = 40) -> str:
-    """repr of a value, cut to ``limit`` characters (a number of 5,000 digits stays readable)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
-        try:
-            return f"<integer of {len(str(abs(value)))} digits>"
-        except ValueError:  # beyond Python's int-to-str limit
-            return f"<integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _read_text(path: Path) -> str:
     """The file's text (UTF-8, an optional byte-order mark dropped), within :data:`MAX_FILE_BYTES`."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise TraceFormatError(path, "no such file") from None
-    except IsADirectoryError:
-        raise TraceFormatError(path, "is a directory, not a trace file") from None
-    except OSError as exc:
-        raise TraceFormatError(path, f"cannot read: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise TraceFormatError(path, f"file larger than {MAX_FILE_BYTES} bytes (1 GiB), the limit for a trace")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise TraceFormatError(path, f"not a UTF-8 text file ({exc.reason} at byte {exc.start})", line=line) from None
+    text = _read_file_text(path, TraceFormatError, "trace file", "a trace")
     if not text.strip():
         raise TraceFormatError(path, "empty file: a trace needs at least one period")
     return text
 
 
 def _lines(path: Path, text: str) -> Iterable[tuple[int, str]]:
-    """(1-based line number, line) for every line ended by ``\\n``, ``\\r\\n`` or ``\\r``.
-
-    Only these end a line, as editors count them (``str.splitlines`` also splits at form feeds
-    and Unicode separators, which shifts line numbers). Lines over :data:`MAX_LINE_CHARS` are an
-    error.
-    """
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if len(line) > MAX_LINE_CHARS:
-            raise TraceFormatError(
-                path, f"line of {len(line)} characters; a line may have at most {MAX_LINE_CHARS}", line=lineno
-            )
-        yield lineno, line
-
-
-def _fields(line: str) -> list[str]:
-    """Fields of a whitespace-separated line (ASCII whitespace only)."""
-    return _FIELD.findall(line)
-
-
-_FIELD = re.compile(r"[^ \t\r\n\f\v]+")
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+    """(1-based line number, line) of every line; see :func:`abrkit._textread.lines`."""
+    return _text_lines(path, text, TraceFormatError)
 
 
 def _parse_number(path: Path, lineno: int | None, token: str, what: str) -> float:
     """A finite decimal number written in ASCII (no ``_``, no other scripts' digits)."""
-    if len(token) > MAX_NUMBER_CHARS:
-        raise TraceFormatError(
-            path, f"{what} {_short(token)} has {len(token)} characters; a number may have at most {MAX_NUMBER_CHARS}",
-            line=lineno,
-        )
-    if _NON_FINITE.fullmatch(token):
-        raise TraceFormatError(path, f"{what} {token!r} is not finite", line=lineno)
-    if not _NUMBER.fullmatch(token):
-        raise TraceFormatError(path, f"{what} {_short(token)} is not a number", line=lineno)
-    value = float(token)
-    if not math.isfinite(value):
-        raise TraceFormatError(path, f"{what} {token!r} is not finite", line=lineno)
-    return value
+    return _parse_ascii_number(path, lineno, token, what, TraceFormatError)
 
 
 def _check_max(path: Path, lineno: int | None, what: str, value: float, limit: float, kind: str) -> None:
@@ -244,17 +184,6 @@ def _check_max(path: Path, lineno: int | None, what: str, value: float, limit: f
         raise TraceFormatError(
             path, f"{what} is {value:.6g} {_LIMIT_UNITS[kind]}, above the limit of {_LIMITS_TEXT[kind]}", line=lineno
         )
-
-
-def _json_float(value: object) -> float | None:
-    """The value as a finite float if it is a JSON number (not a boolean, not a string), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        x = float(value)
-    except OverflowError:
-        return None
-    return x if math.isfinite(x) else None
 
 
 def _head_lines(head: str, limit: int = 20) -> list[str]:
@@ -285,87 +214,12 @@ def _numeric_rows(head: str, columns: int, limit: int = 10) -> list[list[float]]
 
 def _load_json(path: Path, text: str) -> Any:
     """Parse JSON, turning every failure (syntax, depth, huge integers) into a located error."""
-    depth_line = _json_too_deep(text)
-    if depth_line is not None:
-        raise TraceFormatError(path, f"JSON nested deeper than {MAX_JSON_DEPTH} levels", line=depth_line)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TraceFormatError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
-    except RecursionError:
-        raise TraceFormatError(path, f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
-    except ValueError as exc:  # an integer of more than 4300 digits
-        match = re.search(r"[0-9]{%d,}" % (MAX_NUMBER_CHARS + 1), text)
-        line = text.count("\n", 0, match.start()) + 1 if match else None
-        raise TraceFormatError(path, f"invalid JSON: a number is too long ({exc})", line=line) from None
-
-
-_JSON_NEST = re.compile(r'"(?:[^"\\\n]|\\.)*"|[\[\]{}\n]')
-
-
-def _json_too_deep(text: str) -> int | None:
-    """Line at which the JSON nesting first exceeds :data:`MAX_JSON_DEPTH`, or None.
-
-    A cheap scan (brackets outside strings) before parsing, so deep nesting never reaches the
-    recursive parser; it only runs on text with many brackets.
-    """
-    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
-        return None
-    depth, line = 0, 1
-    for match in _JSON_NEST.finditer(text):
-        c = match.group()
-        if c == "\n":
-            line += 1
-        elif c in "[{":
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                return line
-        elif c in "]}":
-            depth -= 1
-    return None
-
-
-_JSON = json.JSONDecoder()
-_JSON_GAP = re.compile(r"[\s,]*")
-
-
-def _json_item_lines(text: str, key: str | None = None) -> list[int]:
-    """Line numbers of the items of a JSON array: the top-level one, or the value of ``key``.
-
-    Only called on the error path, on text that already parsed, to say where a bad item is.
-    """
-    if key is None:
-        match = re.match(r"\s*\[", text)
-    else:
-        match = re.search(r'"%s"\s*:\s*\[' % re.escape(key), text)
-    if match is None:
-        return []
-    pos, last, line = match.end(), 0, 1
-    line += text.count("\n", 0, pos)
-    last = pos
-    lines: list[int] = []
-    while True:
-        pos = _JSON_GAP.match(text, pos).end()  # type: ignore[union-attr]
-        if pos >= len(text) or text[pos] == "]":
-            return lines
-        line += text.count("\n", last, pos)
-        last = pos
-        lines.append(line)
-        try:
-            _, pos = _JSON.raw_decode(text, pos)
-        except (ValueError, RecursionError):
-            return lines
+    return _parse_json(path, text, TraceFormatError)
 
 
 def _json_line(text: str, key: str | None, index: int) -> int | None:
-    lines = _json_item_lines(text, key)
-    return lines[index] if index < len(lines) else None
-
-
-def _json_key_line(text: str, key: str) -> int | None:
-    """Line of the first ``"key":`` in the text (for errors about a scalar value)."""
-    match = re.search(r'"%s"\s*:' % re.escape(key), text)
-    return None if match is None else text.count("\n", 0, match.start()) + 1
+    """Line of item ``index`` of the top-level array (``key`` None) or of ``key``'s, else None."""
+    return _json_item_line_of(text, key, index)
 
 
 def _is_number(value: object) -> bool:
@@ -538,16 +392,9 @@ _GENET_BUFFER_THRESH_MS = 60000.0
 def _genet_array(path: Path, text: str, data: dict, key: str) -> np.ndarray:
     if key not in data:
         raise TraceFormatError(path, f"Genet trace JSON has no {key!r}")
-    values = data[key]
-    if not isinstance(values, list) or not values:
-        raise TraceFormatError(path, f"{key!r} must be a non-empty list of numbers", line=_json_key_line(text, key))
-    out = np.empty(len(values))
-    for i, v in enumerate(values):
-        x = _json_float(v)
-        if x is None:
-            raise TraceFormatError(path, f"{key}[{i}]={_short(v)} is not a finite number", line=_json_line(text, key, i))
-        out[i] = x
-    return out
+    return _json_numbers(
+        path, text, data[key], key, TraceFormatError, f"{key!r} must be a non-empty list of numbers"
+    )
 
 
 def _genet_scalar(path: Path, text: str, data: dict, key: str, limit: float, scale: float, kind: str) -> float | None:
