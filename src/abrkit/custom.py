@@ -541,7 +541,7 @@ def play_event_session(
         return total_size, total_time, latency, K.NO_ABANDON
 
     scope = dict(vars(K))
-    scope.update(ask=ask, tell=tell, waited=waited, download=download, start=lambda *args: None)
+    scope.update(ask=ask, tell=tell, waited=waited, download=download, begin=lambda *args: None)
     loop = pytypes.FunctionType(K.play_event.py_func.__code__, scope, "play_event_python")
 
     reset = getattr(controller, "reset", None)

@@ -166,8 +166,9 @@ def _report_sabre(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer
     n = bitrates_bps.size
     u1 = cstate[CTRL_STATE + n : CTRL_STATE + 2 * n]
     kbps = cstate[CTRL_STATE + 2 * n : CTRL_STATE + 3 * n]
-    controller_report(cstate[: E.S_SIZE], cparams, rung, download_s * 1000.0, NO_ABANDON, False, buffer_s * 1000.0,
-                      chunk_s * 1000.0, kbps, u1)
+    # typed, not literal, constants: a literal argument would compile the callee a second time
+    controller_report(cstate[: E.S_SIZE], cparams, rung, download_s * 1000.0, np.int64(NO_ABANDON), np.bool_(False),
+                      buffer_s * 1000.0, chunk_s * 1000.0, kbps, u1)
 
 
 def _idle_none(kind, cparams, cstate, wait_s):

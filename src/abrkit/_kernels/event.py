@@ -231,7 +231,7 @@ def next_period(st, tr, pq, buf, seg_ms, bitrates, buffer_ms):
     latency_factor = 1 - tr[i, 2] / seg_ms
     effective_kbps = tr[i, 1] * latency_factor
     previous = int(st[S_SUSTAINABLE])
-    sustainable = 0
+    sustainable = np.int64(0)
     for q in range(1, bitrates.size):
         if bitrates[q] > effective_kbps:
             break
@@ -672,6 +672,25 @@ def _waited_contract(kind, st, cfg, cparams, cstate, delay_ms):
     full_wait(kind, cparams, cstate, delay_ms / 1000.0)
 
 
+def begin(kind, cparams, cstate, bitrates_bps, chunk_s):
+    """The contract's ``start`` for a controller asked through it; Sabre's rules were set up
+    on the player's own state (``init_controller``)."""
+    if kind != CTRL_SABRE:
+        start(kind, cparams, cstate, bitrates_bps, chunk_s)
+
+
+def _begin_for(kind):
+    if kind == CTRL_SABRE:
+        def nothing(kind, cparams, cstate, bitrates_bps, chunk_s):
+            pass
+        return nothing
+    return start_contract
+
+
+def start_contract(kind, cparams, cstate, bitrates_bps, chunk_s):
+    start(kind, cparams, cstate, bitrates_bps, chunk_s)
+
+
 def _ask_for(kind):
     return _ask_sabre if kind == CTRL_SABRE else _ask_contract
 
@@ -684,6 +703,7 @@ def _waited_for(kind):
     return _waited_sabre if kind == CTRL_SABRE else _waited_contract
 
 
+specialise(begin, _begin_for)
 specialise(ask, _ask_for)
 specialise(tell, _tell_for)
 specialise(waited, _waited_for)
@@ -764,25 +784,31 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
     hist = np.zeros(2 * max(half_lives_ms.size, SLIDING_MAX_STORE))
     init_controller(st, cfg, seg_ms, bitrates, utilities0, utilities1)
     cstate = np.zeros(CTRL_STATE + 3 * n_q)
-    start(kind, cparams, cstate, bitrates_bps, seg_ms / 1000.0)
-    last_q = -1  # the contract's previous rung: the quality of the last segment added
+    begin(kind, cparams, cstate, bitrates_bps, seg_ms / 1000.0)
+    # typed, not literal, constants: a literal argument would compile its callee a second time
+    first_seg = np.int64(0)
+    completed = np.int64(NO_ABANDON)
+    yes = np.bool_(True)
+    no = np.bool_(False)
+    last_q = np.int64(-1)  # the contract's previous rung: the quality of the last segment added
     last_ttfb = 0.0
     next_period(st, tr, pq, buf, seg_ms, bitrates, buffer_ms)
 
-    over_n = 0
+    over_n = np.int64(0)
     over_avg = 0.0
-    good_n = 0
+    good_n = np.int64(0)
     good_avg = 0.0
     est_avg = 0.0
-    n_log = 0
+    n_log = np.int64(0)
 
     # first segment: the lowest quality, no polling, no controller report
-    quality = 0
+    quality = np.int64(0)
     if int(cfg[C_ABR]) == EV_FIXED:
         quality = min(int(cfg[C_FIXED_QUALITY]), n_q - 1)
     size = sizes_bits[0, quality]
     request_ms = st[S_NET_TIME]
-    got, t, ttfb, to = download(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buffer_ms, size, quality, 0.0, 0)
+    got, t, ttfb, to = download(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buffer_ms, size, quality, 0.0,
+                                first_seg)
     dl_ms = t - ttfb
     buf[int(st[S_TAIL])] = quality
     st[S_TAIL] += 1
@@ -790,16 +816,16 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
     st[S_PLAY_MS] += t
     last_q = quality
     last_ttfb = ttfb
-    tell(kind, st, cfg, quality, t, NO_ABANDON, False, buffer_level_ms(st, seg_ms), seg_ms, bitrates, utilities1,
-         0, cparams, cstate, pid, pparams, pstate, got, ttfb, request_ms, bitrates_bps, True)
+    tell(kind, st, cfg, quality, t, completed, no, buffer_level_ms(st, seg_ms), seg_ms, bitrates, utilities1,
+         first_seg, cparams, cstate, pid, pparams, pstate, got, ttfb, request_ms, bitrates_bps, yes)
     if n_log < log.shape[0]:
-        log_row(log[n_log], 0, quality, size, got, t, ttfb, NO_ABANDON, False, request_ms, 0.0,
+        log_row(log[n_log], first_seg, quality, size, got, t, ttfb, completed, no, request_ms, 0.0,
                  buffer_level_ms(st, seg_ms), np.nan)
     n_log += 1
 
-    next_seg = 1
-    forced = -1  # quality forced by an abandonment (applied only with the defect fixed)
-    futile = 0  # requests in a row that added no segment (see MAX_FUTILE_REQUESTS)
+    next_seg = np.int64(1)
+    forced = np.int64(-1)  # quality forced by an abandonment (applied only with the defect fixed)
+    futile = np.int64(0)  # requests in a row that added no segment (see MAX_FUTILE_REQUESTS)
     status = EV_COMPLETE
     while next_seg < n_seg:
         if futile >= MAX_FUTILE_REQUESTS:
@@ -864,7 +890,7 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
 
         level = buffer_level_ms(st, seg_ms)
         tell(kind, st, cfg, quality, t, to, replace != 0, level, seg_ms, bitrates, utilities1,
-             segment, cparams, cstate, pid, pparams, pstate, got, ttfb, request_ms, bitrates_bps, False)
+             segment, cparams, cstate, pid, pparams, pstate, got, ttfb, request_ms, bitrates_bps, no)
         last_ttfb = ttfb
 
         dl_ms = t - ttfb

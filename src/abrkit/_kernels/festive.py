@@ -208,7 +208,7 @@ def festive_decide(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps):
     rung = b_cur
     if b_ref != b_cur:
         span = min(logged, _clip_window(cparams[FESTIVE_P_SWITCH_WINDOW]))
-        switches = 0
+        switches = np.int64(0)
         for j in range(logged - span, logged - 1):
             a = cstate[FESTIVE_S_RUNGS + j % FESTIVE_MAX_WINDOW]
             b = cstate[FESTIVE_S_RUNGS + (j + 1) % FESTIVE_MAX_WINDOW]

@@ -33,7 +33,7 @@ from .layout import (
     STATUS_COMPLETE,
     STATUS_NO_BANDWIDTH,
 )
-from .session import advance_clock, transfer
+from .network import advance_clock, transfer
 
 # -- out_stats vector of optimum_session ------------------------------------------------------
 OPT_VALUE = 0  # the optimum (upper bound) of the QoE total

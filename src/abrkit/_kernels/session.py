@@ -14,7 +14,7 @@ import numba
 from .._jit import njit
 from .contract import choose, full_wait, report, start
 from .estimators import estimate, latency_for, learn
-from .network import advance_clock, measured_time, oracle_throughput, request_time, transfer  # noqa: F401 (re-exported)
+from .network import advance_clock, oracle_throughput, transfer
 from .predictors import pred_predict, pred_update
 from .layout import (
     LOG_BUFFER_S,
