@@ -368,9 +368,10 @@ class DashJs4Dynamic(DashJsDynamic):
     """``dashjs4``: the hybrid as abrkit modelled dash.js before dash.js 5 (its ``dashjs`` until
     then, kept bit for bit): the 18 s / 9 s thresholds with Sabre's BOLA-E unchanged, i.e. the
     score ``V (u + gamma_p)`` of dash.js 4.x (v4.7.4 BolaRule.js:194), Sabre's ties and BOLA-U
-    step, and ``gamma_p`` / ``V`` from the player's buffer. dash.js 4 itself broke ties upwards,
-    stepped as BOLA-O and used ``stableBufferTime`` = 12 s: ``dashjs4:ties_up=true,osc=true,
-    buffer_time_s=12``.
+    step, Sabre's BOLA-E abandonment, and ``gamma_p`` / ``V`` from the player's buffer. dash.js 4
+    itself broke ties upwards, stepped as BOLA-O, used ``stableBufferTime`` = 12 s and abandoned
+    only through its throughput rule: ``dashjs4:ties_up=true,osc=true,buffer_time_s=12``, less
+    the abandonment.
     """
 
     abandon: bool = True
