@@ -15,7 +15,7 @@ Sabre flag             abrkit
 ``-a bolae``           ``bolae``           ``-noibr`` -> ``ibr=false``
 ``-a throughput``      ``throughput``
 ``-a dynamic``         ``dynamic``
-``-a dynamicdash``     ``dynamicdash``     (``dashjs``: dash.js 5's DYNAMIC; ``dashjs4``: dash.js 4's)
+``-a dynamicdash``     ``dynamicdash``     (``dashjs``: dash.js 5's DYNAMIC; ``dashjs4``: the earlier)
 ``-ao``                ``osc=true`` (BOLA-O; the default ``osc=false`` is BOLA-U)
 ``-gp G``              ``gamma_p_s=G``
 ``-noa``               ``abandon=false``
@@ -240,7 +240,7 @@ class BolaE(_BolaEParams, _ThroughputParams, _BolaParams, EventController):
     insufficient-buffer rule (``ibr``) and abandonment judged after a fresh request's latency.
     With ``ibr=false`` it uses ``gamma_p_s - 1`` and BOLA's V instead. ``safety`` is unused by
     BOLA-E itself (it is the throughput rule's, in DYNAMIC). ``score_shift=-1, ties_up=true,
-    buffer_time_s=18, osc=true`` is dash.js 5's BOLA (see :class:`DashJsDynamic`).
+    buffer_time_s=18, osc=true, abandon=false`` is dash.js 5's BOLA (see :class:`DashJsDynamic`).
     """
 
     event_id: ClassVar[int] = E.EV_BOLAE
