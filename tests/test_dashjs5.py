@@ -60,7 +60,7 @@ def _state(spec, bitrates: np.ndarray = LADDER, buffer_cap_s: float = 25.0) -> t
     return stv, cfg
 
 
-def _switch_point(q: int, vp: float, gp: float, shift: float, ties_up: bool) -> float:
+def _switch_point(q: int, vp: float, gp: float, shift: float, ties_up: float) -> float:
     """Lowest buffer (ms) at which the kernel's choice reaches rung ``q``, by bisection."""
     u = _utilities1(LADDER)
     lo, hi = 0.0, 60_000.0
@@ -165,14 +165,16 @@ def test_switch_points_by_hand_and_vp_apart():
     for q in (1, 2):
         # the hand-computed pair crossings of the 4.x form are bolae_min_buffer's
         assert K.bolae_min_buffer(q, VP_MS, GP, u, LADDER) == pytest.approx(SWITCH4_MS[q - 1], rel=1e-12)
-        four = _switch_point(q, VP_MS, GP, 0.0, False)
-        five = _switch_point(q, VP_MS, GP, -1.0, True)
+        four = _switch_point(q, VP_MS, GP, 0.0, 0.0)
+        five = _switch_point(q, VP_MS, GP, -1.0, 1.0)
         assert four == pytest.approx(SWITCH4_MS[q - 1], abs=1e-6)
         assert five == pytest.approx(SWITCH5_MS[q - 1], abs=1e-6)
         assert four - five == pytest.approx(VP_MS, rel=1e-9)
 
 
-@pytest.mark.parametrize("spec, switches", [(DashJsDynamic(), SWITCH5_MS), (DashJs4Dynamic(buffer_time_s=18.0), SWITCH4_MS)])
+@pytest.mark.parametrize(
+    "spec, switches", [(DashJsDynamic(), SWITCH5_MS), (DashJs4Dynamic(buffer_time_s=18.0), SWITCH4_MS)]
+)
 def test_bolae_decide_switches_where_the_preset_says(spec, switches):
     # steady state, no placeholder, a link far above the top rung: the buffer rule alone decides
     for q, level in ((1, switches[0]), (2, switches[1])):
@@ -194,14 +196,14 @@ def test_ties_go_up_only_with_ties_up():
     # b = 1000, 2000; u = 1, 2; gp = 1; Vp = 1000 ms: every score below is exact
     bitrates, u = np.array([1000.0, 2000.0]), np.array([1.0, 2.0])
     # 4.x scores (2000 - L) / 1000 and (3000 - L) / 2000 tie at L = 1000 ms (both 1.0)
-    assert K.bola_quality_from_buffer(1000.0, 1000.0, 1.0, u, bitrates, 0.0, False) == 0
-    assert K.bola_quality_from_buffer(1000.0, 1000.0, 1.0, u, bitrates, 0.0, True) == 1
+    assert K.bola_quality_from_buffer(1000.0, 1000.0, 1.0, u, bitrates, 0.0, 0.0) == 0
+    assert K.bola_quality_from_buffer(1000.0, 1000.0, 1.0, u, bitrates, 0.0, 1.0) == 1
     # 5.x scores (1000 - L) / 1000 and (2000 - L) / 2000 tie at L = 0 (both 1.0)
-    assert K.bola_quality_from_buffer(0.0, 1000.0, 1.0, u, bitrates, -1.0, False) == 0
-    assert K.bola_quality_from_buffer(0.0, 1000.0, 1.0, u, bitrates, -1.0, True) == 1
+    assert K.bola_quality_from_buffer(0.0, 1000.0, 1.0, u, bitrates, -1.0, 0.0) == 0
+    assert K.bola_quality_from_buffer(0.0, 1000.0, 1.0, u, bitrates, -1.0, 1.0) == 1
     # off the tie, the flag changes nothing
-    assert K.bola_quality_from_buffer(999.0, 1000.0, 1.0, u, bitrates, 0.0, True) == 0
-    assert K.bola_quality_from_buffer(1.0, 1000.0, 1.0, u, bitrates, -1.0, True) == 1
+    assert K.bola_quality_from_buffer(999.0, 1000.0, 1.0, u, bitrates, 0.0, 1.0) == 0
+    assert K.bola_quality_from_buffer(1.0, 1000.0, 1.0, u, bitrates, -1.0, 1.0) == 1
 
 
 @pytest.mark.parametrize("spec, gp, want", [
@@ -264,12 +266,12 @@ def test_the_report_caps_the_placeholder_at_the_4x_max_level():
 def test_dashjs5_choice_never_falls_as_the_buffer_grows(rates, vp, gp, levels):
     bitrates = np.sort(np.array(rates))
     u = _utilities1(bitrates)
-    picks = [K.bola_quality_from_buffer(level, vp, gp, u, bitrates, -1.0, True) for level in sorted(levels)]
+    picks = [K.bola_quality_from_buffer(level, vp, gp, u, bitrates, -1.0, 1.0) for level in sorted(levels)]
     assert all(a <= b for a, b in zip(picks, picks[1:]))
     # and it is the 4.x choice at a buffer Vp larger, up to rounding at the switch points
     for level, pick in zip(sorted(levels), picks):
-        lo = K.bola_quality_from_buffer(level + vp * (1 - 1e-9), vp, gp, u, bitrates, 0.0, True)
-        hi = K.bola_quality_from_buffer(level + vp * (1 + 1e-9), vp, gp, u, bitrates, 0.0, True)
+        lo = K.bola_quality_from_buffer(level + vp * (1 - 1e-9), vp, gp, u, bitrates, 0.0, 1.0)
+        hi = K.bola_quality_from_buffer(level + vp * (1 + 1e-9), vp, gp, u, bitrates, 0.0, 1.0)
         assert lo <= pick <= hi
 
 
@@ -301,7 +303,9 @@ OLD_DASHJS = {
     ("sabre", "rand2"): ("011122222222222333322232122222222223223333323333222232323333", 92.1, 0.0),
     ("default", "flat3000"): ("022222222222222222222222223223223323233333333333333333333333", 116.1, 0.0),
     ("default", "flat800"): ("000000000000011111111111111111111111111111111111111111111111", 38.699999999999996, 0.0),
-    ("default", "drop"): ("023333333344444444444444444400111112222233333333444444444444", 195.5688509775893, 6.739802098235046),
+    ("default", "drop"): (
+        "023333333344444444444444444400111112222233333333444444444444", 195.5688509775893, 6.739802098235046
+    ),
     ("default", "rand1"): ("011112222222222222222323333333333333333333333333333333333333", 137.1, 0.0),
     ("default", "rand2"): ("011112222222222222222222222222222222222222333333222232322233", 89.1, 0.0),
 }

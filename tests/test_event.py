@@ -128,7 +128,7 @@ def test_results_do_not_depend_on_the_thread_count():
 def test_bola_never_picks_a_lower_rung_as_the_buffer_grows(rates, vp, gp, levels):
     bitrates = np.sort(np.array(rates))
     utilities = np.log(bitrates / bitrates[0])
-    picks = [K.bola_quality_from_buffer(level, vp, gp, utilities, bitrates, 0.0, False) for level in sorted(levels)]
+    picks = [K.bola_quality_from_buffer(level, vp, gp, utilities, bitrates, 0.0, 0.0) for level in sorted(levels)]
     assert all(a <= b for a, b in zip(picks, picks[1:]))
 
 

@@ -73,14 +73,15 @@ def bola_quality_from_buffer(level_ms, vp, gp, utilities, bitrates, shift, ties_
 
     Sabre and dash.js 4: ``shift = 0`` (dash.js 4.7.4 BolaRule.js:194); dash.js 5:
     ``shift = -1`` (BolaRule.js:313), the score of dash.js 4 at ``level + Vp``. On a tie the
-    first (lower) rung wins (Sabre), or with ``ties_up`` the later one (dash.js's ``>=``, :314).
-    ``u + 0.0`` is ``u`` exactly, so ``shift = 0`` keeps Sabre's arithmetic.
+    first (lower) rung wins (Sabre), or with ``ties_up`` != 0 the later one (dash.js's ``>=``,
+    :314). ``u + 0.0`` is ``u`` exactly, so ``shift = 0`` keeps Sabre's arithmetic. Both are
+    floats (the config's values), so every caller shares one compiled version.
     """
     quality = 0
     score = 0.0
     for q in range(bitrates.size):
         s = (vp * ((utilities[q] + shift) + gp) - level_ms) / bitrates[q]
-        if q == 0 or s > score or (ties_up and s == score):
+        if q == 0 or s > score or (ties_up != 0.0 and s == score):
             quality = q
             score = s
     return quality
@@ -111,7 +112,7 @@ def bola_decide(st, cfg, seg_idx, n_seg, level_ms, seg_ms, bitrates, utilities):
         size = min(cfg[C_BUFFER_MS], t)
         st[S_BOLA_VP] = (size - seg_ms) / (utilities[utilities.size - 1] + gp)
     vp = st[S_BOLA_VP]
-    quality = bola_quality_from_buffer(level_ms, vp, gp, utilities, bitrates, 0.0, False)
+    quality = bola_quality_from_buffer(level_ms, vp, gp, utilities, bitrates, 0.0, 0.0)
     delay = 0.0
     last = int(st[S_BOLA_LAST])
     if quality > last:
@@ -164,8 +165,7 @@ def bolae_decide(st, cfg, level_ms, seg_ms, bitrates, utilities1):
         return quality, 0.0
 
     quality = bola_quality_from_buffer(
-        level_ms + st[S_BOLAE_PLACEHOLDER], vp, gp, utilities1, bitrates, cfg[C_BOLA_SCORE_SHIFT],
-        cfg[C_BOLA_TIES_UP] != 0.0,
+        level_ms + st[S_BOLAE_PLACEHOLDER], vp, gp, utilities1, bitrates, cfg[C_BOLA_SCORE_SHIFT], cfg[C_BOLA_TIES_UP]
     )
     quality_t = quality_from_throughput(tput, st[S_LATENCY], seg_ms, bitrates)
     last = int(st[S_BOLAE_LAST])
