@@ -22,7 +22,7 @@ import numpy as np
 
 from ._data import TESTS_DIR, best_time, shared_data_dir
 
-CONTROLLERS = ["bola", "bolae", "throughput", "dynamic", "dynamicdash", "dashjs"]
+CONTROLLERS = ["bola", "bolae", "throughput", "dynamic", "dynamicdash", "dashjs", "dashjs4"]
 ABANDON = ["polling", "no-abandon"]
 TRACK_MIN_S = 0.3
 DATA = "sabre-4g" if shared_data_dir() is not None else "synthetic-sabre"

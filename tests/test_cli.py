@@ -417,8 +417,10 @@ def test_simulate_runs_python_controllers_from_files(inputs: dict[str, Path], tm
     broken.write_text("import not_a_module_anywhere\n", encoding="utf-8")
     code, _, err = run(capsys, *simulate_args(inputs, "--controller", str(broken)))
     assert code == 1 and "importing" in err and "ModuleNotFoundError" in err
-    code, _, err = run(capsys, *simulate_args(inputs, "--controller", f"{rules}:HandBB", "--profile", "sabre"))
-    assert code == 1 and "Python controllers run in the chunk model" in err
+    # Python controllers run under the event profiles too (custom.play_event_session)
+    code, out, err = run(capsys, *simulate_args(inputs, "--controller", f"{rules}:HandBB", "bb", "--profile", "sabre"))
+    assert code == 0, err
+    assert list(read_table(out)["controller"]) == ["hand-bb", "bb"]
 
 
 def test_simulate_sets_profile_fields_and_loops_the_video(inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

@@ -236,7 +236,7 @@ def test_names_and_settings():
     }
     assert set(CONTROLLERS) == {
         "bb", "bba0", "bba1", "rate", "fixed", "mpc", "robustmpc", "festive",
-        "bola", "bolae", "throughput", "dynamic", "dynamicdash", "dashjs",  # Sabre's rules
+        "bola", "bolae", "throughput", "dynamic", "dynamicdash", "dashjs", "dashjs4",  # Sabre's rules
     }
 
 

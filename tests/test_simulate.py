@@ -938,7 +938,7 @@ SESSION_COLUMNS = [
 ]
 CHUNK_COLUMNS = [
     "trace", "video", "controller", "chunk", "rung", "bitrate_kbps", "size_bytes", "latency_s", "delay_s",
-    "buffer_s", "rebuffer_s", "wait_s", "request_s", "throughput_kbps", "reward",
+    "buffer_s", "rebuffer_s", "wait_s", "request_s", "throughput_kbps", "controller_wait_s", "reward",
 ]
 
 

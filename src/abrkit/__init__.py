@@ -6,10 +6,10 @@ and to what each file format stores (Mbps, kbps, ms, bits); the CLI and tables s
 where people expect them (``bitrate_kbps``).
 """
 
-from .controllers import BBA0, BBA1, CONTROLLERS, MPC, BufferBased, Controller, FixedRung, RateBased, RobustMPC, get_controller
+from .controllers import BBA0, BBA1, CONTROLLERS, MPC, BufferBased, Controller, Festive, FixedRung, RateBased, RobustMPC, get_controller
 from .custom import BuiltinController, Observation, PythonController
 from .event import EVENT_PROFILES, EventBatchResult, EventProfile, run_event_batch
-from .event_controllers import Bola, BolaE, DashJsDynamic, Dynamic, DynamicDash, ThroughputRule
+from .event_controllers import Bola, BolaE, DashJs4Dynamic, DashJsDynamic, Dynamic, DynamicDash, FixedQuality, ThroughputRule
 from .errors import AbrkitError, FFmpegError, ParameterError, ToolNotFoundError, TraceFormatError, VideoFormatError
 from .optimum import OptimumResult, offline_optimum, offline_optimum_many
 from .profiles import PROFILES, Profile, get_profile
@@ -24,13 +24,13 @@ __all__ = [
     "AbrkitError", "ParameterError", "TraceFormatError", "VideoFormatError", "FFmpegError", "ToolNotFoundError",
     "Trace", "load_traces", "read_trace", "write_trace",
     "Video", "read_video",
-    "Controller", "BufferBased", "BBA0", "BBA1", "RateBased", "MPC", "RobustMPC", "FixedRung", "CONTROLLERS",
+    "Controller", "BufferBased", "BBA0", "BBA1", "RateBased", "MPC", "RobustMPC", "FixedRung", "Festive", "CONTROLLERS",
     "get_controller",
     "Observation", "PythonController", "BuiltinController",
     "offline_optimum", "offline_optimum_many", "OptimumResult",
     "QoE", "QOE_MODELS", "get_qoe",
     "Profile", "PROFILES", "get_profile",
-    "Bola", "BolaE", "ThroughputRule", "Dynamic", "DynamicDash", "DashJsDynamic",
+    "Bola", "BolaE", "ThroughputRule", "Dynamic", "DynamicDash", "DashJsDynamic", "DashJs4Dynamic", "FixedQuality",
     "EventProfile", "EVENT_PROFILES", "run_event_batch", "EventBatchResult",
     "simulate", "simulate_many", "run_batch", "SimResult", "BatchResult",
     "__version__",
