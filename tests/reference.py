@@ -46,6 +46,7 @@ from abrkit import BBA0, BufferBased, Controller, FixedRung, Profile, RateBased,
 from abrkit.controllers import BBA1, MPC
 from abrkit._kernels import layout as L
 from abrkit._kernels.contract import compile_group
+from abrkit._kernels.estimators import predictor_group
 from abrkit.predictors import (
     DualEwma,
     Ewma,
@@ -1423,8 +1424,10 @@ def run_session(
     sizes_bytes, bitrates_bps, chunk_s, n_chunks,
     prof, ctrl_id, cparams, pid, pparams, pstate, log,
     sh_ids, sh_params, sh_offsets, sh_state, sh_pred,
+    pgroup=None,
 ):
-    """Reference of ``session.run_session``: same arrays in; fills ``log[:n_done]``, updates the
+    """Reference of ``session.run_session`` (``pgroup``, the kernel's compile group, is not
+    needed here): same arrays in; fills ``log[:n_done]``, updates the
     predictor states ``pstate`` and ``sh_state`` in place, writes ``sh_pred[i, k]``. Controllers
     MPC and BBA-1 are asked through ``reference_mpc.plan``, with the
     whole size table ``sizes_bytes`` (which may have more rows than ``n_chunks``).
@@ -1490,7 +1493,8 @@ def run_batch(
         out_sh_pred = np.zeros((log.shape[0], 0, log.shape[1]))
     for j in range(job_lo, job_hi):
         t, v, c = int(job_trace[j]), int(job_video[j]), int(job_ctrl[j])
-        assert compile_group(int(ctrl_ids[c])) == kind and int(pred_ids[c]) == pkind, "a job's ids differ from the kernel's"
+        assert compile_group(int(ctrl_ids[c])) == kind and predictor_group(int(pred_ids[c])) == pkind, \
+            "a job's ids differ from the kernel's"
         t_lo, t_hi = int(tr_offsets[t]), int(tr_offsets[t + 1])
         n_rungs, n_chunks = int(vid_rungs[v]), int(vid_n_chunks[v])
         first = int(vid_offsets[v])

@@ -27,6 +27,7 @@ import abrkit._kernels
 from abrkit._jit import LiteralEntry
 from abrkit._kernels import contract
 from abrkit._kernels.contract import compile_group
+from abrkit._kernels.estimators import predictor_group
 import reference
 import reference_mpc
 import strategies
@@ -85,7 +86,7 @@ def check_session(trace, video, controller, profile) -> None:
 
 #: Kernels compiled per value of some integer arguments: called through LiteralEntry, as the
 #: façades call them (Numba's own literal dispatch from Python re-types them on every call).
-_LITERAL_ARGS = {"session.run_batch": ("kind", "pkind"), "session.run_session": ("ctrl_id", "pid")}
+_LITERAL_ARGS = {"session.run_batch": ("kind", "pkind"), "session.run_session": ("ctrl_id", "pgroup")}
 
 
 def _kernel(name: str):
@@ -459,7 +460,7 @@ def _args_run_session(rng):
     prof = _random_prof(rng, chunk_s, ladder.size)
     return (
         ends, bw, lat, start, wrap, sizes, ladder, chunk_s, n_chunks, prof, ctrl_id, cparams,
-        pid, pparams, np.zeros(n_state), log, *_random_shadows(rng, n_chunks),
+        pid, pparams, np.zeros(n_state), log, *_random_shadows(rng, n_chunks), predictor_group(pid),
     )
 
 
@@ -509,7 +510,7 @@ def _args_run_batch(rng):
         *((p.sh_ids, p.sh_params, p.sh_offsets) if shadows else (None, None, None)),
         log, np.full(n_jobs, -1, np.int64), np.full(n_jobs, -1, np.int64), np.full(n_jobs, -1.0),
         np.full((n_jobs, len(shadows), max_chunks), -7.0) if shadows else None,
-        compile_group(int(p.ctrl_ids[0])), int(p.pred_ids[0]),
+        compile_group(int(p.ctrl_ids[0])), predictor_group(int(p.pred_ids[0])),
     )
 
 

@@ -479,8 +479,8 @@ def play_event_session(
     def no_oracle(size_bytes: float) -> float:
         raise ParameterError("oracle", "oracle_throughput_bps", "the event model has no look-ahead")
 
-    def ask(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pparams, pstate, prof_vec,
-            last_q, last_ttfb, bitrates_bps, sizes_bytes):
+    def ask(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pgroup, pparams, pstate,
+            prof_vec, last_q, last_ttfb, bitrates_bps, sizes_bytes):
         k = n_samples[0]
         obs = Observation(
             chunk=int(seg), n_chunks=n_seg, buffer_s=level / 1e3, prev_rung=int(last_q), session_s=st[E.S_NET_TIME] / 1e3,
@@ -494,7 +494,7 @@ def play_event_session(
         return rung, wait_s * 1e3
 
     def tell(kind, st, cfg, quality, time_ms, to, is_replacement, level, seg_ms, bitrates, u1, seg, cparams, cstate, pid,
-             pparams, pstate, got_bits, ttfb_ms, request_ms, bitrates_bps, first):
+             pgroup, pparams, pstate, got_bits, ttfb_ms, request_ms, bitrates_bps, first):
         if to != K.NO_ABANDON:
             return
         k = n_samples[0]
@@ -553,7 +553,7 @@ def play_event_session(
     played = np.full((n_seg, 2), np.nan)
     n_log, status = loop(
         tr, seg_ms, bitrates_kbps, sizes_bits, cfg, windows, half_lives_ms, metrics, log, played,
-        L.CTRL_PYTHON, np.zeros(1), L.PRED_NONE, np.zeros(1), np.zeros(1), np.zeros(1),
+        L.CTRL_PYTHON, np.zeros(1), L.PRED_NONE, L.PRED_GROUP_COMMON, np.zeros(1), np.zeros(1), np.zeros(1),
         np.ascontiguousarray(video.bitrates_bps, dtype=np.float64), sizes_ro,
     )
     n_played = int(np.count_nonzero(~np.isnan(played[:, 0])))

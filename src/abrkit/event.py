@@ -30,6 +30,7 @@ from ._checks import integer, number, worker_count
 from ._kernels import event_layout as E
 from ._kernels import layout as L
 from ._jit import LiteralEntry
+from ._kernels.estimators import predictor_group
 from ._kernels.event import play_event as _play_event_dispatcher
 from ._kernels.event import run_event_session
 from .controllers import Controller, FixedRung, get_controller
@@ -49,7 +50,7 @@ _REPLACEMENTS = {"none": E.REPLACE_NONE, "left": E.REPLACE_LEFT, "right": E.REPL
 _STATUS = {E.EV_COMPLETE: "complete", E.EV_STALLED: "stalled", E.EV_NO_BANDWIDTH: "no_bandwidth"}
 _PARALLEL_MIN_SEGMENTS = 20_000  # below this, one thread beats starting a pool
 #: The event kernel for controllers asked through the contract, compiled once per (id, predictor).
-_play_event = LiteralEntry(_play_event_dispatcher, ("kind", "pid"))
+_play_event = LiteralEntry(_play_event_dispatcher, ("kind", "pgroup"))
 
 
 @dataclass(frozen=True)
@@ -429,8 +430,8 @@ def _one_session(tr: np.ndarray, video_arrays: tuple[float, np.ndarray, np.ndarr
             assert si_arrays is not None
             n_log, status = _play_event(
                 tr, seg_ms, bitrates, sizes, cfg, windows, half_lives_ms, metrics, log, played,
-                contract.kind, contract.cparams, contract.pid, contract.pparams, np.zeros(contract.n_state),
-                contract.prof, si_arrays[0], si_arrays[1],
+                contract.kind, contract.cparams, contract.pid, predictor_group(contract.pid), contract.pparams,
+                np.zeros(contract.n_state), contract.prof, si_arrays[0], si_arrays[1],
             )
         if n_log <= capacity:
             break

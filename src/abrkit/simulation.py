@@ -21,6 +21,7 @@ import pandas as pd
 from ._kernels import layout as L
 from ._jit import LiteralEntry
 from ._kernels.contract import compile_group
+from ._kernels.estimators import predictor_group
 from ._kernels.session import run_batch as _run_batch_dispatcher
 from ._checks import worker_count
 from .controllers import Controller, get_controller
@@ -398,7 +399,8 @@ def run_batch(
     # The kernel is compiled per (controller id, predictor id) pair, with only their code: order
     # the jobs so that each pair's are contiguous, run each range with its ids, restore the order.
     groups = np.array([compile_group(int(i)) for i in packed.ctrl_ids], dtype=np.int64)
-    kinds = groups[job_ctrl] * 1000 + (packed.pred_ids[job_ctrl] + 1)  # (compile group, predictor) pairs
+    pgroups = np.array([predictor_group(int(i)) for i in packed.pred_ids], dtype=np.int64)
+    kinds = groups[job_ctrl] * 1000 + (pgroups[job_ctrl] + 1)  # (controller group, predictor group) pairs
     order = np.argsort(kinds, kind="stable")
     permuted = bool(np.any(order != np.arange(n_jobs)))
     k_trace, k_video, k_ctrl = (np.ascontiguousarray(a[order]) for a in (job_trace, job_video, job_ctrl))
@@ -414,7 +416,7 @@ def run_batch(
             packed.sh_ids if has_shadows else None, packed.sh_params if has_shadows else None,
             packed.sh_offsets if has_shadows else None,
             log, n_done, status, startup, sh_pred if has_shadows else None,
-            int(groups[k_ctrl[lo]]), int(packed.pred_ids[k_ctrl[lo]]),
+            int(groups[k_ctrl[lo]]), int(pgroups[k_ctrl[lo]]),
         )
         return hi - lo
 

@@ -1,33 +1,57 @@
-"""The session loops' view of a throughput predictor, specialised on its id.
+"""The session loops' view of a throughput predictor, specialised on its compile group.
 
 ``predictors.py`` dispatches on the predictor id at run time, so any function that calls it
-compiles all of abrkit's predictors. The loops call these instead. With the id a compile-time
-literal (``numba.literally`` in the loops' entry points), each is an ``@overload`` that calls
-that predictor's own functions (``predictors.BY_ID``), the very ones the run-time dispatchers
-call, so a run compiles only the predictors it uses and results are identical. Called from
-Python, they are the dispatchers themselves.
+compiles all of abrkit's predictors. The loops call these instead. Each takes the predictor's
+*compile group* ``group``, a compile-time literal (``numba.literally`` in the loops' entry
+points), and its id ``pid``, a run-time value. Each is an ``@overload`` that, for the literal
+group, calls that predictor's own functions (``predictors.BY_ID``), the very ones the run-time
+dispatchers call, so a run compiles only the predictors it uses and results are identical.
+The group is the id itself, except for the few-line predictors of ``COMMON_PREDICTORS``
+(none, last sample, mean, harmonic mean), which share one group (``PRED_GROUP_COMMON``) and are
+picked at run time from ``pid``, so that the README's ``bb bba0 rate`` compiles one loop.
+Called from Python, these are the run-time dispatchers.
 
-* ``estimate(pid, p, s, now_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s,
-  size_bytes, prof)``: the estimate before a request (bits/s; NaN: none). The oracle
+* ``estimate(group, pid, p, s, now_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr,
+  clock_s, size_bytes, prof)``: the estimate before a request (bits/s; NaN: none). The oracle
   (``PRED_ORACLE``) measures what requesting ``size_bytes`` now would give; ``PRED_NONE``: NaN.
-* ``predict_for(pid, p, s, now_s)``: the same without the oracle (the event model's).
-* ``latency_for(pid, p, s)``: the latency estimate in seconds (NaN where the predictor has none).
-* ``learn(pid, p, s, size_bytes, time_s, latency_s, now_s)``: feed a completed download.
+* ``predict_for(group, pid, p, s, now_s)``: the same without the oracle (the event model's).
+* ``latency_for(group, pid, p, s)``: the latency estimate in seconds (NaN where none is kept).
+* ``learn(group, pid, p, s, size_bytes, time_s, latency_s, now_s)``: feed a completed download.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numba
 import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from .layout import PRED_NONE, PRED_ORACLE
-from .predictors import BY_ID, pred_latency, pred_predict, pred_update
+from .._jit import njit_inline
+from .layout import PRED_GROUP_COMMON, PRED_HARMONIC, PRED_LAST, PRED_MEAN, PRED_NONE, PRED_ORACLE
 from .network import oracle_throughput
+from .predictors import (
+    BY_ID,
+    _predict_harmonic,
+    _predict_last,
+    _predict_mean,
+    _update_rate_ring,
+    pred_latency,
+    pred_predict,
+    pred_update,
+)
+
+#: Predictors compiled together (one loop for all of them), chosen at run time.
+COMMON_PREDICTORS = (PRED_NONE, PRED_LAST, PRED_MEAN, PRED_HARMONIC)
 
 
-def estimate(pid, p, s, now_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof):
+def predictor_group(pid: int) -> int:
+    """The compile group of predictor ``pid`` (see the module docstring)."""
+    return PRED_GROUP_COMMON if pid in COMMON_PREDICTORS else pid
+
+
+def estimate(group, pid, p, s, now_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof):
     """The controller's estimate before a request, in bits/s (see the module docstring)."""
     if pid == PRED_ORACLE:
         return oracle_throughput(period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof)
@@ -36,82 +60,116 @@ def estimate(pid, p, s, now_s, period_end_s, period_bw_bps, period_lat_s, wrap_s
     return pred_predict(pid, p, s, now_s, np.nan)
 
 
-def predict_for(pid, p, s, now_s):
+def predict_for(group, pid, p, s, now_s):
     """The estimate in bits/s without the oracle (NaN for ``PRED_NONE`` and ``PRED_ORACLE``)."""
     if pid < 0 or pid == PRED_ORACLE:
         return np.nan
     return pred_predict(pid, p, s, now_s, np.nan)
 
 
-def latency_for(pid, p, s):
+def latency_for(group, pid, p, s):
     """The latency estimate in seconds (NaN for predictors that keep none)."""
     if pid < 0:
         return np.nan
     return pred_latency(pid, p, s)
 
 
-def learn(pid, p, s, size_bytes, time_s, latency_s, now_s):
+def learn(group, pid, p, s, size_bytes, time_s, latency_s, now_s):
     """Feed a completed download to predictor ``pid`` (nothing for ``PRED_NONE``)."""
     if pid >= 0:
         pred_update(pid, p, s, size_bytes, time_s, latency_s, now_s)
 
 
-def _literal(pid):
-    return pid.literal_value if isinstance(pid, types.IntegerLiteral) else None
+# -- the common group: a few lines each, picked at run time -------------------------------------
 
 
-@overload(estimate, prefer_literal=True)
-def _estimate_typer(pid, p, s, now_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof):
-    value = _literal(pid)
+@njit_inline
+def common_predict(pid, p, s, now_s):
+    """Estimate of a predictor of ``COMMON_PREDICTORS`` (NaN for ``PRED_NONE``)."""
+    if pid == PRED_LAST:
+        return _predict_last(p, s, now_s)
+    if pid == PRED_MEAN:
+        return _predict_mean(p, s, now_s)
+    if pid == PRED_HARMONIC:
+        return _predict_harmonic(p, s, now_s)
+    return np.nan
+
+
+@njit_inline
+def common_learn(pid, p, s, size_bytes, time_s, latency_s, now_s):
+    """Feed a download to a predictor of ``COMMON_PREDICTORS``."""
+    if pid >= 0:  # last, mean and harmonic keep the same ring of samples
+        _update_rate_ring(p, s, size_bytes, time_s, latency_s, now_s)
+
+
+# -- the overloads ---------------------------------------------------------------------------------
+
+
+def _literal_group(group, what):
+    if not isinstance(group, types.IntegerLiteral):
+        raise numba.core.errors.TypingError(f"estimators.{what}: the predictor group must be a compile-time literal")
+    return group.literal_value
+
+
+def _specialise(public, impl_for):
+    def typer(group, *args):
+        return impl_for(_literal_group(group, public.__name__))
+
+    functools.update_wrapper(typer, public)  # Numba checks the typer's signature against the impl's
+    overload(public, prefer_literal=True)(typer)
+
+
+def _estimate_impl(value):
     if value == PRED_ORACLE:
-        def oracle(pid, p, s, now_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof):
+        def oracle(group, pid, p, s, now_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes,
+                   prof):
             return oracle_throughput(period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof)
         return oracle
-    if value == PRED_NONE:
-        return lambda pid, p, s, now_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof: np.nan
-    if value is None:
-        raise numba.core.errors.TypingError("estimators.estimate: the predictor id must be a compile-time literal")
-
+    if value == PRED_GROUP_COMMON:
+        def common(group, pid, p, s, now_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes,
+                   prof):
+            return common_predict(pid, p, s, now_s)
+        return common
     predict = BY_ID[value][0]
 
-    def one(pid, p, s, now_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof):
+    def one(group, pid, p, s, now_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof):
         return predict(p, s, now_s)
     return one
 
 
-@overload(predict_for, prefer_literal=True)
-def _predict_for_typer(pid, p, s, now_s):
-    value = _literal(pid)
-    if value is None:
-        raise numba.core.errors.TypingError("estimators.predict_for: the predictor id must be a compile-time literal")
-    if value < 0 or value == PRED_ORACLE:
-        return lambda pid, p, s, now_s: np.nan
+def _predict_for_impl(value):
+    if value == PRED_ORACLE:
+        return lambda group, pid, p, s, now_s: np.nan
+    if value == PRED_GROUP_COMMON:
+        return lambda group, pid, p, s, now_s: common_predict(pid, p, s, now_s)
     predict = BY_ID[value][0]
-    return lambda pid, p, s, now_s: predict(p, s, now_s)
+    return lambda group, pid, p, s, now_s: predict(p, s, now_s)
 
 
-@overload(latency_for, prefer_literal=True)
-def _latency_for_typer(pid, p, s):
-    value = _literal(pid)
-    if value is None:
-        raise numba.core.errors.TypingError("estimators.latency_for: the predictor id must be a compile-time literal")
+def _latency_for_impl(value):
     latency = BY_ID[value][2] if value in BY_ID else None
-    if latency is None:
-        return lambda pid, p, s: np.nan
-    return lambda pid, p, s: latency(p, s)
+    if latency is None:  # the common group, the oracle: no latency estimate
+        return lambda group, pid, p, s: np.nan
+    return lambda group, pid, p, s: latency(p, s)
 
 
-@overload(learn, prefer_literal=True)
-def _learn_typer(pid, p, s, size_bytes, time_s, latency_s, now_s):
-    value = _literal(pid)
-    if value is None:
-        raise numba.core.errors.TypingError("estimators.learn: the predictor id must be a compile-time literal")
-    if value not in BY_ID:  # PRED_NONE, and the oracle, which learns nothing
-        def nothing(pid, p, s, size_bytes, time_s, latency_s, now_s):
+def _learn_impl(value):
+    if value == PRED_GROUP_COMMON:
+        def common(group, pid, p, s, size_bytes, time_s, latency_s, now_s):
+            common_learn(pid, p, s, size_bytes, time_s, latency_s, now_s)
+        return common
+    if value not in BY_ID:  # the oracle learns nothing
+        def nothing(group, pid, p, s, size_bytes, time_s, latency_s, now_s):
             pass
         return nothing
     update = BY_ID[value][1]
 
-    def one(pid, p, s, size_bytes, time_s, latency_s, now_s):
+    def one(group, pid, p, s, size_bytes, time_s, latency_s, now_s):
         update(p, s, size_bytes, time_s, latency_s, now_s)
     return one
+
+
+_specialise(estimate, _estimate_impl)
+_specialise(predict_for, _predict_for_impl)
+_specialise(latency_for, _latency_for_impl)
+_specialise(learn, _learn_impl)

@@ -25,7 +25,7 @@ import numpy as np
 
 from .._jit import njit, njit_inline
 from .contract import choose, full_wait, report, specialise, start
-from .layout import CTRL_SABRE, CTRL_STATE, PRED_NONE
+from .layout import CTRL_SABRE, CTRL_STATE, PRED_GROUP_COMMON, PRED_NONE
 from .estimators import latency_for, learn, predict_for
 from .sabre_rules import NO_ABANDON, controller_decide, controller_report, init_controller
 from .event_layout import (
@@ -608,22 +608,22 @@ def download_polled(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilitie
 # player's state in its units; every other controller goes through the contract in SI units.
 
 
-def ask(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pparams, pstate, prof,
+def ask(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pgroup, pparams, pstate, prof,
         last_q, last_ttfb, bitrates_bps, sizes_bytes):
     """(quality, delay_ms) for segment ``seg`` at buffer ``level`` ms."""
     return _ask_for(kind)(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pparams,
                           pstate, prof, last_q, last_ttfb, bitrates_bps, sizes_bytes)
 
 
-def _ask_sabre(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pparams, pstate, prof,
+def _ask_sabre(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pgroup, pparams, pstate, prof,
                last_q, last_ttfb, bitrates_bps, sizes_bytes):
     return controller_decide(st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1)
 
 
-def _ask_contract(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pparams, pstate,
+def _ask_contract(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pgroup, pparams, pstate,
                   prof, last_q, last_ttfb, bitrates_bps, sizes_bytes):
-    est_bps = predict_for(pid, pparams, pstate, st[S_NET_TIME] / 1000.0)
-    est_latency_s = latency_for(pid, pparams, pstate)
+    est_bps = predict_for(pgroup, pid, pparams, pstate, st[S_NET_TIME] / 1000.0)
+    est_latency_s = latency_for(pgroup, pid, pparams, pstate)
     rung, wait_s = choose(
         kind, cparams, cstate, seg, n_seg, level / 1000.0, last_q, bitrates_bps, sizes_bytes, seg_ms / 1000.0, est_bps,
         est_latency_s, last_ttfb / 1000.0, prof,
@@ -632,25 +632,25 @@ def _ask_contract(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cp
 
 
 def tell(kind, st, cfg, quality, time_ms, to, is_replacement, level, seg_ms, bitrates, u1, seg, cparams, cstate, pid,
-         pparams, pstate, got_bits, ttfb_ms, request_ms, bitrates_bps, first):
+         pgroup, pparams, pstate, got_bits, ttfb_ms, request_ms, bitrates_bps, first):
     """A request ended (``to``: NO_ABANDON if it completed); ``first``: the player's own first
     segment, which Sabre's rules are not told about."""
     _tell_for(kind)(kind, st, cfg, quality, time_ms, to, is_replacement, level, seg_ms, bitrates, u1, seg, cparams,
-                    cstate, pid, pparams, pstate, got_bits, ttfb_ms, request_ms, bitrates_bps, first)
+                    cstate, pid, pgroup, pparams, pstate, got_bits, ttfb_ms, request_ms, bitrates_bps, first)
 
 
 def _tell_sabre(kind, st, cfg, quality, time_ms, to, is_replacement, level, seg_ms, bitrates, u1, seg, cparams, cstate,
-                pid, pparams, pstate, got_bits, ttfb_ms, request_ms, bitrates_bps, first):
+                pid, pgroup, pparams, pstate, got_bits, ttfb_ms, request_ms, bitrates_bps, first):
     if not first:
         controller_report(st, cfg, quality, time_ms, to, is_replacement, level, seg_ms, bitrates, u1)
 
 
 def _tell_contract(kind, st, cfg, quality, time_ms, to, is_replacement, level, seg_ms, bitrates, u1, seg, cparams,
-                   cstate, pid, pparams, pstate, got_bits, ttfb_ms, request_ms, bitrates_bps, first):
+                   cstate, pid, pgroup, pparams, pstate, got_bits, ttfb_ms, request_ms, bitrates_bps, first):
     if to != NO_ABANDON:
         return
     # the sample Sabre's own history takes: transfer time, latency apart
-    learn(pid, pparams, pstate, got_bits / 8.0, (time_ms - ttfb_ms) / 1000.0, ttfb_ms / 1000.0,
+    learn(pgroup, pid, pparams, pstate, got_bits / 8.0, (time_ms - ttfb_ms) / 1000.0, ttfb_ms / 1000.0,
           (request_ms + time_ms) / 1000.0)
     if not is_replacement:
         report(kind, cparams, cstate, seg, quality, got_bits / 8.0, time_ms / 1000.0, level / 1000.0, bitrates_bps,
@@ -718,20 +718,21 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
     ``kind = CTRL_SABRE``; returns (n_requests, status)."""
     return play_event(
         tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, metrics, log, played,
-        CTRL_SABRE, cfg, PRED_NONE, cfg, np.zeros(1), cfg, bitrates, sizes_bits,
+        CTRL_SABRE, cfg, PRED_NONE, PRED_GROUP_COMMON, cfg, np.zeros(1), cfg, bitrates, sizes_bits,
     )
 
 
 @njit
 def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, metrics, log, played,
-               kind, cparams, pid, pparams, pstate, prof, bitrates_bps, sizes_bytes):
+               kind, cparams, pid, pgroup, pparams, pstate, prof, bitrates_bps, sizes_bytes):
     """Simulate one session of the event model with any controller; returns (n_requests, status).
 
     ``kind`` (a compile-time literal) is the controller id. ``CTRL_SABRE`` runs Sabre's rule
     ``cfg[C_ABR]`` on the player's own state, exactly as ``sabre.py`` does (the other controller
     arguments are then unused). Any other id is asked through ``contract.choose`` in seconds,
     bytes and bits per second: ``cparams`` its parameters, ``pid``/``pparams`` its predictor
-    (fed every completed download; ``pstate`` its zeroed state), ``prof`` the chunk-model profile vector its planners read,
+    (fed every completed download; ``pstate`` its zeroed state; ``pgroup``, a compile-time literal,
+    its compile group, ``estimators.predictor_group(pid)``), ``prof`` the chunk-model profile vector its planners read,
     ``bitrates_bps`` and ``sizes_bytes`` the ladder and size table in those units. Such a
     controller may ask for a wait before a request; it never abandons (``cfg[C_ABR]`` must then
     be -1, so the polling loop applies no rule), and like every controller it is not asked for
@@ -749,7 +750,7 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
     the i-th segment played, shape (n_segments, 2).
     """
     numba.literally(kind)
-    numba.literally(pid)
+    numba.literally(pgroup)
     metrics[:] = np.nan
     has_bw = False
     for i in range(tr.shape[0]):
@@ -817,7 +818,7 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
     last_q = quality
     last_ttfb = ttfb
     tell(kind, st, cfg, quality, t, completed, no, buffer_level_ms(st, seg_ms), seg_ms, bitrates, utilities1,
-         first_seg, cparams, cstate, pid, pparams, pstate, got, ttfb, request_ms, bitrates_bps, yes)
+         first_seg, cparams, cstate, pid, pgroup, pparams, pstate, got, ttfb, request_ms, bitrates_bps, yes)
     if n_log < log.shape[0]:
         log_row(log[n_log], first_seg, quality, size, got, t, ttfb, completed, no, request_ms, 0.0,
                  buffer_level_ms(st, seg_ms), np.nan)
@@ -843,7 +844,7 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
         if forced < 0:
             quality, delay = ask(
                 kind, st, cfg, buffer_level_ms(st, seg_ms), next_seg, n_seg, seg_ms, bitrates, utilities0, utilities1,
-                cparams, cstate, pid, pparams, pstate, prof, last_q, last_ttfb, bitrates_bps, sizes_bytes,
+                cparams, cstate, pid, pgroup, pparams, pstate, prof, last_q, last_ttfb, bitrates_bps, sizes_bytes,
             )
             replace = check_replace(st, cfg, buf, quality, seg_ms)
         else:
@@ -890,7 +891,7 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
 
         level = buffer_level_ms(st, seg_ms)
         tell(kind, st, cfg, quality, t, to, replace != 0, level, seg_ms, bitrates, utilities1,
-             segment, cparams, cstate, pid, pparams, pstate, got, ttfb, request_ms, bitrates_bps, no)
+             segment, cparams, cstate, pid, pgroup, pparams, pstate, got, ttfb, request_ms, bitrates_bps, no)
         last_ttfb = ttfb
 
         dl_ms = t - ttfb

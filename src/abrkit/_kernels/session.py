@@ -71,6 +71,7 @@ def run_session(
     sizes_bytes, bitrates_bps, chunk_s, n_chunks,
     prof, ctrl_id, cparams, pid, pparams, pstate, log,
     sh_ids, sh_params, sh_offsets, sh_state, sh_pred,
+    pgroup,
 ):
     """Simulate one session; fills ``log[:n_done]`` and returns (n_done, status, startup_s).
 
@@ -79,7 +80,8 @@ def run_session(
     (>= n_chunks, LOG_COLS); see ``layout`` for the columns. The controller ``ctrl_id`` (a
     compile-time literal: ``contract.choose`` compiles only its code) gets the estimate of
     predictor ``pid`` (state ``pstate``, zeroed by the caller, or carried over from an earlier
-    session; ``PRED_NONE`` for controllers that use no predictor) and may ask for a wait before
+    session; ``PRED_NONE`` for controllers that use no predictor; ``pgroup``, a compile-time
+    literal, is its compile group, ``estimators.predictor_group(pid)``) and may ask for a wait before
     the request (logged in ``LOG_CTRL_WAIT_S``; the buffer drains meanwhile). The ``sh_*``
     arrays (all None when there are none, which compiles them out) describe shadow predictors
     that only watch: before each download, shadow ``i`` writes its estimate to ``sh_pred[i, k]``,
@@ -87,7 +89,7 @@ def run_session(
     (``sh_state[sh_offsets[i]:sh_offsets[i+1]]`` is its state).
     """
     numba.literally(ctrl_id)
-    numba.literally(pid)
+    numba.literally(pgroup)
     has_bw = False
     for j in range(period_bw_bps.size):
         if period_bw_bps[j] > 0.0:
@@ -123,10 +125,10 @@ def run_session(
         else:
             # (the oracle: what the next chunk, at the current rung, would measure if requested now)
             est_bps = estimate(
-                pid, pparams, pstate, session_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s,
+                pgroup, pid, pparams, pstate, session_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s,
                 sizes_bytes[k, max(prev, 0)], prof,
             )
-            est_lat_s = latency_for(pid, pparams, pstate)
+            est_lat_s = latency_for(pgroup, pid, pparams, pstate)
             rung, ctrl_wait_s = choose(
                 ctrl_id, cparams, cstate, k, n_chunks, buffer_s, prev, bitrates_bps, sizes_bytes, chunk_s, est_bps,
                 est_lat_s, log[k - 1, LOG_LATENCY_S] if k > 0 else 0.0, prof,
@@ -188,7 +190,7 @@ def run_session(
         log[k, LOG_REQUEST_S] = session_s
         log[k, LOG_CTRL_WAIT_S] = ctrl_wait_s
         done_s = session_s + delay_s
-        learn(pid, pparams, pstate, size, meas_s, lat_s, done_s)
+        learn(pgroup, pid, pparams, pstate, size, meas_s, lat_s, done_s)
         if sh_ids is not None:
             shadow_update(sh_ids, sh_params, sh_offsets, sh_state, size, meas_s, lat_s, done_s)
         session_s = done_s + wait_s
@@ -210,7 +212,8 @@ def run_batch(
     """Run jobs ``job_lo .. job_hi-1``; job ``j`` writes only ``log[j]`` and ``out_*[j]``.
 
     Every job in the range must use a controller whose id is ``kind`` (or, for ``kind ==
-    CTRL_SIMPLE``, one of the rules that group holds) and a predictor whose id is ``pkind``: the
+    CTRL_SIMPLE``, one of the rules that group holds) and a predictor whose compile group
+    (``estimators.predictor_group``) is ``pkind``: the
     kernel is compiled for those ids alone (``numba.literally``), and the façade calls it once
     per pair present.
     Traces, videos and ladders are concatenated with offsets so that one call can cover any
@@ -250,15 +253,15 @@ def run_batch(
             n_done, status, startup_s = run_session(
                 tr_end_s[t0:t1], tr_bw_bps[t0:t1], tr_lat_s[t0:t1], tr_start_s[t], tr_wrap_s[t],
                 sizes, ladder, vid_chunk_s[v], n_c,
-                prof, kind, ctrl_params[c], pkind, pred_params[c], pstate, log[j],
-                sh_ids, sh_params, sh_offsets, sh_state, out_sh_pred[j],
+                prof, kind, ctrl_params[c], pred_ids[c], pred_params[c], pstate, log[j],
+                sh_ids, sh_params, sh_offsets, sh_state, out_sh_pred[j], pkind,
             )
         else:
             n_done, status, startup_s = run_session(
                 tr_end_s[t0:t1], tr_bw_bps[t0:t1], tr_lat_s[t0:t1], tr_start_s[t], tr_wrap_s[t],
                 sizes, ladder, vid_chunk_s[v], n_c,
-                prof, kind, ctrl_params[c], pkind, pred_params[c], pstate, log[j],
-                None, None, None, None, None,
+                prof, kind, ctrl_params[c], pred_ids[c], pred_params[c], pstate, log[j],
+                None, None, None, None, None, pkind,
             )
         for i in range(kept):
             pred_carry[c, i] = pstate[i]
