@@ -1593,6 +1593,18 @@ def simulate_session(
     return out
 
 
+def common_predict(pid, p, s, now_s):
+    """Reference of ``estimators.common_predict``: the run-time choice among none, last, mean
+    and harmonic is that of ``pred_predict`` (NaN for ``PRED_NONE``)."""
+    return NAN if pid < 0 else pred_predict(pid, p, s, now_s, NAN)
+
+
+def common_learn(pid, p, s, size_bytes, time_s, latency_s, now_s):
+    """Reference of ``estimators.common_learn`` (nothing for ``PRED_NONE``)."""
+    if pid >= 0:
+        pred_update(pid, p, s, size_bytes, time_s, latency_s, now_s)
+
+
 #: Kernel (``"module.function"`` under ``abrkit._kernels``) -> reference with the same signature.
 #: Every compiled function is listed, the private per-predictor helpers too: each one is
 #: checked against its twin on random packed states (tests/test_simulate.py).
@@ -1604,6 +1616,8 @@ REFERENCES: dict[str, Callable[..., Any]] = {
     "predictors.pred_update": pred_update,
     "predictors.pred_predict": pred_predict,
     "predictors.pred_latency": pred_latency,
+    "estimators.common_predict": common_predict,
+    "estimators.common_learn": common_learn,
     "predictors.replay": replay,
     "predictors._harmonic": _harmonic,
     "predictors._base_predict": _base_predict,

@@ -244,6 +244,26 @@ def _args_pred_predict(rng):
     return pid, p, s, now + float(rng.choice([0.0, rng.uniform(0.0, 30.0)])), float(rng.choice([np.nan, rng.uniform(1e5, 1e7)]))
 
 
+def _common_predictor(rng):
+    """A predictor of the compile group of ``estimators.common_*`` (or none at all)."""
+    return [LastSample(), Mean(int(rng.integers(1, 8))), HarmonicMean(int(rng.integers(1, 8)))][int(rng.integers(0, 3))]
+
+
+def _args_common_predict(rng):
+    pid, p, s, now = warmed(rng, _common_predictor(rng))
+    if rng.random() < 0.1:
+        pid = L.PRED_NONE
+    return pid, p, s, now + float(rng.uniform(0.0, 30.0))
+
+
+def _args_common_learn(rng):
+    pid, p, s, now = warmed(rng, _common_predictor(rng))
+    size, t, lat = random_download(rng)
+    if rng.random() < 0.1:
+        pid = L.PRED_NONE
+    return pid, p, s, size, t, lat, now + t + lat
+
+
 def _args_pred_latency(rng):
     pid, p, s, _ = warmed(rng, random_predictor(rng))
     return pid, p, s
@@ -523,6 +543,8 @@ KERNEL_INPUTS = {
     "predictors.pred_update": (_args_pred_update, 500),
     "predictors.pred_predict": (_args_pred_predict, 500),
     "predictors.pred_latency": (_args_pred_latency, 200),
+    "estimators.common_predict": (_args_common_predict, 200),
+    "estimators.common_learn": (_args_common_learn, 200),
     "predictors.replay": (_args_replay, 200),
     "predictors._harmonic": (_args_harmonic, 100),
     "predictors._base_predict": (_args_base_predict, 200),
