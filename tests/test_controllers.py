@@ -148,6 +148,7 @@ def decide(ctrl_id, cparams, k, buffer_s, prev_rung, ladder_bps, est_bps):
 def _rate_decision(est_bps, safety):
     cparams = np.zeros(L.CTRL_PARAMS)
     cparams[0] = safety
+    cparams[L.CPARAM_ID] = L.CTRL_RATE  # a packed vector carries its controller's id
     return decide(L.CTRL_RATE, cparams, 3, 0.0, 0, LADDER_BPS, est_bps)
 
 

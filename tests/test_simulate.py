@@ -393,6 +393,7 @@ def _random_controller_params(rng, planners=False):
     elif ctrl_id == L.CTRL_BBA1:
         low = rng.uniform(0.0, 8.0)
         cparams[:4] = rng.uniform(0.5, 20.0), rng.uniform(1.0, 60.0), low, low + rng.uniform(0.0, 20.0)
+    cparams[L.CPARAM_ID] = ctrl_id  # as Controller.pack() writes it
     return ctrl_id, cparams, spec
 
 

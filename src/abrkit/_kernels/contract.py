@@ -86,28 +86,6 @@ def _start_sabre(kind, cparams, cstate, bitrates_bps, chunk_s):
     init_controller(st, cparams, chunk_s * 1000.0, kbps, u0, u1)
 
 
-def _choose_bb(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
-               est_latency_s, latency_s, prof):
-    return bb_pensieve(buffer_s, bitrates_bps.size, cparams[0], cparams[1]), 0.0
-
-
-def _choose_bba0(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
-                 est_latency_s, latency_s, prof):
-    return bba0(buffer_s, prev_rung, bitrates_bps, cparams[0], cparams[1]), 0.0
-
-
-def _choose_rate(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
-                 est_latency_s, latency_s, prof):
-    if not np.isfinite(est_bps):  # no estimate yet: the lowest rung
-        return 0, 0.0
-    return highest_below(bitrates_bps, cparams[0] * est_bps), 0.0
-
-
-def _choose_fixed(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
-                  est_latency_s, latency_s, prof):
-    return min(int(cparams[0]), bitrates_bps.size - 1), 0.0
-
-
 def _choose_mpc(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
                 est_latency_s, latency_s, prof):
     return mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
@@ -141,7 +119,8 @@ def _choose_sabre(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitra
 
 def _choose_simple(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
                    est_latency_s, latency_s, prof):
-    # the compile group CTRL_SIMPLE: the same four rules as above, chosen at run time
+    # bb, bba0, rate and fixed: a few lines each, so one compiled copy serves all four (and the
+    # compile group CTRL_SIMPLE); the rule is the id the parameter vector carries
     real = int(cparams[CPARAM_ID])
     if real == CTRL_BB_PENSIEVE:
         return bb_pensieve(buffer_s, bitrates_bps.size, cparams[0], cparams[1]), 0.0
@@ -182,10 +161,10 @@ def _idle_sabre(kind, cparams, cstate, wait_s):
 
 
 _CHOOSE = {
-    CTRL_BB_PENSIEVE: _choose_bb,
-    CTRL_BBA0: _choose_bba0,
-    CTRL_RATE: _choose_rate,
-    CTRL_FIXED: _choose_fixed,
+    CTRL_BB_PENSIEVE: _choose_simple,
+    CTRL_BBA0: _choose_simple,
+    CTRL_RATE: _choose_simple,
+    CTRL_FIXED: _choose_simple,
     CTRL_MPC: _choose_mpc,
     CTRL_BBA1: _choose_bba1,
     CTRL_FESTIVE: _choose_festive,
