@@ -1493,7 +1493,7 @@ def run_batch(
         out_sh_pred = np.zeros((log.shape[0], 0, log.shape[1]))
     for j in range(job_lo, job_hi):
         t, v, c = int(job_trace[j]), int(job_video[j]), int(job_ctrl[j])
-        assert compile_group(int(ctrl_ids[c])) == kind and predictor_group(int(pred_ids[c])) == pkind, \
+        assert compile_group(int(ctrl_ids[c])) == kind and predictor_group(int(pred_ids[c]), pred_params[c]) == pkind, \
             "a job's ids differ from the kernel's"
         t_lo, t_hi = int(tr_offsets[t]), int(tr_offsets[t + 1])
         n_rungs, n_chunks = int(vid_rungs[v]), int(vid_n_chunks[v])
@@ -1655,6 +1655,7 @@ COVERED_BY: dict[str, str] = {
         "_update_rate_ring", "_update_puffer", "_update_dual_ewma", "_update_sabre_window", "_update_sabre_ewma",
         "_update_exo", "_update_kalman",
     )},
+    "predictors._robust_error": "predictors.pred_update",
     "session.shadow_predict": "session.run_session",
     "session.shadow_update": "session.run_session",
 }

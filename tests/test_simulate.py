@@ -481,7 +481,7 @@ def _args_run_session(rng):
     prof = _random_prof(rng, chunk_s, ladder.size)
     return (
         ends, bw, lat, start, wrap, sizes, ladder, chunk_s, n_chunks, prof, ctrl_id, cparams,
-        pid, pparams, np.zeros(n_state), log, *_random_shadows(rng, n_chunks), predictor_group(pid),
+        pid, pparams, np.zeros(n_state), log, *_random_shadows(rng, n_chunks), predictor_group(pid, pparams),
     )
 
 
@@ -531,7 +531,7 @@ def _args_run_batch(rng):
         *((p.sh_ids, p.sh_params, p.sh_offsets) if shadows else (None, None, None)),
         log, np.full(n_jobs, -1, np.int64), np.full(n_jobs, -1, np.int64), np.full(n_jobs, -1.0),
         np.full((n_jobs, len(shadows), max_chunks), -7.0) if shadows else None,
-        compile_group(int(p.ctrl_ids[0])), predictor_group(int(p.pred_ids[0])),
+        compile_group(int(p.ctrl_ids[0])), predictor_group(int(p.pred_ids[0]), p.pred_params[0]),
     )
 
 

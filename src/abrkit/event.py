@@ -430,7 +430,7 @@ def _one_session(tr: np.ndarray, video_arrays: tuple[float, np.ndarray, np.ndarr
             assert si_arrays is not None
             n_log, status = _play_event(
                 tr, seg_ms, bitrates, sizes, cfg, windows, half_lives_ms, metrics, log, played,
-                contract.kind, contract.cparams, contract.pid, predictor_group(contract.pid), contract.pparams,
+                contract.kind, contract.cparams, contract.pid, predictor_group(contract.pid, contract.pparams), contract.pparams,
                 np.zeros(contract.n_state), contract.prof, si_arrays[0], si_arrays[1],
             )
         if n_log <= capacity:

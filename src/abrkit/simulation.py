@@ -399,7 +399,7 @@ def run_batch(
     # The kernel is compiled per (controller id, predictor id) pair, with only their code: order
     # the jobs so that each pair's are contiguous, run each range with its ids, restore the order.
     groups = np.array([compile_group(int(i)) for i in packed.ctrl_ids], dtype=np.int64)
-    pgroups = np.array([predictor_group(int(i)) for i in packed.pred_ids], dtype=np.int64)
+    pgroups = np.array([predictor_group(int(i), p) for i, p in zip(packed.pred_ids, packed.pred_params)], dtype=np.int64)
     kinds = groups[job_ctrl] * 1000 + (pgroups[job_ctrl] + 1)  # (controller group, predictor group) pairs
     order = np.argsort(kinds, kind="stable")
     permuted = bool(np.any(order != np.arange(n_jobs)))

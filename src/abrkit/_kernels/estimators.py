@@ -8,7 +8,9 @@ group, calls that predictor's own functions (``predictors.BY_ID``), the very one
 dispatchers call, so a run compiles only the predictors it uses and results are identical.
 The group is the id itself, except for the few-line predictors of ``COMMON_PREDICTORS``
 (none, last sample, mean, harmonic mean), which share one group (``PRED_GROUP_COMMON``) and are
-picked at run time from ``pid``, so that the README's ``bb bba0 rate`` compiles one loop.
+picked at run time from ``pid``, so that the README's ``bb bba0 rate`` compiles one loop; and
+RobustDiscount, whose group also names its base (``PRED_GROUP_ROBUST + base id``), so that its
+loop compiles that base alone rather than every predictor a run-time base id could name.
 Called from Python, these are the run-time dispatchers.
 
 * ``estimate(group, pid, p, s, now_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr,
@@ -22,6 +24,7 @@ Called from Python, these are the run-time dispatchers.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numba
 import numpy as np
@@ -29,13 +32,23 @@ from numba.core import types
 from numba.extending import overload
 
 from .._jit import njit_inline
-from .layout import PRED_GROUP_COMMON, PRED_HARMONIC, PRED_LAST, PRED_MEAN, PRED_NONE, PRED_ORACLE
+from .layout import (
+    PRED_GROUP_COMMON,
+    PRED_GROUP_ROBUST,
+    PRED_HARMONIC,
+    PRED_LAST,
+    PRED_MEAN,
+    PRED_NONE,
+    PRED_ORACLE,
+    PRED_ROBUST,
+)
 from .network import oracle_throughput
 from .predictors import (
     BY_ID,
     _predict_harmonic,
     _predict_last,
     _predict_mean,
+    _robust_error,
     _update_rate_ring,
     pred_latency,
     pred_predict,
@@ -46,9 +59,15 @@ from .predictors import (
 COMMON_PREDICTORS = (PRED_NONE, PRED_LAST, PRED_MEAN, PRED_HARMONIC)
 
 
-def predictor_group(pid: int) -> int:
-    """The compile group of predictor ``pid`` (see the module docstring)."""
-    return PRED_GROUP_COMMON if pid in COMMON_PREDICTORS else pid
+def predictor_group(pid: int, params: Any = None) -> int:
+    """The compile group of predictor ``pid`` with packed parameters ``params`` (see the module
+    docstring): a RobustDiscount's group names its base predictor (``params[1]``), so its loop
+    compiles that base alone."""
+    if pid in COMMON_PREDICTORS:
+        return PRED_GROUP_COMMON
+    if pid == PRED_ROBUST and params is not None and int(params[1]) in BY_ID and int(params[1]) != PRED_ROBUST:
+        return PRED_GROUP_ROBUST + int(params[1])
+    return pid
 
 
 def estimate(group, pid, p, s, now_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof):
@@ -105,6 +124,11 @@ def common_learn(pid, p, s, size_bytes, time_s, latency_s, now_s):
 # -- the overloads ---------------------------------------------------------------------------------
 
 
+def _own(value):
+    """The predictor whose own functions serve group ``value``."""
+    return PRED_ROBUST if value >= PRED_GROUP_ROBUST else value
+
+
 def _literal_group(group, what):
     if not isinstance(group, types.IntegerLiteral):
         raise numba.core.errors.TypingError(f"estimators.{what}: the predictor group must be a compile-time literal")
@@ -130,7 +154,7 @@ def _estimate_impl(value):
                    prof):
             return common_predict(pid, p, s, now_s)
         return common
-    predict = BY_ID[value][0]
+    predict = BY_ID[_own(value)][0]
 
     def one(group, pid, p, s, now_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof):
         return predict(p, s, now_s)
@@ -142,7 +166,7 @@ def _predict_for_impl(value):
         return lambda group, pid, p, s, now_s: np.nan
     if value == PRED_GROUP_COMMON:
         return lambda group, pid, p, s, now_s: common_predict(pid, p, s, now_s)
-    predict = BY_ID[value][0]
+    predict = BY_ID[_own(value)][0]
     return lambda group, pid, p, s, now_s: predict(p, s, now_s)
 
 
@@ -158,6 +182,18 @@ def _learn_impl(value):
         def common(group, pid, p, s, size_bytes, time_s, latency_s, now_s):
             common_learn(pid, p, s, size_bytes, time_s, latency_s, now_s)
         return common
+    if value >= PRED_GROUP_ROBUST:  # RobustDiscount over one known base
+        base_predict, base_update = BY_ID[value - PRED_GROUP_ROBUST][0], BY_ID[value - PRED_GROUP_ROBUST][1]
+
+        def robust(group, pid, p, s, size_bytes, time_s, latency_s, now_s):
+            # predictors._robust_update with the base's own functions in place of its dispatch
+            _robust_error(p, s, size_bytes, time_s)
+            base_p = p[3:]
+            base_s = s[int(p[2]):]
+            base_update(base_p, base_s, size_bytes, time_s, latency_s, now_s)
+            s[1] = base_predict(base_p, base_s, 0.0)
+            s[0] = 1.0
+        return robust
     if value not in BY_ID:  # the oracle learns nothing
         def nothing(group, pid, p, s, size_bytes, time_s, latency_s, now_s):
             pass

@@ -732,7 +732,7 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
     arguments are then unused). Any other id is asked through ``contract.choose`` in seconds,
     bytes and bits per second: ``cparams`` its parameters, ``pid``/``pparams`` its predictor
     (fed every completed download; ``pstate`` its zeroed state; ``pgroup``, a compile-time literal,
-    its compile group, ``estimators.predictor_group(pid)``), ``prof`` the chunk-model profile vector its planners read,
+    its compile group, ``estimators.predictor_group(pid, pparams)``), ``prof`` the chunk-model profile vector its planners read,
     ``bitrates_bps`` and ``sizes_bytes`` the ladder and size table in those units. Such a
     controller may ask for a wait before a request; it never abandons (``cfg[C_ABR]`` must then
     be -1, so the polling loop applies no rule), and like every controller it is not asked for

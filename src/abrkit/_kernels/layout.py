@@ -78,3 +78,4 @@ PRED_KALMAN = 9
 PRED_ORACLE = 10
 PRED_PARAMS = 16  # width of the packed predictor-parameter vector
 PRED_GROUP_COMMON = 100  # a compile group, not a predictor: none, last, mean, harmonic (estimators.py)
+PRED_GROUP_ROBUST = 200  # + base id: RobustDiscount over that base, compiled for that base alone

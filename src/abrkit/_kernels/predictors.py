@@ -279,10 +279,7 @@ def _robust_update(p, s, size_bytes, time_s, latency_s, now_s):
     # RobustMPC (Yin et al. 2015, as in Pensieve's mpc.py): the relative error of the previous
     # estimate against the sample that just arrived joins the error window (0 before any
     # estimate exists), then the base predictor takes the sample and re-estimates.
-    window = int(p[0])
-    sample = size_bytes * 8.0 / time_s
-    err = abs(s[1] - sample) / sample if s[0] > 0 else 0.0
-    ring_push(s, 2, window, err)
+    _robust_error(p, s, size_bytes, time_s)
     base_id = int(p[1])
     base_off = int(p[2])
     base_p = p[3:]
@@ -290,6 +287,15 @@ def _robust_update(p, s, size_bytes, time_s, latency_s, now_s):
     _plain_update(base_id, base_p, base_s, size_bytes, time_s, latency_s, now_s)
     s[1] = _base_predict(base_id, base_p, base_s)
     s[0] = 1.0
+
+
+@njit_inline
+def _robust_error(p, s, size_bytes, time_s):
+    """RobustDiscount's first step: the relative error of its last estimate joins the window."""
+    window = int(p[0])
+    sample = size_bytes * 8.0 / time_s
+    err = abs(s[1] - sample) / sample if s[0] > 0 else 0.0
+    ring_push(s, 2, window, err)
 
 
 @njit_inline

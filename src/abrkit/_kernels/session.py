@@ -81,7 +81,7 @@ def run_session(
     compile-time literal: ``contract.choose`` compiles only its code) gets the estimate of
     predictor ``pid`` (state ``pstate``, zeroed by the caller, or carried over from an earlier
     session; ``PRED_NONE`` for controllers that use no predictor; ``pgroup``, a compile-time
-    literal, is its compile group, ``estimators.predictor_group(pid)``) and may ask for a wait before
+    literal, is its compile group, ``estimators.predictor_group(pid, pparams)``) and may ask for a wait before
     the request (logged in ``LOG_CTRL_WAIT_S``; the buffer drains meanwhile). The ``sh_*``
     arrays (all None when there are none, which compiles them out) describe shadow predictors
     that only watch: before each download, shadow ``i`` writes its estimate to ``sh_pred[i, k]``,
