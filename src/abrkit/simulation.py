@@ -396,8 +396,9 @@ def run_batch(
     prof_vec = prof.pack()
 
     has_shadows = bool(shadows)
-    # The kernel is compiled per (controller id, predictor id) pair, with only their code: order
-    # the jobs so that each pair's are contiguous, run each range with its ids, restore the order.
+    # The kernel is compiled per (controller group, predictor group) pair, with only their code
+    # (contract.compile_group, estimators.predictor_group): order the jobs so that each pair's
+    # are contiguous, run each range with its groups, restore the order after.
     groups = np.array([compile_group(int(i)) for i in packed.ctrl_ids], dtype=np.int64)
     pgroups = np.array([predictor_group(int(i), p) for i, p in zip(packed.pred_ids, packed.pred_params)], dtype=np.int64)
     kinds = groups[job_ctrl] * 1000 + (pgroups[job_ctrl] + 1)  # (controller group, predictor group) pairs
@@ -430,7 +431,7 @@ def run_batch(
     # Blocks small enough for a smooth bar and load balance, large enough to amortise dispatch.
     n_blocks = min(n_jobs, max(workers * 8, 64 if show else workers * 8))
     edges = set(np.linspace(0, n_jobs, n_blocks + 1).astype(int).tolist())
-    edges.update(np.flatnonzero(np.diff(k_kinds)) + 1)  # a block never spans two controller ids
+    edges.update(np.flatnonzero(np.diff(k_kinds)) + 1)  # a block never spans two compile groups
     edges_sorted = sorted(int(e) for e in edges)
     blocks = [(a, b) for a, b in zip(edges_sorted[:-1], edges_sorted[1:]) if b > a]
     bar = None
