@@ -123,12 +123,15 @@ def run_session(
         if k == 0 and initial_rung >= 0:
             rung = np.int64(min(initial_rung, n_rungs - 1))
         else:
-            # (the oracle: what the next chunk, at the current rung, would measure if requested now)
-            est_bps = estimate(
-                pgroup, pid, pparams, pstate, session_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s,
-                sizes_bytes[k, max(prev, 0)], prof,
-            )
-            est_lat_s = latency_for(pgroup, pid, pparams, pstate)
+            est_bps = np.nan
+            est_lat_s = np.nan
+            if pid >= 0:  # no call without a predictor: a call that passes arrays costs refcounts
+                # (the oracle: what the next chunk, at the current rung, would measure if requested now)
+                est_bps = estimate(
+                    pgroup, pid, pparams, pstate, session_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr,
+                    clock_s, sizes_bytes[k, max(prev, 0)], prof,
+                )
+                est_lat_s = latency_for(pgroup, pid, pparams, pstate)
             rung, ctrl_wait_s = choose(
                 ctrl_id, cparams, cstate, k, n_chunks, buffer_s, prev, bitrates_bps, sizes_bytes, chunk_s, est_bps,
                 est_lat_s, log[k - 1, LOG_LATENCY_S] if k > 0 else 0.0, prof,
@@ -190,7 +193,8 @@ def run_session(
         log[k, LOG_REQUEST_S] = session_s
         log[k, LOG_CTRL_WAIT_S] = ctrl_wait_s
         done_s = session_s + delay_s
-        learn(pgroup, pid, pparams, pstate, size, meas_s, lat_s, done_s)
+        if pid >= 0:
+            learn(pgroup, pid, pparams, pstate, size, meas_s, lat_s, done_s)
         if sh_ids is not None:
             shadow_update(sh_ids, sh_params, sh_offsets, sh_state, size, meas_s, lat_s, done_s)
         session_s = done_s + wait_s
