@@ -542,7 +542,8 @@ def play_event_session(
 
     scope = dict(vars(K))
     scope.update(ask=ask, tell=tell, waited=waited, download=download, begin=lambda *args: None)
-    loop = pytypes.FunctionType(K.play_event.py_func.__code__, scope, "play_event_python")
+    source = getattr(K.play_event, "py_func", K.play_event)  # the plain function when the JIT is disabled
+    loop = pytypes.FunctionType(source.__code__, scope, "play_event_python")
 
     reset = getattr(controller, "reset", None)
     if callable(reset):

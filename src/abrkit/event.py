@@ -38,7 +38,7 @@ from .errors import ParameterError
 from .event_controllers import EventController, FixedQuality, sabre_constants, sabre_history
 from .qoe import QoE, get_qoe
 from .result import SimResult
-from .tables import summary_table
+from .tables import chunk_frame, summary_table
 from .traces import Trace
 from .video import Video
 
@@ -291,8 +291,6 @@ class EventBatchResult:
 
     def session_frame(self, j: int) -> pd.DataFrame:
         """Session ``j``'s rows of :meth:`chunks`."""
-        from .tables import chunk_frame
-
         names = self._names()
         n = int(self.n_done[j])
         video = self.videos[self.job_video[j]]
