@@ -197,3 +197,30 @@ def test_a_python_wait_must_be_a_finite_number():
 def test_the_oracle_is_refused_in_the_event_model():
     with pytest.raises(ParameterError, match="the event model has none"):
         run_batch(TRACES[:1], VIDEO, ["rate:predictor=oracle"], "event", n_workers=1, progress=False)
+
+
+def test_the_loops_run_as_plain_python_with_the_jit_disabled():
+    # ABRKIT_DISABLE_JIT=1 runs every kernel as Python (for pdb): the contract's run-time
+    # dispatch must give the compiled loops' results in both models
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json; from abrkit import load_traces, read_video, simulate; "
+        "tr = load_traces('samples/traces'); v = read_video('samples/videos/synthetic_vbr.json'); "
+        "print(json.dumps([simulate(tr[0], v, c, p).qoe for c, p in "
+        "[('bb', 'default'), ('bolae', 'sabre'), ('rate', 'event'), ('bolae', 'default')]]))"
+    )
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    env = {**__import__("os").environ, "ABRKIT_DISABLE_JIT": "1", "ABRKIT_QUIET": "1"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    python = json.loads(run.stdout.strip().splitlines()[-1])
+    from abrkit import load_traces, read_video
+
+    traces = load_traces(root / "samples" / "traces")
+    video = read_video(root / "samples" / "videos" / "synthetic_vbr.json")
+    compiled = [simulate(traces[0], video, c, p).qoe for c, p in
+                [("bb", "default"), ("bolae", "sabre"), ("rate", "event"), ("bolae", "default")]]
+    assert python == pytest.approx(compiled, rel=0, abs=1e-9)

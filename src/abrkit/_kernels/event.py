@@ -611,8 +611,8 @@ def download_polled(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilitie
 def ask(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pgroup, pparams, pstate, prof,
         last_q, last_ttfb, bitrates_bps, sizes_bytes):
     """(quality, delay_ms) for segment ``seg`` at buffer ``level`` ms."""
-    return _ask_for(kind)(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pparams,
-                          pstate, prof, last_q, last_ttfb, bitrates_bps, sizes_bytes)
+    return _ask_for(kind)(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pgroup,
+                          pparams, pstate, prof, last_q, last_ttfb, bitrates_bps, sizes_bytes)
 
 
 def _ask_sabre(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pgroup, pparams, pstate, prof,
