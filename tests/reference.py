@@ -394,7 +394,7 @@ class DashjsThroughputHistory(_Estimator):
         return self.get_safe_average_throughput()
 
 
-class Dashjs5ThroughputModel(_Estimator):
+class Dashjs5ThroughputModel(DashjsThroughputHistory):
     """dash.js 5.x throughput EWMA: ``src/streaming/models/ThroughputModel.js`` (``addEntry``,
     ``_updateEwmaValues``) read out by ``src/streaming/controllers/ThroughputController.js``
     (``getEwma``, ``getSafeAverageThroughput``), with the defaults of ``src/core/Settings.js``.
@@ -410,41 +410,16 @@ class Dashjs5ThroughputModel(_Estimator):
     """
 
     def __init__(self, weight_factor_per_ms=0.0015, fast_half_life=3.0, slow_half_life=8.0, safety_factor=0.9):
+        super().__init__(fast_half_life, slow_half_life, safety_factor)
         self.weight_factor_per_ms = weight_factor_per_ms
-        self.half_life = {"fast": fast_half_life, "slow": slow_half_life}
-        self.ewma = {"fastEstimate": 0.0, "slowEstimate": 0.0, "totalWeight": 0.0}
-        self.safety_factor = safety_factor
-
-    def _update_ewma_values(self, value, weight):
-        fast_alpha = math.pow(0.5, weight / self.half_life["fast"])
-        self.ewma["fastEstimate"] = (1 - fast_alpha) * value + fast_alpha * self.ewma["fastEstimate"]
-        slow_alpha = math.pow(0.5, weight / self.half_life["slow"])
-        self.ewma["slowEstimate"] = (1 - slow_alpha) * value + slow_alpha * self.ewma["slowEstimate"]
-        self.ewma["totalWeight"] += weight
 
     def add_entry(self, downloaded_bytes, download_time_ms):
+        # ThroughputModel.addEntry: the same two EWMAs as 4.x, weighted by 0.0015 x ms
         value_bps = 8 * downloaded_bytes / (download_time_ms / 1000)
-        self._update_ewma_values(value_bps, self.weight_factor_per_ms * download_time_ms)
-
-    def get_ewma(self):
-        total = self.ewma["totalWeight"]
-        if total <= 0:
-            return NAN
-        fast = self.ewma["fastEstimate"] / (1 - math.pow(0.5, total / self.half_life["fast"]))
-        slow = self.ewma["slowEstimate"] / (1 - math.pow(0.5, total / self.half_life["slow"]))
-        return min(fast, slow)
-
-    def get_safe_average_throughput(self):
-        average = self.get_ewma()
-        if not math.isnan(average):
-            average *= self.safety_factor
-        return average
+        self._update_ewma_estimate(value_bps, self.weight_factor_per_ms * download_time_ms)
 
     def update(self, size_bytes, time_s, latency_s, now_s):
         self.add_entry(size_bytes, time_s * 1000)
-
-    def predict(self, now_s, oracle_bps=NAN):
-        return self.get_safe_average_throughput()
 
 
 class TwoEwmaEstimator(_Estimator):
