@@ -194,9 +194,7 @@ class EventBatchResult:
         self.n_done: np.ndarray = n_played
         self.status: np.ndarray = status
         self.n_chunks = np.array([videos[v].n_chunks for v in job_video], dtype=np.int64)
-        self.log = np.full((len(job_trace), int(self.n_chunks.max()) if len(job_trace) else 0, L.LOG_COLS), np.nan)
-        for j in range(len(job_trace)):
-            _segment_rows(self.logs[j], self.played[j], self.log[j])
+        self._log: np.ndarray | None = None
         self.startup_s = np.array([log[0, E.E_TIME_MS] / 1e3 if len(log) else np.nan for log in logs])
         self._sessions: pd.DataFrame | None = None
 
@@ -207,10 +205,20 @@ class EventBatchResult:
         self.played[j] = played
         self.n_done[j] = played.shape[0]
         self.status[j] = status
-        self.log[j] = np.nan
-        _segment_rows(log, played, self.log[j])
+        self._log = None
         self.startup_s[j] = log[0, E.E_TIME_MS] / 1e3 if len(log) else np.nan
         self._sessions = None
+
+    @property
+    def log(self) -> np.ndarray:
+        """The chunk model's per-chunk columns (``layout.LOG_*``, s and bytes) for each segment
+        played, shape (sessions, segments, LOG_COLS); built from the request logs when first read."""
+        if self._log is None:
+            out = np.full((len(self), int(self.n_chunks.max()) if len(self) else 0, L.LOG_COLS), np.nan)
+            for j in range(len(self)):
+                _segment_rows(self.logs[j], self.played[j], out[j])
+            self._log = out
+        return self._log
 
     def rewards(self, j: int) -> np.ndarray:
         """Per-segment rewards of session ``j`` (the profile's QoE model), for the segments played."""
