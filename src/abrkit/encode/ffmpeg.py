@@ -23,16 +23,35 @@ directory from :func:`temp_run_dir`.
 
 Paths handed to ffmpeg as inputs or outputs should go through :func:`file_url`, so a file name
 such as ``http:x.mp4`` or ``concat:a`` is never read as a protocol.
+
+Ending cleanly
+--------------
+* An ffmpeg child dies with abrkit: on Linux each child asks the kernel for ``SIGKILL`` when
+  the thread that started it ends (``prctl(PR_SET_PDEATHSIG)``, set between ``fork`` and
+  ``exec``), so even a ``kill -9`` of the Python process leaves no encoder running. Elsewhere
+  (macOS, Windows) the child is killed whenever Python itself unwinds: an exception, Ctrl-C
+  (``KeyboardInterrupt``) or a timeout in :meth:`FFmpeg.run` kills and reaps it.
+* Temporary directories (``abrkit-ffmpeg-*``, ``abrkit-ladder-*``) carry their owner in their
+  name: process id, process start time, host. The first :func:`temp_run_dir` of a process
+  removes those of this user whose owner process is gone (:func:`remove_stale_run_dirs`), which
+  is what a killed run leaves behind; directories of live processes, of other hosts or users,
+  and directories not named that way are never touched. POSIX only: on Windows a killed run's
+  directories stay until the system cleans its temporary folder.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
 import shutil
+import signal
+import socket
+import stat
 import subprocess
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -48,6 +67,8 @@ __all__ = [
     "escape_filter_value",
     "file_url",
     "temp_run_dir",
+    "remove_stale_run_dirs",
+    "TEMP_PREFIXES",
     "progress_fields",
 ]
 
@@ -192,6 +213,7 @@ class FFmpeg:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=None if cwd is None else os.fspath(cwd),
+                preexec_fn=_die_with_parent(),
             )
         except OSError as err:
             raise ToolNotFoundError(f"cannot run ffmpeg at {self.path}: {err}; {_HOW_TO_FIX}") from err
@@ -256,6 +278,7 @@ class FFmpeg:
             done = subprocess.run(
                 [self.path, "-hide_banner", *args],
                 stdin=subprocess.DEVNULL, capture_output=True, timeout=_VERSION_TIMEOUT_S,
+                preexec_fn=_die_with_parent(),
             )
         except (OSError, subprocess.TimeoutExpired) as err:
             raise ToolNotFoundError(f"broken ffmpeg at {self.path}: {err}; {_HOW_TO_FIX}") from err
@@ -291,6 +314,51 @@ class FFmpeg:
         except FFmpegError:
             return False
         return True
+
+
+# -- children die with their parent ------------------------------------------------------------
+
+_PR_SET_PDEATHSIG = 1
+_PRCTL: Callable[..., int] | None | bool = False  # False: not looked up yet; None: unavailable
+
+
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl`` on Linux (looked up once, in the parent), else None."""
+    global _PRCTL
+    if _PRCTL is False:
+        found = None
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                libc = ctypes.CDLL(None, use_errno=True)
+                found = libc.prctl
+                found.restype = ctypes.c_int
+                found.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+            except (OSError, AttributeError, ImportError):
+                found = None
+        _PRCTL = found
+    return _PRCTL  # type: ignore[return-value]
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGKILL when its parent thread ends (Linux), else None.
+
+    It runs in the child between ``fork`` and ``exec`` and only calls ``prctl`` (looked up in
+    the parent beforehand) and ``getppid``: if the parent already died before the request was
+    made, the child kills itself rather than run orphaned.
+    """
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return preexec
 
 
 def _drain(stream, chunks: list[bytes]) -> None:  # type: ignore[no-untyped-def]
@@ -403,6 +471,7 @@ def _load(path: str) -> FFmpeg:
         done = subprocess.run(
             [resolved, "-hide_banner", "-version"],
             stdin=subprocess.DEVNULL, capture_output=True, timeout=_VERSION_TIMEOUT_S,
+            preexec_fn=_die_with_parent(),
         )
     except (OSError, subprocess.TimeoutExpired) as err:
         raise ToolNotFoundError(f"broken ffmpeg at {resolved}: it does not run ({err}); {_HOW_TO_FIX}") from err
@@ -460,13 +529,122 @@ def file_url(path: str | os.PathLike[str]) -> str:
     return "file:" + str(Path(path).absolute())
 
 
+#: Name prefixes of abrkit's temporary directories (:func:`temp_run_dir`).
+TEMP_PREFIXES = ("abrkit-ffmpeg-", "abrkit-ladder-")
+# After the prefix, a run directory's name says who made it: "<pid>.<start>.<host>-<random>",
+# start being the process's start time in clock ticks ("x" when unknown) and host a hash of
+# the host name.
+_OWNER_NAME = re.compile(r"(?P<pid>[0-9]{1,10})\.(?P<start>[0-9]{1,20}|x)\.(?P<host>[0-9a-f]{8})-")
+_SWEPT: set[str] = set()
+_SWEPT_LOCK = threading.Lock()
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` in clock ticks since boot (Linux), else None.
+
+    Together with the pid it names a process uniquely: a recycled pid has a later start.
+    """
+    try:
+        with open(f"/proc/{int(pid)}/stat", "rb") as fh:
+            text = fh.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2 :].split()  # after the command name, which may hold spaces
+    start = fields[19] if len(fields) > 19 else None  # field 22 of proc(5): starttime
+    return start if start is not None and start.isdigit() else None
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def _owner_tag() -> str:
+    """``<pid>.<start>.<host>``: this process, as a run directory's name records it."""
+    pid = os.getpid()
+    return f"{pid}.{_process_start(pid) or 'x'}.{_host_tag()}"
+
+
+def _alive(pid: int, start: str | None) -> bool:
+    """Whether the process that made a directory still runs (a recycled pid does not count)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, as another user's process
+        return True
+    if start is None:
+        return True
+    now = _process_start(pid)
+    return now is None or now == start
+
+
+def _stale(path: Path, host: str, uid: int) -> bool:
+    """True if ``path`` is one of this user's run directories whose owner process is gone."""
+    name = path.name
+    prefix = next((p for p in TEMP_PREFIXES if name.startswith(p)), None)
+    owner = None if prefix is None else _OWNER_NAME.match(name, len(prefix))
+    if owner is None or owner["host"] != host:
+        return False  # not named by this abrkit (an older one, another tool), or another host's
+    pid = int(owner["pid"])
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid:
+        return False
+    return not _alive(pid, None if owner["start"] == "x" else owner["start"])
+
+
+def remove_stale_run_dirs(directory: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Remove the temporary directories that killed abrkit runs left behind; returns them.
+
+    Looks in ``directory`` (default: :func:`tempfile.gettempdir`) for directories named
+    ``abrkit-ffmpeg-<owner>-*`` or ``abrkit-ladder-<owner>-*`` that belong to this user and
+    whose owner (process id, process start time, host) is a process of this host that no
+    longer runs. Anything else is left alone: directories of running processes, of other hosts
+    sharing the folder, of other users, and directories not named that way. Does nothing on
+    Windows, where this way of asking whether a process is alive does not exist.
+    """
+    if os.name != "posix":
+        return []
+    base = Path(tempfile.gettempdir() if directory is None else directory)
+    try:
+        names = [n for n in os.listdir(base) if n.startswith(TEMP_PREFIXES)]
+    except OSError:
+        return []
+    host, uid = _host_tag(), os.getuid()
+    removed = []
+    for name in sorted(names):
+        path = base / name
+        if _stale(path, host, uid):
+            shutil.rmtree(path, ignore_errors=True)
+            if not os.path.lexists(path):
+                removed.append(path)
+    return removed
+
+
+def _sweep_once() -> None:
+    base = tempfile.gettempdir()
+    with _SWEPT_LOCK:
+        if base in _SWEPT:
+            return
+        _SWEPT.add(base)
+    remove_stale_run_dirs(base)
+
+
 @contextlib.contextmanager
 def temp_run_dir(prefix: str = "abrkit-ffmpeg-") -> Iterator[Path]:
     """A fresh temporary directory for one ffmpeg run (logs, packet lists, encoder stats).
 
-    Removed with its contents on exit.
+    Removed with its contents on exit. Its name records its owner after ``prefix``
+    (``abrkit-ffmpeg-<pid>.<start>.<host>-<random>``), so that if this process is killed, the
+    next abrkit process to make a run directory removes it (:func:`remove_stale_run_dirs`, run
+    once per process).
     """
-    path = Path(tempfile.mkdtemp(prefix=prefix))
+    _sweep_once()
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{_owner_tag()}-"))
     try:
         yield path
     finally:
