@@ -95,6 +95,16 @@ def test_ladder_errors_are_one_line(clip, tmp_path, capsys, extra, message) -> N
     assert err.startswith("abrkit: error: ") and message in err and "\n" not in err
 
 
+def test_bad_cache_dir_is_one_line_before_any_encode(clip, tmp_path, capsys) -> None:
+    (tmp_path / "file").write_text("x")
+    for bad in ("/dev/null/cache", str(tmp_path / "file" / "cache")):
+        code = main(["ladder", str(clip), "--no-progress", "--cache-dir", bad, "--out", str(tmp_path / "x")])
+        assert code == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"abrkit: error: cache_dir='{bad}' is invalid: cannot create") and "\n" not in err
+    assert not (tmp_path / "x").exists()
+
+
 def test_missing_source_is_one_line(tmp_path, capsys) -> None:
     code = main(["ladder", str(tmp_path / "nope.mp4"), "--no-cache", "--out", str(tmp_path / "x")])
     assert code == 1

@@ -28,6 +28,15 @@ and libvmaf versions), the measured ``point`` and ``check``, a hash of the rest 
 record that catches lines which are valid JSON but were altered. Records whose ``key`` does
 not match their ``context`` or whose ``check`` fails are skipped with a warning like
 truncated ones. Of two records with the same key the first is kept.
+
+A bad record is never fatal: a line that is not strict JSON (``NaN``, ``Infinity``, which
+abrkit never writes), nested deeper than :data:`MAX_RECORD_DEPTH` levels, longer than
+:data:`MAX_RECORD_BYTES`, or otherwise unreadable is set aside with the same
+:class:`CacheWarning`, and its point is measured again. A bad cache *location* (a
+``cache_dir`` below a file, a ``points`` entry that is a file, a directory that cannot be
+written) is a :class:`~abrkit.errors.ParameterError` naming the path, raised by
+:meth:`MeasurementCache.prepare` before any encode. A write that fails later (a full disk) is
+a :class:`CacheWarning`: the run goes on and keeps its points in memory.
 """
 
 from __future__ import annotations
@@ -36,16 +45,20 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import threading
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
+from .._textread import MAX_JSON_DEPTH, json_too_deep
 from ..errors import ParameterError
 
 __all__ = [
     "CACHE_ENV_VAR",
+    "MAX_RECORD_BYTES",
+    "MAX_RECORD_DEPTH",
     "CacheWarning",
     "MeasurementCache",
     "default_cache_dir",
@@ -58,6 +71,11 @@ CACHE_ENV_VAR = "ABRKIT_CACHE_DIR"
 
 _RECORD_VERSION = 1
 _HASH_CHUNK_BYTES = 1 << 20
+
+#: Longest record line read (a point with per-segment lists of a two-hour title is ~200 KB).
+MAX_RECORD_BYTES = 64 << 20
+#: Deepest JSON nesting of a record read (abrkit writes at most 4 levels); the readers' limit.
+MAX_RECORD_DEPTH = MAX_JSON_DEPTH
 
 # In-process memo of file hashes: (resolved path, size, mtime_ns) -> sha256 hex.
 _HASHES: dict[tuple[str, int, int], str] = {}
@@ -159,9 +177,54 @@ class MeasurementCache:
         self._lock = threading.Lock()
         self._points: dict[str, dict[str, dict[str, Any]]] = {}  # source sha -> key -> point
         self._hashes: dict[tuple[str, int, int], str] | None = None
+        self._unwritable: set[Path] = set()
 
     def __repr__(self) -> str:
         return f"MeasurementCache({str(self.directory) if self.directory else None!r})"
+
+    def prepare(self, source_sha256: str | None = None) -> None:
+        """Create the cache's folders now and check that they can be written.
+
+        Called before any encode, so a bad location fails at once instead of after the first
+        measurements. With ``source_sha256``, also checks that source's points file.
+
+        Raises
+        ------
+        ParameterError
+            (``cache_dir``) The directory or its ``points`` folder cannot be created (a parent or
+            ``points`` itself is a file, no permission, a read-only file system), cannot be
+            written, or ``sources.jsonl`` / the points file exists and is not a regular file.
+        """
+        if self.directory is None:
+            return
+        root = self.directory
+        points = root / "points"
+        for folder in (root, points):
+            if folder.exists() and not folder.is_dir():
+                what = "exists and is not a directory" if folder == root else f"holds {folder}, which is not a directory"
+                raise ParameterError("cache_dir", str(root), what)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise ParameterError("cache_dir", str(root), f"cannot create {folder}: {err.strerror or err}") from None
+        files = [root / "sources.jsonl"]
+        if source_sha256 is not None:
+            files.append(points / f"{source_sha256}.jsonl")
+        for file in files:
+            if file.exists() and not file.is_file():
+                raise ParameterError("cache_dir", str(root), f"holds {file}, which is not a regular file")
+            if file.exists() and not os.access(file, os.R_OK | os.W_OK):
+                raise ParameterError("cache_dir", str(root), f"cannot read and write {file}")
+        for folder in (root, points):
+            try:
+                fd, probe = tempfile.mkstemp(prefix=".abrkit-write-test-", dir=folder)
+            except OSError as err:
+                raise ParameterError("cache_dir", str(root), f"cannot write in {folder}: {err.strerror or err}") from None
+            os.close(fd)
+            try:
+                os.unlink(probe)
+            except OSError:
+                pass
 
     # -- points -------------------------------------------------------------------------------
 
@@ -192,8 +255,22 @@ class MeasurementCache:
                 return
             path = self.points_path(source_sha256)
             if path is not None:
-                _append_line(path, line)
+                self._append(path, line)
             known[key] = point
+
+    def _append(self, path: Path, line: str) -> None:
+        """Append a record; a failed write warns once per file (the point stays in memory)."""
+        try:
+            _append_line(path, line)
+        except OSError as err:
+            if path not in self._unwritable:
+                self._unwritable.add(path)
+                warnings.warn(
+                    f"cannot write cache file {path}: {err.strerror or err}; this run goes on, but its "
+                    "points are not stored there and a later run will measure them again",
+                    CacheWarning,
+                    stacklevel=4,
+                )
 
     def _load(self, source_sha256: str) -> dict[str, dict[str, Any]]:
         if source_sha256 in self._points:
@@ -203,14 +280,7 @@ class MeasurementCache:
         if path is not None and path.exists():
             bad: list[int] = []
             for number, record in _read_lines(path, bad):
-                if (
-                    record.get("v") != _RECORD_VERSION
-                    or not isinstance(record.get("key"), str)
-                    or not isinstance(record.get("context"), dict)
-                    or not isinstance(record.get("point"), dict)
-                    or record.get("check") != _check(record)
-                    or point_key(record["context"]) != record["key"]
-                ):
+                if not _valid_point_record(record):
                     bad.append(number)
                     continue
                 found.setdefault(record["key"], record["point"])
@@ -236,7 +306,7 @@ class MeasurementCache:
                 return
             hashes[(path, size, mtime_ns)] = sha256
             if self.directory is not None:
-                _append_line(self.directory / "sources.jsonl", canonical_json(record) + "\n")
+                self._append(self.directory / "sources.jsonl", canonical_json(record) + "\n")
 
     def _load_hashes(self) -> dict[tuple[str, int, int], str]:
         if self._hashes is None:
@@ -249,7 +319,7 @@ class MeasurementCache:
                         ok = record.get("check") == _check(record)
                         ident = (str(record["path"]), int(record["size"]), int(record["mtime_ns"]))
                         sha = str(record["sha256"])
-                    except (KeyError, TypeError, ValueError):
+                    except (KeyError, TypeError, ValueError, OverflowError, RecursionError):
                         ok = False
                     if not ok:
                         bad.append(number)
@@ -260,7 +330,40 @@ class MeasurementCache:
         return self._hashes
 
 
+def _valid_point_record(record: dict[str, Any]) -> bool:
+    """A point record as :meth:`MeasurementCache.put` writes it, unaltered (its key and check agree)."""
+    try:
+        return (
+            record.get("v") == _RECORD_VERSION
+            and isinstance(record.get("key"), str)
+            and isinstance(record.get("context"), dict)
+            and isinstance(record.get("point"), dict)
+            and record.get("check") == _check(record)
+            and point_key(record["context"]) == record["key"]
+        )
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        return False
+
+
 # -- files --------------------------------------------------------------------------------------
+
+
+def _refuse_constant(name: str) -> Any:
+    """``parse_constant`` of the reader: NaN and infinities are not JSON, and abrkit never writes them."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _parse_record(raw: bytes) -> Any:
+    """One line as strict JSON, or None if it is not (bad UTF-8 or syntax, NaN, too long, too deep)."""
+    if len(raw) > MAX_RECORD_BYTES:
+        return None
+    try:
+        text = raw.decode("utf-8")
+        if json_too_deep(text) is not None:  # checked before parsing: the parser recurses
+            return None
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
 
 
 def _read_lines(path: Path, bad: list[int]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -273,22 +376,20 @@ def _read_lines(path: Path, bad: list[int]) -> Iterator[tuple[int, dict[str, Any
     for number, raw in enumerate(data.split(b"\n"), start=1):
         if not raw.strip():
             continue
-        try:
-            record = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            bad.append(number)
-            continue
+        record = _parse_record(raw)
         if not isinstance(record, dict):
             bad.append(number)
             continue
         yield number, record
 
 
+
 def _warn_bad(path: Path, bad: list[int]) -> None:
     lines = ", ".join(str(n) for n in bad[:10]) + (", ..." if len(bad) > 10 else "")
     warnings.warn(
-        f"cache file {path}: skipped {len(bad)} unreadable record(s) (line {lines}), probably a write "
-        "interrupted by a crash; those points will be measured again",
+        f"cache file {path}: skipped {len(bad)} unreadable record(s) (line {lines}): a write interrupted by "
+        "a crash, or a line altered or not written by abrkit (NaN, deep nesting, a wrong check); those points "
+        "will be measured again",
         CacheWarning,
         stacklevel=5,
     )

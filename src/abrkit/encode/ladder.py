@@ -31,9 +31,9 @@ import json
 import math
 import os
 import sys
-import tempfile
 import threading
 import time
+import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -46,7 +46,7 @@ from .._checks import integer, number
 from .._version import __version__
 from ..errors import ParameterError, VideoFormatError
 from .bdrate import bd_quality, bd_rate
-from .cache import MeasurementCache, default_cache_dir, file_sha256, point_key
+from .cache import CacheWarning, MeasurementCache, default_cache_dir, file_sha256, point_key
 from .encoder import CODECS, EncodeSettings, even_width
 from .ffmpeg import FFmpeg, file_url, find_ffmpeg, temp_run_dir
 from .hull import AXES, hull_frame, pareto_front
@@ -727,6 +727,7 @@ def optimize_ladder(
         cache = MeasurementCache(None)
     else:
         cache = MeasurementCache(cache_dir)
+    cache.prepare()  # a bad location is an error now, before any encode
 
     # -- tools and source -----------------------------------------------------------------------
     if ffmpeg is None:
@@ -746,9 +747,10 @@ def optimize_ladder(
             f"none of them is searched (resolutions: {', '.join(f'{w}x{h}' for w, h in grid_res)})",
         )
     sha = file_sha256(source_path, cache)
+    cache.prepare(sha)
     libvmaf = ff.libvmaf_version
 
-    with tempfile.TemporaryDirectory(prefix="abrkit-ladder-") as workdir:
+    with temp_run_dir(prefix="abrkit-ladder-") as workdir:
         frames: int | str = "all"
         encode_source, encode_info = source_path, info
         if max_duration_s is not None:
@@ -941,6 +943,14 @@ class _Runner:
             if key in found or key in todo:
                 continue
             hit = self.cache.get(self.sha, key)
+            if hit is not None and not _usable_measurement(hit):
+                warnings.warn(
+                    f"cache {self.cache.points_path(self.sha)}: the record of point {key[:16]} "
+                    f"({settings.label()}) is not a measurement this abrkit can use; measuring it again",
+                    CacheWarning,
+                    stacklevel=3,
+                )
+                hit = None
             if hit is not None:
                 found[key] = (hit, True)
                 self.cached[stage] += 1
@@ -1018,6 +1028,41 @@ def _first_frames(source: Path, n_frames: int, workdir: Path, ff: FFmpeg) -> tup
 
 def _num(value: Any) -> float:
     return math.nan if value is None else float(value)
+
+
+def _usable_measurement(m: Any) -> bool:
+    """Whether a cached point has what :func:`_row` and :func:`_segments_frame` read, with sane types.
+
+    Records are checked against their hash when read (:mod:`abrkit.encode.cache`); this catches
+    a record that hashes right but was written by something else (or a future schema).
+    """
+    def real(x: Any, nullable: bool = False) -> bool:
+        if x is None:
+            return nullable
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+    try:
+        if not (isinstance(m, dict) and all(real(m[k]) for k in ("bitrate_kbps", "size_bytes", "payload_bytes",
+                                                                    "n_frames", "duration_s"))):
+            return False
+        if not all(real(m.get(k), nullable=True) for k in ("peak_bitrate_kbps", "elapsed_s")):
+            return False
+        pooled = m["pooled"]
+        if not isinstance(pooled, dict) or not all(
+            isinstance(v, dict) and all(real(x, nullable=True) for x in v.values()) for v in pooled.values()
+        ):
+            return False
+        seg = m["segments"]
+        columns = [seg["size_bytes"], seg["duration_s"], seg["vmaf"]]
+        if not all(isinstance(c, list) for c in columns) or len({len(c) for c in columns}) != 1 or not columns[0]:
+            return False
+        return (
+            all(real(x) and x >= 0 for x in columns[0])
+            and all(real(x) and x > 0 for x in columns[1])
+            and all(real(x, nullable=True) for x in columns[2])
+        )
+    except (KeyError, TypeError):
+        return False
 
 
 def _measurement(enc: Any, q: Any) -> dict[str, Any]:
