@@ -1,15 +1,62 @@
-"""Reading the inputs commands share: the video (``--video``, ``--bitrates-kbps``, ``--chunk-s``)."""
+"""Reading the inputs commands share: the video (``--video``, ``--bitrates-kbps``, ``--chunk-s``)
+and the traces (``--traces`` with ``--strict``)."""
 
 from __future__ import annotations
 
 import argparse
 import math
+import warnings
 from pathlib import Path
+from typing import Iterable
 
+from ..traces import Trace, TraceSkippedWarning, read_trace, trace_files
 from ..video import Video, read_video
-from ._args import CLIError, kbps_list, positive_float
+from ._args import CLIError, kbps_list, positive_float, warn
 
-__all__ = ["add_video_ladder_args", "load_video"]
+__all__ = ["add_video_ladder_args", "load_video", "add_strict_arg", "find_trace_files", "load_trace_args"]
+
+#: Help of ``--strict`` (every command that reads trace directories).
+STRICT_HELP = (
+    "fail on a file of a trace directory whose format cannot be detected (a README, notes); "
+    "default: skip it with a warning"
+)
+
+
+def add_strict_arg(group: argparse._ArgumentGroup | argparse.ArgumentParser) -> None:
+    """``--strict``: an undetectable file in a trace directory is an error instead of a warning."""
+    group.add_argument("--strict", action="store_true", help=STRICT_HELP)
+
+
+def find_trace_files(
+    paths: Iterable[str | Path], trace_format: str | None = None, strict: bool = False
+) -> list[tuple[Path, str]]:
+    """:func:`abrkit.traces.trace_files`, each skipped file reported once on stderr.
+
+    Every file of a directory that is not a trace becomes one line ``abrkit: warning: skipped
+    PATH: why`` (not a Python warning with its source line); they are printed even when the
+    call then fails (every file skipped, or a malformed trace). Other warnings pass through.
+    """
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:  # type: ignore[assignment]
+            warnings.simplefilter("always")
+            return trace_files(list(paths), trace_format, strict=strict)
+    finally:
+        said: set[str] = set()
+        for w in caught:
+            if issubclass(w.category, TraceSkippedWarning):
+                text = " ".join(str(w.message).split())
+                if text not in said:
+                    said.add(text)
+                    warn(text)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def load_trace_args(paths: Iterable[str | Path], trace_format: str | None = None, strict: bool = False) -> list[Trace]:
+    """The traces of ``--traces`` (:func:`abrkit.load_traces`), skipped files reported by
+    :func:`find_trace_files`."""
+    return [read_trace(f, name) for f, name in find_trace_files(paths, trace_format, strict)]
 
 
 def add_video_ladder_args(group: argparse._ArgumentGroup, bitrates_help: str) -> None:

@@ -9,9 +9,10 @@ from typing import Any
 
 import pandas as pd
 
-from ..traces import FORMATS, Trace, load_traces, read_trace, write_trace
+from ..traces import FORMATS, Trace, read_trace, write_trace
 from ._args import FORMATS_TABULAR, CLIError, HelpFormatter, positive_float, positive_int
 from ._help import formats_help, presets_help
+from ._inputs import STRICT_HELP, find_trace_files, load_trace_args
 from ._output import render, write_text
 
 __all__ = ["add_parser"]
@@ -22,7 +23,7 @@ _KNOWN_SUFFIXES = {f.extension for f in FORMATS.values() if f.extension} | {".tx
 def cmd_traces_stats(args: argparse.Namespace) -> int:
     from ..traces import stats
 
-    traces = load_traces(args.paths, args.trace_format)
+    traces = load_trace_args(args.paths, args.trace_format, args.strict)
     write_text(render(stats.stats_frame(traces), args.format), args.out, sys.stdout)
     return 0
 
@@ -56,20 +57,20 @@ def cmd_traces_convert(args: argparse.Namespace) -> int:
     if not src.exists():
         raise CLIError(f"{src}: no such file or directory")
     if src.is_dir():
-        files = sorted(c for c in src.iterdir() if c.is_file() and not c.name.startswith("."))
-        if not files:
-            raise CLIError(f"{src}: directory holds no trace files")
         if dst.exists() and not dst.is_dir():
             raise CLIError(f"{dst}: exists and is not a directory (converting directory {src} needs a directory)")
+        if dst.resolve() == src.resolve():
+            raise CLIError(f"{dst}: output directory is the input directory; choose another one")
+        # Files whose format cannot be detected (a README) are skipped with a warning, as
+        # everywhere traces are read from a directory; --strict makes them an error.
+        files = find_trace_files([src], args.trace_format, args.strict)
         targets: dict[str, Path] = {}
-        for f in files:
+        for f, _ in files:
             name = _trace_file_name(f.name, args.to)
             if name in targets:
                 raise CLIError(f"{f} and {targets[name]} would both be written to {dst / name}")
             targets[name] = f
-        if dst.resolve() == src.resolve():
-            raise CLIError(f"{dst}: output directory is the input directory; choose another one")
-        traces = [read_trace(f, args.trace_format) for f in files]  # read all before writing any
+        traces = [read_trace(f, fmt) for f, fmt in files]  # read all before writing any
         try:
             dst.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -94,18 +95,30 @@ def cmd_traces_generate(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise CLIError(f"{out}: exists and is not a directory")
     # Trace i uses seed + i and keeps the generator's name ("<preset>-<seed>"), so any one
-    # file can be regenerated on its own.
-    traces = [
-        synthetic.preset_trace(args.preset, duration_s=args.duration_s, seed=args.seed + i) for i in range(args.count)
-    ]
+    # file can be regenerated on its own. File names zero-pad the seed to the width of the
+    # largest, so that sorted names (the order directories are read in) follow the seeds.
+    seeds = [args.seed + i for i in range(args.count)]
+    traces = [synthetic.preset_trace(args.preset, duration_s=args.duration_s, seed=seed) for seed in seeds]
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CLIError(f"cannot create directory {out}: {exc.strerror or exc}") from None
-    for trace in traces:
-        _write_trace(trace, out / _trace_file_name(trace.name, args.to), args.to)
+    for seed, trace in zip(seeds, traces):
+        _write_trace(trace, out / _trace_file_name(_generated_name(args.preset, seed, seeds), args.to), args.to)
     print(f"wrote {len(traces)} {args.preset} trace{'s' if len(traces) != 1 else ''} ({args.to}) to {out}", file=sys.stderr)
     return 0
+
+
+def _generated_name(preset: str, seed: int, seeds: list[int]) -> str:
+    """``<preset>-<seed>``, the seed zero-padded to the widest of ``seeds`` (``4g-07`` ... ``4g-10``).
+
+    Negative seeds sort before the others as text only when none is padded, so they keep
+    their plain form.
+    """
+    if min(seeds) < 0:
+        return f"{preset}-{seed}"
+    width = len(str(max(seeds)))
+    return f"{preset}-{seed:0{width}d}"
 
 
 def cmd_traces_formats(args: argparse.Namespace) -> int:
@@ -138,6 +151,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                     default=None, help="format of the files (default: detect)")
     st.add_argument("--format", choices=FORMATS_TABULAR, default="table", help="output format (default: table)")
     st.add_argument("--out", metavar="FILE", default=None, help="write to FILE instead of stdout")
+    st.add_argument("--strict", action="store_true", help=STRICT_HELP)
     st.set_defaults(func=cmd_traces_stats)
 
     cv = tsub.add_parser(
@@ -150,6 +164,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     cv.add_argument("--to", required=True, choices=sorted(FORMATS), metavar="FORMAT", help="output format")
     cv.add_argument("--from", "--trace-format", dest="trace_format", choices=sorted(FORMATS), metavar="FORMAT",
                     default=None, help="input format (default: detect)")
+    cv.add_argument("--strict", action="store_true", help=STRICT_HELP)
     cv.set_defaults(func=cmd_traces_convert)
 
     gen = tsub.add_parser(

@@ -1,7 +1,16 @@
 """Network traces: the :class:`Trace` type, file formats, synthetic generators, statistics."""
 
 from ._core import Trace
-from .formats import FORMATS, TraceFormat, TraceSkippedWarning, detect_format, load_traces, read_trace, write_trace
+from .formats import (
+    FORMATS,
+    TraceFormat,
+    TraceSkippedWarning,
+    detect_format,
+    load_traces,
+    read_trace,
+    trace_files,
+    write_trace,
+)
 from .stats import stats_frame, trace_stats
 from .synthetic import PRESETS, markov_trace, preset_trace
 
@@ -12,6 +21,7 @@ __all__ = [
     "TraceSkippedWarning",
     "detect_format",
     "load_traces",
+    "trace_files",
     "read_trace",
     "write_trace",
     "markov_trace",

@@ -85,6 +85,7 @@ __all__ = [
     "read_trace",
     "write_trace",
     "load_traces",
+    "trace_files",
     "detect_format",
     "MAHIMAHI_PACKET_BYTES",
     "TraceSkippedWarning",
@@ -1098,6 +1099,54 @@ def write_trace(trace: Trace, path: PathLike, format: str, **options: Any) -> No
     fmt.write(trace, Path(path), **options)
 
 
+def trace_files(
+    paths: PathLike | Iterable[PathLike], format: str | None = None, *, strict: bool = False
+) -> list[tuple[Path, str]]:
+    """The files :func:`load_traces` reads, each with its format: ``[(path, format name), ...]``.
+
+    Same order and rules as :func:`load_traces` (directories' files sorted by name, hidden
+    files left out; with ``format`` None, a file of a directory whose format cannot be
+    detected is skipped with a :class:`TraceSkippedWarning`, or raises with ``strict=True``),
+    without reading the traces: for tools that need the file of each trace (``abrkit traces
+    convert`` names its outputs after them).
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if format is not None:
+        _check_format(format)
+    files: list[tuple[Path, bool]] = []  # (file, found in a directory)
+    for item in paths:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(c for c in p.iterdir() if c.is_file() and not c.name.startswith("."))
+            if not found:
+                raise TraceFormatError(p, "directory holds no trace files")
+            files.extend((f, True) for f in found)
+        elif p.exists():
+            files.append((p, False))
+        else:
+            raise TraceFormatError(p, "no such file or directory")
+    out: list[tuple[Path, str]] = []
+    skipped: list[str] = []
+    for f, in_dir in files:
+        name = format
+        if name is None:
+            try:
+                name = detect_format(f)
+            except _UnknownFormat as exc:
+                if strict or not in_dir:
+                    raise
+                warnings.warn(f"skipped {exc}", TraceSkippedWarning, stacklevel=3)
+                skipped.append(str(f))
+                continue
+        out.append((f, name))
+    if not out:
+        raise TraceFormatError(
+            Path(skipped[0]).parent, f"no trace files: every file found was skipped as not a trace ({len(skipped)} files)"
+        )
+    return out
+
+
 def load_traces(
     paths: PathLike | Iterable[PathLike], format: str | None = None, *, strict: bool = False, **options: Any
 ) -> list[Trace]:
@@ -1111,37 +1160,6 @@ def load_traces(
     (a README, an empty file, a binary) is skipped with one :class:`TraceSkippedWarning`
     each; ``strict=True`` raises its :class:`TraceFormatError` instead. Files named
     explicitly are always read, and a malformed file of a detected format is always an error.
+    :func:`trace_files` lists the files without reading them.
     """
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    files: list[tuple[Path, bool]] = []  # (file, found in a directory)
-    for item in paths:
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(c for c in p.iterdir() if c.is_file() and not c.name.startswith("."))
-            if not found:
-                raise TraceFormatError(p, "directory holds no trace files")
-            files.extend((f, True) for f in found)
-        elif p.exists():
-            files.append((p, False))
-        else:
-            raise TraceFormatError(p, "no such file or directory")
-    traces: list[Trace] = []
-    skipped: list[str] = []
-    for f, in_dir in files:
-        name = format
-        if name is None:
-            try:
-                name = detect_format(f)
-            except _UnknownFormat as exc:
-                if strict or not in_dir:
-                    raise
-                warnings.warn(f"skipped {exc}", TraceSkippedWarning, stacklevel=2)
-                skipped.append(str(f))
-                continue
-        traces.append(read_trace(f, name, **options))
-    if not traces:
-        raise TraceFormatError(
-            Path(skipped[0]).parent, f"no trace files: every file found was skipped as not a trace ({len(skipped)} files)"
-        )
-    return traces
+    return [read_trace(f, name, **options) for f, name in trace_files(paths, format, strict=strict)]
