@@ -6,12 +6,14 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from abrkit.cli import main
 from abrkit.encode.ffmpeg import find_ffmpeg
 
+SAMPLE_TRACES = Path(__file__).resolve().parents[1] / "samples" / "traces"
 GRID = ["--resolutions", "320x180,160x90", "--crfs", "22,30,38,46", "--preset", "ultrafast", "--segment-s", "1",
         "--jnd", "3", "--quality-cap", "none", "--no-progress", "--workers", str(min(2, os.cpu_count() or 1))]
 
@@ -136,3 +138,44 @@ def test_plot_and_renditions(clip, cache, tmp_path, capsys) -> None:
     assert "<MPD" in (out / "dash" / "manifest.mpd").read_text()
     video = json.loads((out / "video.json").read_text())
     assert len(video["bitrates_kbps"]) == len(rungs) and len(video["sizes_bytes"]) == 2
+
+
+def test_a_ladder_directory_is_a_video_and_every_bitrate_is_labelled(tmp_path, capsys) -> None:
+    # 2.1 s at 1 s segments: two full segments and a 0.1 s tail, which the Video leaves out
+    clip = tmp_path / "tail.mp4"
+    find_ffmpeg().run(["-f", "lavfi", "-i", "mandelbrot=size=320x180:rate=20", "-t", "2.1", "-c:v", "libx264",
+                       "-preset", "ultrafast", "-crf", "6", "-pix_fmt", "yuv420p", "-y", str(clip)])
+    out = tmp_path / "out"
+    code = main(["ladder", str(clip), "--resolutions", "320x180,160x90", "--crfs", "24,36", "--preset", "ultrafast",
+                 "--segment-s", "1", "--jnd", "3", "--quality-cap", "none", "--no-progress", "--workers", "1",
+                 "--mode", "exhaustive", "--fixed", "--renditions", "--out", str(out)])
+    assert code == 0
+    stdout = capsys.readouterr().out
+    assert "search kbps = video payload over the scored duration" in stdout
+    assert "packaged kbps = the HLS segment files a player downloads, MPEG-TS container included" in stdout
+    from abrkit import read_video
+    from abrkit.encode.ladder import LadderResult
+
+    expected = LadderResult.from_json(out / "result.json").to_video()
+    assert expected.n_chunks == 2 and expected.meta["tail"] == "dropped"
+    for given in (out, out / "result.json"):
+        video = read_video(given)
+        np.testing.assert_array_equal(video.sizes_bytes, expected.sizes_bytes)
+        np.testing.assert_array_equal(video.bitrates_bps, expected.bitrates_bps)
+        np.testing.assert_array_equal(video.quality, expected.quality)
+    # the three bitrates of each rung, side by side: search (result.json), rendition payload, packaged (video.json)
+    rungs = pd.read_csv(out / "rungs.csv")
+    renditions = pd.read_csv(out / "renditions.csv")
+    packaged = read_video(out / "video.json")
+    assert list(renditions.rung) == list(rungs.rung)
+    np.testing.assert_allclose(renditions.target_kbps, rungs.bitrate_kbps, rtol=1e-5)
+    np.testing.assert_allclose(renditions.packaged_kbps, packaged.bitrates_kbps, rtol=1e-5)
+    assert np.all(renditions.packaged_kbps > renditions.measured_kbps)  # the container
+    assert packaged.meta["tail"] == "dropped" and "container included" in packaged.meta["bitrates"]
+    for row in renditions.itertuples():
+        assert f"{row.packaged_kbps:.0f}" in stdout and f"{row.measured_kbps:.0f}" in stdout
+    # and abrkit simulate streams it
+    for given in (out, out / "result.json"):
+        code = main(["simulate", "--traces", str(SAMPLE_TRACES), "--video", str(given), "--controller", "bb"])
+        assert code == 0
+        assert f"video per-title: 2 chunks x 1 s, {len(rungs)} rungs" in capsys.readouterr().out

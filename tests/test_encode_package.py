@@ -279,7 +279,7 @@ def test_codecs_string_of_a_non_mp4_file(tmp_path: Path) -> None:
 
 
 def test_video_from_renditions_shapes_and_units(renditions: list[Rendition]) -> None:
-    video = video_from_renditions(renditions)
+    video = video_from_renditions(renditions, tail="keep")
     assert video.name == "source"
     assert video.sizes_bytes.shape == (3, 2)
     np.testing.assert_array_equal(video.sizes_bytes, np.column_stack([r.segment_sizes_bytes for r in renditions]))
@@ -289,14 +289,27 @@ def test_video_from_renditions_shapes_and_units(renditions: list[Rendition]) -> 
     assert video.resolutions == ((192, 108), (320, 180))
     assert video.meta["tail"] == "kept" and video.meta["last_segment_s"] == pytest.approx(0.4)
     assert video.meta["codecs"] == [r.codecs for r in renditions]
+    assert video.meta["measured_kbps"] == [r.measured_kbps for r in renditions]
+    assert "payload" in video.meta["bitrates"]
 
-    dropped = video_from_renditions(renditions, "clip", tail="drop")
+    # the default drops the 0.4 s tail: every chunk then holds the 2 s its size describes
+    dropped = video_from_renditions(renditions, "clip")
     assert dropped.name == "clip" and dropped.n_chunks == 2 and dropped.meta["tail"] == "dropped"
     np.testing.assert_array_equal(dropped.sizes_bytes, video.sizes_bytes[:2])
+    np.testing.assert_array_equal(dropped.quality, video.quality[:2])
+    assert dropped.chunk_s == 2.0 and dropped.duration_s == 4.0
+
+
+def test_a_tail_without_a_quality_value_is_fine_when_dropped(renditions: list[Rendition]) -> None:
+    # subsampled scoring can leave a 0.4 s tail without a VMAF value: only an error if it is kept
+    holed = [dataclasses.replace(r, segment_vmaf=np.append(r.segment_vmaf[:-1], np.nan)) for r in renditions]
+    assert video_from_renditions(holed).n_chunks == 2
+    with pytest.raises(ParameterError, match="segment 2 has no vmaf value"):
+        video_from_renditions(holed, tail="keep")
 
 
 def test_the_video_streams_in_the_simulator(renditions: list[Rendition]) -> None:
-    video = video_from_renditions(renditions)
+    video = video_from_renditions(renditions, tail="keep")
     session = simulate(Trace.constant(2e6, name="2 Mb/s"), video, "rate")
     assert session.status == "complete" and session.n_chunks == 3
     # what was downloaded is what was encoded
@@ -496,10 +509,12 @@ def test_video_from_packaged_segments(renditions: list[Rendition], work: Path, k
     manifest = write_hls(renditions, out, segment_format="mpegts") if kind == "hls" else write_dash(renditions, out)
     files = packaged_segment_sizes(manifest)
     assert [f.size for f in files] == [3, 3]
-    video = video_from_renditions(renditions, package=manifest)
+    video = video_from_renditions(renditions, package=manifest, tail="keep")
     np.testing.assert_array_equal(video.sizes_bytes, np.column_stack(files))
+    np.testing.assert_array_equal(video_from_renditions(renditions, package=manifest).sizes_bytes,
+                                  np.column_stack(files)[:2])  # the 0.4 s tail dropped by default
     assert np.all(video.sizes_bytes > np.column_stack([r.segment_sizes_bytes for r in renditions]))  # container
     np.testing.assert_allclose(video.bitrates_bps, [f.sum() * 8 / (N_FRAMES / FPS) for f in files])
-    assert "container included" in video.meta["sizes"]
+    assert "container included" in video.meta["sizes"] and "container included" in video.meta["bitrates"]
     with pytest.raises(ParameterError, match="package the same renditions"):
         video_from_renditions(renditions[:1], package=manifest)

@@ -1,7 +1,8 @@
 """Fuzzing the video readers (issue 11): mutated real files never escape as raw exceptions.
 
 Families: Pensieve ``video_size_N`` directories (Envivio's when ``../shared/data`` is present),
-Sabre movie JSON (Big Buck Bunny's) and abrkit's video JSON (the bundled sample), with byte-level
+Sabre movie JSON (Big Buck Bunny's), abrkit's video JSON (the bundled sample) and ``abrkit
+ladder`` results (``result.json``, a small one made here in the writer's shape), with byte-level
 and structured mutations (see ``fuzz_helpers``). Property: the reader returns a usable
 ``Video`` (finite sizes within the documented limits, whole-number resolutions) or raises
 ``VideoFormatError`` naming the file or directory, within seconds.
@@ -13,6 +14,7 @@ The long run (10,000 mutated inputs per family) is skipped unless ``ABRKIT_FUZZ_
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import tempfile
@@ -23,13 +25,54 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from abrkit.errors import VideoFormatError
-from abrkit.video import read_abrkit_video, read_sabre_video, read_video
+from abrkit.video import read_abrkit_video, read_ladder_video, read_sabre_video, read_video
 
-from fuzz_helpers import Outcome, Tally, check_video, mutate, mutate_bytes, pensieve_seeds, run_reader, video_json_seeds
+from fuzz_helpers import (
+    Outcome,
+    Seed,
+    Tally,
+    check_video,
+    mutate,
+    mutate_bytes,
+    pensieve_seeds,
+    run_reader,
+    video_json_seeds,
+)
 
-FAMILIES = ["pensieve", "sabre-movie", "abrkit-video"]
-JSON_SEEDS = {"sabre-movie": video_json_seeds("sabre"), "abrkit-video": video_json_seeds("abrkit")}
-DIRECT = {"sabre-movie": read_sabre_video, "abrkit-video": read_abrkit_video}
+
+def _ladder_seed() -> Seed:
+    """A ladder result as ``LadderResult.to_json`` writes it: 3 rungs, 3 segments (a short tail)."""
+    rungs, segments = [], []
+    for k, (pid, w, h, crf, rate, vmaf) in enumerate([
+        ("0f3a9c1d2e4b5a60", 160, 90, 40.0, 71.25, 38.5), ("1a2b3c4d5e6f7081", 320, 180, 32.0, 240.5, 71.0),
+        ("9e8d7c6b5a493827", 640, 360, 26.0, 715.75, 93.25),
+    ]):
+        rungs.append({
+            "rung": k + 1, "point_id": pid, "width": w, "height": h, "crf": crf, "bitrate_kbps": rate,
+            "peak_bitrate_kbps": rate * 1.3, "size_bytes": int(rate * 600), "payload_bytes": int(rate * 560),
+            "vmaf": vmaf, "vmaf_hmean": vmaf - 1, "vmaf_min": vmaf - 9, "vmaf_p1": vmaf - 8, "vmaf_p5": vmaf - 5,
+            "psnr_y": 38.0, "psnr_u": 41.0, "psnr_v": 42.0, "ssim": 0.97, "n_frames": 90, "duration_s": 4.5,
+            "elapsed_s": 0.4, "round": 0, "cached": False, "on_pareto": True, "on_hull": True,
+        })
+        for seg, d in enumerate((2.0, 2.0, 0.5)):
+            segments.append({"point_id": pid, "segment": seg, "duration_s": d, "size_bytes": int(rate * d * 125) + seg,
+                             "vmaf": vmaf + seg})
+    data = {
+        "format": "abrkit-ladder", "version": 1, "rungs": rungs, "bd_rate": {"apple-hls-h264": -12.5},
+        "bd_rate_hull": {}, "bd_vmaf": {}, "source": {"path": "title.mp4", "sha256": "ab" * 32, "fps": "20/1",
+                                                      "width": 640, "height": 360, "n_frames": 90},
+        "settings": {"codec": "x264", "segment_s": 2.0, "mode": "fast"}, "versions": {"abrkit": "0"},
+        "n_encodes": {"search": 3}, "elapsed_s": 3.5, "notes": [], "hull": rungs, "points": rungs, "fixed": {},
+        "segments": segments,
+    }
+    return Seed("handmade/result.json", json.dumps(data, indent=1).encode(), ".json")
+
+
+FAMILIES = ["pensieve", "sabre-movie", "abrkit-video", "ladder-result"]
+JSON_SEEDS = {
+    "sabre-movie": video_json_seeds("sabre"), "abrkit-video": video_json_seeds("abrkit"), "ladder-result": [_ladder_seed()],
+}
+DIRECT = {"sabre-movie": read_sabre_video, "abrkit-video": read_abrkit_video, "ladder-result": read_ladder_video}
 PENSIEVE = pensieve_seeds()
 CI_EXAMPLES = 200
 LONG = os.environ.get("ABRKIT_FUZZ_LONG") == "1"

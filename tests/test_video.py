@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from abrkit import ParameterError, Video, VideoFormatError, read_video
-from abrkit.video import read_pensieve_video, read_sabre_video
+from abrkit.video import read_pensieve_video, read_sabre_video, video_from_segments
 
 ENVIVIO_KBPS = [300, 750, 1200, 1850, 2850, 4300]
 
@@ -395,3 +395,136 @@ def test_video_validation_rejects_fractional_and_malformed_resolutions():
     with pytest.raises(ParameterError, match=r"sizes_bytes=.* is invalid: must be an array of numbers"):
         _video(sizes_bytes=[[10**400, 1]] * 3)
     assert _video(resolutions=[(1280.0, 720.0), (np.int64(640), 360)]).resolutions == ((1280, 720), (640, 360))
+
+
+# -- measured segments and ladder results as videos (issue 11) -----------------------------------------
+
+
+def _rung_segments(durations, scale, vmaf=50.0):
+    return (durations, [scale * d * 1000.0 for d in durations], [vmaf + scale / 100.0] * len(durations))
+
+
+def test_a_short_tail_is_dropped_by_default_and_kept_on_request():
+    # a 4.1 s clip in 2 s segments: 2, 2 and a 0.1 s tail
+    durations = [2.0, 2.0, 0.1]
+    segs = [_rung_segments(durations, 100.0), _rung_segments(durations, 400.0)]
+    video = video_from_segments([100.0, 400.0], segs, segment_s=2.0, frame_s=0.05)
+    assert video.n_chunks == 2 and video.chunk_s == 2.0 and video.duration_s == 4.0
+    assert video.meta["tail"] == "dropped" and video.meta["last_segment_s"] == 0.1
+    np.testing.assert_allclose(video.sizes_bytes[:, 0], [200_000.0, 200_000.0])
+    kept = video_from_segments([100.0, 400.0], segs, segment_s=2.0, frame_s=0.05, tail="keep")
+    assert kept.n_chunks == 3 and kept.meta["tail"] == "kept" and kept.sizes_bytes[2, 1] == pytest.approx(40_000.0)
+    with pytest.raises(ParameterError, match="tail='merge' is invalid"):
+        video_from_segments([100.0], segs[:1], segment_s=2.0, tail="merge")
+
+
+def test_frame_rounding_is_not_a_tail():
+    # 29.97 fps, 2 s segments: a last segment of 59 frames (1.968 s) is rounding, not a tail
+    frame_s = 1001 / 30000
+    durations = [60 * frame_s, 60 * frame_s, 59 * frame_s]
+    video = video_from_segments([300.0], [_rung_segments(durations, 300.0)], segment_s=2.0, frame_s=frame_s)
+    assert video.n_chunks == 3 and video.meta["tail"] == "none"
+    short = durations[:2] + [40 * frame_s]
+    assert video_from_segments([300.0], [_rung_segments(short, 300.0)], segment_s=2.0, frame_s=frame_s).n_chunks == 2
+
+
+def test_a_clip_shorter_than_one_segment_is_one_chunk_of_its_length():
+    video = video_from_segments([300.0, 900.0], [_rung_segments([0.7], 300.0), _rung_segments([0.7], 900.0)],
+                                segment_s=2.0)
+    assert video.n_chunks == 1 and video.chunk_s == pytest.approx(0.7) and video.meta["tail"] == "none"
+
+
+def test_video_from_segments_refuses_uneven_rungs():
+    with pytest.raises(ParameterError, match="same segments"):
+        video_from_segments([1.0, 2.0], [_rung_segments([1.0, 1.0], 1.0), _rung_segments([1.0], 2.0)], segment_s=1.0)
+    with pytest.raises(ParameterError, match="quality for every rung or none"):
+        video_from_segments([1.0, 2.0], [_rung_segments([1.0], 1.0), ([1.0], [5.0], None)], segment_s=1.0)
+
+
+def _ladder_result(segment_s=1.0, durations=(1.0, 1.0, 0.25)):
+    """A small abrkit ladder result as LadderResult.to_dict writes it (two rungs, one fixed ladder)."""
+    point = {c: 1.0 for c in ("peak_bitrate_kbps", "size_bytes", "payload_bytes", "vmaf_hmean", "vmaf_min",
+                              "vmaf_p1", "vmaf_p5", "psnr_y", "psnr_u", "psnr_v", "ssim", "n_frames",
+                              "duration_s", "elapsed_s")}
+    rungs = [
+        {**point, "rung": 1, "point_id": "aaaa", "width": 160, "height": 90, "crf": 40.0, "bitrate_kbps": 95.5,
+         "vmaf": 40.25, "round": 0, "cached": False, "on_pareto": True, "on_hull": True},
+        {**point, "rung": 2, "point_id": "bbbb", "width": 320, "height": 180, "crf": 30.0, "bitrate_kbps": 610.25,
+         "vmaf": 88.5, "round": 0, "cached": False, "on_pareto": True, "on_hull": True},
+    ]
+    segments = []
+    for pid, rate, vmaf in (("aaaa", 95.5, 40.0), ("bbbb", 610.25, 88.0), ("ffff", 300.0, 70.0)):
+        for k, d in enumerate(durations):
+            segments.append({"point_id": pid, "segment": k, "duration_s": d, "size_bytes": int(rate * d * 125 + k),
+                             "vmaf": vmaf + k if k < len(durations) - 1 else None})
+    return {
+        "format": "abrkit-ladder", "version": 1, "rungs": rungs, "bd_rate": {}, "bd_rate_hull": {}, "bd_vmaf": {},
+        "source": {"path": "clip.mp4", "sha256": "ab" * 32, "fps": "20/1", "width": 320, "height": 180},
+        "settings": {"segment_s": segment_s, "codec": "x264"}, "versions": {}, "n_encodes": {"search": 2},
+        "elapsed_s": 1.0, "notes": [], "hull": [dict(r) for r in rungs],
+        "points": [{k: v for k, v in r.items() if k != "rung"} for r in rungs],
+        "fixed": {}, "segments": segments,
+    }
+
+
+def test_a_ladder_result_is_a_video_equal_to_to_video(tmp_path):
+    from abrkit.encode.ladder import LadderResult
+
+    data = _ladder_result()
+    (tmp_path / "out").mkdir()
+    path = tmp_path / "out" / "result.json"
+    path.write_text(json.dumps(data, indent=1))
+    expected = LadderResult.from_dict(data).to_video()
+    for video in (read_video(path), read_video(tmp_path / "out"), read_video(path, [95.5, 610.25])):
+        assert video.name == expected.name == "per-title" and video.chunk_s == expected.chunk_s == 1.0
+        np.testing.assert_array_equal(video.bitrates_bps, expected.bitrates_bps)
+        np.testing.assert_array_equal(video.sizes_bytes, expected.sizes_bytes)
+        np.testing.assert_array_equal(video.quality, expected.quality)
+        assert video.resolutions == expected.resolutions == ((160, 90), (320, 180))
+        assert video.meta == expected.meta
+    # the 0.25 s tail (whose VMAF is missing) is dropped, so the video is valid
+    assert expected.n_chunks == 2 and expected.meta["tail"] == "dropped"
+    with pytest.raises(ParameterError, match="differs from the ladder"):
+        read_video(path, [100, 600])
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["rungs"][1].update(bitrate_kbps=True), r"rungs\[1\]\.bitrate_kbps=True is invalid"),
+        (lambda d: d["rungs"][0].update(width=1.5), r"rungs\[0\]\.width=1\.5 is invalid: must be a whole number"),
+        (lambda d: d["rungs"][0].update(point_id=7), r"rungs\[0\]\.point_id=7 is invalid"),
+        (lambda d: d.update(rungs=[]), "rungs must be a non-empty list"),
+        (lambda d: d["segments"][3].update(size_bytes="12"), r"segments\[3\]\.size_bytes='12' is invalid"),
+        (lambda d: d["segments"][0].update(segment=-1), r"segments\[0\]\.segment=-1 is invalid"),
+        (lambda d: d.update(segments=d["segments"][3:]), "no per-segment measurements for point aaaa"),
+        (lambda d: d["segments"].pop(4), "segments of point bbbb are not numbered"),
+        (lambda d: d["settings"].update(segment_s=0), "settings.segment_s=0 must be a number of seconds"),
+        (lambda d: d.update(settings=[]), "settings must be an object"),
+        (lambda d: d["segments"][0].update(size_bytes=0), "chunk sizes must be finite and > 0"),
+        (lambda d: d["segments"][2].pop("vmaf"), r"segments\[2\] has no 'vmaf'"),  # found by the fuzz suite
+    ],
+)
+def test_hostile_ladder_results_are_clean_errors(tmp_path, change, message):
+    data = _ladder_result()
+    change(data)
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(data, indent=1))
+    with pytest.raises(VideoFormatError, match=message) as info:
+        read_video(path)
+    assert info.value.path == str(path)
+
+
+def test_a_ladder_result_error_names_the_line(tmp_path):
+    data = _ladder_result()
+    data["rungs"][1]["height"] = None
+    path = tmp_path / "result.json"
+    text = json.dumps(data, indent=1)
+    path.write_text(text)
+    with pytest.raises(VideoFormatError) as info:
+        read_video(path)
+    lines = text.splitlines()
+    # the line of rungs[1]: the second "{" after "rungs": [
+    start = next(i for i, line in enumerate(lines) if line.startswith(' "rungs"'))
+    second = [i for i in range(start, len(lines)) if lines[i].strip() == "{"][1]
+    assert info.value.line == second + 1

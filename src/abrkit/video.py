@@ -34,11 +34,15 @@ from ._textread import lines as _text_lines, load_json as _parse_json, parse_num
 from ._textread import read_text as _read_file_text
 from .errors import ParameterError, VideoFormatError
 
-__all__ = ["Video", "read_video", "load_video"]
+__all__ = ["Video", "read_video", "load_video", "read_ladder_video", "video_from_segments", "TAIL_RULES"]
 
 PathLike = str | os.PathLike[str]
 _JSON_FORMAT = "abrkit-video"
 _JSON_VERSION = 1
+#: ``format`` of a ladder result (:meth:`abrkit.encode.ladder.LadderResult.to_json`), also a video.
+_LADDER_FORMAT = "abrkit-ladder"
+#: What :func:`video_from_segments` does with a short last segment: ``drop`` (default) or ``keep``.
+TAIL_RULES = ("drop", "keep")
 
 
 @dataclass(frozen=True, eq=False)
@@ -292,6 +296,104 @@ def _ladder_bps(bitrates_kbps: Sequence[float]) -> np.ndarray:
     return ladder
 
 
+# -- measured segments -> Video ------------------------------------------------------------------
+
+
+def video_from_segments(
+    bitrates_kbps: Sequence[float],
+    segments: Sequence[tuple[Sequence[float], Sequence[float], Sequence[float] | None]],
+    *,
+    segment_s: float,
+    frame_s: float | None = None,
+    resolutions: Sequence[tuple[int, int]] | None = None,
+    tail: str = "drop",
+    name: str = "",
+    meta: dict[str, Any] | None = None,
+) -> Video:
+    """A :class:`Video` from measured encodes: one (durations, sizes, quality) per rung.
+
+    The encoding side's way to hand the simulator a video (:meth:`LadderResult.to_video
+    <abrkit.encode.ladder.LadderResult.to_video>`, abrkit ladder results read by
+    :func:`read_video`); it decides what becomes of the last segment.
+
+    Parameters
+    ----------
+    bitrates_kbps : sequence of float
+        Nominal bitrate of each rung (kbit/s), strictly increasing.
+    segments : sequence of (durations_s, sizes_bytes, quality)
+        Per rung, in segment order: each segment's duration (s), size (bytes) and quality
+        (None for none; NaN where unknown). Every rung has the same number of segments.
+    segment_s : float
+        The segment duration the encodes were cut at; the video's ``chunk_s``.
+    frame_s : float, optional
+        One frame's duration: a last segment shorter than ``segment_s`` by more than one and a
+        half frames is a partial *tail*; shorter by less is frame rounding (29.97 fps). Without
+        it, 1 % of ``segment_s`` is the tolerance.
+    tail : {"drop", "keep"}
+        The simulator plays every chunk for ``chunk_s``. ``"drop"`` (default) leaves a partial
+        tail out, so each simulated chunk holds exactly the ``chunk_s`` of content its size and
+        quality describe, at the cost of the last fraction of a segment (a 4.1 s clip in 2 s
+        segments streams 4 s). ``"keep"`` keeps it as a full chunk: no byte is lost, but the
+        simulator credits the tail with ``chunk_s`` of playback (a 0.1 s tail counts as 2 s of
+        video downloaded at a twentieth of its real rate). A clip shorter than one segment is
+        one chunk lasting the clip's duration either way.
+    resolutions, name, meta :
+        As in :class:`Video`; ``meta`` gains ``tail`` (``dropped``, ``kept`` or ``none``) and
+        ``last_segment_s``.
+
+    Raises
+    ------
+    ParameterError
+        Rungs with different numbers of segments, a bad ``tail``, or values :class:`Video`
+        refuses (non-increasing bitrates, sizes <= 0, non-finite quality).
+    """
+    if tail not in TAIL_RULES:
+        raise ParameterError("tail", tail, f"must be one of {', '.join(map(repr, TAIL_RULES))}")
+    segment_s = number("segment_s", segment_s, gt=0)
+    rungs = list(segments)
+    if not rungs:
+        raise ParameterError("segments", [], "at least one rung is needed")
+    durations = _float_array("segments[0] durations_s", rungs[0][0])
+    n = durations.size
+    sizes, quality = [], []
+    for r, (dur, size, q) in enumerate(rungs):
+        size_arr = _float_array(f"segments[{r}] sizes_bytes", size)
+        if np.asarray(dur).size != n or size_arr.size != n or (q is not None and np.asarray(q).size != n):
+            raise ParameterError(
+                f"segments[{r}]", f"{size_arr.size} segments", f"every rung must have the same segments (rung 0 has {n})",
+            )
+        sizes.append(size_arr)
+        quality.append(None if q is None else _float_array(f"segments[{r}] quality", q))
+    if n == 0:
+        raise ParameterError("segments", "no segments", "every rung needs at least one segment")
+    has_quality = [q is not None for q in quality]
+    if any(has_quality) and not all(has_quality):
+        raise ParameterError("segments", "quality on some rungs only", "give quality for every rung or none")
+    tolerance = 1.5 * float(frame_s) if frame_s is not None and frame_s > 0 else 0.01 * segment_s
+    last_s = float(durations[-1])
+    chunk_s = segment_s
+    state = "none"
+    keep = n
+    if n == 1 and last_s < segment_s - tolerance:
+        chunk_s, state = last_s, "none"  # the whole clip is one short segment: it lasts what it lasts
+    elif n > 1 and last_s < segment_s - tolerance:
+        if tail == "drop":
+            keep, state = n - 1, "dropped"
+        else:
+            state = "kept"
+    info = dict(meta or {})
+    info.update(tail=state, last_segment_s=last_s)
+    return Video(
+        bitrates_bps=_ladder_bps(bitrates_kbps),
+        chunk_s=chunk_s,
+        sizes_bytes=np.column_stack([x[:keep] for x in sizes]),
+        quality=np.column_stack([q[:keep] for q in quality]) if all(has_quality) else None,  # type: ignore[index]
+        resolutions=None if resolutions is None else tuple(resolutions),
+        name=name,
+        meta=info,
+    )
+
+
 # -- readers -----------------------------------------------------------------------------------
 # Limits every video reader enforces (bounds far above any real video; see the module docstring).
 
@@ -532,27 +634,158 @@ def read_abrkit_video(path: PathLike) -> Video:
     return _check_video_limits(p, video, text, "sizes_bytes")
 
 
+def _ladder_records(path: Path, text: str, data: dict, key: str, fields: dict[str, str]) -> list[dict[str, Any]]:
+    """The list of objects under ``key``, each with ``fields`` (name -> ``number``, ``whole``,
+    ``text`` or ``number?``: a number or null) checked; errors name the item and its line."""
+    items = data.get(key)
+    if not isinstance(items, list) or not items:
+        raise VideoFormatError(path, f"{key} must be a non-empty list of objects", line=_json_key_line(text, key))
+    for i, item in enumerate(items):
+        problem = None
+        if not isinstance(item, dict):
+            problem = f"{key}[{i}]={_short(item)} must be an object"
+        else:
+            for name, kind in fields.items():
+                if name not in item:
+                    problem = f"{key}[{i}] has no {name!r}"
+                    break
+                value = item[name]
+                if kind == "text":
+                    ok = isinstance(value, str) and 0 < len(value) <= 64
+                elif kind == "whole":
+                    ok = _whole(value) is not None and isinstance(value, int) and 1 <= value <= MAX_RESOLUTION_PX
+                elif kind == "index":
+                    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10_000_000
+                elif kind == "number?":
+                    ok = value is None or _json_float(value) is not None
+                else:
+                    ok = _json_float(value) is not None
+                if not ok:
+                    problem = f"{key}[{i}].{name}={_short(value)} is invalid: must be " + {
+                        "text": "a point id (a string)", "whole": f"a whole number of pixels in [1, {MAX_RESOLUTION_PX}]",
+                        "index": "a segment number >= 0", "number?": "a finite number or null",
+                    }.get(kind, "a finite number")
+                    break
+        if problem is not None:
+            raise VideoFormatError(path, problem, line=_json_item_line(text, key, i))
+    return items
+
+
+def _read_ladder_result(path: Path, data: Any, text: str) -> Video:
+    """The per-title rungs of an ``abrkit ladder`` result (``result.json``) as a Video.
+
+    The same Video as :meth:`LadderResult.to_video() <abrkit.encode.ladder.LadderResult.to_video>`
+    on the result read back: both go through :func:`video_from_segments`.
+    """
+    if not isinstance(data, dict) or data.get("format") != _LADDER_FORMAT:
+        raise VideoFormatError(path, f"not an abrkit ladder result (expected \"format\": \"{_LADDER_FORMAT}\")")
+    settings, source = data.get("settings"), data.get("source")
+    for key, value in (("settings", settings), ("source", source)):
+        if not isinstance(value, dict):
+            raise VideoFormatError(path, f"{key} must be an object", line=_json_key_line(text, key))
+    segment_s = _json_float(settings.get("segment_s"))  # type: ignore[union-attr]
+    if segment_s is None or not MIN_CHUNK_S <= segment_s <= MAX_CHUNK_S:
+        raise VideoFormatError(
+            path, f"settings.segment_s={_short(settings.get('segment_s'))} must be a number of seconds in "  # type: ignore[union-attr]
+            f"[{MIN_CHUNK_S:g}, {MAX_CHUNK_S:g}]", line=_json_key_line(text, "segment_s"),
+        )
+    rungs = _ladder_records(path, text, data, "rungs", {
+        "bitrate_kbps": "number", "width": "whole", "height": "whole", "point_id": "text",
+    })
+    segments = _ladder_records(path, text, data, "segments", {
+        "point_id": "text", "segment": "index", "duration_s": "number", "size_bytes": "number", "vmaf": "number?",
+    })
+    by_point: dict[str, list[dict[str, Any]]] = {}
+    for item in segments:
+        by_point.setdefault(item["point_id"], []).append(item)
+    order = sorted(range(len(rungs)), key=lambda i: float(rungs[i]["bitrate_kbps"]))  # stable, as to_video
+    chosen, seen = [], set()
+    for i in order:
+        rate = float(rungs[i]["bitrate_kbps"])
+        if rate not in seen:  # rungs with the same measured bitrate: the first is kept
+            seen.add(rate)
+            chosen.append(rungs[i])
+    per_rung = []
+    for rung in chosen:
+        rows = sorted(by_point.get(rung["point_id"], []), key=lambda item: item["segment"])
+        if not rows:
+            raise VideoFormatError(path, f"no per-segment measurements for point {rung['point_id']} in this result",
+                                   line=_json_key_line(text, "segments"))
+        if [item["segment"] for item in rows] != list(range(len(rows))):
+            raise VideoFormatError(path, f"the segments of point {rung['point_id']} are not numbered 0, 1, 2, ...",
+                                   line=_json_key_line(text, "segments"))
+        if per_rung and len(rows) != len(per_rung[0][0]):
+            raise VideoFormatError(path, f"point {rung['point_id']} has {len(rows)} segments, another rung "
+                                   f"{len(per_rung[0][0])}", line=_json_key_line(text, "segments"))
+        per_rung.append((
+            [float(item["duration_s"]) for item in rows],
+            [float(item["size_bytes"]) for item in rows],
+            [math.nan if item["vmaf"] is None else float(item["vmaf"]) for item in rows],
+        ))
+    frame_s = None
+    fps = source.get("fps")  # type: ignore[union-attr]
+    if isinstance(fps, str) and re.fullmatch(r"[0-9]{1,9}/[0-9]{1,9}", fps):
+        num, den = (int(x) for x in fps.split("/"))
+        frame_s = den / num if num > 0 and den > 0 else None
+    sha = source.get("sha256")  # type: ignore[union-attr]
+    video = _wrap(path, lambda: video_from_segments(
+        [float(rung["bitrate_kbps"]) for rung in chosen], per_rung, segment_s=segment_s, frame_s=frame_s,
+        resolutions=[(rung["width"], rung["height"]) for rung in chosen], name="per-title",
+        meta={"source_sha256": sha if isinstance(sha, str) else None, "ladder": "per-title"},
+    ))
+    return _check_video_limits(path, video)
+
+
+def read_ladder_video(path: PathLike) -> Video:
+    """The per-title ladder of an ``abrkit ladder`` run: its ``result.json``, or the directory
+    holding it (``--out DIR``), as the :class:`Video` that ``LadderResult.to_video()`` gives."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "result.json"
+    data, text = _load_json(p)
+    return _read_ladder_result(p, data, text)
+
+
+def _is_ladder_dir(p: Path) -> bool:
+    """A directory written by ``abrkit ladder --out`` (a ``result.json``, no ``video_size_N`` files)."""
+    return (p / "result.json").is_file() and not any(p.glob("video_size_*"))
+
+
 def read_video(path: PathLike, bitrates_kbps: Sequence[float] | None = None, chunk_s: float | None = None) -> Video:
     """Read a video, recognising the format.
 
     * a directory of ``video_size_N`` files (Pensieve; needs ``bitrates_kbps``; ``chunk_s``
       defaults to 4 s);
-    * a JSON file: abrkit's own video JSON, or Sabre's movie JSON.
+    * a JSON file: abrkit's own video JSON, or Sabre's movie JSON;
+    * an ``abrkit ladder`` result: its ``result.json`` or the ``--out`` directory holding it
+      (the per-title rungs, the Video :meth:`LadderResult.to_video()
+      <abrkit.encode.ladder.LadderResult.to_video>` gives: measured segment payloads and VMAF;
+      a short last segment left out). The renditions' ``video.json`` that ``--renditions``
+      writes next to it is a plain abrkit video JSON, read by its own name.
     """
     p = Path(path)
     if p.is_dir():
-        if bitrates_kbps is None:
+        if _is_ladder_dir(p):
+            video = read_ladder_video(p)
+        elif bitrates_kbps is None:
             raise ParameterError("bitrates_kbps", None, f"{p} is a Pensieve chunk-size directory, which holds no ladder: give the ladder in kbps")
-        return read_pensieve_video(p, bitrates_kbps, 4.0 if chunk_s is None else chunk_s)
-    if not p.exists():
+        else:
+            return read_pensieve_video(p, bitrates_kbps, 4.0 if chunk_s is None else chunk_s)
+    elif not p.exists():
         raise VideoFormatError(p, "no such file or directory")
-    data, _ = _load_json(p)
-    if isinstance(data, dict) and data.get("format") == _JSON_FORMAT:
-        video = read_abrkit_video(p)
-    elif isinstance(data, dict) and "segment_sizes_bits" in data:
-        video = read_sabre_video(p)
     else:
-        raise VideoFormatError(p, "unknown video format: expected abrkit video JSON, Sabre movie JSON, or a directory of video_size_N files")
+        data, text = _load_json(p)
+        if isinstance(data, dict) and data.get("format") == _JSON_FORMAT:
+            video = read_abrkit_video(p)
+        elif isinstance(data, dict) and data.get("format") == _LADDER_FORMAT:
+            video = _read_ladder_result(p, data, text)
+        elif isinstance(data, dict) and "segment_sizes_bits" in data:
+            video = read_sabre_video(p)
+        else:
+            raise VideoFormatError(
+                p, "unknown video format: expected abrkit video JSON, Sabre movie JSON, an abrkit ladder result "
+                "(result.json), or a directory of video_size_N files",
+            )
     given = None if bitrates_kbps is None else np.asarray(bitrates_kbps, dtype=float)
     if given is not None and (given.shape != video.bitrates_kbps.shape or not np.allclose(video.bitrates_kbps, given)):
         raise ParameterError("bitrates_kbps", list(bitrates_kbps), f"differs from the ladder stored in {p}: {video.bitrates_kbps.tolist()}")

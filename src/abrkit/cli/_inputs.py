@@ -67,9 +67,11 @@ def add_video_ladder_args(group: argparse._ArgumentGroup, bitrates_help: str) ->
 
 
 def load_video(args: argparse.Namespace) -> Video:
-    """The video of ``args.video``: a JSON file, or a Pensieve directory with ``--bitrates-kbps``."""
+    """The video of ``args.video``: a JSON file (abrkit video, Sabre movie, ``abrkit ladder``'s
+    ``result.json``), an ``abrkit ladder --out`` directory, or a Pensieve directory with
+    ``--bitrates-kbps``."""
     path = Path(args.video)
-    if path.is_dir():
+    if path.is_dir() and not (path / "result.json").is_file():
         if args.bitrates_kbps is None:
             raise CLIError(
                 f"--video {args.video} is a Pensieve chunk-size directory (video_size_N files), which holds no "

@@ -10,10 +10,21 @@ Writes into ``--out DIR``: ``result.json`` (:meth:`LadderResult.to_json`), ``poi
 (:func:`abrkit.encode.package.encode_renditions`, capped CRF at each rung's CRF, over the whole
 source even when ``--max-duration-s`` shortened the search), ``renditions.csv``, HLS
 (``hls/master.m3u8``), DASH (``dash/manifest.mpd``) and ``video.json``, the
-:class:`~abrkit.Video` of the packaged segments for ``abrkit simulate``. Prints a summary (the rungs and the BD-rate against each
-fixed ladder) as a table or JSON. Measured points are cached in ``DIR/.abrkit-cache`` unless
-``--cache-dir`` says otherwise, so running the same command again resumes an interrupted job
-and re-does no encode of a finished one.
+:class:`~abrkit.Video` of the packaged segments for ``abrkit simulate``. Prints a summary (the
+rungs and the BD-rate against each fixed ladder) as a table or JSON. Measured points are cached
+in ``DIR/.abrkit-cache`` unless ``--cache-dir`` says otherwise, so running the same command again
+resumes an interrupted job and re-does no encode of a finished one.
+
+Three bitrates describe each rung, and the summary says which is which:
+
+* the **search** rate (``rungs`` of ``result.json``, ``rungs.csv``, the first table): video payload
+  of the CRF encode the search measured, over the scored part of the source. ``--video DIR`` (or
+  ``DIR/result.json``) of ``abrkit simulate`` streams these encodes;
+* the **rendition** rate (``measured_kbps`` of ``renditions.csv``): video payload of the final
+  capped-CRF encode of the whole source;
+* the **packaged** rate (``packaged_kbps``, the ladder of ``video.json``): the HLS segment files
+  as a player downloads them, MPEG-TS container included, which adds 10-40 % at the lowest rates
+  (TS packet headers, PES headers and padding per frame: roughly 20-30 kbit/s at 20-30 fps).
 """
 
 from __future__ import annotations
@@ -157,22 +168,31 @@ def cmd_ladder(args: argparse.Namespace) -> int:
     written = [result.to_json(out / "result.json"), *result.to_csv(out)]
     if args.plot:
         written.append(_plot(result, out / "rate-quality.png"))
+    renditions = None
     if args.renditions:
-        written.extend(_renditions(result, args, out, quality))
+        files, renditions = _renditions(result, args, out, quality)
+        written.extend(files)
     if args.format == "json":
         summary = result.to_dict()
         for bulky in ("points", "segments", "hull"):
             summary.pop(bulky, None)
+        if renditions is not None:
+            summary["renditions"] = [
+                {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+                for row in renditions.drop(columns=["path"]).to_dict(orient="records")
+            ]
         summary["files"] = [str(p) for p in written]
         sys.stdout.write(json.dumps(summary, indent=1) + "\n")
     else:
-        sys.stdout.write(format_summary(result) + "\n")
+        sys.stdout.write(format_summary(result, renditions) + "\n")
         print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
     return 0
 
 
-def format_summary(result: Any) -> str:
-    """The rungs and the BD-rates of a :class:`~abrkit.encode.ladder.LadderResult` as text."""
+def format_summary(result: Any, renditions: Any = None) -> str:
+    """The rungs and the BD-rates of a :class:`~abrkit.encode.ladder.LadderResult` as text;
+    with ``renditions`` (the table :func:`_renditions` returns), the final renditions too, each
+    bitrate labelled with what it measures."""
     s, n = result.settings, result.n_encodes
     lines = [
         f"per-title ladder of {Path(result.source['path']).name} "
@@ -181,14 +201,31 @@ def format_summary(result: Any) -> str:
         f"points: {n['search']} searched + {n['fixed']} fixed-ladder rungs; encodes: {n['performed']} run now, "
         f"{n['cached']} from the cache; {result.elapsed_s:.1f} s",
         "",
+        "rungs: the search's CRF encodes; search kbps = video payload over the scored duration (result.json, "
+        "rungs.csv; `abrkit simulate --video OUT` streams these)",
     ]
-    header = ("rung", "resolution", "crf", "kbps", "peak kbps", "vmaf", "vmaf p5")
+    header = ("rung", "resolution", "crf", "search kbps", "peak kbps", "vmaf", "vmaf p5")
     rows = [
         (str(int(r.rung)), f"{int(r.width)}x{int(r.height)}", f"{r.crf:g}", f"{r.bitrate_kbps:.0f}",
          f"{r.peak_bitrate_kbps:.0f}", f"{r.vmaf:.2f}", f"{r.vmaf_p5:.2f}")
         for r in result.rungs.itertuples()
     ]
     lines += _table(header, rows)
+    if renditions is not None and len(renditions):
+        lines += [
+            "",
+            "renditions: capped-CRF encodes of the whole source (renditions.csv); rendition kbps = their video "
+            "payload, packaged kbps = the HLS segment files a player downloads, MPEG-TS container included "
+            "(the ladder of video.json)",
+        ]
+        header = ("rung", "resolution", "crf", "search kbps", "rendition kbps", "packaged kbps", "peak kbps", "vmaf")
+        rows = [
+            (str(int(r.rung)), f"{int(r.width)}x{int(r.height)}", f"{r.crf:g}", f"{r.target_kbps:.0f}",
+             f"{r.measured_kbps:.0f}", f"{r.packaged_kbps:.0f}", f"{r.peak_kbps:.0f}",
+             "-" if r.vmaf != r.vmaf else f"{r.vmaf:.2f}")
+            for r in renditions.itertuples()
+        ]
+        lines += _table(header, rows)
     if result.bd_rate:
         lines += ["", "BD-rate of the per-title rungs against each fixed ladder (VMAF, PCHIP; negative = fewer bits):"]
         header = ("fixed ladder", "rungs", "BD-rate", "BD-rate (hull)", "BD-VMAF")
@@ -225,8 +262,13 @@ def _plot(result: Any, path: Path) -> Path:
     return path
 
 
-def _renditions(result: Any, args: argparse.Namespace, out: Path, quality: Any) -> list[Path]:
-    """Encode the rungs as final renditions (capped CRF) and package them as HLS and DASH."""
+def _renditions(result: Any, args: argparse.Namespace, out: Path, quality: Any) -> tuple[list[Path], Any]:
+    """Encode the rungs as final renditions (capped CRF) and package them as HLS and DASH.
+
+    Returns the files written and the renditions table (``renditions.csv``: one row per rung
+    with ``rung``, ``target_kbps`` (the search rate), ``measured_kbps`` (the rendition's payload),
+    ``packaged_kbps`` (the HLS segment files, ``video.json``'s ladder), ...).
+    """
     from ..encode.ffmpeg import find_ffmpeg
     from ..encode.package import encode_renditions, renditions_table, video_from_renditions, write_dash, write_hls
 
@@ -237,10 +279,14 @@ def _renditions(result: Any, args: argparse.Namespace, out: Path, quality: Any) 
         preset=s["preset"], quality=quality, pix_fmt=s["pix_fmt"], scaler=s["scaler"], threads=s["threads"],
         ffmpeg=ff, workers=s["workers"],
     )
-    table = out / "renditions.csv"
-    renditions_table(renditions).to_csv(table, index=False, float_format="%.6g", lineterminator="\n")
     hls = write_hls(renditions, out / "hls", ffmpeg=ff)
     dash = write_dash(renditions, out / "dash", ffmpeg=ff)
-    video = out / "video.json"
-    video_from_renditions(renditions, name=Path(result.source["path"]).stem, package=hls).to_json(video)
-    return [table, hls, dash, video]
+    video = video_from_renditions(renditions, name=Path(result.source["path"]).stem, package=hls)
+    video_path = out / "video.json"
+    video.to_json(video_path)
+    frame = renditions_table(renditions)
+    frame.insert(0, "rung", range(1, len(frame) + 1))
+    frame.insert(frame.columns.get_loc("measured_kbps") + 1, "packaged_kbps", video.bitrates_kbps)
+    table = out / "renditions.csv"
+    frame.to_csv(table, index=False, float_format="%.6g", lineterminator="\n")
+    return [table, hls, dash, video_path], frame

@@ -36,6 +36,7 @@ import time
 import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -55,6 +56,8 @@ from .probe import MediaInfo, probe
 from .quality import QualitySettings, encode_and_score
 from .rungs import RungConstraints, select_rungs, validate_ladder
 from .sampling import FastSearch, fast_search
+
+from ..video import video_from_segments
 
 if TYPE_CHECKING:
     from ..video import Video
@@ -208,8 +211,11 @@ class LadderResult:
         cols = ["rung", "width", "height", "crf", "bitrate_kbps", "peak_bitrate_kbps", "vmaf", "vmaf_p5"]
         return self.rungs[[c for c in cols if c in self.rungs.columns]].copy()
 
-    def to_video(self, ladder: str | None = None, name: str | None = None) -> "Video":
+    def to_video(self, ladder: str | None = None, name: str | None = None, *, tail: str = "drop") -> "Video":
         """A :class:`~abrkit.video.Video` of the measured segments, for the simulator.
+
+        :func:`abrkit.read_video` (and ``abrkit simulate --video``) gives the same Video from the
+        ``result.json`` this result writes, or from the directory holding it.
 
         Parameters
         ----------
@@ -218,18 +224,21 @@ class LadderResult:
             :attr:`fixed`. Rungs with the same measured bitrate are merged (first kept).
         name : str, optional
             The video's name (default: ``per-title`` or the ladder's name).
+        tail : {"drop", "keep"}
+            A last segment shorter than ``settings["segment_s"]`` (a 4.1 s clip in 2 s
+            segments ends with 0.1 s) is left out by default, so every simulated chunk holds
+            the ``chunk_s`` of content its size and quality describe; ``"keep"`` plays it as
+            a full chunk (:func:`~abrkit.video.video_from_segments` says what each costs).
 
         Returns
         -------
         Video
-            Nominal bitrates: each rung's measured mean bitrate (``bitrate_kbps``); chunk size:
-            ``settings["segment_s"]``; per-chunk sizes: the measured segment payloads of each
-            encode; per-chunk quality: the segment's mean VMAF; resolutions per rung. A last
-            segment shorter than ``segment_s`` is kept as it is (the simulator plays every
-            chunk for ``chunk_s``).
+            Nominal bitrates: each rung's measured mean bitrate (``bitrate_kbps``, as in
+            :attr:`rungs` and the printed table); chunk size: ``settings["segment_s"]``;
+            per-chunk sizes: the measured segment payloads of each encode; per-chunk quality:
+            the segment's mean VMAF; resolutions per rung; ``meta``: the source's SHA-256, the
+            ladder, ``tail`` (``dropped``, ``kept`` or ``none``) and ``last_segment_s``.
         """
-        from ..video import Video
-
         if ladder is None:
             table = self.rungs
             label = "per-title"
@@ -243,25 +252,25 @@ class LadderResult:
         table = table.sort_values("bitrate_kbps", kind="stable").drop_duplicates("bitrate_kbps")
         ids = list(table["point_id"])
         seg = self.segments[self.segments["point_id"].isin(ids)]
-        sizes, quality = [], []
-        n_segments = None
+        per_rung = []
         for pid in ids:
             rows = seg[seg["point_id"] == pid].sort_values("segment")
             if rows.empty:
                 raise VideoFormatError(None, f"no per-segment measurements for point {pid} in this result")
-            if n_segments is None:
-                n_segments = len(rows)
-            elif len(rows) != n_segments:
-                raise VideoFormatError(None, f"point {pid} has {len(rows)} segments, another rung {n_segments}")
-            sizes.append(rows["size_bytes"].to_numpy(dtype=np.float64))
-            quality.append(rows["vmaf"].to_numpy(dtype=np.float64))
-        res = tuple((int(w), int(h)) for w, h in zip(table["width"], table["height"]))
-        return Video(
-            bitrates_bps=table["bitrate_kbps"].to_numpy(dtype=np.float64) * 1000.0,
-            chunk_s=float(self.settings["segment_s"]),
-            sizes_bytes=np.column_stack(sizes),
-            quality=np.column_stack(quality),
-            resolutions=res,
+            if per_rung and len(rows) != len(per_rung[0][0]):
+                raise VideoFormatError(None, f"point {pid} has {len(rows)} segments, another rung {len(per_rung[0][0])}")
+            per_rung.append((
+                rows["duration_s"].to_numpy(dtype=np.float64),
+                rows["size_bytes"].to_numpy(dtype=np.float64),
+                rows["vmaf"].to_numpy(dtype=np.float64),
+            ))
+        return video_from_segments(
+            table["bitrate_kbps"].to_numpy(dtype=np.float64),
+            per_rung,
+            segment_s=float(self.settings["segment_s"]),
+            frame_s=_frame_s(self.source.get("fps")),
+            resolutions=tuple((int(w), int(h)) for w, h in zip(table["width"], table["height"])),
+            tail=tail,
             name=name if name is not None else label,
             meta={"source_sha256": self.source.get("sha256"), "ladder": label},
         )
@@ -385,6 +394,15 @@ def _clean(value: Any) -> Any:
         x = float(value)
         return x if math.isfinite(x) else None
     return value
+
+
+def _frame_s(fps: Any) -> float | None:
+    """One frame's duration from a ``"num/den"`` frame rate (None if unreadable)."""
+    try:
+        rate = Fraction(str(fps))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return float(1 / rate) if rate > 0 else None
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

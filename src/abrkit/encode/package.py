@@ -66,12 +66,16 @@ The sizes are the encoded video packets, without container overhead (a few hundr
 segment in fMP4; about 5-15 % more in MPEG-TS at low rates).
 
 The last segment is usually shorter than ``segment_s`` (a 61 s title in 2 s segments ends with a
-1 s segment). The simulator takes every chunk to last ``chunk_s``. With ``tail="keep"``
-(default) the short last segment is kept with its real size: no byte is lost, but the simulator
-credits it with a full ``chunk_s`` of playback, so the session's last chunk is slightly easier
-to download in time than it really is and the video appears up to ``chunk_s`` longer. With
-``tail="drop"`` a short last segment is left out: every simulated chunk then has exactly the
-duration it claims, at the cost of the last fraction of a segment.
+1 s segment). The simulator takes every chunk to last ``chunk_s`` (its kernels assume equal
+segments). With ``tail="drop"`` (default, as :meth:`LadderResult.to_video
+<abrkit.encode.ladder.LadderResult.to_video>` and :func:`abrkit.video.video_from_segments`) a
+short last segment is left out: every simulated chunk then holds exactly the ``chunk_s`` of
+content its size and quality describe, at the cost of the last fraction of a segment. With
+``tail="keep"`` it is kept with its real size: no byte is lost, but the simulator credits it
+with a full ``chunk_s`` of playback, so the session's last chunk is easier to download in time
+than it really is and the video appears up to ``chunk_s`` longer. A last segment short by at
+most one and a half frames is frame rounding (29.97 fps), not a tail. A title shorter than one
+segment is one chunk lasting the title's duration.
 """
 
 from __future__ import annotations
@@ -546,7 +550,7 @@ def video_from_renditions(
     renditions: Sequence[Rendition],
     name: str = "",
     *,
-    tail: str = "keep",
+    tail: str = "drop",
     metric: str = "vmaf",
     package: str | os.PathLike[str] | None = None,
 ) -> Video:
@@ -560,8 +564,8 @@ def video_from_renditions(
     name : str
         The video's name (default: the source file's stem).
     tail : str
-        ``"keep"`` (default) keeps a last segment shorter than ``segment_s``; ``"drop"`` leaves
-        it out (see the module notes for the consequences).
+        ``"drop"`` (default) leaves out a last segment shorter than ``segment_s``; ``"keep"``
+        keeps it as a full chunk (see the module notes for the consequences).
     metric : str
         Per-segment quality column of the quality results used as ``Video.quality``
         (``vmaf`` by default; ``vmaf_neg``, ``psnr_y``, ... when they were scored). Without
@@ -594,6 +598,7 @@ def video_from_renditions(
         sizes = np.column_stack([r.segment_sizes_bytes for r in items]).astype(np.float64)
         rates = np.array([r.measured_kbps for r in items])
         what = "video payload bytes (no container)"
+        rates_what = "each rendition's mean video payload rate (measured_kbps, no container)"
     else:
         files = packaged_segment_sizes(package)
         if len(files) != len(items) or any(f.size != r.n_segments for f, r in zip(files, items)):
@@ -605,6 +610,7 @@ def video_from_renditions(
         sizes = np.column_stack(files).astype(np.float64)
         rates = np.array([f.sum() * 8.0 / r.duration_s / 1000.0 for f, r in zip(files, items)])
         what = f"segment files of {Path(package).name} (container included, initialization segments excluded)"
+        rates_what = f"each variant's mean rate over the segment files of {Path(package).name} (container included)"
     for i in range(1, len(items)):
         if not rates[i] > rates[i - 1]:
             a, b = items[i - 1], items[i]
@@ -621,17 +627,10 @@ def video_from_renditions(
             missing = [i for i, s in enumerate(scored) if not s]
             raise ParameterError("renditions", missing, "have no quality while others do: score all or none")
         quality = np.column_stack([_segment_metric(r, metric) for r in items])
-        bad = ~np.isfinite(quality)
-        if np.any(bad):
-            k, j = (int(x) for x in np.argwhere(bad)[0])
-            raise ParameterError(
-                f"renditions[{j}]", items[j].label,
-                f"segment {k} has no {metric} value (every frame of it was skipped by quality subsampling)",
-            )
     first = items[0]
     durations = first.segment_durations_s
     last_s = float(durations[-1])
-    short_tail = durations.size > 1 and last_s < first.segment_s - 0.5 * first.frame_s
+    short_tail = durations.size > 1 and last_s < first.segment_s - 1.5 * first.frame_s
     # chunk_s: what a full segment really plays (segment_s, or 2.002 s for 2 s at 29.97 fps).
     full = durations[:-1] if short_tail else durations
     chunk_s = float(np.mean(full))
@@ -640,6 +639,12 @@ def video_from_renditions(
         sizes = sizes[:-1]
         quality = None if quality is None else quality[:-1]
         dropped = True
+    if quality is not None and np.any(~np.isfinite(quality)):  # checked after the tail is dropped
+        k, j = (int(x) for x in np.argwhere(~np.isfinite(quality))[0])
+        raise ParameterError(
+            f"renditions[{j}]", items[j].label,
+            f"segment {k} has no {metric} value (every frame of it was skipped by quality subsampling)",
+        )
     source = first.encode.source if first.encode is not None else str(first.path)
     meta = {
         "source": source,
@@ -652,6 +657,8 @@ def video_from_renditions(
         "tail": "dropped" if dropped else ("kept" if short_tail else "none"),
         "quality_metric": metric if quality is not None else None,
         "sizes": what,
+        "bitrates": rates_what,
+        "measured_kbps": [r.measured_kbps for r in items],
     }
     if first.encode is not None:
         meta["ffmpeg_version"] = first.encode.ffmpeg_version
