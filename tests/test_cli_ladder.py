@@ -179,3 +179,21 @@ def test_a_ladder_directory_is_a_video_and_every_bitrate_is_labelled(tmp_path, c
         code = main(["simulate", "--traces", str(SAMPLE_TRACES), "--video", str(given), "--controller", "bb"])
         assert code == 0
         assert f"video per-title: 2 chunks x 1 s, {len(rungs)} rungs" in capsys.readouterr().out
+
+
+def test_summary_prints_missing_values_as_a_dash() -> None:
+    from abrkit.cli.ladder import format_summary
+    from abrkit.encode.ladder import LadderResult
+
+    rung = {"rung": 1, "point_id": "aaaa", "width": 160, "height": 90, "crf": 30.0, "bitrate_kbps": 97.6,
+            "peak_bitrate_kbps": None, "vmaf": 61.234, "vmaf_p5": None}
+    result = LadderResult.from_dict({
+        "format": "abrkit-ladder", "version": 1, "rungs": [rung], "hull": [], "points": [], "fixed": {},
+        "bd_rate": {}, "segments": [], "settings": {"codec": "x264", "preset": "ultrafast", "mode": "fast"},
+        "versions": {}, "n_encodes": {"search": 1, "fixed": 0, "performed": 1, "cached": 0},
+        "source": {"path": "clip.mp4", "width": 160, "height": 90, "scored_duration_s": 2.0},
+    })
+    text = format_summary(result)
+    row = next(line for line in text.splitlines() if line.startswith("1 "))
+    assert row.split() == ["1", "160x90", "30", "98", "-", "61.23", "-"]
+    assert "nan" not in text

@@ -206,8 +206,8 @@ def format_summary(result: Any, renditions: Any = None) -> str:
     ]
     header = ("rung", "resolution", "crf", "search kbps", "peak kbps", "vmaf", "vmaf p5")
     rows = [
-        (str(int(r.rung)), f"{int(r.width)}x{int(r.height)}", f"{r.crf:g}", f"{r.bitrate_kbps:.0f}",
-         f"{r.peak_bitrate_kbps:.0f}", f"{r.vmaf:.2f}", f"{r.vmaf_p5:.2f}")
+        (str(int(r.rung)), f"{int(r.width)}x{int(r.height)}", _cell(r.crf, "g"), _cell(r.bitrate_kbps, ".0f"),
+         _cell(r.peak_bitrate_kbps, ".0f"), _cell(r.vmaf, ".2f"), _cell(r.vmaf_p5, ".2f"))
         for r in result.rungs.itertuples()
     ]
     lines += _table(header, rows)
@@ -220,9 +220,9 @@ def format_summary(result: Any, renditions: Any = None) -> str:
         ]
         header = ("rung", "resolution", "crf", "search kbps", "rendition kbps", "packaged kbps", "peak kbps", "vmaf")
         rows = [
-            (str(int(r.rung)), f"{int(r.width)}x{int(r.height)}", f"{r.crf:g}", f"{r.target_kbps:.0f}",
-             f"{r.measured_kbps:.0f}", f"{r.packaged_kbps:.0f}", f"{r.peak_kbps:.0f}",
-             "-" if r.vmaf != r.vmaf else f"{r.vmaf:.2f}")
+            (str(int(r.rung)), f"{int(r.width)}x{int(r.height)}", _cell(r.crf, "g"), _cell(r.target_kbps, ".0f"),
+             _cell(r.measured_kbps, ".0f"), _cell(r.packaged_kbps, ".0f"), _cell(r.peak_kbps, ".0f"),
+             _cell(r.vmaf, ".2f"))
             for r in renditions.itertuples()
         ]
         lines += _table(header, rows)
@@ -242,6 +242,14 @@ def format_summary(result: Any, renditions: Any = None) -> str:
     for note in result.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
+
+
+def _cell(value: Any, spec: str) -> str:
+    """A number for the summary table; a missing one (None, NaN) as ``-``, as in every table."""
+    if value is None:
+        return "-"
+    x = float(value)
+    return "-" if x != x else format(x, spec)
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
