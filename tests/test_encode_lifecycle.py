@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -183,3 +184,37 @@ def test_runs_without_the_death_signal_where_it_does_not_exist(ff: FFmpeg, monke
     if LINUX:
         monkeypatch.setattr(ffmpeg_module, "_PRCTL", False)  # looked up again: found on Linux
         assert ffmpeg_module._die_with_parent() is not None
+
+
+def test_a_failed_rendition_stops_the_others(ff: FFmpeg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from abrkit.encode import package
+
+    source = tmp_path / "long.mp4"  # 40 s: the healthy job would encode for seconds
+    ff.run(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=40", "-c:v", "libx264", "-preset",
+            "ultrafast", "-qp", "0", "-y", str(source)])
+    real = package.encode
+    outcome: dict[int, str] = {}
+    started = threading.Event()
+
+    def encode(src, settings, path, **kwargs):  # type: ignore[no-untyped-def]
+        if settings.width == 160:
+            started.wait(30)  # fail once the other job runs
+            time.sleep(0.5)
+            outcome[160] = "failed"
+            raise RuntimeError("the small rung failed")
+        started.set()
+        try:
+            result = real(src, settings, path, **kwargs)
+        except BaseException as err:
+            outcome[320] = type(err).__name__
+            raise
+        outcome[320] = "finished"
+        return result
+
+    monkeypatch.setattr(package, "encode", encode)
+    rungs = [{"bitrate_kbps": 100, "width": 160, "height": 90, "crf": 30},
+             {"bitrate_kbps": 400, "width": 320, "height": 180, "crf": 20}]
+    with pytest.raises(RuntimeError, match="the small rung failed"):
+        package.encode_renditions(source, rungs, out_dir=tmp_path / "out", preset="medium", quality=None,
+                                  ffmpeg=ff, workers=2)
+    assert outcome == {160: "failed", 320: "_Stopped"}  # killed at its next progress report, not run to the end

@@ -425,12 +425,14 @@ def encode_renditions(
     done = [0.0] * len(jobs)
     lock = threading.Lock()
     reported = [-1.0]
+    stop = threading.Event()  # set when one job fails or the caller is interrupted: the others end
 
-    def report(i: int) -> Callable[[float], None] | None:
-        if progress is None:
-            return None
-
+    def report(i: int) -> Callable[[float], None]:
         def update(fraction: float) -> None:
+            if stop.is_set():
+                raise _Stopped()  # from ffmpeg's progress: FFmpeg.run kills the encode
+            if progress is None:
+                return
             with lock:
                 done[i] = max(done[i], min(max(float(fraction), 0.0), 1.0))
                 total = sum(done) / len(done)
@@ -448,22 +450,32 @@ def encode_renditions(
         else:
             enc, qual = encode(source, settings, path, ffmpeg=ff, progress=report(i), source_info=info), None
         result = _rendition(enc, qual, target)
-        callback = report(i)
-        if callback is not None:
-            callback(1.0)
+        if progress is not None:
+            report(i)(1.0)
         return result
 
     if n_workers == 1 or len(jobs) == 1:
         return [run(i) for i in range(len(jobs))]
     with ThreadPoolExecutor(max_workers=min(n_workers, len(jobs)), thread_name_prefix="abrkit-rendition") as pool:
         futures = [pool.submit(run, i) for i in range(len(jobs))]
-        finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        try:
+            finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:  # KeyboardInterrupt while waiting: stop the running encodes too
+            stop.set()
+            for other in futures:
+                other.cancel()
+            raise
         for fut in futures:
             if fut in finished and fut.exception() is not None:
+                stop.set()  # the running encodes stop at their next progress report
                 for other in futures:
                     other.cancel()
                 raise fut.exception()  # type: ignore[misc]
         return [fut.result() for fut in futures]
+
+
+class _Stopped(Exception):
+    """Raised in a rendition's progress callback once another job has failed (never escapes)."""
 
 
 def _played_durations_s(n_frames: int, fps: Fraction, segment_s: float) -> np.ndarray:
