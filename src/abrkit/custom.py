@@ -541,7 +541,7 @@ def play_event_session(
         return total_size, total_time, latency, K.NO_ABANDON
 
     scope = dict(vars(K))
-    scope.update(ask=ask, tell=tell, waited=waited, download=download, begin=lambda *args: None)
+    scope.update(ask=ask, tell=tell, waited=waited, fetch=lambda kind, *args: download(*args), begin=lambda *args: None)
     source = getattr(K.play_event, "py_func", K.play_event)  # the plain function when the JIT is disabled
     loop = pytypes.FunctionType(source.__code__, scope, "play_event_python")
 

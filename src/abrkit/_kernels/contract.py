@@ -238,20 +238,38 @@ def _literal_kind(kind, what):
     return value
 
 
-def specialise(public, impl_for):
+def specialise(public, impl_for, inline_for=None):
     """Compile calls to ``public(kind, ...)`` as ``impl_for(kind)`` for the literal ``kind``.
 
-    ``impl_for`` maps a controller id to a plain function with ``public``'s signature; the
-    call is inlined. ``public`` itself is what Python calls.
+    ``impl_for`` maps a controller id to a plain function with ``public``'s signature.
+    ``inline_for(kind)`` says whether that implementation is inlined at Numba's IR level into
+    the caller (default: always). Inlining a few lines saves a call per chunk (BB runs at half
+    the speed through a call); inlining a large controller costs seconds of compile (Numba
+    types and lowers it again inside each caller) for nothing measurable at run time, so heavy
+    controllers are compiled once, out of line, and called. ``public`` itself is what Python calls.
     """
     name = public.__name__
+    inline_for = inline_for or (lambda kind: True)
 
-    def typer(kind, *args):
-        return impl_for(_literal_kind(kind, name))
+    def typer_for(inlined):
+        def typer(kind, *args):
+            value = _literal_kind(kind, name)
+            return impl_for(value) if inline_for(value) == inlined else None
 
-    functools.update_wrapper(typer, public)  # Numba checks the typer's signature against the impl's
-    overload(public, prefer_literal=True, inline="always")(typer)
+        functools.update_wrapper(typer, public)  # Numba checks the typer's signature against the impl's
+        return typer
+
+    overload(public, prefer_literal=True, inline="always")(typer_for(True))
+    overload(public, prefer_literal=True)(typer_for(False))
+
+
+#: Implementations small enough to inline into the loops (see ``specialise``).
+_LIGHT = {_choose_simple, _start_none, _report_none, _idle_none}
+
+
+def _inline_contract(table):
+    return lambda kind: table[kind] in _LIGHT
 
 
 for _public, _table in ((start, _START), (choose, _CHOOSE), (report, _REPORT), (full_wait, _IDLE)):
-    specialise(_public, _table.__getitem__)
+    specialise(_public, _table.__getitem__, _inline_contract(_table))

@@ -445,15 +445,22 @@ def download(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buf
         return 0.0, 0.0, 0.0, NO_ABANDON
     min_bits = cfg[C_MIN_PROGRESS_BITS]
     min_ms = cfg[C_MIN_PROGRESS_MS]
-    latency = latency_delay(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms)
     if mode == 0 or (min_ms <= 0 and min_bits <= 0):
-        t = latency + download_bits(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size)
-        return size, t, latency, NO_ABANDON
+        return download_whole(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size)
+    latency = latency_delay(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms)
     # Sabre's polling always has min_progress_size > 0, so the latency is paid up front
     return download_polled(
         st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buffer_cap_ms, size, quality, level_ms, mode,
         latency, min_bits, min_ms,
     )
+
+
+@njit
+def download_whole(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size):
+    """A download nobody watches: ``download``'s result for a ``size`` > 0 bit request, no polling."""
+    latency = latency_delay(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms)
+    t = latency + download_bits(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size)
+    return size, t, latency, NO_ABANDON
 
 
 @njit
@@ -691,6 +698,28 @@ def start_contract(kind, cparams, cstate, bitrates_bps, chunk_s):
     start(kind, cparams, cstate, bitrates_bps, chunk_s)
 
 
+def fetch(kind, st, cfg, tr, pq, buf, seg_ms, bitrates, u0, u1, buffer_cap_ms, size, quality, level_ms, mode):
+    """``download`` as the loop needs it: only Sabre's rules may poll (abandon, give up a
+    replacement); a contract controller's player never polls (``C_ABANDON`` is 0), so its
+    loop is compiled without the polling code."""
+    return _fetch_for(kind)(kind, st, cfg, tr, pq, buf, seg_ms, bitrates, u0, u1, buffer_cap_ms, size, quality,
+                            level_ms, mode)
+
+
+def _fetch_polled(kind, st, cfg, tr, pq, buf, seg_ms, bitrates, u0, u1, buffer_cap_ms, size, quality, level_ms, mode):
+    return download(st, cfg, tr, pq, buf, seg_ms, bitrates, u0, u1, buffer_cap_ms, size, quality, level_ms, mode)
+
+
+def _fetch_whole(kind, st, cfg, tr, pq, buf, seg_ms, bitrates, u0, u1, buffer_cap_ms, size, quality, level_ms, mode):
+    if size <= 0:
+        return 0.0, 0.0, 0.0, NO_ABANDON
+    return download_whole(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size)
+
+
+def _fetch_for(kind):
+    return _fetch_polled if kind == CTRL_SABRE else _fetch_whole
+
+
 def _ask_for(kind):
     return _ask_sabre if kind == CTRL_SABRE else _ask_contract
 
@@ -703,10 +732,11 @@ def _waited_for(kind):
     return _waited_sabre if kind == CTRL_SABRE else _waited_contract
 
 
-specialise(begin, _begin_for)
-specialise(ask, _ask_for)
-specialise(tell, _tell_for)
-specialise(waited, _waited_for)
+# Out of line: each wraps a contract call that is itself inlined, and Numba compiles an inlined
+# overload inside another inlined overload twice (measured: seconds of cold compile per run).
+for _public, _impl_for in ((begin, _begin_for), (ask, _ask_for), (tell, _tell_for), (waited, _waited_for)):
+    specialise(_public, _impl_for, inline_for=lambda kind: False)
+specialise(fetch, _fetch_for)
 
 
 # -- the session -------------------------------------------------------------------------------------------------
@@ -808,8 +838,8 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
         quality = min(int(cfg[C_FIXED_QUALITY]), n_q - 1)
     size = sizes_bits[0, quality]
     request_ms = st[S_NET_TIME]
-    got, t, ttfb, to = download(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buffer_ms, size, quality, 0.0,
-                                first_seg)
+    got, t, ttfb, to = fetch(kind, st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buffer_ms, size, quality,
+                             0.0, first_seg)
     dl_ms = t - ttfb
     buf[int(st[S_TAIL])] = quality
     st[S_TAIL] += 1
@@ -869,8 +899,8 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
             wait_ms += delay
 
         request_ms = st[S_NET_TIME]
-        got, t, ttfb, to = download(
-            st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buffer_ms, size, quality,
+        got, t, ttfb, to = fetch(
+            kind, st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buffer_ms, size, quality,
             buffer_level_ms(st, seg_ms), mode,
         )
         deplete_buffer(st, pq, buf, t, seg_ms, bitrates, utilities0, buffer_ms, rampup_q, played)
