@@ -32,7 +32,6 @@ from ._kernels import layout as L
 from ._jit import LiteralEntry
 from ._kernels.estimators import predictor_group
 from ._kernels.event import play_event as _play_event_dispatcher
-from ._kernels.event import run_event_session
 from .controllers import Controller, FixedRung, get_controller
 from .errors import ParameterError
 from .event_controllers import EventController, FixedQuality, sabre_constants, sabre_history
@@ -431,7 +430,12 @@ def _one_session(tr: np.ndarray, video_arrays: tuple[float, np.ndarray, np.ndarr
         log = np.empty((capacity, E.E_COLS))
         played = np.full((n_seg, 2), np.nan)
         if contract is None:
-            n_log, status = run_event_session(tr, seg_ms, bitrates, sizes, cfg, windows, half_lives_ms, metrics, log, played)
+            # Sabre's rules: the loop itself (its wrapper run_event_session would be one more
+            # compiled level, ~1.5 s of a first run)
+            n_log, status = _play_event(
+                tr, seg_ms, bitrates, sizes, cfg, windows, half_lives_ms, metrics, log, played,
+                L.CTRL_SABRE, cfg, L.PRED_NONE, L.PRED_GROUP_COMMON, cfg, np.zeros(1), cfg, bitrates, sizes,
+            )
         else:
             assert si_arrays is not None
             n_log, status = _play_event(
