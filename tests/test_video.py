@@ -36,7 +36,7 @@ def _video(**changes):
         ({"sizes_bytes": np.full((3, 3), 1e5)}, r"sizes_bytes='array of shape \(3, 3\)' is invalid: must have shape \(n_chunks >= 1, n_rungs=2\)"),
         ({"sizes_bytes": np.full(2, 1e5)}, r"sizes_bytes='array of shape \(2,\)' is invalid"),
         ({"sizes_bytes": np.zeros((0, 2))}, r"must have shape \(n_chunks >= 1, n_rungs=2\)"),
-        ({"sizes_bytes": [[1e5, 1e5], [0.0, 1e5]]}, r"sizes_bytes\[1, 0\]=0\.0 is invalid: chunk sizes must be finite and >= 1 byte"),
+        ({"sizes_bytes": [[1e5, 1e5], [0.0, 1e5]]}, r"sizes_bytes\[1, 0\]=0\.0 is invalid: chunk sizes must be finite and > 0"),
         ({"sizes_bytes": [[1e5, -5.0]]}, r"sizes_bytes\[0, 1\]=-5\.0 is invalid"),
         ({"sizes_bytes": [[1e5, float("nan")]]}, r"sizes_bytes\[0, 1\]=nan is invalid"),
         ({"quality": [[1.0, float("nan")]] * 3}, r"quality\[0, 1\]=nan is invalid: must be finite"),
@@ -501,7 +501,7 @@ def test_a_ladder_result_is_a_video_equal_to_to_video(tmp_path):
         (lambda d: d["segments"].pop(4), "segments of point bbbb are not numbered"),
         (lambda d: d["settings"].update(segment_s=0), "settings.segment_s=0 must be a number of seconds"),
         (lambda d: d.update(settings=[]), "settings must be an object"),
-        (lambda d: d["segments"][0].update(size_bytes=0), "chunk sizes must be finite and >= 1 byte"),
+        (lambda d: d["segments"][0].update(size_bytes=0), "chunk sizes must be finite and > 0"),
         (lambda d: d["segments"][2].pop("vmaf"), r"segments\[2\] has no 'vmaf'"),  # found by the fuzz suite
     ],
 )
