@@ -3,8 +3,11 @@
 Picked up by tests/test_simulate.py (``REFERENCES`` and ``KERNEL_INPUTS``), which runs each
 kernel and its twin on the random inputs made here and wants equal results and equal filled
 arrays. The twins favour the obvious over the fast: a stable sort instead of merging sorted
-blocks, and "is any earlier kept candidate at least as good?" asked of every kept one instead
-of the kernel's Pareto staircase. The network steps are reference.py's own.
+blocks, "is any earlier kept candidate at least as good?" asked of every kept one instead of
+the kernel's Pareto staircase (or its Fenwick tree), linear instead of binary searches, one
+whole-session loop instead of the kernel's resumable blocks (``optimum_start``,
+``optimum_steps`` and ``optimum_finish`` are checked through ``optimum_session``, which runs
+them). The network steps are reference.py's own.
 """
 
 from __future__ import annotations
@@ -20,16 +23,21 @@ from abrkit._kernels.optimum import (
     ENVELOPE_MAX_ENTRIES,
     FLAG_LONG,
     FLAG_MERGED,
+    MAX_CANDIDATES,
     OPT_BEST_LONG,
     OPT_BEST_MERGED,
+    OPT_CAPPED,
+    OPT_CAPPED_FROM,
     OPT_CUT,
     OPT_ENVELOPE,
     OPT_LABELS,
     OPT_LATENCY_RELAXED,
     OPT_MAX_FRONT,
     OPT_MERGES,
+    OPT_MIN_CAP,
     OPT_STATS,
     OPT_VALUE,
+    WALK_PERIODS,
 )
 
 
@@ -151,10 +159,78 @@ def bytes_within(period_end_s, period_bw_bps, wrap_s, cum_bytes, ptr, clock_s, d
     return total + carried(j, x1) - g0
 
 
+def walk_spans(period_end_s, wrap_s, walk_periods):
+    """Reference of ``optimum.walk_spans``: add up the next ``walk_periods`` durations, wrapping."""
+    m = len(period_end_s)
+    durations = [period_end_s[j] - (wrap_s if j == 0 else period_end_s[j - 1]) for j in range(m)]
+    return np.array([sum(durations[(j + i) % m] for i in range(walk_periods)) for j in range(m)])
+
+
+def skip_advance(period_end_s, wrap_s, ptr, clock_s, wait_s):
+    """Reference of ``optimum.skip_advance``: the clock after ``wait_s``, whole loops dropped."""
+    m = len(period_end_s)
+    loop_end = period_end_s[m - 1]
+    if wait_s < loop_end - clock_s:
+        x, first = clock_s + wait_s, ptr
+    else:
+        x, first = wrap_s + math.fmod(wait_s - (loop_end - clock_s), loop_end - wrap_s), 0
+    for j in range(first, m):
+        if period_end_s[j] > x:
+            return j, x
+    return 0, wrap_s
+
+
+def skip_transfer(period_end_s, period_bw_bps, wrap_s, cum_bytes, ptr, clock_s, size_bytes, efficiency):
+    """Reference of ``optimum.skip_transfer``: where the payload axis passes the download's end."""
+    m = len(period_end_s)
+    loop_bytes, loop_end = cum_bytes[m - 1], period_end_s[m - 1]
+    start = wrap_s if ptr == 0 else period_end_s[ptr - 1]
+    target = (0.0 if ptr == 0 else cum_bytes[ptr - 1]) + period_bw_bps[ptr] / 8.0 * efficiency * (clock_s - start) + size_bytes
+    loops, first = 0.0, ptr
+    if target >= loop_bytes:
+        rest = target - loop_bytes
+        left = math.fmod(rest, loop_bytes)
+        loops, target, first = 1.0 + float(np.round((rest - left) / loop_bytes)), left, 0
+    j = next((j for j in range(first, m) if cum_bytes[j] > target), m - 1)
+    start_j = wrap_s if j == 0 else period_end_s[j - 1]
+    before_j = 0.0 if j == 0 else cum_bytes[j - 1]
+    rate = period_bw_bps[j] / 8.0 * efficiency
+    x = min(start_j + max(target - before_j, 0.0) / rate, period_end_s[j]) if rate > 0.0 else start_j
+    if loops == 0.0:
+        return x - clock_s, j, x
+    return (loop_end - clock_s) + (loops - 1.0) * (loop_end - wrap_s) + (x - wrap_s), j, x
+
+
+def request_bounded(period_end_s, period_bw_bps, wrap_s, cum_bytes, span_s, ptr, clock_s, size_bytes, efficiency, lat_s, rtt_moves):
+    """Reference of ``optimum.request_bounded``: the session's walks while they stay short
+    (``span_s``), the closed forms past that."""
+    if rtt_moves and lat_s > 0.0:
+        start = wrap_s if ptr == 0 else period_end_s[ptr - 1]
+        if lat_s <= span_s[ptr] - (clock_s - start):
+            ptr, clock_s = reference.advance_clock(period_end_s, wrap_s, ptr, clock_s, lat_s)
+        else:
+            ptr, clock_s = skip_advance(period_end_s, wrap_s, ptr, clock_s, lat_s)
+    start = wrap_s if ptr == 0 else period_end_s[ptr - 1]
+    xfer_s, new_ptr, new_clock_s, done = reference.transfer(
+        period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size_bytes, efficiency, span_s[ptr] - (clock_s - start)
+    )
+    if not done:
+        xfer_s, new_ptr, new_clock_s = skip_transfer(
+            period_end_s, period_bw_bps, wrap_s, cum_bytes, ptr, clock_s, size_bytes, efficiency
+        )
+    return xfer_s, new_ptr, new_clock_s
+
+
+def front_cap(n_rungs, max_front, max_labels, labels_so_far, chunks_left):
+    """Reference of ``optimum.front_cap``: (the fronts' cap, the work bounds' part of it)."""
+    work = min(MAX_CANDIDATES // (n_rungs * n_rungs), max(max_labels - labels_so_far, 0) // (max(chunks_left, 1) * n_rungs))
+    return max(1, min(max_front, work)), max(1, work)
+
+
 def optimum_session(
     period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s,
     sizes_bytes, utility, chunk_s, n_chunks, prof,
-    rebuffer_weight, switch_weight, include_first_chunk, max_front, beam_width, lower_bound,
+    rebuffer_weight, switch_weight, include_first_chunk, max_front, beam_width, lower_bound, max_labels,
     out_rung, out_rebuffer_s, out_buffer_s, out_stats,
 ):
     """Reference of ``optimum.optimum_session``: the same label-setting search, one label a dict."""
@@ -163,8 +239,15 @@ def optimum_session(
     out_rung[:n_chunks] = -1
     out_rebuffer_s[:n_chunks] = math.nan
     out_buffer_s[:n_chunks] = math.nan
-    if not any(bw > 0.0 for bw in period_bw_bps):
+    m = len(period_bw_bps)
+    eff = prof[L.PROF_EFFICIENCY]
+    cum_period, carried = np.empty(m), 0.0
+    for j in range(m):
+        carried += period_bw_bps[j] / 8.0 * eff * (period_end_s[j] - (wrap_s if j == 0 else period_end_s[j - 1]))
+        cum_period[j] = carried
+    if not carried > 0.0:
         return L.STATUS_NO_BANDWIDTH
+    spans = walk_spans(period_end_s, wrap_s, WALK_PERIODS)
     if prof[L.PROF_RTT_S] >= 0.0:
         lat_s = first_lat_s = prof[L.PROF_RTT_S]
     else:
@@ -173,12 +256,14 @@ def optimum_session(
         if max(period_lat_s) > lat_s:
             out_stats[OPT_LATENCY_RELAXED] = 1.0
     rtt_moves = prof[L.PROF_RTT_ADVANCES_CLOCK] != 0.0
-    eff = prof[L.PROF_EFFICIENCY]
     max_dl_s = prof[L.PROF_MAX_DOWNLOAD_S]
     first_rebuffers = prof[L.PROF_FIRST_CHUNK_REBUFFERS] != 0.0
     initial_rung = int(prof[L.PROF_INITIAL_RUNG])
     n_rungs = len(sizes_bytes[0])
     mu, lam = rebuffer_weight, switch_weight
+
+    def request(lab_ptr, lab_clock, size, req_lat_s):
+        return request_bounded(period_end_s, period_bw_bps, wrap_s, cum_period, spans, lab_ptr, lab_clock, size, eff, req_lat_s, rtt_moves)
 
     # The most chunks k+1.. can add after chunk k at rung q (no rebuffering).
     future = [[0.0] * n_rungs for _ in range(max(n_chunks, 1))]
@@ -188,13 +273,7 @@ def optimum_session(
                 utility[k + 1][r] - lam * abs(utility[k + 1][r] - utility[k][q]) + future[k + 1][r] for r in range(n_rungs)
             )
     cut = lower_bound - 1e-9 * (1.0 + abs(lower_bound)) if math.isfinite(lower_bound) else -math.inf
-    m = len(period_bw_bps)
-    rate_max = max(bw / 8.0 * eff for bw in period_bw_bps)
-    cum_period, carried = np.empty(m), 0.0
-    for j in range(m):
-        carried += period_bw_bps[j] / 8.0 * eff * (period_end_s[j] - (wrap_s if j == 0 else period_end_s[j - 1]))
-        cum_period[j] = carried
-    kappa = mu / rate_max
+    kappa = mu / max(bw / 8.0 * eff for bw in period_bw_bps)
     envelope = None
     if math.isfinite(lower_bound) and n_chunks > 1:
         ok, *tables = byte_envelope(sizes_bytes, utility, n_chunks, kappa, ENVELOPE_MAX_ENTRIES)
@@ -202,8 +281,9 @@ def optimum_session(
     out_stats[OPT_ENVELOPE] = 1.0 if envelope is not None else 0.0
 
     labels = [{"t": 0.0, "buf": 0.0, "rew": 0.0, "ptr": 0, "clock": start_s, "prev": -1, "node": -1, "flags": 0}]
-    nodes: list[tuple[int, int, float, float]] = []  # (parent node, rung, rebuffer_s, buffer_s)
-    n_labels = max_seen = n_merges = n_cut = 0
+    nodes: list[tuple[int, int]] = []  # (parent node, rung)
+    n_labels = max_seen = n_merges = n_cut = n_capped = min_cap = 0
+    capped_from = -1
     for k in range(n_chunks):
         rungs = [min(initial_rung, n_rungs - 1)] if (k == 0 and initial_rung >= 0) else range(n_rungs)
         req_lat_s = first_lat_s if k == 0 else lat_s
@@ -213,12 +293,7 @@ def optimum_session(
             u = utility[k][r]
             for i in by_time:
                 lab = labels[i]
-                ptr, clock_s = lab["ptr"], lab["clock"]
-                if rtt_moves and req_lat_s > 0.0:
-                    ptr, clock_s = reference.advance_clock(period_end_s, wrap_s, ptr, clock_s, req_lat_s)
-                xfer_s, ptr, clock_s, _ = reference.transfer(
-                    period_end_s, period_bw_bps, wrap_s, ptr, clock_s, sizes_bytes[k][r], eff, math.inf
-                )
+                xfer_s, ptr, clock_s = request(lab["ptr"], lab["clock"], sizes_bytes[k][r], req_lat_s)
                 delay_s = xfer_s + req_lat_s
                 if k == 0 and not first_rebuffers:
                     rebuf_s, buffer_s = 0.0, chunk_s
@@ -244,7 +319,7 @@ def optimum_session(
                 rew = lab["rew"] + reward
                 cands.append({
                     "t": t_s, "buf": buffer_s, "rew": rew, "score": rew + mu * (t_s + buffer_s), "ptr": ptr,
-                    "clock": clock_s, "rebuf": rebuf_s, "rung": r, "parent": lab["node"],
+                    "clock": clock_s, "rung": r, "parent": lab["node"],
                     "flags": lab["flags"] | (FLAG_LONG if xfer_s > max_dl_s else 0),
                 })
         last = k + 1 >= n_chunks
@@ -259,28 +334,37 @@ def optimum_session(
                 for x in kept
             ):
                 kept.append(cand)
+        # The fronts' cap: max_front, or less to keep the work bounded (front_cap); a beam
+        # keeps its best rewards up to the work bounds' part of the cap.
+        cap, work_cap = front_cap(n_rungs, max_front, max_labels, n_labels, n_chunks - k)
+        width = min(beam_width, work_cap) if beam_width > 0 else 0
         labels = []
         for r in range(n_rungs):
             mine = [x for x in kept if x["rung"] == r]
             max_seen = max(max_seen, len(mine))
-            if 0 < beam_width < len(mine):
-                top = sorted(range(len(mine)), key=lambda g: -mine[g]["rew"])[:beam_width]
+            if 0 < width < len(mine):
+                top = sorted(range(len(mine)), key=lambda g: -mine[g]["rew"])[:width]
                 mine = [mine[g] for g in sorted(top)]
-            n_groups = min(len(mine), max_front)
-            if len(mine) > max_front:
+            n_groups = min(len(mine), cap)
+            if len(mine) > cap:
+                mine = sorted(mine, key=lambda x: x["rew"])  # merge neighbours in reward
                 n_merges += 1
+                if cap < max_front:
+                    n_capped += 1
+                    capped_from = k if capped_from < 0 else capped_from
+                min_cap = cap if min_cap == 0 else min(min_cap, cap)
             for g in range(n_groups):
                 group = mine[(g * len(mine)) // n_groups : ((g + 1) * len(mine)) // n_groups]
-                first = group[0]
+                first = min(group, key=lambda x: x["t"])
                 flags = 0
                 for x in group:
                     flags |= x["flags"]
                 if len(group) > 1:
-                    nodes.append((-1, r, math.nan, math.nan))
+                    nodes.append((-1, r))
                     buf = max(x["t"] + x["buf"] for x in group) - first["t"]
                     flags |= FLAG_MERGED
                 else:
-                    nodes.append((first["parent"], r, first["rebuf"], first["buf"]))
+                    nodes.append((first["parent"], r))
                     buf = first["buf"]
                 labels.append({
                     "t": first["t"], "buf": buf, "rew": max(x["rew"] for x in group), "ptr": first["ptr"],
@@ -288,27 +372,41 @@ def optimum_session(
                 })
         n_labels += len(labels)
         if not labels:
-            out_stats[OPT_VALUE] = -math.inf
-            out_stats[OPT_LABELS] = n_labels
-            out_stats[OPT_CUT] = n_cut
-            return L.STATUS_COMPLETE
+            break
+    out_stats[OPT_LABELS] = n_labels
+    out_stats[OPT_CUT] = n_cut
+    out_stats[OPT_CAPPED] = n_capped
+    out_stats[OPT_MIN_CAP] = min_cap
+    out_stats[OPT_CAPPED_FROM] = capped_from
+    if not labels:  # nothing reaches lower_bound (only if it was not a real sequence's QoE)
+        out_stats[OPT_VALUE] = -math.inf
+        return L.STATUS_COMPLETE
 
     best = labels[0]
     for lab in labels[1:]:
         if lab["rew"] > best["rew"]:
             best = lab
     out_stats[OPT_VALUE] = best["rew"]
-    out_stats[OPT_LABELS] = n_labels
     out_stats[OPT_MAX_FRONT] = max_seen
     out_stats[OPT_MERGES] = n_merges
-    out_stats[OPT_CUT] = n_cut
     out_stats[OPT_BEST_MERGED] = 1.0 if best["flags"] & FLAG_MERGED else 0.0
     out_stats[OPT_BEST_LONG] = 1.0 if best["flags"] & FLAG_LONG else 0.0
     if not best["flags"] & FLAG_MERGED and n_chunks > 0:
         node = best["node"]
         for k in range(n_chunks - 1, -1, -1):
-            parent, out_rung[k], out_rebuffer_s[k], out_buffer_s[k] = nodes[node]
-            node = parent
+            node, out_rung[k] = nodes[node]
+        # Replay the sequence for its rebuffering and buffer.
+        ptr, clock_s, buffer_s = 0, start_s, 0.0
+        for k in range(n_chunks):
+            req_lat_s = first_lat_s if k == 0 else lat_s
+            xfer_s, ptr, clock_s = request(ptr, clock_s, sizes_bytes[k][out_rung[k]], req_lat_s)
+            delay_s = xfer_s + req_lat_s
+            if k == 0 and not first_rebuffers:
+                out_rebuffer_s[k], buffer_s = 0.0, chunk_s
+            else:
+                out_rebuffer_s[k] = max(delay_s - buffer_s, 0.0)
+                buffer_s = max(buffer_s - delay_s, 0.0) + chunk_s
+            out_buffer_s[k] = buffer_s
     return L.STATUS_COMPLETE
 
 
@@ -358,6 +456,8 @@ def _random_network(rng):
 
 def _args_optimum_session(rng):
     ends, bw, lat, start, wrap = _random_network(rng)
+    if rng.random() < 0.1:
+        bw *= 1e-3  # downloads past WALK_PERIODS periods: the closed-form transfers
     n_rungs = int(rng.integers(1, 4))
     n_chunks = int(rng.integers(0, 7))
     ladder = np.cumsum(rng.uniform(2e5, 2e6, n_rungs))
@@ -366,7 +466,7 @@ def _args_optimum_session(rng):
     sizes = np.outer(rng.uniform(0.5, 1.5, max(rows, 1)), ladder * chunk_s / 8.0)
     utility = np.round(rng.uniform(0.0, 5.0, sizes.shape), int(rng.integers(0, 3)))
     prof = np.zeros(L.PROF_SIZE)
-    prof[L.PROF_RTT_S] = rng.choice([-1.0, 0.0, rng.uniform(0.0, 0.1)])
+    prof[L.PROF_RTT_S] = rng.choice([-1.0, 0.0, rng.uniform(0.0, 0.1), rng.uniform(50.0, 500.0)])  # long: skip_advance
     prof[L.PROF_RTT_ADVANCES_CLOCK] = rng.integers(0, 2)
     prof[L.PROF_EFFICIENCY] = rng.uniform(0.5, 1.0)
     prof[L.PROF_BUFFER_CAP_S] = 60.0
@@ -378,11 +478,65 @@ def _args_optimum_session(rng):
     max_front = int(rng.choice([1000, int(rng.integers(1, 5))]))
     beam = int(rng.choice([0, 0, int(rng.integers(1, 4))]))
     lower = float(rng.choice([-np.inf, -np.inf, rng.uniform(-20.0, 15.0)]))
+    max_labels = int(rng.choice([10**9, int(rng.integers(1, 40))]))  # small: fronts capped by the work bound
     return (
         ends, bw, lat, start, wrap, sizes, utility, chunk_s, n_chunks, prof, mu, lam, bool(rng.random() < 0.7),
-        max_front, beam, lower, np.full(rows, -7, dtype=np.int64), np.full(rows, -7.0), np.full(rows, -7.0),
+        max_front, beam, lower, max_labels, np.full(rows, -7, dtype=np.int64), np.full(rows, -7.0), np.full(rows, -7.0),
         np.full(OPT_STATS, -7.0),
     )
+
+
+def _args_pareto_keep_ranked(rng):
+    args = _args_pareto_keep(rng)
+    if rng.random() < 0.3:  # rewards rising while scores fall: the staircase's worst case
+        t, reward, score, rung, slack, order, keep = args
+        reward = np.sort(reward)
+        score = np.sort(score)[::-1].copy()
+        return t, reward, score, rung, slack, order, keep
+    return args
+
+
+def _args_walk_spans(rng):
+    ends, _, _, _, wrap = _random_network(rng)
+    return ends, wrap, int(rng.choice([1, int(rng.integers(1, 20)), 128]))
+
+
+def _network_position(rng, ends, wrap, start):
+    ptr = int(rng.integers(ends.size))
+    lo = max(wrap if ptr == 0 else ends[ptr - 1], start if ptr == 0 else -np.inf)
+    return ptr, float(lo + rng.uniform(0.0, 0.999) * (ends[ptr] - lo))
+
+
+def _args_skip_advance(rng):
+    ends, _, _, start, wrap = _random_network(rng)
+    ptr, clock = _network_position(rng, ends, wrap, start)
+    wait = float(rng.choice([0.0, rng.uniform(0.0, 2.0), rng.uniform(0.0, 100.0), 1e9 * rng.random(), ends[-1] - clock]))
+    return ends, wrap, ptr, clock, wait
+
+
+def _args_skip_transfer(rng):
+    ends, bw, _, start, wrap = _random_network(rng)
+    if not bw.any():
+        bw[0] = 1e6
+    eff = float(rng.uniform(0.5, 1.0))
+    cum = np.cumsum(bw / 8.0 * eff * np.diff(np.concatenate(([wrap], ends))))
+    ptr, clock = _network_position(rng, ends, wrap, start)
+    size = float(rng.choice([0.0, rng.uniform(0.0, 2e5), rng.uniform(0.0, 1e8), cum[-1], 1e12 * rng.random()]))
+    return ends, bw, wrap, cum, ptr, clock, size, eff
+
+
+def _args_request_bounded(rng):
+    ends, bw, wrap, cum, ptr, clock, size, eff = _args_skip_transfer(rng)
+    walk = int(rng.choice([1, 3, 128]))
+    spans = walk_spans(ends, wrap, walk)
+    lat = float(rng.choice([0.0, rng.uniform(0.0, 0.2), rng.uniform(0.0, 1e4)]))
+    return ends, bw, wrap, cum, spans, ptr, clock, size, eff, lat, bool(rng.random() < 0.7)
+
+
+def _args_front_cap(rng):
+    n_rungs = int(rng.choice([1, 2, 6, 10, 1000]))
+    chunks_left = int(rng.integers(1, 500))
+    return n_rungs, int(rng.choice([1, 64, 20000, 10**9])), int(rng.choice([1, 1000, 5_000_000])), int(rng.integers(0, 6_000_000)), chunks_left
 
 
 def _args_hull_segments(rng):
@@ -440,8 +594,14 @@ REFERENCES: dict[str, Callable[..., Any]] = {
     "optimum.byte_envelope": byte_envelope,
     "optimum.envelope_value": envelope_value,
     "optimum.bytes_within": bytes_within,
+    "optimum.walk_spans": walk_spans,
+    "optimum.skip_advance": skip_advance,
+    "optimum.skip_transfer": skip_transfer,
+    "optimum.request_bounded": request_bounded,
+    "optimum.front_cap": front_cap,
     "optimum.time_order": time_order,
     "optimum.pareto_keep": pareto_keep,
+    "optimum.pareto_keep_ranked": pareto_keep,  # the same candidates kept, by other means
     "optimum.optimum_session": optimum_session,
 }
 
@@ -451,7 +611,21 @@ KERNEL_INPUTS: dict[str, tuple[Callable[[np.random.Generator], tuple[Any, ...]],
     "optimum.byte_envelope": (_args_byte_envelope, 300),
     "optimum.envelope_value": (_args_envelope_value, 500),
     "optimum.bytes_within": (_args_bytes_within, 500),
+    "optimum.walk_spans": (_args_walk_spans, 300),
+    "optimum.skip_advance": (_args_skip_advance, 500),
+    "optimum.skip_transfer": (_args_skip_transfer, 500),
+    "optimum.request_bounded": (_args_request_bounded, 500),
+    "optimum.front_cap": (_args_front_cap, 300),
     "optimum.time_order": (_args_time_order, 300),
     "optimum.pareto_keep": (_args_pareto_keep, 300),
-    "optimum.optimum_session": (_args_optimum_session, 400),
+    "optimum.pareto_keep_ranked": (_args_pareto_keep_ranked, 300),
+    "optimum.optimum_session": (_args_optimum_session, 500),
+}
+
+#: The resumable search's steps, checked through optimum_session (which runs them in turn);
+#: tests/test_optimum_bounds.py also checks that any split into blocks gives the same result.
+COVERED_BY: dict[str, str] = {
+    "optimum.optimum_start": "optimum.optimum_session",
+    "optimum.optimum_steps": "optimum.optimum_session",
+    "optimum.optimum_finish": "optimum.optimum_session",
 }

@@ -19,10 +19,13 @@ from abrkit import FixedRung, ParameterError, Profile, QoE, Trace, Video, get_co
 from abrkit.controllers import CONTROLLERS
 from abrkit.event_controllers import EVENT_CONTROLLERS
 from abrkit._kernels import optimum as K
-from abrkit.optimum import DEFAULT_MAX_FRONT, OptimumResult, _prepare, offline_optimum, offline_optimum_many
+from abrkit.optimum import (
+    DEFAULT_MAX_FRONT, DEFAULT_MAX_LABELS, OptimumResult, _prepare, offline_optimum, offline_optimum_many,
+)
 
-#: A cap no session reaches: the model the optimum solves exactly.
-NO_CAP_S = 1e9
+#: A cap no session here reaches (a day of buffer; their videos last minutes at most): the model
+#: the optimum solves exactly.
+NO_CAP_S = 86_400.0
 
 
 def uncapped(profile: str | Profile) -> Profile:
@@ -342,7 +345,8 @@ def test_the_byte_bound_cuts_labels_without_changing_the_value():
     n = p.n_chunks
     stats = np.empty(K.OPT_STATS)
     args = (*p.profile.kernel_trace(trace), p.sizes_bytes, p.utility, video.chunk_s, n, p.prof_vec, 4.3, 1.0, True,
-            DEFAULT_MAX_FRONT, 0, with_bound.lower_bound, np.empty(n, np.int64), np.empty(n), np.empty(n), stats)
+            DEFAULT_MAX_FRONT, 0, with_bound.lower_bound, DEFAULT_MAX_LABELS, np.empty(n, np.int64), np.empty(n),
+            np.empty(n), stats)
     original = reference_optimum.ENVELOPE_MAX_ENTRIES
     reference_optimum.ENVELOPE_MAX_ENTRIES = 0
     try:
