@@ -100,12 +100,10 @@ class Video:
                 "sizes_bytes", f"array of shape {sizes.shape}",
                 f"must have shape (n_chunks >= 1, n_rungs={ladder.size})",
             )
-        # a chunk holds at least one byte: below that a download takes no time and every
-        # throughput sample divides by zero
-        bad = ~np.isfinite(sizes) | (sizes < 1.0)
+        bad = ~np.isfinite(sizes) | (sizes <= 0)
         if np.any(bad):
             k, r = (int(x) for x in np.argwhere(bad)[0])
-            raise ParameterError(f"sizes_bytes[{k}, {r}]", float(sizes[k, r]), "chunk sizes must be finite and >= 1 byte")
+            raise ParameterError(f"sizes_bytes[{k}, {r}]", float(sizes[k, r]), "chunk sizes must be finite and > 0")
         quality = None
         if self.quality is not None:
             quality = _float_array("quality", self.quality)
