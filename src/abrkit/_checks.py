@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from typing import Any
 
 from .errors import ParameterError
 
@@ -43,3 +44,20 @@ def worker_count(n_workers: int | None) -> int:
     if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
         raise ParameterError("n_workers", n_workers, "must be an integer >= 1 or None")
     return n_workers
+
+
+def playable_sizes(name: str, sizes_bytes: Any) -> None:
+    """Chunks a simulator can download: at least one byte each (the file readers' own bound).
+
+    Below a byte a download takes no measurable time and every throughput sample divides by
+    zero; a ``Video`` built by hand may hold such sizes, so the simulators check before running.
+    """
+    import numpy as np
+
+    small = np.asarray(sizes_bytes) < 1.0
+    if np.any(small):
+        k, r = (int(x) for x in np.argwhere(small)[0])
+        raise ParameterError(
+            f"video {name!r} sizes_bytes[{k}, {r}]", float(np.asarray(sizes_bytes)[k, r]),
+            "a simulated chunk holds at least 1 byte",
+        )

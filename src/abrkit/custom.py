@@ -516,6 +516,7 @@ def play_event_session(
         min_bits, min_ms = cfg[E.C_MIN_PROGRESS_BITS], cfg[E.C_MIN_PROGRESS_MS]
         total_time, total_size = latency, 0.0
         time_to_progress, size_to_progress = min_ms - total_time, min_bits
+        max_ms = cfg[E.C_MAX_DOWNLOAD_MS] if cfg[E.C_MAX_DOWNLOAD_MS] > 0 else np.inf
         segment = current[0]
         while total_size < size:
             bits, t = K.minimal_download(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size - total_size,
@@ -525,6 +526,8 @@ def play_event_session(
             time_to_progress, size_to_progress = min_ms, min_bits
             if total_size >= size:
                 break
+            if total_time >= max_ms:  # as the kernel's polling loop: checked at each poll
+                return total_size, total_time, latency, E.DOWNLOAD_TIMED_OUT
             progress = Download(
                 segment=segment, rung=int(quality), size_bytes=size / 8, downloaded_bytes=total_size / 8,
                 elapsed_s=total_time / 1e3, latency_s=latency / 1e3, buffer_s=max(0.0, level_ms - total_time) / 1e3,

@@ -26,7 +26,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from ._checks import integer, number, worker_count
+from ._checks import integer, number, playable_sizes, worker_count
 from ._kernels import event_layout as E
 from ._kernels import layout as L
 from ._jit import LiteralEntry
@@ -39,6 +39,7 @@ from .qoe import QoE, get_qoe
 from .result import SimResult
 from .tables import chunk_frame, summary_table
 from .traces import Trace
+from .traces.formats import MAX_LATENCY_S
 from .video import Video
 
 __all__ = ["EventProfile", "EVENT_PROFILES", "EventBatchResult", "run_event_batch", "METRIC_NAMES"]
@@ -50,6 +51,11 @@ _STATUS = {E.EV_COMPLETE: "complete", E.EV_STALLED: "stalled", E.EV_NO_BANDWIDTH
 _PARALLEL_MIN_SEGMENTS = 20_000  # below this, one thread beats starting a pool
 #: The event kernel for controllers asked through the contract, compiled once per (id, predictor).
 _play_event = LiteralEntry(_play_event_dispatcher, ("kind", "pgroup"))
+
+
+#: Largest buffer cap and download bound a profile takes (s): a day. See EventProfile.
+MAX_BUFFER_CAP_S = 86_400.0
+MAX_DOWNLOAD_S = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,12 @@ class EventProfile:
       the kbit/s values as Sabre does, so the products are Sabre's to the last bit.
     * ``qoe``: the abrkit QoE model for the ``qoe`` column (Sabre's own score is
       ``time_average_score``).
+    * ``max_download_s``: a download still running this long after its request ends the
+      session (status ``stalled``; that request is not played, what is buffered plays out),
+      as in the chunk model, so that every session ends (Sabre has no such bound).
+
+    Bounds: ``buffer_cap_s`` and ``max_download_s`` <= 86,400 (a day), ``latency_s`` <= 3,600
+    (an hour to first byte, the traces' own bound): beyond them BOLA's V and the clock lose meaning.
     """
 
     name: str = "event"
@@ -85,9 +97,11 @@ class EventProfile:
     latency_s: float | None = None
     network_multiplier: float = 1.0
     qoe: QoE = field(default_factory=QoE.linear)
+    max_download_s: float = 600.0
 
     def __post_init__(self) -> None:
-        number("buffer_cap_s", self.buffer_cap_s, gt=0)
+        number("buffer_cap_s", self.buffer_cap_s, gt=0, le=MAX_BUFFER_CAP_S)
+        number("max_download_s", self.max_download_s, gt=0, le=MAX_DOWNLOAD_S)
         if self.replacement not in _REPLACEMENTS:
             raise ParameterError("replacement", self.replacement, f"must be one of {', '.join(_REPLACEMENTS)}")
         if self.rampup_quality is not None:
@@ -96,7 +110,7 @@ class EventProfile:
         number("min_progress_bits", self.min_progress_bits, gt=0)
         number("min_progress_ms", self.min_progress_ms, ge=0)
         if self.latency_s is not None:
-            number("latency_s", self.latency_s, ge=0)
+            number("latency_s", self.latency_s, ge=0, le=MAX_LATENCY_S)
         number("network_multiplier", self.network_multiplier, gt=0)
         if not isinstance(self.apply_abandon_quality, (bool, np.bool_)):
             raise ParameterError("apply_abandon_quality", self.apply_abandon_quality, "must be true or false")
@@ -115,6 +129,7 @@ class EventProfile:
         cfg[E.C_APPLY_ABANDON_QUALITY] = float(self.apply_abandon_quality)
         cfg[E.C_MIN_PROGRESS_BITS] = self.min_progress_bits
         cfg[E.C_MIN_PROGRESS_MS] = self.min_progress_ms
+        cfg[E.C_MAX_DOWNLOAD_MS] = self.max_download_s * 1000.0
         if isinstance(controller, EventController):
             controller.event_config(cfg)
         else:
@@ -164,6 +179,7 @@ EVENT_PROFILES: dict[str, EventProfile] = {
 
 def video_arrays(video: Video) -> tuple[float, np.ndarray, np.ndarray]:
     """(segment_ms, bitrates_kbps, sizes_bits) in Sabre's units."""
+    playable_sizes(video.name, video.sizes_bytes)
     seg_ms = round(video.chunk_s * 1e3, 9)
     return seg_ms, np.round(video.bitrates_bps / 1e3, 9), np.ascontiguousarray(video.sizes_bytes * 8.0)
 

@@ -59,9 +59,10 @@ import numpy as np
 from ._checks import integer, number
 from ._kernels import layout as L
 from .errors import ParameterError
-from .event import EVENT_PROFILES, EventProfile
+from .event import EVENT_PROFILES, MAX_BUFFER_CAP_S, MAX_DOWNLOAD_S, EventProfile
 from .qoe import QoE
 from .traces import Trace
+from .traces.formats import MAX_LATENCY_S
 
 __all__ = ["Profile", "PROFILES", "get_profile"]
 
@@ -94,9 +95,9 @@ class Profile:
 
     def __post_init__(self) -> None:
         if self.rtt_s is not None:
-            number("rtt_s", self.rtt_s, ge=0)
+            number("rtt_s", self.rtt_s, ge=0, le=MAX_LATENCY_S)
         number("payload_efficiency", self.payload_efficiency, gt=0, le=1)
-        cap = number("buffer_cap_s", self.buffer_cap_s, gt=0)
+        cap = number("buffer_cap_s", self.buffer_cap_s, gt=0, le=MAX_BUFFER_CAP_S)
         # A wait of whole quanta can overshoot the excess by up to one quantum: beyond the cap
         # that would drive the buffer below zero.
         number("wait_quantum_s", self.wait_quantum_s, ge=0, le=cap)
@@ -106,7 +107,7 @@ class Profile:
             integer("initial_rung", self.initial_rung, ge=0)
         if self.max_chunks is not None:
             integer("max_chunks", self.max_chunks, ge=1)
-        number("max_download_s", self.max_download_s, gt=0)
+        number("max_download_s", self.max_download_s, gt=0, le=MAX_DOWNLOAD_S)
         for key in ("mpc_sizes_one_ahead", "mpc_plan_ignores_rtt", "mpc_plan_ignores_buffer_cap", "carry_robust_errors"):
             if not isinstance(getattr(self, key), bool):
                 raise ParameterError(key, getattr(self, key), "must be True or False")

@@ -40,11 +40,13 @@ from .event_layout import (
     C_BUFFER_MS,
     C_FIXED_QUALITY,
     C_GAMMA_P,
+    C_MAX_DOWNLOAD_MS,
     C_MIN_PROGRESS_BITS,
     C_MIN_PROGRESS_MS,
     C_RAMPUP_QUALITY,
     C_REPLACE,
     C_SAFETY,
+    DOWNLOAD_TIMED_OUT,
     E_ABANDON_TO,
     E_BUFFER_MS,
     E_DOWNLOADED_BITS,
@@ -263,23 +265,32 @@ def latency_delay(st, tr, pq, buf, seg_ms, bitrates, buffer_ms):
 
 
 @njit
-def download_bits(st, tr, pq, buf, seg_ms, bitrates, buffer_ms, size):
-    """Transfer ``size`` bits without interruption; returns the ms it took."""
+def download_bits(st, tr, pq, buf, seg_ms, bitrates, buffer_ms, size, limit_ms):
+    """Transfer ``size`` bits without interruption, for at most ``limit_ms`` (inf: no bound);
+    returns (ms it took, bits left: 0.0 unless the limit came first)."""
     total = 0.0
     while size > 0:
         bw = tr[int(st[S_NET_INDEX]), 1]
-        if size <= st[S_NET_TO_NEXT] * bw:
+        left_ms = max(limit_ms - total, 0.0)
+        if size <= st[S_NET_TO_NEXT] * bw and size <= left_ms * bw:
             t = size / bw
             total += t
             st[S_NET_TIME] += t
             st[S_NET_TO_NEXT] -= t
             size = 0.0
+        elif left_ms <= st[S_NET_TO_NEXT]:
+            # the limit falls inside this period: stop there
+            total += left_ms
+            st[S_NET_TIME] += left_ms
+            st[S_NET_TO_NEXT] -= left_ms
+            size -= left_ms * bw
+            break
         else:
             total += st[S_NET_TO_NEXT]
             st[S_NET_TIME] += st[S_NET_TO_NEXT]
             size -= st[S_NET_TO_NEXT] * bw
             next_period(st, tr, pq, buf, seg_ms, bitrates, buffer_ms)
-    return total
+    return total, size
 
 
 @njit_inline
@@ -446,7 +457,7 @@ def download(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buf
     min_bits = cfg[C_MIN_PROGRESS_BITS]
     min_ms = cfg[C_MIN_PROGRESS_MS]
     if mode == 0 or (min_ms <= 0 and min_bits <= 0):
-        return download_whole(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size)
+        return download_whole(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size, cfg[C_MAX_DOWNLOAD_MS])
     latency = latency_delay(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms)
     # Sabre's polling always has min_progress_size > 0, so the latency is paid up front
     return download_polled(
@@ -456,11 +467,16 @@ def download(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buf
 
 
 @njit
-def download_whole(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size):
-    """A download nobody watches: ``download``'s result for a ``size`` > 0 bit request, no polling."""
+def download_whole(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size, max_ms):
+    """A download nobody watches: ``download``'s result for a ``size`` > 0 bit request, no
+    polling; abandon-to DOWNLOAD_TIMED_OUT if it was still running ``max_ms`` after the
+    request (``max_ms`` <= 0: no bound)."""
     latency = latency_delay(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms)
-    t = latency + download_bits(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size)
-    return size, t, latency, NO_ABANDON
+    limit_ms = max_ms - latency if max_ms > 0 else np.inf
+    t, left = download_bits(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size, limit_ms)
+    if left > 0:
+        return size - left, latency + t, latency, DOWNLOAD_TIMED_OUT
+    return size, latency + t, latency, NO_ABANDON
 
 
 @njit
@@ -480,6 +496,7 @@ def download_polled(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilitie
     total_size = 0.0
     time_to_progress = min_ms - total_time
     size_to_progress = min_bits
+    max_ms = cfg[C_MAX_DOWNLOAD_MS] if cfg[C_MAX_DOWNLOAD_MS] > 0 else np.inf
     abr = int(cfg[C_ABR])
     if mode == 2:
         rule = -1  # a replacement: given up once the segment it replaces is about to play
@@ -545,6 +562,9 @@ def download_polled(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilitie
         time_to_progress = min_ms
         size_to_progress = min_bits
         if total_size >= size:
+            break
+        if total_time >= max_ms:  # checked at each poll: the bound may be passed by one poll
+            to = DOWNLOAD_TIMED_OUT
             break
         level = max(0.0, level_ms - total_time)
         remain = size - total_size
@@ -713,7 +733,7 @@ def _fetch_polled(kind, st, cfg, tr, pq, buf, seg_ms, bitrates, u0, u1, buffer_c
 def _fetch_whole(kind, st, cfg, tr, pq, buf, seg_ms, bitrates, u0, u1, buffer_cap_ms, size, quality, level_ms, mode):
     if size <= 0:
         return 0.0, 0.0, 0.0, NO_ABANDON
-    return download_whole(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size)
+    return download_whole(st, tr, pq, buf, seg_ms, bitrates, buffer_cap_ms, size, cfg[C_MAX_DOWNLOAD_MS])
 
 
 def _fetch_for(kind):
@@ -769,8 +789,9 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
     the first segment, which Sabre's player always fetches at the lowest quality.
 
     ``status``: EV_COMPLETE, EV_NO_BANDWIDTH (nothing ran), or EV_STALLED: the session stopped
-    after MAX_FUTILE_REQUESTS requests in a row added no segment (where Sabre loops forever);
-    what played until then is played out and measured.
+    after MAX_FUTILE_REQUESTS requests in a row added no segment (where Sabre loops forever), or
+    when a download was still running ``cfg[C_MAX_DOWNLOAD_MS]`` after its request (that request
+    is neither logged nor played); what was buffered until then is played out and measured.
 
     ``tr``: (n_periods, 3) duration_ms, bandwidth_kbps, latency_ms. ``bitrates``: kbit/s per
     quality, increasing. ``sizes_bits``: (n_segments, n_qualities). ``cfg``: ``C_*`` vector.
@@ -840,25 +861,28 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
     request_ms = st[S_NET_TIME]
     got, t, ttfb, to = fetch(kind, st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buffer_ms, size, quality,
                              0.0, first_seg)
-    dl_ms = t - ttfb
-    buf[int(st[S_TAIL])] = quality
-    st[S_TAIL] += 1
-    push_sample(st, hist, cfg, windows, half_lives_ms, seg_ms, dl_ms, got / dl_ms, ttfb)
-    st[S_PLAY_MS] += t
-    last_q = quality
-    last_ttfb = ttfb
-    tell(kind, st, cfg, quality, t, completed, no, buffer_level_ms(st, seg_ms), seg_ms, bitrates, utilities1,
-         first_seg, cparams, cstate, pid, pgroup, pparams, pstate, got, ttfb, request_ms, bitrates_bps, yes)
-    if n_log < log.shape[0]:
-        log_row(log[n_log], first_seg, quality, size, got, t, ttfb, completed, no, request_ms, 0.0,
-                 buffer_level_ms(st, seg_ms), np.nan)
-    n_log += 1
+    status = EV_COMPLETE
+    if to == DOWNLOAD_TIMED_OUT:
+        status = EV_STALLED  # nothing plays: the session ends before its first segment
+    else:
+        dl_ms = t - ttfb
+        buf[int(st[S_TAIL])] = quality
+        st[S_TAIL] += 1
+        push_sample(st, hist, cfg, windows, half_lives_ms, seg_ms, dl_ms, got / dl_ms, ttfb)
+        st[S_PLAY_MS] += t
+        last_q = quality
+        last_ttfb = ttfb
+        tell(kind, st, cfg, quality, t, completed, no, buffer_level_ms(st, seg_ms), seg_ms, bitrates, utilities1,
+             first_seg, cparams, cstate, pid, pgroup, pparams, pstate, got, ttfb, request_ms, bitrates_bps, yes)
+        if n_log < log.shape[0]:
+            log_row(log[n_log], first_seg, quality, size, got, t, ttfb, completed, no, request_ms, 0.0,
+                    buffer_level_ms(st, seg_ms), np.nan)
+        n_log += 1
 
     next_seg = np.int64(1)
     forced = np.int64(-1)  # quality forced by an abandonment (applied only with the defect fixed)
     futile = np.int64(0)  # requests in a row that added no segment (see MAX_FUTILE_REQUESTS)
-    status = EV_COMPLETE
-    while next_seg < n_seg:
+    while status == EV_COMPLETE and next_seg < n_seg:
         if futile >= MAX_FUTILE_REQUESTS:
             status = EV_STALLED
             break
@@ -903,6 +927,11 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
             kind, st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilities1, buffer_ms, size, quality,
             buffer_level_ms(st, seg_ms), mode,
         )
+        if to == DOWNLOAD_TIMED_OUT:
+            # the session ends as the chunk model's does: this download is not played or
+            # counted, what is buffered plays out below
+            status = EV_STALLED
+            break
         deplete_buffer(st, pq, buf, t, seg_ms, bitrates, utilities0, buffer_ms, rampup_q, played)
 
         futile += 1
@@ -945,6 +974,9 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
     deplete_buffer(st, pq, buf, buffer_level_ms(st, seg_ms), seg_ms, bitrates, utilities0, buffer_ms, rampup_q, played)
 
     play = st[S_PLAY_MS]
+    metrics[0] = buffer_ms
+    if play <= 0.0:  # nothing played (the first download ran past its bound): no averages
+        return n_log, status
     rebuf = st[S_REBUFFER_MS]
     to_avg = 1 / (play / seg_ms)
     metrics[0] = buffer_ms

@@ -43,7 +43,8 @@ C_BOLAE_MIN_BUFFER_PER_LEVEL_MS = 24  # ... plus this per quality level (2000)
 C_BOLA_SCORE_SHIFT = 25  # BOLA-E's buffer score uses u + this: 0.0 Sabre / dash.js 4, -1.0 dash.js 5
 C_BOLA_TIES_UP = 26  # 1.0: a tie in BOLA-E's buffer score goes to the higher rung (dash.js); 0.0: the lower (Sabre)
 C_BOLAE_BUFFER_TIME_MS = 27  # > 0: BOLA-E's gp / Vp from this buffer time (dash.js bufferTimeDefault), not C_BUFFER_MS
-C_SIZE = 28
+C_MAX_DOWNLOAD_MS = 28  # > 0: a download still unfinished after this long ends the session (stalled); 0: no bound
+C_SIZE = 29
 
 AVG_EWMA = 0
 AVG_SLIDING = 1
@@ -144,7 +145,7 @@ E_COLS = 12
 
 # -- session status ---------------------------------------------------------------------------------
 EV_COMPLETE = 0
-EV_STALLED = 1  # stopped after MAX_FUTILE_REQUESTS requests in a row added no segment
+EV_STALLED = 1  # stopped: MAX_FUTILE_REQUESTS requests in a row added no segment, or a download ran past C_MAX_DOWNLOAD_MS
 EV_NO_BANDWIDTH = 2
 
 #: Sabre can livelock: with its abandonment defect an abandoned request is asked again with the
@@ -152,3 +153,6 @@ EV_NO_BANDWIDTH = 2
 #: the request time every attempt is identical, forever. abrkit stops such a session after this
 #: many requests in a row that added no segment (at least 50 ms of simulated time each).
 MAX_FUTILE_REQUESTS = 10_000
+
+#: What a download returns as its abandon-to when it ran past ``C_MAX_DOWNLOAD_MS``.
+DOWNLOAD_TIMED_OUT = -200

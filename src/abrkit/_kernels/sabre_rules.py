@@ -301,5 +301,6 @@ def init_controller(st, cfg, seg_ms, bitrates, utilities0, utilities1):
         size = min_buf + cfg[C_BOLAE_MIN_BUFFER_PER_LEVEL_MS] * n
         size = max(size, buffer_time)
         st[S_BOLAE_GP] = (utilities1[n - 1] - 1) / (size / min_buf - 1)
-        st[S_BOLAE_VP] = min_buf / st[S_BOLAE_GP]
+        # one rung: gp = 0 and every choice is that rung; Vp only has to be finite (Sabre divides by zero)
+        st[S_BOLAE_VP] = min_buf / st[S_BOLAE_GP] if st[S_BOLAE_GP] > 0 else 0.0
     st[S_TPUT_IBR_SAFETY] = cfg[C_IBR_SAFETY_INIT]
