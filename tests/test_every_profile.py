@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -184,13 +186,14 @@ def test_a_python_controller_that_abandons_upwards_is_refused():
         run_batch(TRACES[:1], VIDEO, [Up()], "event", n_workers=1, progress=False)
 
 
-def test_a_python_wait_must_be_a_finite_number():
+@pytest.mark.parametrize("wait_s", [float("inf"), 1e300, -1.0])
+def test_a_python_wait_must_be_a_number_of_seconds_up_to_a_day(wait_s):
     class Bad:
         def decide(self, obs):
-            return 0, float("inf")
+            return 0, wait_s
 
     for profile in ("default", "event"):
-        with pytest.raises(ParameterError, match=r"wait_s=inf is invalid"):
+        with pytest.raises(ParameterError, match=re.escape(f"wait_s={wait_s!r} is invalid") + ".*>= 0 and <= 86400"):
             run_batch(TRACES[:1], VIDEO, [Bad()], profile, n_workers=1, progress=False)
 
 

@@ -284,6 +284,10 @@ def _checked_rung(value: Any, n_rungs: int, name: str, k: int) -> int:
     return int(value)
 
 
+#: The longest wait a Python controller may ask for before a request (s): a day.
+MAX_WAIT_S = 86_400.0
+
+
 def _checked_choice(value: Any, n_rungs: int, name: str, k: int) -> tuple[int, float]:
     """(rung, wait_s) from what ``decide`` returned: a rung, or a pair (rung, wait in seconds)."""
     if isinstance(value, tuple):
@@ -292,11 +296,13 @@ def _checked_choice(value: Any, n_rungs: int, name: str, k: int) -> tuple[int, f
                 "decision", value, f"controller {name!r} returned it for chunk {k}: must be a rung or (rung, wait_s)"
             )
         rung, wait = value
+        # at most a day: the clock walks the trace through a wait, so 1e300 s would never end
         if isinstance(wait, (bool, np.bool_)) or not isinstance(wait, (int, float, np.integer, np.floating)) or not (
-            0.0 <= float(wait) < float("inf")
+            0.0 <= float(wait) <= MAX_WAIT_S
         ):
             raise ParameterError(
-                "wait_s", wait, f"controller {name!r} returned it for chunk {k}: must be a finite number of seconds >= 0"
+                "wait_s", wait,
+                f"controller {name!r} returned it for chunk {k}: must be a number of seconds >= 0 and <= {MAX_WAIT_S:g}",
             )
         return _checked_rung(rung, n_rungs, name, k), float(wait)
     return _checked_rung(value, n_rungs, name, k), 0.0
