@@ -127,3 +127,45 @@ def test_chunks_below_one_byte_are_refused_before_simulating(profile):
     trace = Trace(time_s=[0.0, 50.0], bandwidth_bps=[3e6, 3e6], end_s=100.0)
     with pytest.raises(ParameterError, match=r"sizes_bytes\[0, 0\]=1e-320 is invalid: a simulated chunk holds at least 1 byte"):
         simulate(trace, video, "bb", profile=profile)
+
+
+_INTERRUPTED = r"""
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background child may inherit SIG_IGN
+import numpy as np
+from abrkit import Trace, Video, simulate_many
+rng = np.random.default_rng(1)
+traces = [Trace(time_s=np.arange(50.0), bandwidth_bps=rng.uniform(2e5, 5e6, 50), name=f"t{i}") for i in range(40_000)]
+video = Video(bitrates_bps=[3e5, 7.5e5, 1.2e6], chunk_s=4.0, sizes_bytes=np.outer(np.ones(40), [1.5e5, 3.75e5, 6e5]))
+simulate_many(traces[:2], video, ["bb"], profile=sys.argv[1])  # compile (or load the cache) first
+print("ready", flush=True)
+t = time.perf_counter()
+try:
+    simulate_many(traces, video, ["bb"], profile=sys.argv[1], n_workers=2)
+except KeyboardInterrupt:
+    print(f"interrupted {time.perf_counter() - t:.3f}", flush=True)
+    sys.exit(3)
+print(f"finished {time.perf_counter() - t:.3f}", flush=True)
+"""
+
+
+@pytest.mark.parametrize("profile", ["default", "event"])
+def test_a_long_batch_stops_soon_after_ctrl_c(profile):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", _INTERRUPTED, profile], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        sent = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        waited = time.perf_counter() - sent
+    finally:
+        proc.kill()
+    # the batch is far from done when the signal comes (it takes several seconds in either model)
+    assert proc.returncode == 3, out
+    assert waited < 5.0, f"the batch went on for {waited:.1f} s after Ctrl-C"
