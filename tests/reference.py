@@ -44,6 +44,7 @@ import numpy as np
 
 from abrkit import BBA0, BufferBased, Controller, FixedRung, Profile, RateBased, Trace, Video, get_controller, get_profile
 from abrkit.controllers import BBA1, MPC
+from abrkit._kernels import groups as G
 from abrkit._kernels import layout as L
 from abrkit._kernels.contract import compile_group
 from abrkit._kernels.estimators import predictor_group
@@ -1394,26 +1395,26 @@ _LOG_COLUMN_OF = {
 CHUNK_FIELDS = tuple(_LOG_COLUMN_OF)
 
 
-def run_session(
-    period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s,
-    sizes_bytes, bitrates_bps, chunk_s, n_chunks,
-    prof, ctrl_id, cparams, pid, pparams, pstate, log,
-    sh_ids, sh_params, sh_offsets, sh_state, sh_pred,
-    pgroup=None,
-):
+def run_session(trace, video, prof, ctrl_id, control, log, shadows, pgroup=None):
     """Reference of ``session.run_session`` (``pgroup``, the kernel's compile group, is not
-    needed here): same arrays in; fills ``log[:n_done]``, updates the
-    predictor states ``pstate`` and ``sh_state`` in place, writes ``sh_pred[i, k]``. Controllers
-    MPC and BBA-1 are asked through ``reference_mpc.plan``, with the
-    whole size table ``sizes_bytes`` (which may have more rows than ``n_chunks``).
+    needed here): the same groups in (``abrkit._kernels.groups``: ``SessionTrace``,
+    ``SessionVideo``, ``SessionControl``, ``SessionShadows`` or None); fills ``log[:n_done]``,
+    updates the predictor states ``control.pred_state`` and ``shadows.state`` in place, writes
+    ``shadows.pred_bps[i, k]``. Controllers MPC and BBA-1 are asked through
+    ``reference_mpc.plan``, with the whole size table ``video.sizes_bytes`` (which may have
+    more rows than ``video.n_chunks``).
 
     Returns (n_done, status, startup_s).
     """
+    sizes_bytes, bitrates_bps, chunk_s, n_chunks = video.sizes_bytes, video.bitrates_bps, video.chunk_s, video.n_chunks
+    cparams, pid, pparams = control.params, control.pred_id, control.pred_params
     initial = prof[L.PROF_INITIAL_RUNG]
-    predictor = _PackedEstimator(pid, pparams, pstate) if pid >= 0 else None
-    shadows = [
-        _PackedEstimator(sh_ids[i], sh_params[i], sh_state[int(sh_offsets[i]):int(sh_offsets[i + 1])])
-        for i in range(len(sh_ids))
+    predictor = _PackedEstimator(pid, pparams, control.pred_state) if pid >= 0 else None
+    watchers = [] if shadows is None else [
+        _PackedEstimator(
+            shadows.ids[i], shadows.params[i], shadows.state[int(shadows.offsets[i]):int(shadows.offsets[i + 1])]
+        )
+        for i in range(len(shadows.ids))
     ]
 
     def choose(k, buffer_s, prev_rung, now_s, oracle_bps, last_latency_s):
@@ -1424,7 +1425,7 @@ def run_session(
         return decide(ctrl_id, cparams, k, buffer_s, prev_rung, bitrates_bps, est_bps)
 
     rows, status, startup_s, shadow_predictions = _play(
-        period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s,
+        trace.end_s, trace.bw_bps, trace.lat_s, trace.start_s, trace.wrap_s,
         sizes_bytes, bitrates_bps, chunk_s, n_chunks,
         **_profile_fields(prof),
         buffer_cap_s=prof[L.PROF_BUFFER_CAP_S],
@@ -1432,68 +1433,63 @@ def run_session(
         first_chunk_rebuffers=prof[L.PROF_FIRST_CHUNK_REBUFFERS] != 0.0,
         initial_rung=None if initial < 0.0 else int(initial),
         throughput_includes_latency=prof[L.PROF_THROUGHPUT_INCLUDES_LATENCY] != 0.0,
-        choose=choose, predictor=predictor, shadows=shadows,
+        choose=choose, predictor=predictor, shadows=watchers,
     )
     for k, row in enumerate(rows):
         for name, col in _LOG_COLUMN_OF.items():
             log[k, col] = row[name]
     for i, predictions in enumerate(shadow_predictions):
         for k, value in enumerate(predictions):
-            sh_pred[i, k] = value
+            shadows.pred_bps[i, k] = value
     return len(rows), status, startup_s
 
 
-def run_batch(
-    job_lo, job_hi,
-    job_trace, job_video, job_ctrl,
-    tr_offsets, tr_end_s, tr_bw_bps, tr_lat_s, tr_start_s, tr_wrap_s,
-    vid_offsets, vid_sizes_flat, vid_rungs, vid_n_chunks, vid_chunk_s, lad_offsets, lad_bps,
-    prof, ctrl_ids, ctrl_params, pred_ids, pred_params, pred_state_sizes, pred_carry,
-    sh_ids, sh_params, sh_offsets,
-    log, out_n_done, out_status, out_startup_s, out_sh_pred,
-    kind, pkind,
-):
-    """Reference of ``session.run_batch`` (``kind``/``pkind``, the ids the kernel is compiled
-    for, must be every job's controller and predictor ids; shadows may be all None): unpack each job's trace, video (its whole size table)
-    and controller, give its predictor and the shadows fresh (zeroed) states, run it.
+def run_batch(job_lo, job_hi, jobs, traces, videos, prof, ctrls, shadows, out, kind, pkind):
+    """Reference of ``session.run_batch``, with the same groups (``abrkit._kernels.groups``;
+    ``shadows`` may be None; ``kind``/``pkind``, the ids the kernel is compiled for, must be
+    every job's controller and predictor compile groups): unpack each job's trace, video (its
+    whole size table) and controller, give its predictor and the shadows fresh (zeroed) states,
+    run it.
 
     With ``PROF_CARRY_ROBUST`` set, a RobustDiscount predictor keeps its own state (the values
-    before its base's, ``pred_params[c][2]`` of them: flag, last raw estimate, error ring) from
-    the previous session of the same controller, kept in ``pred_carry[c]``; its base starts
-    fresh, as in Pensieve's mpc.py, whose error lists are globals and whose throughput history
-    is reset with each video."""
+    before its base's, ``ctrls.pred_params[c][2]`` of them: flag, last raw estimate, error ring)
+    from the previous session of the same controller, kept in ``ctrls.pred_carry[c]``; its base
+    starts fresh, as in Pensieve's mpc.py, whose error lists are globals and whose throughput
+    history is reset with each video."""
     carry = prof[L.PROF_CARRY_ROBUST] != 0.0
-    if sh_ids is None:
-        sh_ids, sh_params, sh_offsets = np.zeros(0, np.int64), np.zeros((0, L.PRED_PARAMS)), np.zeros(1, np.int64)
-        out_sh_pred = np.zeros((log.shape[0], 0, log.shape[1]))
     for j in range(job_lo, job_hi):
-        t, v, c = int(job_trace[j]), int(job_video[j]), int(job_ctrl[j])
-        assert compile_group(int(ctrl_ids[c])) == kind and predictor_group(int(pred_ids[c]), pred_params[c]) == pkind, \
+        t, v, c = int(jobs.trace[j]), int(jobs.video[j]), int(jobs.ctrl[j])
+        ctrl_id, pid, pparams = int(ctrls.ids[c]), int(ctrls.pred_ids[c]), ctrls.pred_params[c]
+        assert compile_group(ctrl_id) == kind and predictor_group(pid, pparams) == pkind, \
             "a job's ids differ from the kernel's"
-        t_lo, t_hi = int(tr_offsets[t]), int(tr_offsets[t + 1])
-        n_rungs, n_chunks = int(vid_rungs[v]), int(vid_n_chunks[v])
-        first = int(vid_offsets[v])
-        n_rows = (int(vid_offsets[v + 1]) - first) // n_rungs
+        t_lo, t_hi = int(traces.offsets[t]), int(traces.offsets[t + 1])
+        n_rungs, n_chunks = int(videos.n_rungs[v]), int(videos.n_chunks[v])
+        first = int(videos.offsets[v])
+        n_rows = (int(videos.offsets[v + 1]) - first) // n_rungs
         sizes = [
-            [vid_sizes_flat[first + k * n_rungs + r] for r in range(n_rungs)]
+            [videos.sizes_bytes[first + k * n_rungs + r] for r in range(n_rungs)]
             for k in range(n_rows)
         ]
-        ladder = [lad_bps[i] for i in range(int(lad_offsets[v]), int(lad_offsets[v + 1]))]
-        log[j] = np.nan
-        out_sh_pred[j] = np.nan
-        pstate = np.zeros(int(pred_state_sizes[c]))
-        own = int(pred_params[c][2]) if carry and int(pred_ids[c]) == L.PRED_ROBUST else 0
+        ladder = [videos.ladder_bps[i] for i in range(int(videos.ladder_offsets[v]), int(videos.ladder_offsets[v + 1]))]
+        out.log[j] = np.nan
+        pstate = np.zeros(int(ctrls.pred_state_sizes[c]))
+        own = int(pparams[2]) if carry and pid == L.PRED_ROBUST else 0
         for i in range(own):
-            pstate[i] = pred_carry[c][i]
-        sh_state = np.zeros(int(sh_offsets[-1]))
-        out_n_done[j], out_status[j], out_startup_s[j] = run_session(
-            tr_end_s[t_lo:t_hi], tr_bw_bps[t_lo:t_hi], tr_lat_s[t_lo:t_hi], tr_start_s[t], tr_wrap_s[t],
-            sizes, ladder, vid_chunk_s[v], n_chunks,
-            prof, int(ctrl_ids[c]), ctrl_params[c], int(pred_ids[c]), pred_params[c], pstate, log[j],
-            sh_ids, sh_params, sh_offsets, sh_state, out_sh_pred[j],
+            pstate[i] = ctrls.pred_carry[c][i]
+        session_shadows = None
+        if shadows is not None:
+            shadows.pred_bps[j] = np.nan
+            session_shadows = G.SessionShadows(
+                shadows.ids, shadows.params, shadows.offsets, np.zeros(int(shadows.offsets[-1])), shadows.pred_bps[j]
+            )
+        out.n_done[j], out.status[j], out.startup_s[j] = run_session(
+            G.SessionTrace(traces.end_s[t_lo:t_hi], traces.bw_bps[t_lo:t_hi], traces.lat_s[t_lo:t_hi],
+                           traces.start_s[t], traces.wrap_s[t]),
+            G.SessionVideo(sizes, ladder, videos.chunk_s[v], n_chunks),
+            prof, ctrl_id, G.SessionControl(ctrls.params[c], pid, pparams, pstate), out.log[j], session_shadows,
         )
         for i in range(own):
-            pred_carry[c][i] = pstate[i]
+            ctrls.pred_carry[c][i] = pstate[i]
 
 
 # -- the public-object entry point ----------------------------------------------------------

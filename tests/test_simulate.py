@@ -36,6 +36,7 @@ from abrkit import (
     get_profile, run_batch, simulate, simulate_many,
 )
 from abrkit.controllers import BBA1, MPC, RobustMPC
+from abrkit._kernels import groups as G
 from abrkit._kernels import layout as L
 from abrkit.predictors import (
     DualEwma, Ewma, HarmonicMean, KalmanLog, LastSample, Mean, Oracle, PufferMean, RobustDiscount, SabreEwma,
@@ -455,10 +456,10 @@ def _args_measured_time(rng):
 
 
 def _random_shadows(rng, n_chunks):
-    """(sh_ids, sh_params, sh_offsets, sh_state, sh_pred) for 0..3 random shadow predictors."""
+    """A ``SessionShadows`` of 0..3 random shadow predictors."""
     specs = [random_predictor(rng) for _ in range(int(rng.integers(0, 4)))]
     ids, params, offsets = _pack_predictors(specs)
-    return ids, params, offsets, np.zeros(int(offsets[-1])), np.full((len(specs), n_chunks), -7.0)
+    return G.SessionShadows(ids, params, offsets, np.zeros(int(offsets[-1])), np.full((len(specs), n_chunks), -7.0))
 
 
 def _args_run_session(rng):
@@ -480,8 +481,9 @@ def _args_run_session(rng):
     log = np.full((n_chunks, L.LOG_COLS), np.nan)
     prof = _random_prof(rng, chunk_s, ladder.size)
     return (
-        ends, bw, lat, start, wrap, sizes, ladder, chunk_s, n_chunks, prof, ctrl_id, cparams,
-        pid, pparams, np.zeros(n_state), log, *_random_shadows(rng, n_chunks), predictor_group(pid, pparams),
+        G.SessionTrace(ends, bw, lat, start, wrap), G.SessionVideo(sizes, ladder, chunk_s, n_chunks), prof, ctrl_id,
+        G.SessionControl(cparams, pid, pparams, np.zeros(n_state)), log, _random_shadows(rng, n_chunks),
+        predictor_group(pid, pparams),
     )
 
 
@@ -521,17 +523,15 @@ def _args_run_batch(rng):
     n_jobs = grid.shape[0]
     lo = int(rng.integers(0, n_jobs))
     hi = int(rng.integers(lo + 1, n_jobs + 1))
-    max_chunks = int(p.vid_n_chunks.max())
+    max_chunks = int(p.videos.n_chunks.max())
     log = np.full((n_jobs, max_chunks, L.LOG_COLS), -7.0)  # rows outside lo..hi stay -7
+    sh_pred = np.full((n_jobs, len(shadows), max_chunks), -7.0)
     return (
-        lo, hi, *(np.ascontiguousarray(grid[:, i]) for i in range(3)),
-        p.tr_offsets, p.tr_end_s, p.tr_bw_bps, p.tr_lat_s, p.tr_start_s, p.tr_wrap_s,
-        p.vid_offsets, p.vid_sizes_flat, p.vid_rungs, p.vid_n_chunks, p.vid_chunk_s, p.lad_offsets, p.lad_bps,
-        profile.pack(), p.ctrl_ids, p.ctrl_params, p.pred_ids, p.pred_params, p.pred_state_sizes, p.pred_carry.copy(),
-        *((p.sh_ids, p.sh_params, p.sh_offsets) if shadows else (None, None, None)),
-        log, np.full(n_jobs, -1, np.int64), np.full(n_jobs, -1, np.int64), np.full(n_jobs, -1.0),
-        np.full((n_jobs, len(shadows), max_chunks), -7.0) if shadows else None,
-        compile_group(int(p.ctrl_ids[0])), predictor_group(int(p.pred_ids[0]), p.pred_params[0]),
+        lo, hi, G.Jobs(*(np.ascontiguousarray(grid[:, i]) for i in range(3))), p.traces, p.videos, profile.pack(),
+        p.ctrls._replace(pred_carry=p.ctrls.pred_carry.copy()),
+        G.Shadows(p.sh_ids, p.sh_params, p.sh_offsets, sh_pred) if shadows else None,
+        G.Outputs(log, np.full(n_jobs, -1, np.int64), np.full(n_jobs, -1, np.int64), np.full(n_jobs, -1.0)),
+        compile_group(int(p.ctrls.ids[0])), predictor_group(int(p.ctrls.pred_ids[0]), p.ctrls.pred_params[0]),
     )
 
 
@@ -574,7 +574,20 @@ KERNEL_INPUTS = {
 
 
 def _copy(args):
-    return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+    """A copy of every array in ``args``, also inside (named) tuples such as the kernels' groups."""
+    copied = [_copy(a) if isinstance(a, tuple) else a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    return type(args)(*copied) if hasattr(args, "_fields") else tuple(copied)
+
+
+def _arrays(args, where: str):
+    """(where, array) for every array in ``args``, also inside (named) tuples."""
+    fields = getattr(args, "_fields", None)
+    for i, a in enumerate(args):
+        name = f"{where}.{fields[i]}" if fields else f"{where}[{i}]"
+        if isinstance(a, np.ndarray):
+            yield name, a
+        elif isinstance(a, tuple):
+            yield from _arrays(a, name)
 
 
 def _assert_same(actual, expected, what: str) -> None:
@@ -628,9 +641,8 @@ def test_kernel_matches_reference(name):
         got, want = kernel(*k_args), ref(*r_args)
         what = f"{name}, case {case}"
         _assert_same(got, want, what)
-        for i, (a, b) in enumerate(zip(k_args, r_args)):  # arrays the kernel fills
-            if isinstance(a, np.ndarray):
-                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=f"{what}, argument {i}")
+        for (where, a), (_, b) in zip(_arrays(k_args, "argument"), _arrays(r_args, "argument")):  # arrays it fills
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=f"{what}, {where}")
 
 
 def _compiled_kernels() -> set[str]:

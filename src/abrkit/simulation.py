@@ -18,6 +18,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ._kernels import groups as G
 from ._kernels import layout as L
 from ._jit import LiteralEntry
 from ._kernels.contract import compile_group
@@ -53,27 +54,11 @@ _PARALLEL_MIN_STEPS = 100_000
 
 @dataclass(frozen=True)
 class _Packed:
-    """Traces, videos and controllers concatenated for the batch kernel."""
+    """Traces, videos and controllers concatenated for the batch kernel (``_kernels.groups``)."""
 
-    tr_offsets: np.ndarray
-    tr_end_s: np.ndarray
-    tr_bw_bps: np.ndarray
-    tr_lat_s: np.ndarray
-    tr_start_s: np.ndarray
-    tr_wrap_s: np.ndarray
-    vid_offsets: np.ndarray
-    vid_sizes_flat: np.ndarray
-    vid_rungs: np.ndarray
-    vid_n_chunks: np.ndarray
-    vid_chunk_s: np.ndarray
-    lad_offsets: np.ndarray
-    lad_bps: np.ndarray
-    ctrl_ids: np.ndarray
-    ctrl_params: np.ndarray
-    pred_ids: np.ndarray
-    pred_params: np.ndarray
-    pred_state_sizes: np.ndarray
-    pred_carry: np.ndarray
+    traces: G.Traces
+    videos: G.Videos
+    ctrls: G.Controllers
     carries: bool
     sh_ids: np.ndarray
     sh_params: np.ndarray
@@ -109,25 +94,31 @@ def _pack(
     state_sizes = np.array([p[2] for p in packed_pred], dtype=np.int64)
     carries = profile.carry_robust_errors and any(p[0] == L.PRED_ROBUST for p in packed_pred)
     return _Packed(
-        tr_offsets=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
-        tr_end_s=np.ascontiguousarray(np.concatenate([p[0] for p in parts])),
-        tr_bw_bps=np.ascontiguousarray(np.concatenate([p[1] for p in parts])),
-        tr_lat_s=np.ascontiguousarray(np.concatenate([p[2] for p in parts])),
-        tr_start_s=np.array([p[3] for p in parts], dtype=np.float64),
-        tr_wrap_s=np.array([p[4] for p in parts], dtype=np.float64),
-        vid_offsets=np.concatenate(([0], np.cumsum([v.sizes_bytes.size for v in videos]))).astype(np.int64),
-        vid_sizes_flat=np.ascontiguousarray(np.concatenate([v.sizes_bytes.ravel() for v in videos])),
-        vid_rungs=np.array([v.n_rungs for v in videos], dtype=np.int64),
-        vid_n_chunks=np.array(n_chunks, dtype=np.int64),
-        vid_chunk_s=np.array([v.chunk_s for v in videos], dtype=np.float64),
-        lad_offsets=np.concatenate(([0], np.cumsum([v.n_rungs for v in videos]))).astype(np.int64),
-        lad_bps=np.ascontiguousarray(np.concatenate([v.bitrates_bps for v in videos])),
-        ctrl_ids=np.array([c[0] for c in packed_ctrl], dtype=np.int64),
-        ctrl_params=np.ascontiguousarray(np.stack([c[1] for c in packed_ctrl])),
-        pred_ids=np.array([p[0] for p in packed_pred], dtype=np.int64),
-        pred_params=np.ascontiguousarray(np.stack([p[1] for p in packed_pred])),
-        pred_state_sizes=state_sizes,
-        pred_carry=np.zeros((len(controllers), int(state_sizes.max())), dtype=np.float64),
+        traces=G.Traces(
+            offsets=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
+            end_s=np.ascontiguousarray(np.concatenate([p[0] for p in parts])),
+            bw_bps=np.ascontiguousarray(np.concatenate([p[1] for p in parts])),
+            lat_s=np.ascontiguousarray(np.concatenate([p[2] for p in parts])),
+            start_s=np.array([p[3] for p in parts], dtype=np.float64),
+            wrap_s=np.array([p[4] for p in parts], dtype=np.float64),
+        ),
+        videos=G.Videos(
+            offsets=np.concatenate(([0], np.cumsum([v.sizes_bytes.size for v in videos]))).astype(np.int64),
+            sizes_bytes=np.ascontiguousarray(np.concatenate([v.sizes_bytes.ravel() for v in videos])),
+            n_rungs=np.array([v.n_rungs for v in videos], dtype=np.int64),
+            n_chunks=np.array(n_chunks, dtype=np.int64),
+            chunk_s=np.array([v.chunk_s for v in videos], dtype=np.float64),
+            ladder_offsets=np.concatenate(([0], np.cumsum([v.n_rungs for v in videos]))).astype(np.int64),
+            ladder_bps=np.ascontiguousarray(np.concatenate([v.bitrates_bps for v in videos])),
+        ),
+        ctrls=G.Controllers(
+            ids=np.array([c[0] for c in packed_ctrl], dtype=np.int64),
+            params=np.ascontiguousarray(np.stack([c[1] for c in packed_ctrl])),
+            pred_ids=np.array([p[0] for p in packed_pred], dtype=np.int64),
+            pred_params=np.ascontiguousarray(np.stack([p[1] for p in packed_pred])),
+            pred_state_sizes=state_sizes,
+            pred_carry=np.zeros((len(controllers), int(state_sizes.max())), dtype=np.float64),
+        ),
         carries=carries,
         sh_ids=sh_ids,
         sh_params=sh_params,
@@ -387,7 +378,7 @@ def run_batch(
     grid = np.stack(np.meshgrid(np.arange(len(tr)), np.arange(len(vids)), np.arange(len(ctrls)), indexing="ij"), -1).reshape(-1, 3)
     job_trace, job_video, job_ctrl = (np.ascontiguousarray(grid[:, i], dtype=np.int64) for i in range(3))
     n_jobs = job_trace.size
-    max_chunks = int(packed.vid_n_chunks.max())
+    max_chunks = int(packed.videos.n_chunks.max())
     log = np.empty((n_jobs, max_chunks, L.LOG_COLS), dtype=np.float64)
     n_done = np.zeros(n_jobs, dtype=np.int64)
     status = np.zeros(n_jobs, dtype=np.int64)
@@ -399,24 +390,23 @@ def run_batch(
     # The kernel is compiled per (controller group, predictor group) pair, with only their code
     # (contract.compile_group, estimators.predictor_group): order the jobs so that each pair's
     # are contiguous, run each range with its groups, restore the order after.
-    groups = np.array([compile_group(int(i)) for i in packed.ctrl_ids], dtype=np.int64)
-    pgroups = np.array([predictor_group(int(i), p) for i, p in zip(packed.pred_ids, packed.pred_params)], dtype=np.int64)
+    groups = np.array([compile_group(int(i)) for i in packed.ctrls.ids], dtype=np.int64)
+    pgroups = np.array(
+        [predictor_group(int(i), p) for i, p in zip(packed.ctrls.pred_ids, packed.ctrls.pred_params)], dtype=np.int64
+    )
     kinds = groups[job_ctrl] * 1000 + (pgroups[job_ctrl] + 1)  # (controller group, predictor group) pairs
     order = np.argsort(kinds, kind="stable")
     permuted = bool(np.any(order != np.arange(n_jobs)))
     k_trace, k_video, k_ctrl = (np.ascontiguousarray(a[order]) for a in (job_trace, job_video, job_ctrl))
     k_kinds = kinds[order]
 
+    jobs = G.Jobs(k_trace, k_video, k_ctrl)
+    out = G.Outputs(log, n_done, status, startup)
+    shadow_group = G.Shadows(packed.sh_ids, packed.sh_params, packed.sh_offsets, sh_pred) if has_shadows else None
+
     def work(lo: int, hi: int) -> int:
         _run_batch_kernel(
-            lo, hi, k_trace, k_video, k_ctrl,
-            packed.tr_offsets, packed.tr_end_s, packed.tr_bw_bps, packed.tr_lat_s, packed.tr_start_s, packed.tr_wrap_s,
-            packed.vid_offsets, packed.vid_sizes_flat, packed.vid_rungs, packed.vid_n_chunks, packed.vid_chunk_s,
-            packed.lad_offsets, packed.lad_bps, prof_vec, packed.ctrl_ids, packed.ctrl_params,
-            packed.pred_ids, packed.pred_params, packed.pred_state_sizes, packed.pred_carry,
-            packed.sh_ids if has_shadows else None, packed.sh_params if has_shadows else None,
-            packed.sh_offsets if has_shadows else None,
-            log, n_done, status, startup, sh_pred if has_shadows else None,
+            lo, hi, jobs, packed.traces, packed.videos, prof_vec, packed.ctrls, shadow_group, out,
             int(groups[k_ctrl[lo]]), int(pgroups[k_ctrl[lo]]),
         )
         return hi - lo
@@ -464,7 +454,7 @@ def run_batch(
         for j in user_jobs:
             log[j] = np.nan
             n_done[j], status[j], startup[j] = play_session(
-                tr[job_trace[j]], vids[job_video[j]], user[int(job_ctrl[j])], prof, int(packed.vid_n_chunks[job_video[j]]),
+                tr[job_trace[j]], vids[job_video[j]], user[int(job_ctrl[j])], prof, int(packed.videos.n_chunks[job_video[j]]),
                 log[j],
             )
             if bar is not None:
@@ -474,7 +464,7 @@ def run_batch(
             bar.close()
     shown = [spec_of(user[i]) if i in user else c for i, c in enumerate(ctrls)]
     return BatchResult(tr, vids, shown, prof, model, job_trace, job_video, job_ctrl, log, n_done, status, startup,
-                       packed.vid_n_chunks[job_video], shadows, sh_pred)
+                       packed.videos.n_chunks[job_video], shadows, sh_pred)
 
 
 def simulate(

@@ -15,6 +15,7 @@ from .._jit import njit
 from .contract import choose, full_wait, report, start
 from .estimators import estimate, latency_for, learn
 from .network import advance_clock, oracle_throughput, transfer
+from .groups import SessionControl, SessionShadows, SessionTrace, SessionVideo
 from .predictors import pred_predict, pred_update
 from .layout import (
     LOG_BUFFER_S,
@@ -47,49 +48,48 @@ from .layout import (
 
 
 @njit
-def shadow_predict(sh_ids, sh_params, sh_offsets, sh_state, sh_pred, k, session_s, period_end_s, period_bw_bps,
-                   period_lat_s, wrap_s, ptr, clock_s, size, prof):
-    """Before chunk ``k``'s download: shadow ``i`` writes its estimate to ``sh_pred[i, k]``."""
-    for i in range(sh_ids.size):
-        sid = sh_ids[i]
+def shadow_predict(shadows, k, session_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size, prof):
+    """Before chunk ``k``'s download: shadow ``i`` writes its estimate to ``shadows.pred_bps[i, k]``."""
+    ids, params, offsets, state, pred_bps = shadows
+    for i in range(ids.size):
+        sid = ids[i]
         oracle_bps = np.nan
         if sid == PRED_ORACLE:
             oracle_bps = oracle_throughput(period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size, prof)
-        sh_pred[i, k] = pred_predict(sid, sh_params[i], sh_state[sh_offsets[i] : sh_offsets[i + 1]], session_s, oracle_bps)
+        pred_bps[i, k] = pred_predict(sid, params[i], state[offsets[i] : offsets[i + 1]], session_s, oracle_bps)
 
 
 @njit
-def shadow_update(sh_ids, sh_params, sh_offsets, sh_state, size, meas_s, lat_s, done_s):
+def shadow_update(shadows, size, meas_s, lat_s, done_s):
     """After a download: every shadow learns from it like the controller's predictor."""
-    for i in range(sh_ids.size):
-        pred_update(sh_ids[i], sh_params[i], sh_state[sh_offsets[i] : sh_offsets[i + 1]], size, meas_s, lat_s, done_s)
+    ids, params, offsets, state, _ = shadows
+    for i in range(ids.size):
+        pred_update(ids[i], params[i], state[offsets[i] : offsets[i + 1]], size, meas_s, lat_s, done_s)
 
 
 @njit
-def run_session(
-    period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s,
-    sizes_bytes, bitrates_bps, chunk_s, n_chunks,
-    prof, ctrl_id, cparams, pid, pparams, pstate, log,
-    sh_ids, sh_params, sh_offsets, sh_state, sh_pred,
-    pgroup,
-):
+def run_session(trace, video, prof, ctrl_id, control, log, shadows, pgroup):
     """Simulate one session; fills ``log[:n_done]`` and returns (n_done, status, startup_s).
 
-    ``sizes_bytes`` is the video's size table, shape (>= n_chunks, rungs): the session plays
-    chunks ``0 .. n_chunks-1``; planning controllers may look at later rows. ``log`` has shape
-    (>= n_chunks, LOG_COLS); see ``layout`` for the columns. The controller ``ctrl_id`` (a
-    compile-time literal: ``contract.choose`` compiles only its code) gets the estimate of
-    predictor ``pid`` (state ``pstate``, zeroed by the caller, or carried over from an earlier
-    session; ``PRED_NONE`` for controllers that use no predictor; ``pgroup``, a compile-time
-    literal, is its compile group, ``estimators.predictor_group(pid, pparams)``) and may ask for a wait before
-    the request (logged in ``LOG_CTRL_WAIT_S``; the buffer drains meanwhile). The ``sh_*``
-    arrays (all None when there are none, which compiles them out) describe shadow predictors
-    that only watch: before each download, shadow ``i`` writes its estimate to ``sh_pred[i, k]``,
-    then learns from the download like the controller's predictor
-    (``sh_state[sh_offsets[i]:sh_offsets[i+1]]`` is its state).
+    ``trace`` is a ``groups.SessionTrace``, ``video`` a ``groups.SessionVideo`` (its size table
+    has >= ``n_chunks`` rows: the session plays chunks ``0 .. n_chunks-1``; planning controllers
+    may look at later rows). ``log`` has shape (>= n_chunks, LOG_COLS); see ``layout`` for the
+    columns. The controller ``ctrl_id`` (a compile-time literal: ``contract.choose`` compiles
+    only its code) with parameters ``control.params`` gets the estimate of predictor
+    ``control.pred_id`` (state ``control.pred_state``, zeroed by the caller, or carried over
+    from an earlier session; ``PRED_NONE`` for controllers that use no predictor; ``pgroup``, a
+    compile-time literal, is its compile group, ``estimators.predictor_group(pid, pparams)``)
+    and may ask for a wait before the request (logged in ``LOG_CTRL_WAIT_S``; the buffer drains
+    meanwhile). ``shadows`` (a ``groups.SessionShadows``, or None, which compiles them out)
+    describes shadow predictors that only watch: before each download, shadow ``i`` writes its
+    estimate to ``shadows.pred_bps[i, k]``, then learns from the download like the controller's
+    predictor.
     """
     numba.literally(ctrl_id)
     numba.literally(pgroup)
+    period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s = trace
+    sizes_bytes, bitrates_bps, chunk_s, n_chunks = video
+    cparams, pid, pparams, pstate = control
     has_bw = False
     for j in range(period_bw_bps.size):
         if period_bw_bps[j] > 0.0:
@@ -148,9 +148,9 @@ def run_session(
             ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, ctrl_wait_s)
             session_s += ctrl_wait_s
 
-        if sh_ids is not None:
-            shadow_predict(sh_ids, sh_params, sh_offsets, sh_state, sh_pred, k, session_s, period_end_s, period_bw_bps,
-                           period_lat_s, wrap_s, ptr, clock_s, size, prof)
+        if shadows is not None:
+            shadow_predict(shadows, k, session_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size,
+                           prof)
 
         lat_s = rtt_s if rtt_s >= 0.0 else period_lat_s[ptr]
         if rtt_moves and lat_s > 0.0:
@@ -195,81 +195,72 @@ def run_session(
         done_s = session_s + delay_s
         if pid >= 0:
             learn(pgroup, pid, pparams, pstate, size, meas_s, lat_s, done_s)
-        if sh_ids is not None:
-            shadow_update(sh_ids, sh_params, sh_offsets, sh_state, size, meas_s, lat_s, done_s)
+        if shadows is not None:
+            shadow_update(shadows, size, meas_s, lat_s, done_s)
         session_s = done_s + wait_s
         prev = rung
     return np.int64(n_chunks), STATUS_COMPLETE, startup_s
 
 
 @njit
-def run_batch(
-    job_lo, job_hi,
-    job_trace, job_video, job_ctrl,
-    tr_offsets, tr_end_s, tr_bw_bps, tr_lat_s, tr_start_s, tr_wrap_s,
-    vid_offsets, vid_sizes_flat, vid_rungs, vid_n_chunks, vid_chunk_s, lad_offsets, lad_bps,
-    prof, ctrl_ids, ctrl_params, pred_ids, pred_params, pred_state_sizes, pred_carry,
-    sh_ids, sh_params, sh_offsets,
-    log, out_n_done, out_status, out_startup_s, out_sh_pred,
-    kind, pkind,
-):
-    """Run jobs ``job_lo .. job_hi-1``; job ``j`` writes only ``log[j]`` and ``out_*[j]``.
+def run_batch(job_lo, job_hi, jobs, traces, videos, prof, ctrls, shadows, out, kind, pkind):
+    """Run jobs ``job_lo .. job_hi-1`` of ``jobs``; job ``j`` writes only row ``j`` of ``out``'s
+    arrays (and of ``shadows.pred_bps``).
 
+    The groups are those of ``groups``: ``jobs`` a ``Jobs``, ``traces`` a ``Traces``, ``videos``
+    a ``Videos``, ``ctrls`` a ``Controllers``, ``shadows`` a ``Shadows`` or None when there are
+    none (which compiles them out), ``out`` an ``Outputs``; ``prof`` is the packed profile.
     Every job in the range must use a controller whose id is ``kind`` (or, for ``kind ==
     CTRL_SIMPLE``, one of the rules that group holds) and a predictor whose compile group
-    (``estimators.predictor_group``) is ``pkind``: the
-    kernel is compiled for those ids alone (``numba.literally``), and the façade calls it once
-    per pair present.
+    (``estimators.predictor_group``) is ``pkind``: the kernel is compiled for those ids alone
+    (``numba.literally``), and the façade calls it once per pair present.
     Traces, videos and ladders are concatenated with offsets so that one call can cover any
     mix of them; threads may run disjoint job ranges at the same time (the kernel drops the GIL).
-    Video ``v``'s size table is ``vid_sizes_flat[vid_offsets[v]:vid_offsets[v+1]]`` (all its
-    chunks, rung-minor); its sessions play the first ``vid_n_chunks[v]``. ``sh_ids``,
-    ``sh_params``, ``sh_offsets`` and ``out_sh_pred`` are all None when there are no shadows.
 
     Each session starts with fresh (zeroed) predictor states, except under PROF_CARRY_ROBUST:
     then a RobustDiscount predictor's own part of the state (flag, last base estimate, error
-    ring: the first ``int(pred_params[c, 2])`` values) starts from ``pred_carry[c]`` and is
-    written back there after the session, while its base predictor starts fresh (Pensieve keeps
-    its error history across sessions, not its throughput window). ``pred_carry`` has shape
-    (controllers, >= max state size) and must start zeroed; the caller then runs the jobs
-    serially, in job order.
+    ring: the first ``int(ctrls.pred_params[c, 2])`` values) starts from ``ctrls.pred_carry[c]``
+    and is written back there after the session, while its base predictor starts fresh
+    (Pensieve keeps its error history across sessions, not its throughput window). The caller
+    then runs the jobs serially, in job order.
     """
     numba.literally(kind)
     numba.literally(pkind)
     carry = prof[PROF_CARRY_ROBUST] != 0.0
+    pred_ids, pred_params, pred_carry = ctrls.pred_ids, ctrls.pred_params, ctrls.pred_carry
+    log = out.log
     for j in range(job_lo, job_hi):
-        t = job_trace[j]
-        v = job_video[j]
-        c = job_ctrl[j]
-        t0, t1 = tr_offsets[t], tr_offsets[t + 1]
-        n_r = vid_rungs[v]
-        n_c = vid_n_chunks[v]
-        v0 = vid_offsets[v]
-        sizes = vid_sizes_flat[v0 : vid_offsets[v + 1]].reshape(((vid_offsets[v + 1] - v0) // n_r, n_r))
-        ladder = lad_bps[lad_offsets[v] : lad_offsets[v + 1]]
-        pstate = np.zeros(pred_state_sizes[c])
+        t = jobs.trace[j]
+        v = jobs.video[j]
+        c = jobs.ctrl[j]
+        t0, t1 = traces.offsets[t], traces.offsets[t + 1]
+        n_r = videos.n_rungs[v]
+        v0, v1 = videos.offsets[v], videos.offsets[v + 1]
+        trace = SessionTrace(
+            traces.end_s[t0:t1], traces.bw_bps[t0:t1], traces.lat_s[t0:t1], traces.start_s[t], traces.wrap_s[t]
+        )
+        video = SessionVideo(
+            videos.sizes_bytes[v0:v1].reshape(((v1 - v0) // n_r, n_r)),
+            videos.ladder_bps[videos.ladder_offsets[v] : videos.ladder_offsets[v + 1]],
+            videos.chunk_s[v], videos.n_chunks[v],
+        )
+        pstate = np.zeros(ctrls.pred_state_sizes[c])
         kept = int(pred_params[c, 2]) if carry and pred_ids[c] == PRED_ROBUST else 0
         for i in range(kept):
             pstate[i] = pred_carry[c, i]
-        if sh_ids is not None:
-            sh_state = np.zeros(sh_offsets[-1])
-            out_sh_pred[j, :, :] = np.nan
-            n_done, status, startup_s = run_session(
-                tr_end_s[t0:t1], tr_bw_bps[t0:t1], tr_lat_s[t0:t1], tr_start_s[t], tr_wrap_s[t],
-                sizes, ladder, vid_chunk_s[v], n_c,
-                prof, kind, ctrl_params[c], pred_ids[c], pred_params[c], pstate, log[j],
-                sh_ids, sh_params, sh_offsets, sh_state, out_sh_pred[j], pkind,
+        control = SessionControl(ctrls.params[c], pred_ids[c], pred_params[c], pstate)
+        if shadows is not None:
+            sh_pred = shadows.pred_bps[j]
+            sh_pred[:, :] = np.nan
+            session_shadows = SessionShadows(
+                shadows.ids, shadows.params, shadows.offsets, np.zeros(shadows.offsets[-1]), sh_pred
             )
+            n_done, status, startup_s = run_session(trace, video, prof, kind, control, log[j], session_shadows, pkind)
         else:
-            n_done, status, startup_s = run_session(
-                tr_end_s[t0:t1], tr_bw_bps[t0:t1], tr_lat_s[t0:t1], tr_start_s[t], tr_wrap_s[t],
-                sizes, ladder, vid_chunk_s[v], n_c,
-                prof, kind, ctrl_params[c], pred_ids[c], pred_params[c], pstate, log[j],
-                None, None, None, None, None, pkind,
-            )
+            n_done, status, startup_s = run_session(trace, video, prof, kind, control, log[j], None, pkind)
         for i in range(kept):
             pred_carry[c, i] = pstate[i]
         log[j, n_done:, :] = np.nan  # rows of chunks never played
-        out_n_done[j] = n_done
-        out_status[j] = status
-        out_startup_s[j] = startup_s
+        out.n_done[j] = n_done
+        out.status[j] = status
+        out.startup_s[j] = startup_s
