@@ -180,7 +180,7 @@ class KernelSpeedupVsReference:
     param_names = ["data", "profile", "controller"]
     unit = "x"
     timeout = 180
-    _NEEDED = ("job_lo", "job_hi", "job_trace", "job_video", "job_ctrl", "log", "out_n_done", "out_status", "out_startup_s")
+    _NEEDED = ("job_lo", "job_hi", "jobs", "shadows", "out")
 
     def setup(self, data: str, profile: str, controller: str) -> None:
         ref = load_reference()
@@ -198,16 +198,20 @@ class KernelSpeedupVsReference:
         if len(names) != len(args) or not set(self._NEEDED) <= set(names):
             raise NotImplementedError("the reference run_batch signature does not match the kernel call")
         full = dict(zip(names, args))
-        n_jobs = int(full["job_trace"].size)
+        jobs, out = full["jobs"], full["out"]
+        if full["shadows"] is not None or not hasattr(jobs, "_replace") or not hasattr(out, "_replace"):
+            raise NotImplementedError("the kernel call no longer takes the job and output groups of _kernels.groups")
+        n_jobs = int(jobs.trace.size)
         full["job_lo"], full["job_hi"] = 0, n_jobs
+        # The reference's share: every REF_STEP-th job, with outputs of its own (same groups).
         sel = np.arange(0, n_jobs, REF_STEP)
         sub = dict(full)
         sub["job_lo"], sub["job_hi"] = 0, int(sel.size)
-        for key in ("job_trace", "job_video", "job_ctrl"):
-            sub[key] = np.ascontiguousarray(full[key][sel])
-        sub["log"] = np.empty((sel.size,) + full["log"].shape[1:])
-        for key in ("out_n_done", "out_status", "out_startup_s"):
-            sub[key] = np.zeros(sel.size, dtype=full[key].dtype)
+        sub["jobs"] = jobs._replace(**{key: np.ascontiguousarray(a[sel]) for key, a in jobs._asdict().items()})
+        sub["out"] = out._replace(
+            log=np.empty((sel.size,) + out.log.shape[1:]),
+            **{key: np.zeros(sel.size, dtype=a.dtype) for key, a in out._asdict().items() if key != "log"},
+        )
         self.full_args = tuple(full.values())
         self.sub_args = tuple(sub.values())
         n_done = np.asarray(box["batch"].n_done)
