@@ -285,6 +285,67 @@ def test_an_edited_kernel_runs_its_new_code_in_the_next_process(tmp_path: Path, 
     assert fourth["cache_hits"] >= 1  # and the new build is cached in turn
 
 
+# --- the batch kernel, which takes named groups of arrays, comes from the cache -----------------
+
+RUN_BATCH = """
+import json
+from numba.core import event as numba_event
+import numpy as np
+
+compiled = []
+
+
+class Compiles(numba_event.Listener):
+    def on_start(self, event):
+        func = getattr(event.data.get("dispatcher"), "py_func", None)
+        if getattr(func, "__module__", "").startswith("abrkit"):
+            compiled.append(f"{func.__module__}.{func.__qualname__}")
+
+    def on_end(self, event):
+        pass
+
+
+numba_event.register("numba:compile", Compiles())
+import abrkit
+from abrkit import Trace, Video, run_batch
+from abrkit._kernels import session
+
+trace = Trace.from_durations([2.0, 3.0, 1.5, 4.0], [3e6, 8e5, 0.0, 2e6], name="t")
+ladder = np.array([3e5, 1.2e6, 2.85e6])
+video = Video(ladder, 4.0, np.outer(np.linspace(0.8, 1.2, 12), ladder * 0.5), name="v")
+plain = run_batch([trace], [video], ["bb", "rate"], "default", n_workers=1, progress=False)
+watched = run_batch([trace], [video], ["bb"], "default", n_workers=1, progress=False, shadow_predictors=["ewma"])
+print(json.dumps({
+    "package": abrkit.__file__,
+    "compiled": sorted(set(compiled)),
+    "cache_hits": sum(session.run_batch.stats.cache_hits.values()),
+    "rungs": np.nan_to_num(plain.log[..., 0], nan=-1.0).tolist(),
+    "shadow": np.nan_to_num(watched.shadow_pred, nan=-1.0).tolist(),
+}))
+"""
+
+
+def test_the_batch_kernel_comes_from_the_cache_in_the_next_process(probe_package: Path, tmp_path: Path) -> None:
+    """``session.run_batch`` takes ``_kernels.groups`` NamedTuples (shadows as a group or None)
+    and literal ids through ``LiteralEntry``; a second process compiles none of it."""
+    if _jit._DISABLED or not _jit._CACHE:
+        pytest.skip("kernels are not cached in this configuration")
+    env = _environment(probe_package, NUMBA_CACHE_DIR=str(tmp_path / "cache"), ABRKIT_QUIET="1")
+    runs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", RUN_BATCH], cwd=probe_package, env=env, capture_output=True, text=True, timeout=600,
+        )
+        assert done.returncode == 0, done.stderr
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    cold, warm = runs
+    assert Path(cold["package"]).parent == probe_package / "abrkit"
+    assert "abrkit._kernels.session.run_batch" in cold["compiled"]
+    assert warm["compiled"] == [], "the second process compiled again"
+    assert warm["cache_hits"] >= 2  # run_batch loaded at least twice: without shadows and with them
+    assert warm["rungs"] == cold["rungs"] and warm["shadow"] == cold["shadow"]
+
+
 # --- the compile notice -----------------------------------------------------------------------
 
 NOTICE = "abrkit: compiling simulation kernels"
