@@ -131,7 +131,7 @@ COVERED_BY = {
         for name in (
             "buffer_level_ms", "process_quality_up", "advertize_quality", "deplete_buffer", "next_period",
             "latency_delay", "download_bits", "minimal_download", "idle", "push_sample", "check_replace", "download",
-            "download_polled", "log_row", "play_event",
+            "download_whole", "download_polled", "log_row", "play_event",
         )
     },
     **{

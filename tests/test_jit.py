@@ -20,8 +20,10 @@ import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import NamedTuple
 
 import numba
+import numpy as np
 import pytest
 from numba.core import caching
 from numba.core import config as numba_config
@@ -449,3 +451,32 @@ def test_the_notice_stays_quiet_when_asked_or_when_nothing_compiles(
     result, stderr = _run_probe(probe_package, env, "0")
     assert result["value"] == 10 * 3 + 1 - 1000
     assert NOTICE not in stderr, stderr
+
+
+class _Pair(NamedTuple):
+    a: np.ndarray
+    b: np.ndarray
+
+
+def test_literal_entry_keys_groups_by_the_arrays_inside_them():
+    """A group with arrays of another dtype or layout must not reuse the entry compiled for
+    the first one (it silently read the wrong memory)."""
+    import numba
+
+    from abrkit._jit import LiteralEntry
+
+    @numba.njit
+    def total(pair, scale):
+        numba.literally(scale)
+        s = 0.0
+        for i in range(pair.a.size):
+            s += pair.a[i] * scale + pair.b[i]
+        return s
+
+    entry = LiteralEntry(total, ("scale",))
+    floats = _Pair(np.arange(4.0), np.ones(4))
+    assert entry(floats, 2) == 16.0
+    ints = _Pair(np.arange(4, dtype=np.int64), np.ones(4, dtype=np.int64))
+    assert entry(ints, 2) == 16.0
+    strided = _Pair(np.arange(8.0)[::2], np.ones(8)[::2])
+    assert entry(strided, 3) == 3.0 * (0 + 2 + 4 + 6) + 4.0

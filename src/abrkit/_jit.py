@@ -338,6 +338,8 @@ def _arg_key(a: Any) -> Any:
     """What Numba's type of an argument depends on, cheaply (no typeof per call)."""
     if isinstance(a, np.ndarray):
         return (a.dtype.str, a.ndim, a.flags.c_contiguous, a.flags.f_contiguous, a.flags.writeable, a.flags.aligned)
+    if isinstance(a, tuple):  # a group of arrays (_kernels.groups): typed by its fields
+        return (type(a), *map(_arg_key, a))
     return type(a)
 
 
