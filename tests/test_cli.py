@@ -19,7 +19,8 @@ import abrkit
 from abrkit import cli
 from abrkit.traces import FORMATS, Trace, read_trace, write_trace
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
 ENVIVIO_LADDER = "300,750,1200,1850,2850,4300"
 
 SESSION_COLUMNS = {
@@ -662,3 +663,18 @@ def test_simulate_runs_the_head_to_head_under_every_profile(
         code, out, err = run(capsys, *args)
         assert code == 0, err
         assert list(read_table(out)["controller"]) == HEAD_TO_HEAD
+
+
+@pytest.mark.parametrize("command", [["simulate", "--controller", "bb"], ["predict", "--predictor", "harmonic"]])
+def test_a_readme_in_a_trace_directory_is_skipped_with_one_warning_or_refused_with_strict(capsys, tmp_path, command):
+    for f in sorted((REPO / "samples" / "traces").iterdir())[:2]:
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "README.md").write_text("where these traces come from\n")
+    video = ["--video", REPO / "samples" / "videos" / "synthetic_vbr.json"]
+    code, out, err = run(capsys, command[0], "--traces", tmp_path, *video, *command[1:], "--format", "csv")
+    assert code == 0
+    assert err.count("skipped") == 1 and f"abrkit: warning: skipped {tmp_path / 'README.md'}: unknown trace format" in err
+    assert "Traceback" not in err
+    code, out, err = run(capsys, command[0], "--traces", tmp_path, *video, *command[1:], "--strict")
+    assert code == 1
+    assert f"abrkit: error: {tmp_path / 'README.md'}: unknown trace format" in err

@@ -9,10 +9,10 @@ from typing import Any
 from ..controllers import get_controller
 from ..predictors import PREDICTORS, get_predictor
 from ..profiles import PROFILES
-from ..traces import FORMATS, load_traces
+from ..traces import FORMATS
 from ._args import FORMATS_TABULAR, PROG, HelpFormatter, positive_int
 from ._help import predictors_help
-from ._inputs import add_video_ladder_args, load_video
+from ._inputs import add_strict_arg, add_video_ladder_args, load_trace_args, load_video
 from ._output import format_table, render, write_text
 
 __all__ = ["add_parser", "cmd_predict"]
@@ -22,7 +22,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Run ``abrkit predict``; returns the exit code."""
     from ..evaluate import DEFAULT_EVAL_VIDEO, evaluate_predictors
 
-    traces = load_traces(args.traces, args.trace_format)
+    traces = load_trace_args(args.traces, args.trace_format, args.strict)
     video = DEFAULT_EVAL_VIDEO if args.video is None else load_video(args)
     predictors = [get_predictor(p) for p in (args.predictor or sorted(PREDICTORS))]
     by = ["predictor", "trace"] if args.per_trace else ["predictor"]
@@ -56,6 +56,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--traces", nargs="+", required=True, metavar="PATH", help="trace files and/or directories")
     g.add_argument("--trace-format", choices=sorted(FORMATS), metavar="NAME", default=None,
                    help="format of every trace file (default: detect from the content)")
+    add_strict_arg(g)
     g.add_argument("--video", metavar="PATH", default=None,
                    help="video whose downloads are replayed (default: Pensieve's ladder, 4 s CBR chunks, 10 min)")
     add_video_ladder_args(g, "the ladder of a Pensieve directory video")

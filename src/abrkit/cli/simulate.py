@@ -18,11 +18,11 @@ from ..profiles import PROFILES, Profile, get_profile
 from ..qoe import QOE_MODELS, QoE, get_qoe
 from ..simulation import run_batch
 from ..tables import summary_table
-from ..traces import FORMATS, Trace, load_traces
+from ..traces import FORMATS, Trace
 from ._args import FORMATS_TABULAR, PROG, CLIError, HelpFormatter, positive_float, positive_int, warn
 from ._columns import with_parameter_columns
 from ._help import controllers_help, formats_help, profiles_help, qoes_help, sweep_help
-from ._inputs import add_video_ladder_args, load_video
+from ._inputs import add_strict_arg, add_video_ladder_args, load_trace_args, load_video
 from ._output import format_kbps, format_table, render, to_csv, write_text
 from ._sweep import expand_controller_spec
 
@@ -178,7 +178,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     video = load_video(args)
     if args.video_length_s is not None:
         video = video.looped(args.video_length_s)
-    traces = load_traces(args.traces, args.trace_format)
+    traces = load_trace_args(args.traces, args.trace_format, args.strict)
     batch: Any = run_batch(traces, [video], controllers, profile, model, n_workers=args.workers, progress=args.progress)
     sessions = batch.sessions()
 
@@ -236,8 +236,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="trace files and/or directories of trace files (read in sorted order)")
     g.add_argument("--trace-format", choices=sorted(FORMATS), metavar="NAME", default=None,
                    help="format of every trace file (default: detect from the content)")
+    add_strict_arg(g)
     g.add_argument("--video", required=True, metavar="PATH",
-                   help="abrkit video JSON, Sabre movie JSON, or a Pensieve directory of video_size_N files")
+                   help="abrkit video JSON, Sabre movie JSON, an abrkit ladder result.json or --out directory, "
+                        "or a Pensieve directory of video_size_N files")
     add_video_ladder_args(g, "the ladder, e.g. 300,750,1200 (needed for Pensieve directories; checked against "
                              "JSON videos)")
     g = sim.add_argument_group("model")
