@@ -120,7 +120,7 @@ def test_profile_values_without_physical_meaning_are_refused(make, message):
         make()
 
 
-@pytest.mark.parametrize("profile", ["event", "sabre"])
+@pytest.mark.parametrize("profile", ["default", "event", "sabre"])
 def test_chunks_below_one_byte_are_refused_before_simulating(profile):
     # a Video built by hand may hold them (the file readers refuse them with the line)
     video = Video(bitrates_bps=[1e6, 2e6], chunk_s=4.0, sizes_bytes=np.full((3, 2), 1e-320))

@@ -24,7 +24,7 @@ from ._jit import LiteralEntry
 from ._kernels.contract import compile_group
 from ._kernels.estimators import predictor_group
 from ._kernels.session import run_batch as _run_batch_dispatcher
-from ._checks import worker_count
+from ._checks import playable_sizes, worker_count
 from .controllers import Controller, get_controller
 from .custom import PythonController, is_python_controller, play_event_session, play_session, spec_of
 from .errors import ParameterError
@@ -89,6 +89,7 @@ def _pack(
     packed_pred = [c.pack_predictor() for c in controllers]
     sh_ids, sh_params, sh_offsets = _pack_predictors(shadows)
     for v in videos:
+        playable_sizes(v.name, v.sizes_bytes)
         if profile.initial_rung is not None and profile.initial_rung >= v.n_rungs:
             raise ParameterError("initial_rung", profile.initial_rung, f"video {v.name!r} has only {v.n_rungs} rungs")
     state_sizes = np.array([p[2] for p in packed_pred], dtype=np.int64)
