@@ -169,3 +169,10 @@ def test_a_long_batch_stops_soon_after_ctrl_c(profile):
     # the batch is far from done when the signal comes (it takes several seconds in either model)
     assert proc.returncode == 3, out
     assert waited < 5.0, f"the batch went on for {waited:.1f} s after Ctrl-C"
+
+
+def test_a_looped_video_is_bounded_in_chunks():
+    video = _video(n_chunks=4)
+    assert video.looped(400_000.0).n_chunks == 100_000
+    with pytest.raises(ParameterError, match=r"duration_s=1000000000.0 is invalid: 250,000,000 chunks of 4 s; .*at most 100,000"):
+        video.looped(1e9)

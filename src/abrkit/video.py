@@ -165,6 +165,12 @@ class Video:
         number("duration_s", duration_s, gt=0)
         seg_ms = round(self.chunk_s * 1e3, 9)
         n = math.ceil(duration_s * 1000 / seg_ms)
+        if n > MAX_LOOPED_CHUNKS:
+            # every simulated session keeps a log row per chunk: 1e9 s of 4 s chunks asked for 24 GiB
+            raise ParameterError(
+                "duration_s", duration_s,
+                f"{n:,} chunks of {self.chunk_s:g} s; a looped video holds at most {MAX_LOOPED_CHUNKS:,} chunks",
+            )
         reps = math.ceil(n / self.n_chunks)
         q = None if self.quality is None else np.tile(self.quality, (reps, 1))[:n]
         sizes = np.tile(self.sizes_bytes, (reps, 1))[:n]
@@ -406,6 +412,8 @@ MIN_BITRATE_BPS = 1.0
 #: Chunk (segment) duration between 1 ms and one day.
 MIN_CHUNK_S = 1e-3
 MAX_CHUNK_S = 86400.0
+#: Longest video ``Video.looped`` makes, in chunks (100,000 x 4 s is 4.6 days).
+MAX_LOOPED_CHUNKS = 100_000
 #: Largest magnitude of a per-chunk quality score.
 MAX_QUALITY = 1e6
 #: Largest width or height of a rung.
