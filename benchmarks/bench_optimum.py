@@ -5,10 +5,14 @@
   thread, best of a few runs).
 * ``SpeedupVsReference`` -- the compiled search against its plain-Python twin
   (``tests/reference_optimum.py``) on the first 10 chunks of a few evaluation traces.
+* ``Bounds`` -- issue 11's reproducers, synthetic and seeded (the same on every machine): a
+  1 bps trace (8 chunks) and a 400-chunk VBR video that the work bound ``max_labels`` stops
+  (time, peak memory, and how far the bound lies above the beam's real sequence).
 
 ``python -m benchmarks.bench_optimum`` (from the repository root) prints the Markdown table of
 docs/optimum.md: time per trace, search effort, exactness, and how far the best built-in
-controller stays from the optimum.
+controller stays from the optimum. ``python -m benchmarks.bench_optimum bounds`` prints the
+table of docs/optimum.md's "Bounds" section.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 import abrkit
 from abrkit import run_batch
 from abrkit.event_controllers import EVENT_CONTROLLERS
-from abrkit.optimum import offline_optimum_many
+from abrkit.optimum import offline_optimum, offline_optimum_many
 
 from ._data import DATA_LABEL, TESTS_DIR, best_time, eval_set
 
@@ -104,6 +108,70 @@ class SpeedupVsReference:
     track_speedup.unit = "x"  # type: ignore[attr-defined]
 
 
+LADDER_KBPS = (300, 750, 1200, 1850, 2850, 4300)
+
+
+def _one_bps() -> tuple[abrkit.Trace, abrkit.Video]:
+    """Issue 11: 58 s at 8 chunks before downloads past WALK_PERIODS periods were skipped over."""
+    return abrkit.Trace.constant(1.0, 10.0, name="1bps"), abrkit.Video.synthetic_vbr(LADDER_KBPS, 4.0, 8, seed=1)
+
+
+def _bumpy(n_chunks: int) -> tuple[abrkit.Trace, abrkit.Video]:
+    """A 300 s trace of 1 s periods, uniform 0.2-5 Mbit/s, and a seeded 6-rung VBR video."""
+    rng = np.random.default_rng(0)
+    trace = abrkit.Trace.from_durations(np.ones(300), rng.uniform(2e5, 5e6, 300), name="bumpy")
+    return trace, abrkit.Video.synthetic_vbr(LADDER_KBPS, 4.0, n_chunks, seed=1)
+
+
+class Bounds:
+    """The optimum on inputs that used to run for minutes: bounded work, and the bound it gives."""
+
+    timeout = 600
+    repeat = (1, 3, 120.0)
+    number = 1
+
+    def setup(self) -> None:
+        self.slow = _one_bps()
+        self.long = _bumpy(400)
+        offline_optimum(self.long[0], self.long[1].truncated(3))  # compile (or load the cache)
+
+    def time_one_bps_8_chunks(self) -> None:
+        offline_optimum(*self.slow)
+
+    def time_vbr_400_chunks(self) -> None:
+        offline_optimum(*self.long)
+
+    def peakmem_vbr_400_chunks(self) -> None:
+        offline_optimum(*self.long)
+
+    def track_vbr_400_gap_percent(self) -> float:
+        """(bound - beam's real sequence) / beam: the true optimum lies in between."""
+        result = offline_optimum(*self.long)
+        return 100.0 * (result.qoe - result.lower_bound) / abs(result.lower_bound)
+
+    track_vbr_400_gap_percent.unit = "%"  # type: ignore[attr-defined]
+
+
+def _bounds_table() -> str:
+    """Markdown: issue 11's reproducers, one row per input."""
+    rows = [
+        "| input | chunks | time | qoe (bound) | lower bound | exact | labels | merged fronts | reason |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    cases = [("1 bps trace", *_one_bps())] + [("VBR, bumpy trace", *_bumpy(n)) for n in (100, 200, 400)]
+    offline_optimum(cases[-1][1], cases[-1][2].truncated(3))  # compile
+    for label, trace, video in cases:
+        t0 = time.perf_counter()
+        r = offline_optimum(trace, video)
+        spent = time.perf_counter() - t0
+        reason = r.reason.split(" (")[0].split(",")[0] if r.reason else ""
+        rows.append(
+            f"| {label} | {video.n_chunks} | {spent:.2f} s | {r.qoe:.2f} | {r.lower_bound:.2f} | {r.exact} | "
+            f"{r.labels:,} | {r.merges} | {reason} |"
+        )
+    return "\n".join(rows)
+
+
 def _table() -> str:
     """Markdown: one row per (profile, QoE model) over the whole evaluation set."""
     traces, video = eval_set()
@@ -142,4 +210,4 @@ def _table() -> str:
 
 
 if __name__ == "__main__":
-    print(_table())
+    print(_bounds_table() if sys.argv[1:] == ["bounds"] else _table())
