@@ -772,10 +772,10 @@ def ring_recent(s, off, cap, i):
 
 
 def ring_mean(s, off, cap, window):
-    """Mean of the newest ``min(count, window)`` values, newest first (count must be > 0)."""
+    """Mean of the newest ``min(count, window)`` values, summed oldest first (count must be > 0)."""
     n = min(int(s[off]), window)
     total = 0.0
-    for i in range(n):
+    for i in reversed(range(n)):
         total += ring_recent(s, off, cap, i)
     return total / n
 
@@ -1596,9 +1596,9 @@ REFERENCES: dict[str, Callable[..., Any]] = {
     "predictors._plain_update": _plain_update,
     "predictors._dual_ewma_update": _dual_ewma_update,
     "predictors._dual_ewma_predict": _dual_ewma_predict,
-    "predictors._sabre_window": _sabre_window,
-    "predictors._sabre_ewma_update": _sabre_ewma_update,
-    "predictors._sabre_ewma_read": _sabre_ewma_read,
+    "predictors.sabre_window": _sabre_window,
+    "predictors.sabre_ewma_update": _sabre_ewma_update,
+    "predictors.sabre_ewma_read": _sabre_ewma_read,
     "predictors._exo_update": _exo_update,
     "predictors._exo_predict": _exo_predict,
     "predictors._kalman_update": _kalman_update,
@@ -1623,7 +1623,7 @@ COVERED_BY: dict[str, str] = {
         "_latency_sabre_window", "_latency_sabre_ewma",
     )},
     **{f"predictors.{name}": "predictors.pred_update" for name in (
-        "_update_rate_ring", "_update_puffer", "_update_dual_ewma", "_update_sabre_window", "_update_sabre_ewma",
+        "_update_rate_ring", "_update_puffer", "_update_dual_ewma", "sabre_window_update", "_update_sabre_ewma",
         "_update_exo", "_update_kalman",
     )},
     "predictors._robust_error": "predictors.pred_update",

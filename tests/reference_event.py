@@ -130,7 +130,7 @@ COVERED_BY = {
         f"event.{name}": "event.run_event_session"
         for name in (
             "buffer_level_ms", "process_quality_up", "advertize_quality", "deplete_buffer", "next_period",
-            "latency_delay", "download_bits", "minimal_download", "idle", "push_sample", "check_replace", "download",
+            "latency_delay", "download_bits", "minimal_download", "idle", "history_params", "push_sample", "check_replace", "download",
             "download_whole", "download_polled", "log_row", "play_event",
         )
     },

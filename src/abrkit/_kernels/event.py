@@ -13,7 +13,8 @@ Arrays shared by the helpers (all allocated by :func:`run_event_session`):
 * ``pq``: (n_qualities, 3) pending quality-up switches: network time, quality, time reached
   (NaN: not yet). Sabre only appends a switch above every pending one, so qualities strictly
   increase and n_qualities rows suffice.
-* ``hist``: throughput-history state (EWMA sums or the last samples of a sliding window).
+* ``hp`` / ``hs``: Sabre's throughput history as a predictor's parameters and state
+  (``history_params``; the update and estimate are ``predictors.sabre_*``, written once).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .._jit import njit, njit_inline
 from .contract import choose, full_wait, report, specialise, start
 from .layout import CTRL_SABRE, CTRL_STATE, PRED_GROUP_COMMON, PRED_NONE
 from .estimators import latency_for, learn, predict_for
+from .predictors import sabre_ewma_read, sabre_ewma_update, sabre_window, sabre_window_update
 from .sabre_rules import NO_ABANDON, controller_decide, controller_report, init_controller
 from .event_layout import (
     AVG_EWMA,
@@ -82,8 +84,6 @@ from .event_layout import (
     S_BOLAE_GP,
     S_BOLAE_PLACEHOLDER,
     S_BOLAE_VP,
-    S_EWMA_WEIGHT_MS,
-    S_EWMA_WEIGHT_N,
     S_FCC,
     S_HEAD,
     S_IS_BOLA,
@@ -355,60 +355,48 @@ def idle(st, tr, pq, buf, seg_ms, bitrates, buffer_ms, time_ms):
 
 # -- throughput history --------------------------------------------------------------------------------
 
+#: State of Sabre's history: the sabre-ewma predictor's 10 values, or two rings of SLIDING_MAX_STORE.
+HISTORY_STATE = max(10, 2 * (2 + SLIDING_MAX_STORE))
+
 
 @njit
-def push_sample(st, hist, cfg, windows, half_lives_ms, seg_ms, time_ms, tput_kbps, lat_ms):
-    """Sabre's Ewma or SlidingWindow ``push``: update the throughput and latency estimates.
+def history_params(cfg, windows, half_lives_ms, seg_ms):
+    """Sabre's throughput history (``cfg[C_AVERAGE]``) as the parameter vector of abrkit's own
+    ``sabre-ewma`` / ``sabre-window`` predictor, run here in ms and kbit/s: the formulas only
+    take ratios of times and averages of rates, so they give Sabre's numbers in its units.
 
-    ``hist`` layout -- EWMA: [throughput_i..., latency_i...] per half-life; sliding: the last
-    ``SLIDING_MAX_STORE`` throughputs then latencies, oldest first.
+    EWMA: [half-lives, segment ms, half-life ms...]; sliding window: [windows, ring size,
+    window sizes...], the ring at most ``SLIDING_MAX_STORE`` samples as Sabre keeps.
     """
-    n = int(st[S_N_SAMPLES])
     if cfg[C_AVERAGE] == AVG_EWMA:
-        k = half_lives_ms.size
-        for i in range(k):
-            alpha = math.pow(0.5, time_ms / half_lives_ms[i])
-            hist[i] = alpha * hist[i] + (1 - alpha) * tput_kbps
-            alpha = math.pow(0.5, 1 / (half_lives_ms[i] / seg_ms))
-            hist[k + i] = alpha * hist[k + i] + (1 - alpha) * lat_ms
-        st[S_EWMA_WEIGHT_MS] += time_ms
-        st[S_EWMA_WEIGHT_N] += 1
-        tput = np.nan
-        lat = np.nan
-        for i in range(k):
-            zero_factor = 1 - math.pow(0.5, st[S_EWMA_WEIGHT_MS] / half_lives_ms[i])
-            t = hist[i] / zero_factor
-            tput = t if np.isnan(tput) else min(tput, t)
-            zero_factor = 1 - math.pow(0.5, st[S_EWMA_WEIGHT_N] / (half_lives_ms[i] / seg_ms))
-            l = hist[k + i] / zero_factor
-            lat = l if np.isnan(lat) else max(lat, l)
+        hp = np.empty(2 + half_lives_ms.size)
+        hp[0] = half_lives_ms.size
+        hp[1] = seg_ms
+        hp[2:] = half_lives_ms
     else:
-        m = SLIDING_MAX_STORE
-        if n < m:
-            hist[n] = tput_kbps
-            hist[m + n] = lat_ms
-        else:
-            for i in range(m - 1):
-                hist[i] = hist[i + 1]
-                hist[m + i] = hist[m + i + 1]
-            hist[m - 1] = tput_kbps
-            hist[2 * m - 1] = lat_ms
-        stored = min(n + 1, m)
-        tput = np.nan
-        lat = np.nan
-        for w in windows:
-            take = min(w, stored)
-            s = 0.0
-            for i in range(stored - take, stored):
-                s += hist[i]
-            t = s / take
-            tput = t if np.isnan(tput) else min(tput, t)
-            s = 0.0
-            for i in range(stored - take, stored):
-                s += hist[m + i]
-            l = s / take
-            lat = l if np.isnan(lat) else max(lat, l)
-    st[S_N_SAMPLES] = n + 1
+        hp = np.empty(2 + windows.size)
+        hp[0] = windows.size
+        hp[1] = min(windows.max(), SLIDING_MAX_STORE)
+        for j in range(windows.size):
+            hp[2 + j] = windows[j]
+    return hp
+
+
+@njit
+def push_sample(st, hp, hs, cfg, got_bits, time_ms, lat_ms):
+    """Sabre's Ewma or SlidingWindow ``push`` of one download (``got_bits`` in ``time_ms``,
+    latency ``lat_ms``): the predictor's own update (``hp`` from :func:`history_params`, ``hs``
+    its state, zeroed per session), then the throughput and latency estimates into ``st``."""
+    size_bytes = got_bits / 8.0  # exact: the predictor's rate size * 8 / time is got / time
+    if cfg[C_AVERAGE] == AVG_EWMA:
+        sabre_ewma_update(hp, hs, size_bytes, time_ms, lat_ms)
+        tput = sabre_ewma_read(hp, hs, True)
+        lat = sabre_ewma_read(hp, hs, False)
+    else:
+        sabre_window_update(hp, hs, size_bytes, time_ms, lat_ms, 0.0)
+        tput = sabre_window(hp, hs, 0, True)
+        lat = sabre_window(hp, hs, 2 + int(hp[1]), False)
+    st[S_N_SAMPLES] += 1
     st[S_THROUGHPUT] = tput
     st[S_LATENCY] = lat
 
@@ -833,7 +821,8 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
     st[S_LATENCY] = np.nan
     buf = np.zeros(n_seg + 1, dtype=np.int64)
     pq = np.zeros((n_q, 3))
-    hist = np.zeros(2 * max(half_lives_ms.size, SLIDING_MAX_STORE))
+    hp = history_params(cfg, windows, half_lives_ms, seg_ms)
+    hs = np.zeros(HISTORY_STATE)
     init_controller(st, cfg, seg_ms, bitrates, utilities0, utilities1)
     cstate = np.zeros(CTRL_STATE + 3 * n_q)
     begin(kind, cparams, cstate, bitrates_bps, seg_ms / 1000.0)
@@ -868,7 +857,7 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
         dl_ms = t - ttfb
         buf[int(st[S_TAIL])] = quality
         st[S_TAIL] += 1
-        push_sample(st, hist, cfg, windows, half_lives_ms, seg_ms, dl_ms, got / dl_ms, ttfb)
+        push_sample(st, hp, hs, cfg, got, dl_ms, ttfb)
         st[S_PLAY_MS] += t
         last_q = quality
         last_ttfb = ttfb
@@ -964,7 +953,7 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
             good_avg += (sample - tput - good_avg) / good_n
         est_avg += (tput - sample - est_avg) / (over_n + good_n)
         if to == NO_ABANDON:
-            push_sample(st, hist, cfg, windows, half_lives_ms, seg_ms, dl_ms, sample, ttfb)
+            push_sample(st, hp, hs, cfg, got, dl_ms, ttfb)
 
         if n_log < log.shape[0]:
             log_row(log[n_log], segment, quality, size, got, t, ttfb, to, replace != 0, request_ms, wait_ms, level, est_kbps)

@@ -87,8 +87,7 @@ S_TPUT_IBR_SAFETY = 27
 S_IS_BOLA = 28
 S_REPLACING = 29  # negative queue offset being replaced; 0: none
 S_N_SAMPLES = 30  # throughput samples pushed
-S_EWMA_WEIGHT_MS = 31
-S_EWMA_WEIGHT_N = 32
+# 31, 32: free (the EWMA weights live in the history predictor's state, event.history_params)
 S_BOLAE_VP = 33
 S_BOLAE_GP = 34
 S_STALL_MS = 35  # rebuffering since the last segment started playing

@@ -56,9 +56,11 @@ def ring_recent(s, off, cap, i):
 
 @njit_inline
 def ring_mean(s, off, cap, window):
+    """Mean of the newest ``min(count, window)`` values, summed oldest first (as Sabre's
+    ``sum(samples[-window:])``, so the event model's history is this very function)."""
     n = min(int(s[off]), window)
     acc = 0.0
-    for i in range(n):
+    for i in range(n - 1, -1, -1):
         acc += ring_recent(s, off, cap, i)
     return acc / n
 
@@ -189,12 +191,12 @@ def _predict_dual_ewma(p, s, now_s):
 
 @njit_inline
 def _predict_sabre_window(p, s, now_s):
-    return _sabre_window(p, s, 0, True)
+    return sabre_window(p, s, 0, True)
 
 
 @njit_inline
 def _predict_sabre_ewma(p, s, now_s):
-    return _sabre_ewma_read(p, s, True)
+    return sabre_ewma_read(p, s, True)
 
 
 @njit_inline
@@ -209,12 +211,12 @@ def _predict_kalman(p, s, now_s):
 
 @njit_inline
 def _latency_sabre_window(p, s):
-    return _sabre_window(p, s, 2 + int(p[1]), False)
+    return sabre_window(p, s, 2 + int(p[1]), False)
 
 
 @njit_inline
 def _latency_sabre_ewma(p, s):
-    return _sabre_ewma_read(p, s, False)
+    return sabre_ewma_read(p, s, False)
 
 
 @njit_inline
@@ -233,7 +235,7 @@ def _update_dual_ewma(p, s, size_bytes, time_s, latency_s, now_s):
 
 
 @njit_inline
-def _update_sabre_window(p, s, size_bytes, time_s, latency_s, now_s):
+def sabre_window_update(p, s, size_bytes, time_s, latency_s, now_s):
     cap = int(p[1])
     ring_push(s, 0, cap, size_bytes * 8.0 / time_s)
     ring_push(s, 2 + cap, cap, latency_s)
@@ -241,7 +243,7 @@ def _update_sabre_window(p, s, size_bytes, time_s, latency_s, now_s):
 
 @njit_inline
 def _update_sabre_ewma(p, s, size_bytes, time_s, latency_s, now_s):
-    _sabre_ewma_update(p, s, size_bytes, time_s, latency_s)
+    sabre_ewma_update(p, s, size_bytes, time_s, latency_s)
 
 
 @njit_inline
@@ -309,7 +311,7 @@ def _plain_update(pid, p, s, size_bytes, time_s, latency_s, now_s):
     elif pid == PRED_DUAL_EWMA:
         _update_dual_ewma(p, s, size_bytes, time_s, latency_s, now_s)
     elif pid == PRED_SABRE_WINDOW:
-        _update_sabre_window(p, s, size_bytes, time_s, latency_s, now_s)
+        sabre_window_update(p, s, size_bytes, time_s, latency_s, now_s)
     elif pid == PRED_SABRE_EWMA:
         _update_sabre_ewma(p, s, size_bytes, time_s, latency_s, now_s)
     elif pid == PRED_EXO_PERCENTILE:
@@ -345,7 +347,7 @@ def _dual_ewma_predict(p, s):
 
 
 @njit_inline
-def _sabre_window(p, s, off, throughput):
+def sabre_window(p, s, off, throughput):
     # Sabre's SlidingWindow: the mean over each window size; the most conservative one wins
     # (the lowest throughput, the highest latency).
     cap = int(p[1])
@@ -364,7 +366,7 @@ def _sabre_window(p, s, off, throughput):
 
 
 @njit_inline
-def _sabre_ewma_update(p, s, size_bytes, time_s, latency_s):
+def sabre_ewma_update(p, s, size_bytes, time_s, latency_s):
     # Sabre's Ewma: throughput weighted by download time, latency by one per sample with
     # half-lives counted in segments (half-life / segment duration).
     value = size_bytes * 8.0 / time_s
@@ -379,7 +381,7 @@ def _sabre_ewma_update(p, s, size_bytes, time_s, latency_s):
 
 
 @njit_inline
-def _sabre_ewma_read(p, s, throughput):
+def sabre_ewma_read(p, s, throughput):
     if s[1] == 0:
         return np.nan
     best = np.nan
@@ -509,7 +511,7 @@ BY_ID = {
     PRED_PUFFER: (_predict_puffer, _update_puffer, None),
     PRED_ROBUST: (_predict_robust, _robust_update, None),
     PRED_DUAL_EWMA: (_predict_dual_ewma, _update_dual_ewma, None),
-    PRED_SABRE_WINDOW: (_predict_sabre_window, _update_sabre_window, _latency_sabre_window),
+    PRED_SABRE_WINDOW: (_predict_sabre_window, sabre_window_update, _latency_sabre_window),
     PRED_SABRE_EWMA: (_predict_sabre_ewma, _update_sabre_ewma, _latency_sabre_ewma),
     PRED_EXO_PERCENTILE: (_predict_exo, _update_exo, None),
     PRED_KALMAN: (_predict_kalman, _update_kalman, None),
