@@ -287,7 +287,7 @@ def test_a_cancelled_search_stops_between_blocks(monkeypatch):
     monkeypatch.setattr(K, "optimum_steps", counting)
     monkeypatch.setattr(O, "_BLOCK_WORK", 1)
     out = (np.empty(60, np.int64), np.empty(60), np.empty(60), np.empty(K.OPT_STATS))
-    with pytest.raises(O._Cancelled):
+    with pytest.raises(O.Cancelled):
         O._search(p.profile.kernel_trace(trace), p, 0, -np.inf, cancel, *out)
     assert len(calls) == 3
 

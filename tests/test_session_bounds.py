@@ -176,3 +176,12 @@ def test_a_looped_video_is_bounded_in_chunks():
     assert video.looped(400_000.0).n_chunks == 100_000
     with pytest.raises(ParameterError, match=r"duration_s=1000000000.0 is invalid: 250,000,000 chunks of 4 s; .*at most 100,000"):
         video.looped(1e9)
+
+
+def test_a_batch_leaves_the_sigint_handler_as_it_found_it():
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    simulate(Trace(time_s=[0.0, 50.0], bandwidth_bps=[3e6, 3e6], end_s=100.0), _video(n_chunks=3), "bb", profile="event")
+    simulate(Trace(time_s=[0.0, 50.0], bandwidth_bps=[3e6, 3e6], end_s=100.0), _video(n_chunks=3), "bb")
+    assert signal.getsignal(signal.SIGINT) is before

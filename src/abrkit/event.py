@@ -19,6 +19,7 @@ any other value is an error.
 from __future__ import annotations
 
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ._checks import integer, number, playable_sizes, worker_count
+from ._interrupt import CtrlC, check
 from ._kernels import event_layout as E
 from ._kernels import layout as L
 from ._jit import LiteralEntry
@@ -502,7 +504,10 @@ def run_event_batch(
     grid = np.array([(t, v, c) for t in range(len(tr)) for v in range(len(vids)) for c in range(len(ctrls))], dtype=np.int64)
     job_trace, job_video, job_ctrl = grid[:, 0].copy(), grid[:, 1].copy(), grid[:, 2].copy()
 
+    cancel = threading.Event()
+
     def work(j: int):
+        check(cancel)  # Ctrl-C: stop between sessions (see _interrupt)
         t, v, c = job_trace[j], job_video[j], job_ctrl[j]
         return _one_session(packed_traces[t], packed_videos[v], configs[c][v], *histories[c], contracts[c], si_videos[v])
 
@@ -515,23 +520,24 @@ def run_event_batch(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_jobs, unit="session", desc="simulate (event model)")
-    try:
-        if workers == 1:
-            results = []
-            for j in range(n_jobs):
-                results.append(work(j))
-                if bar is not None:
-                    bar.update(1)
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
+    with CtrlC(cancel):
+        try:
+            if workers == 1:
                 results = []
-                for r in pool.map(work, range(n_jobs)):
-                    results.append(r)
+                for j in range(n_jobs):
+                    results.append(work(j))
                     if bar is not None:
                         bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    results = []
+                    for r in pool.map(work, range(n_jobs)):
+                        results.append(r)
+                        if bar is not None:
+                            bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
     metrics = np.array([r[0] for r in results]).reshape(n_jobs, E.N_METRICS)
     return EventBatchResult(
         tr, vids, ctrls, prof, model, job_trace, job_video, job_ctrl, metrics,

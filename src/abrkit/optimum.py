@@ -26,7 +26,6 @@ Units: seconds, bits per second, bytes (see the package docstring).
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -37,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ._checks import integer, worker_count
+from ._interrupt import Cancelled, CtrlC
 from ._kernels import layout as L
 from ._kernels import optimum as K
 from .errors import ParameterError
@@ -220,46 +220,6 @@ class _Prepared:
     max_labels: int
 
 
-class _Cancelled(Exception):
-    """Raised by a search that saw its cancel event set (between two blocks of work)."""
-
-
-class _CtrlC:
-    """Ctrl-C during a search: set ``cancel`` (searches stop at their next block), then raise
-    ``KeyboardInterrupt`` on leaving the ``with`` block.
-
-    Why not let Python raise ``KeyboardInterrupt`` where it lands: when it lands while Numba
-    turns a kernel's returned arrays into Python objects, the call fails with ``SystemError:
-    ... returned a result with an exception set`` instead (measured: every time a Ctrl-C hit
-    a loop of such calls). So, in the main thread and while SIGINT has Python's default
-    handler, a handler that only records the signal takes its place; anywhere else (another
-    thread, an application's own handler) nothing changes.
-    """
-
-    def __init__(self, cancel: threading.Event) -> None:
-        self.cancel = cancel
-        self.hit = False
-        self._previous: Any = None
-        self._installed = False
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        self.hit = True
-        self.cancel.set()
-
-    def __enter__(self) -> _CtrlC:
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-            self._installed = True
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
-        if self._installed:
-            signal.signal(signal.SIGINT, self._previous)
-        if self.hit and (kind is None or issubclass(kind, _Cancelled)):
-            raise KeyboardInterrupt from None
-        return False
-
-
 def _prepare(
     video: Video, profile: str | Profile, qoe: str | QoE | None, max_front: int, max_labels: int = DEFAULT_MAX_LABELS
 ) -> _Prepared:
@@ -343,7 +303,7 @@ def _search(
     )
     while state[-1][K.ST_STATUS] == K.ST_RUNNING:
         if cancel is not None and cancel.is_set():
-            raise _Cancelled()
+            raise Cancelled()
         state = K.optimum_steps(
             end_s, bw_bps, wrap_s, p.sizes_bytes, p.utility, chunk_s, p.n_chunks, p.prof_vec, mu, lam,
             bool(p.qoe.include_first_chunk), int(p.max_front), int(beam_width), int(p.max_labels), tables, state,
@@ -460,7 +420,7 @@ def offline_optimum(
     """
     prepared = _prepare(video, profile, qoe, max_front, max_labels)
     cancel = threading.Event()
-    with _CtrlC(cancel):
+    with CtrlC(cancel):
         return _solve(trace, prepared, cancel)
 
 
@@ -501,7 +461,7 @@ def offline_optimum_many(
     rows: list[dict[str, Any]] = []
     cancel = threading.Event()
     try:
-        with _CtrlC(cancel):
+        with CtrlC(cancel):
             # The first trace runs here, so compilation (or loading the cache) happens once.
             rows.append(_solve(tr[0], prepared, cancel).totals())
             if bar is not None:

@@ -11,6 +11,7 @@ a RobustDiscount predictor, the batch then runs serially, in job order, on one t
 from __future__ import annotations
 
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -25,6 +26,7 @@ from ._kernels.contract import compile_group
 from ._kernels.estimators import predictor_group
 from ._kernels.session import run_batch as _run_batch_dispatcher
 from ._checks import playable_sizes, worker_count
+from ._interrupt import CtrlC, check
 from .controllers import Controller, get_controller
 from .custom import PythonController, is_python_controller, play_event_session, play_session, spec_of
 from .errors import ParameterError
@@ -405,7 +407,10 @@ def run_batch(
     out = G.Outputs(log, n_done, status, startup)
     shadow_group = G.Shadows(packed.sh_ids, packed.sh_params, packed.sh_offsets, sh_pred) if has_shadows else None
 
+    cancel = threading.Event()
+
     def work(lo: int, hi: int) -> int:
+        check(cancel)  # Ctrl-C: stop between blocks (see _interrupt)
         _run_batch_kernel(
             lo, hi, jobs, packed.traces, packed.videos, prof_vec, packed.ctrls, shadow_group, out,
             int(groups[k_ctrl[lo]]), int(pgroups[k_ctrl[lo]]),
@@ -430,39 +435,41 @@ def run_batch(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_jobs + len(user_jobs), unit="session", desc="simulating", file=sys.stderr)
-    try:
-        # The first block runs here, so compilation (or loading the cache) happens once.
-        done = work(*blocks[0])
-        if bar is not None:
-            bar.update(done)
-        if workers == 1:
-            for lo, hi in blocks[1:]:
-                done = work(lo, hi)
-                if bar is not None:
-                    bar.update(done)
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                for done in pool.map(lambda b: work(*b), blocks[1:]):
+    with CtrlC(cancel):
+        try:
+            # The first block runs here, so compilation (or loading the cache) happens once.
+            done = work(*blocks[0])
+            if bar is not None:
+                bar.update(done)
+            if workers == 1:
+                for lo, hi in blocks[1:]:
+                    done = work(lo, hi)
                     if bar is not None:
                         bar.update(done)
-        if permuted:
-            inverse = np.empty_like(order)
-            inverse[order] = np.arange(n_jobs)
-            log, n_done, status, startup = log[inverse], n_done[inverse], status[inverse], startup[inverse]
-            if has_shadows:
-                sh_pred = sh_pred[inverse]
-        # Python controllers: one session at a time, in job order (they may keep state)
-        for j in user_jobs:
-            log[j] = np.nan
-            n_done[j], status[j], startup[j] = play_session(
-                tr[job_trace[j]], vids[job_video[j]], user[int(job_ctrl[j])], prof, int(packed.videos.n_chunks[job_video[j]]),
-                log[j],
-            )
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    for done in pool.map(lambda b: work(*b), blocks[1:]):
+                        if bar is not None:
+                            bar.update(done)
+            if permuted:
+                inverse = np.empty_like(order)
+                inverse[order] = np.arange(n_jobs)
+                log, n_done, status, startup = log[inverse], n_done[inverse], status[inverse], startup[inverse]
+                if has_shadows:
+                    sh_pred = sh_pred[inverse]
+            # Python controllers: one session at a time, in job order (they may keep state)
+            for j in user_jobs:
+                check(cancel)
+                log[j] = np.nan
+                n_done[j], status[j], startup[j] = play_session(
+                    tr[job_trace[j]], vids[job_video[j]], user[int(job_ctrl[j])], prof, int(packed.videos.n_chunks[job_video[j]]),
+                    log[j],
+                )
+                if bar is not None:
+                    bar.update(1)
+        finally:
             if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+                bar.close()
     shown = [spec_of(user[i]) if i in user else c for i, c in enumerate(ctrls)]
     return BatchResult(tr, vids, shown, prof, model, job_trace, job_video, job_ctrl, log, n_done, status, startup,
                        packed.videos.n_chunks[job_video], shadows, sh_pred)
