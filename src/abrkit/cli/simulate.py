@@ -44,7 +44,7 @@ SUMMARY_LABELS = {
 }
 
 #: Columns the optimum rows add to the sessions table (named as in OptimumResult.totals()).
-_OPTIMUM_COLUMNS = ("exact", "exact_with_cap", "lower_bound")
+_OPTIMUM_COLUMNS = ("exact", "exact_with_cap", "lower_bound", "reason")
 
 
 def _profile_with(profile: Profile | EventProfile, settings: Sequence[str] | None) -> Profile | EventProfile:
@@ -152,10 +152,11 @@ def _warn_optimum(optimum: pd.DataFrame) -> None:
     loose = optimum[complete & ~optimum["exact"].to_numpy(dtype=bool)]
     if len(loose):
         names = ", ".join(loose["trace"].astype(str).head(5)) + (", ..." if len(loose) > 5 else "")
+        causes = "; ".join(sorted({str(r) for r in loose["reason"] if str(r)})) if "reason" in loose else ""
         warn(
             f"the offline optimum is not exact on {len(loose)} of {len(optimum)} traces ({names}): its qoe there is "
             "only an upper bound, which no rung sequence may reach; the true optimum lies between lower_bound and qoe "
-            "(cause: merged fronts, differing per-period latencies or a download past max_download_s; docs/optimum.md)"
+            f"(cause: {causes or 'see the reason column'}; docs/optimum.md)"
         )
 
 
