@@ -257,7 +257,7 @@ def test_simulate_help_lists_controllers_profiles_qoe(capsys: pytest.CaptureFixt
 
 # -- simulate --optimum -----------------------------------------------------------------------------
 
-OPTIMUM_COLUMNS = ["exact", "exact_with_cap", "lower_bound"]
+OPTIMUM_COLUMNS = ["exact", "exact_with_cap", "lower_bound", "reason"]
 
 
 def test_simulate_optimum_bounds_every_controller(inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -266,7 +266,7 @@ def test_simulate_optimum_bounds_every_controller(inputs: dict[str, Path], capsy
         code, out, err = run(capsys, *args, "--optimum", "--format", "json")
         assert code == 0, err
         sessions = pd.DataFrame(json.loads(out))
-        assert list(sessions.columns[-3:]) == OPTIMUM_COLUMNS
+        assert list(sessions.columns[-4:]) == OPTIMUM_COLUMNS
         best = sessions[sessions["controller"] == "optimum"].set_index("trace")
         others = sessions[sessions["controller"] != "optimum"]
         assert sorted(best.index) == sorted(others["trace"].unique()) and len(best) == 4
@@ -294,7 +294,7 @@ def test_simulate_optimum_csv_summary_table_and_log(inputs: dict[str, Path], tmp
     # the controllers' rows are unchanged (integers stay integers), the optimum's follow
     lines, before = out.splitlines(), plain.splitlines()
     assert lines[0] == before[0] + "," + ",".join(OPTIMUM_COLUMNS)
-    assert lines[1 : len(before)] == [line + ",,," for line in before[1:]]
+    assert lines[1 : len(before)] == [line + "," * len(OPTIMUM_COLUMNS) for line in before[1:]]
     sessions = pd.read_csv(io.StringIO(out))
     best = sessions[sessions["controller"] == "optimum"]
     assert len(best) == 4 and best["exact"].all() and best["startup_s"].isna().all()
