@@ -11,7 +11,7 @@ PKG = Path(abrkit.__file__).resolve().parent
 
 # Each layer may import only from the layers listed before it (and from itself).
 LAYERS = [
-    ("abrkit.errors", "abrkit._jit", "abrkit._version", "abrkit._checks", "abrkit._optional", "abrkit._textread"),
+    ("abrkit.errors", "abrkit._jit", "abrkit._version", "abrkit._checks", "abrkit._optional", "abrkit._textread", "abrkit._interrupt"),
     ("abrkit._kernels",),
     ("abrkit.traces", "abrkit.video"),
     ("abrkit.qoe", "abrkit.predictors", "abrkit.encode", "abrkit.tables", "abrkit.result"),
