@@ -20,7 +20,8 @@ through three functions, always in seconds, bytes and bits per second:
 ``kind`` is the controller id (``layout.CTRL_*``). The loops receive it as a compile-time
 literal (``numba.literally`` in their entry points), and each function here is an ``@overload``
 that, for that literal, returns the code of that one controller: a run compiles only the
-controllers it uses, and the call is inlined, so the contract costs nothing per chunk. Called
+controllers it uses; the few-line rules are inlined (no call per chunk), the heavy ones called
+out of line (see ``specialise``). Called
 from Python (the JIT disabled, or the Python twins of the loops) the same functions dispatch at
 run time to the very same implementations.
 
@@ -243,8 +244,8 @@ def specialise(public, impl_for, inline_for=None):
 
     ``impl_for`` maps a controller id to a plain function with ``public``'s signature.
     ``inline_for(kind)`` says whether that implementation is inlined at Numba's IR level into
-    the caller (default: always). Inlining a few lines saves a call per chunk (BB runs at half
-    the speed through a call); inlining a large controller costs seconds of compile (Numba
+    the caller (default: always). Inlining a few lines saves a call per chunk and the reference
+    counting of its array arguments; inlining a large controller costs seconds of compile (Numba
     types and lowers it again inside each caller) for nothing measurable at run time, so heavy
     controllers are compiled once, out of line, and called. ``public`` itself is what Python calls.
     """
