@@ -628,4 +628,5 @@ COVERED_BY: dict[str, str] = {
     "optimum.optimum_start": "optimum.optimum_session",
     "optimum.optimum_steps": "optimum.optimum_session",
     "optimum.optimum_finish": "optimum.optimum_session",
+    "optimum.rung_offsets": "optimum.optimum_session",
 }

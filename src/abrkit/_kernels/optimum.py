@@ -131,6 +131,18 @@ def time_order(t_s, starts, order):
 
 
 @njit
+def rung_offsets(rung, n_rungs):
+    """Counting-sort offsets, shape (n_rungs + 1,): rung ``a``'s candidates take slots
+    ``base[a] : base[a + 1]`` of an array ordered by rung."""
+    base = np.zeros(n_rungs + 1, dtype=np.int64)
+    for i in range(rung.size):
+        base[rung[i] + 1] += 1
+    for a in range(n_rungs):
+        base[a + 1] += base[a]
+    return base
+
+
+@njit
 def pareto_keep_ranked(t_s, reward, score, rung, slack, order, keep):
     """``pareto_keep`` in O(n log n) for any input: the same candidates kept, in the same order.
 
@@ -144,11 +156,7 @@ def pareto_keep_ranked(t_s, reward, score, rung, slack, order, keep):
     n = t_s.size
     n_rungs = slack.shape[0]
     # Rung a's candidates, by reward descending, are ranked[base[a] : base[a + 1]].
-    base = np.zeros(n_rungs + 1, dtype=np.int64)
-    for i in range(n):
-        base[rung[i] + 1] += 1
-    for a in range(n_rungs):
-        base[a + 1] += base[a]
+    base = rung_offsets(rung, n_rungs)
     fill = base[:-1].copy()
     ranked = np.empty(n, dtype=np.int64)
     for i in range(n):
@@ -231,11 +239,7 @@ def pareto_keep(t_s, reward, score, rung, slack, order, keep):
     n = t_s.size
     n_rungs = slack.shape[0]
     # Staircase of rung a: st_r/st_s[base[a] : base[a] + ns[a]], room for all of a's candidates.
-    base = np.zeros(n_rungs + 1, dtype=np.int64)
-    for i in range(n):
-        base[rung[i] + 1] += 1
-    for a in range(n_rungs):
-        base[a + 1] += base[a]
+    base = rung_offsets(rung, n_rungs)
     ns = np.zeros(n_rungs, dtype=np.int64)
     st_r = np.empty(n)
     st_s = np.empty(n)
