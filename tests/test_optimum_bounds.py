@@ -11,13 +11,9 @@ quadratically), and neither could be interrupted.
 from __future__ import annotations
 
 import itertools
-import os
 import signal
-import subprocess
-import sys
 import textwrap
 import threading
-import time
 import zlib
 
 import numpy as np
@@ -25,6 +21,7 @@ import pytest
 
 import reference
 import reference_optimum
+from _interrupt_child import interrupt_when_ready
 from abrkit import ParameterError, QoE, Trace, Video, get_profile, run_batch
 from abrkit import optimum as O
 from abrkit._kernels import layout as L
@@ -355,22 +352,10 @@ CHILD = textwrap.dedent("""
 
 @pytest.mark.parametrize("mode", ["one", "many"])
 def test_ctrl_c_stops_a_long_search_promptly(mode):
-    env = {**os.environ, "ABRKIT_QUIET": "1"}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env=env)
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "ready"
-        time.sleep(0.5)
-        sent = time.monotonic()
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=60)
-        waited_s = time.monotonic() - sent
-    finally:
-        child.kill()
+    returncode, out, err, waited_s = interrupt_when_ready(CHILD, mode)
     assert out.split() == ["interrupted"], err
     assert err.rstrip().endswith("KeyboardInterrupt"), err  # not SystemError from Numba's boxing
-    assert child.returncode == -signal.SIGINT
+    assert returncode == -signal.SIGINT
     # A block of work is ~0.1 s and one chunk at most ~1 s on a loaded machine; this allows for
     # interpreter shutdown on a busy one.
     assert waited_s < 5.0

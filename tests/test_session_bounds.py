@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _interrupt_child import interrupt_when_ready
 
 from abrkit import Trace, Video, simulate
 from abrkit.custom import play_event_session
@@ -151,23 +152,9 @@ print(f"finished {time.perf_counter() - t:.3f}", flush=True)
 
 @pytest.mark.parametrize("profile", ["default", "event"])
 def test_a_long_batch_stops_soon_after_ctrl_c(profile):
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    proc = subprocess.Popen([sys.executable, "-c", _INTERRUPTED, profile], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        time.sleep(0.5)
-        sent = time.perf_counter()
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
-        waited = time.perf_counter() - sent
-    finally:
-        proc.kill()
+    returncode, out, err, waited = interrupt_when_ready(_INTERRUPTED, profile)
     # the batch is far from done when the signal comes (it takes several seconds in either model)
-    assert proc.returncode == 3, out
+    assert returncode == 3, out + err
     assert waited < 5.0, f"the batch went on for {waited:.1f} s after Ctrl-C"
 
 
