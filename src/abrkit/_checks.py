@@ -7,6 +7,8 @@ import numbers
 import os
 from typing import Any
 
+import numpy as np
+
 from .errors import ParameterError
 
 
@@ -52,8 +54,6 @@ def playable_sizes(name: str, sizes_bytes: Any) -> None:
     Below a byte a download takes no measurable time and every throughput sample divides by
     zero; a ``Video`` built by hand may hold such sizes, so the simulators check before running.
     """
-    import numpy as np
-
     small = np.asarray(sizes_bytes) < 1.0
     if np.any(small):
         k, r = (int(x) for x in np.argwhere(small)[0])
