@@ -22,7 +22,7 @@ PROF_MPC_TIES_LAST = 12  # 1.0: equal objectives go to the last sequence in enum
 PROF_CARRY_ROBUST = 13  # 1.0: run_batch carries RobustDiscount error state from session to session
 PROF_SIZE = 14
 
-# -- session state (session.play_chunk): one session between chunks, float64 vector ---------------
+# -- a session between chunks (groups.SessionState) as the environments store it, float64 row ------
 SS_K = 0  # the next chunk to play
 SS_PTR = 1  # trace period the clock is in (an integer)
 SS_CLOCK_S = 2  # the trace clock

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._jit import njit, njit_inline
-from .groups import SessionControl, SessionTrace, SessionVideo, Traces
+from .groups import SessionState, Traces
 from .layout import (
     CTRL_FIXED,
     LOG_DELAY_S,
@@ -38,9 +38,11 @@ from .layout import (
     SS_K,
     SS_PREV,
     SS_PTR,
+    SS_SESSION_S,
+    SS_STARTUP_S,
     STATUS_COMPLETE,
 )
-from .session import play_chunk
+from .session import chunk_params, play_chunk
 
 # -- configuration vector (EnvData.cfg) ----------------------------------------------------------
 CFG_CHUNK_S = 0
@@ -231,10 +233,11 @@ def env_step(cmd, data, st):
     rebuffer_weight = cfg[CFG_REBUFFER_WEIGHT]
     switch_weight = cfg[CFG_SWITCH_WEIGHT]
     first_reward = cfg[CFG_FIRST_CHUNK_REWARD] != 0.0
-    video = SessionVideo(data.sizes_bytes, data.bitrates_bps, cfg[CFG_CHUNK_S], n_chunks)
+    chunk_s = cfg[CFG_CHUNK_S]
     cparams = np.zeros(1)  # the fixed-rung controller's hooks and PRED_NONE read nothing
     cstate = np.zeros(1)
-    control = SessionControl(cparams, np.int64(-1), cparams, cstate)
+    pred_none = np.int64(-1)
+    pc = chunk_params(data.prof)
     offsets = data.traces.offsets
     table = st.table
     for i in range(cmd.shape[0]):
@@ -251,27 +254,36 @@ def env_step(cmd, data, st):
             ss = st.ss[i]
             k = np.int64(ss[SS_K])
             prev = np.int64(ss[SS_PREV])
+            state = SessionState(k, np.int64(ss[SS_PTR]), ss[SS_CLOCK_S], ss[SS_SESSION_S], ss[SS_BUFFER_S],
+                                 ss[SS_STARTUP_S], prev)
             t = np.int64(table[i, E_TRACE])
             t0, t1 = offsets[t], offsets[t + 1]
-            trace = SessionTrace(
-                data.traces.end_s[t0:t1], data.traces.bw_bps[t0:t1], data.traces.lat_s[t0:t1], data.traces.start_s[t],
-                data.traces.wrap_s[t],
-            )
             noise = 1.0
             if noise_span > 0.0:
                 noise = noise_lo + noise_span * next_uniform(st.rng, i)
-            row = st.log[i, k]
-            status = play_chunk(ss, rung, 0.0, noise, trace, video, data.prof, CTRL_FIXED, control, cstate, row, None,
-                                PRED_GROUP_COMMON)
+            log = st.log[i]
+            state, status = play_chunk(
+                state, rung, 0.0, noise, data.traces.end_s[t0:t1], data.traces.bw_bps[t0:t1], data.traces.lat_s[t0:t1],
+                data.traces.wrap_s[t], data.sizes_bytes, data.bitrates_bps, chunk_s, pc, data.prof, CTRL_FIXED, cparams,
+                cstate, PRED_GROUP_COMMON, pred_none, cparams, cstate, log, None,
+            )
+            ss[SS_K] = state.k
+            ss[SS_PTR] = state.ptr
+            ss[SS_CLOCK_S] = state.clock_s
+            ss[SS_SESSION_S] = state.session_s
+            ss[SS_BUFFER_S] = state.buffer_s
+            ss[SS_STARTUP_S] = state.startup_s
+            ss[SS_PREV] = state.prev
             table[i, E_CHUNK] = k
             table[i, E_STATUS] = status
             u = data.utility[k, rung]
+            rebuf_s = log[k, LOG_REBUFFER_S]
             if status != STATUS_COMPLETE:
-                reward = -rebuffer_weight * row[LOG_REBUFFER_S]
+                reward = -rebuffer_weight * rebuf_s
             elif k > 0:
-                reward = u - rebuffer_weight * row[LOG_REBUFFER_S] - switch_weight * abs(u - data.utility[k - 1, prev])
+                reward = u - rebuffer_weight * rebuf_s - switch_weight * abs(u - data.utility[k - 1, prev])
             else:
-                reward = u - rebuffer_weight * row[LOG_REBUFFER_S] - switch_weight * 0.0
+                reward = u - rebuffer_weight * rebuf_s - switch_weight * 0.0
             if k == 0 and not first_reward:
                 reward = 0.0
             ended = status != STATUS_COMPLETE or k + 1 >= n_chunks
