@@ -494,3 +494,16 @@ def test_parity_singles_out_conv_tap_1(actor: dict[str, np.ndarray], shared_data
     ref = pd.read_csv(shared_data / "reference" / "pensieve" / "rl_greedy.csv")
     merged = ref.merge(batch.chunks(), on=["trace", "chunk"], suffixes=("_ref", ""))
     assert (merged["bitrate_kbps_ref"] != merged["bitrate_kbps"]).sum() > 100
+
+
+def test_cli_reports_a_bad_policy_file_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "policy.npz"
+    np.savez(bad, format=np.array("abrkit-policy"), format_version=np.array(1), architecture=np.array("pensieve-a3c-actor"),
+             observation=np.array("pensieve-6x8"), n_rungs=np.array(8))
+    code = cli_main([
+        "simulate", "--traces", str(SAMPLES / "traces"), "--video", str(SAMPLES / "videos" / "synthetic_vbr.json"),
+        "--controller", f"learned:path={bad}",
+    ])
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(bad) in err[0] and "n_rungs=8" in err[0], err
