@@ -493,7 +493,7 @@ def test_parity_singles_out_conv_tap_1(actor: dict[str, np.ndarray], shared_data
     batch = run_batch(norway_traces, envivio, f"learned:path={path}", "pensieve", progress=False)
     ref = pd.read_csv(shared_data / "reference" / "pensieve" / "rl_greedy.csv")
     merged = ref.merge(batch.chunks(), on=["trace", "chunk"], suffixes=("_ref", ""))
-    assert (merged["bitrate_kbps_ref"] != merged["bitrate_kbps"]).sum() > 100
+    assert (merged["bitrate_kbps_ref"] != merged["bitrate_kbps"]).sum() > 1000  # measured: 1320 to 1411 of 3120
 
 
 def test_cli_reports_a_bad_policy_file_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
