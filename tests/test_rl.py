@@ -280,7 +280,7 @@ def test_simulate_refuses_a_training_profile(sample_traces, vbr):
 
 
 def test_bad_input(sample_traces, vbr):
-    with pytest.raises(ParameterError, match="observation='pixels' is invalid: must be one of abrkit"):
+    with pytest.raises(ParameterError, match="observation=.pixels. is invalid: must be one of abrkit, pensieve"):
         AbrEnv(sample_traces, vbr, observation="pixels")
     with pytest.raises(ParameterError, match="traces=.* at least one is needed"):
         AbrEnv([], vbr)
@@ -358,3 +358,42 @@ def test_benchmark_python_step_does_the_same_work(profile, sample_traces, vbr):
             np.testing.assert_array_equal(obs, e_obs)
             assert reward == e_reward and terminated == e_terminated
         np.testing.assert_array_equal(np.array(py.log), env.log)
+
+
+@pytest.mark.parametrize("profile", ["pensieve", "pensieve-train"])
+def test_pensieve_observation(profile, sample_traces, vbr):
+    """Pensieve's 6 x 8 state, rebuilt the way its test/rl_no_training.py builds it (np.roll, then
+    the new column, delays in milliseconds) from the log rows the environment reports, bit for bit."""
+    env = AbrEnv(sample_traces, vbr, profile=profile, observation="pensieve", seed=3)
+    assert env.observation_space.shape == (6, 8) and env.observation_space.dtype == np.float64
+    _check(AbrEnv(sample_traces, vbr, profile=profile, observation="pensieve", seed=3))
+    kbps = (vbr.bitrates_bps / 1e3).astype(np.int64)  # Pensieve's VIDEO_BIT_RATE, in kbit/s
+    n = vbr.n_chunks
+    rungs = np.random.default_rng(2).integers(0, 6, 3 * n)
+    step = 0
+    for episode in range(3):
+        obs, info = env.reset()
+        state = np.zeros((6, 8))
+        while True:
+            k = info["chunk"]
+            delay_ms = info["delay_s"] * 1000.0
+            state = np.roll(state, -1, axis=1)
+            state[0, -1] = kbps[info["rung"]] / float(np.max(kbps))
+            state[1, -1] = info["buffer_s"] / 10.0
+            state[2, -1] = float(info["size_bytes"]) / float(delay_ms) / 1000.0
+            state[3, -1] = float(delay_ms) / 1000.0 / 10.0
+            state[4, :6] = vbr.sizes_bytes[k + 1 if k + 1 < n else 0] / 1000.0 / 1000.0
+            state[5, -1] = np.minimum(n - k - 1, 48) / 48.0
+            np.testing.assert_array_equal(obs, state, err_msg=f"episode {episode}, chunk {k}")
+            if k == n - 1:
+                break
+            obs, reward, terminated, _, info = env.step(int(rungs[step]))
+            step += 1
+        assert terminated
+
+
+def test_pensieve_observation_needs_at_most_8_rungs(sample_traces):
+    ten = Video.synthetic_vbr([200.0 * 1.4**i for i in range(10)], 4.0, 5, seed=0, name="ten")
+    with pytest.raises(ParameterError, match="at most 8 rungs; video 'ten' has 10"):
+        AbrEnv(sample_traces, ten, observation="pensieve")
+    AbrEnv(sample_traces, ten)  # the default observation has room for any ladder

@@ -27,8 +27,10 @@ from .._jit import njit, njit_inline
 from .groups import SessionState, Traces
 from .layout import (
     CTRL_FIXED,
+    LOG_BUFFER_S,
     LOG_DELAY_S,
     LOG_REBUFFER_S,
+    LOG_SIZE_BYTES,
     LOG_THROUGHPUT_BPS,
     PRED_GROUP_COMMON,
     PROF_BUFFER_CAP_S,
@@ -42,6 +44,7 @@ from .layout import (
     SS_STARTUP_S,
     STATUS_COMPLETE,
 )
+from .pensieve_obs import S_INFO, S_LEN, pensieve_state_push
 from .session import chunk_params, play_chunk
 
 # -- configuration vector (EnvData.cfg) ----------------------------------------------------------
@@ -72,6 +75,9 @@ E_SIZE = 6
 
 # -- observations ---------------------------------------------------------------------------------
 OBS_ABRKIT = 0
+OBS_PENSIEVE = 1  # Pensieve's 6 x 8 history (pensieve_obs), flattened row-major into the observation row
+#: Row 5's cap in Pensieve's observation (CHUNK_TIL_VIDEO_END_CAP), whatever the video's length.
+PENSIEVE_CHUNKS_CAP = 48.0
 #: The default observation's layout, for history length H and R rungs (all >= 0):
 OBS_BUFFER = 0  # buffer_s / buffer cap
 OBS_LAST_RUNG = 1  # last rung / (R - 1); 0 before the first chunk (and for a one-rung ladder)
@@ -240,6 +246,8 @@ def env_step(cmd, data, st):
     pc = chunk_params(data.prof)
     offsets = data.traces.offsets
     table = st.table
+    pensieve = np.int64(cfg[CFG_OBSERVATION]) == OBS_PENSIEVE
+    top_bps = data.bitrates_bps.max()
     for i in range(cmd.shape[0]):
         table[i, E_REWARD] = 0.0
         table[i, E_TERMINATED] = 0.0
@@ -249,6 +257,8 @@ def env_step(cmd, data, st):
         rung = cmd[i, CMD_ACTION]
         if starting:
             begin_episode(i, cmd[i, CMD_TRACE], data, st)
+            if pensieve:
+                st.obs[i] = 0.0  # Pensieve starts every video from an all-zero history
             rung = min(initial_rung, n_rungs - 1)
         if rung >= 0:  # (a new episode under a profile without an initial rung plays nothing yet)
             ss = st.ss[i]
@@ -287,8 +297,17 @@ def env_step(cmd, data, st):
             if k == 0 and not first_reward:
                 reward = 0.0
             ended = status != STATUS_COMPLETE or k + 1 >= n_chunks
+            if pensieve and status == STATUS_COMPLETE:
+                # after the last chunk Pensieve's environment shows the next video's first sizes
+                nxt = k + 1 if k + 1 < n_chunks else 0
+                pensieve_state_push(
+                    st.obs[i].reshape((S_INFO, S_LEN)), data.bitrates_bps[rung] / top_bps, log[k, LOG_BUFFER_S],
+                    log[k, LOG_SIZE_BYTES], log[k, LOG_DELAY_S], data.sizes_bytes[nxt], n_chunks - (k + 1),
+                    PENSIEVE_CHUNKS_CAP,
+                )
             table[i, E_DONE] = 1.0 if ended else 0.0
             if not starting:
                 table[i, E_REWARD] = reward
                 table[i, E_TERMINATED] = 1.0 if ended else 0.0
-        write_obs(i, data, st, st.obs[i])
+        if not pensieve:
+            write_obs(i, data, st, st.obs[i])

@@ -31,6 +31,12 @@ index                 value
 Entries before the first chunk are 0. Throughput samples are those the profile's player
 measures (with or without the latency, ``throughput_includes_latency``).
 
+``"pensieve"``: Pensieve's 6 x 8 float64 history (``test/rl_no_training.py``; the kernel
+``_kernels.pensieve_obs.pensieve_state_push`` that the ``pensieve`` controller reads too),
+zeroed at each episode's start and pushed after every chunk; row 5's cap is Pensieve's 48; after
+the last chunk the next sizes shown are chunk 0's (Pensieve's environment moves on to the next
+video). Ladders of at most 8 rungs.
+
 Units: seconds, bytes and bits per second, as everywhere in abrkit (``info``'s log rows too).
 """
 

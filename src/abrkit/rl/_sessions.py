@@ -16,6 +16,7 @@ from .._checks import integer, playable_sizes
 from .._kernels import groups as G
 from .._kernels import layout as L
 from .._kernels import rlenv as K
+from .._kernels.pensieve_obs import S_INFO, S_LEN
 from ..errors import ParameterError
 from ..event import EventProfile
 from ..profiles import TRAINING_PROFILES, Profile, get_profile
@@ -26,7 +27,7 @@ from ..traces import Trace
 from ..video import Video
 
 #: Observation names (``observation=``) and their kernel ids.
-OBSERVATIONS: dict[str, int] = {"abrkit": K.OBS_ABRKIT}
+OBSERVATIONS: dict[str, int] = {"abrkit": K.OBS_ABRKIT, "pensieve": K.OBS_PENSIEVE}
 
 #: The log row's column names, in ``layout.LOG_*`` order (seconds, bytes, bits per second).
 LOG_NAMES: tuple[str, ...] = tuple(name for name, _ in CHUNK_COLUMNS)
@@ -151,8 +152,17 @@ class Sessions:
             cfg=cfg,
         )
         n = self.n_envs
-        self.obs_size = K.abrkit_obs_size(self.history, self.n_rungs)
-        self.obs_dtype = np.dtype(np.float32)
+        if self.observation == "pensieve":
+            if self.n_rungs > S_LEN:
+                raise ParameterError(
+                    "observation", "pensieve", f"holds the next chunk's sizes for at most {S_LEN} rungs; video {video.name!r} has {self.n_rungs}"
+                )
+            self.obs_shape: tuple[int, ...] = (S_INFO, S_LEN)
+            self.obs_dtype = np.dtype(np.float64)  # Pensieve's own state is float64
+        else:
+            self.obs_shape = (K.abrkit_obs_size(self.history, self.n_rungs),)
+            self.obs_dtype = np.dtype(np.float32)
+        self.obs_size = int(np.prod(self.obs_shape))
         table = np.zeros((n, K.E_SIZE))
         table[:, K.E_DONE] = 1.0
         self.state = K.EnvState(

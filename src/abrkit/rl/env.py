@@ -20,11 +20,14 @@ __all__ = ["AbrEnv"]
 
 
 def observation_space(sessions: Sessions) -> spaces.Box:
-    """The Box of one environment's observation (see :mod:`abrkit.rl`): entries 0-2 (buffer,
-    last rung, chunks left) lie in [0, 1]; the others are >= 0 and finite."""
-    high = np.full(sessions.obs_size, np.finfo(sessions.obs_dtype).max, dtype=sessions.obs_dtype)
-    high[[OBS_BUFFER, OBS_LAST_RUNG, OBS_CHUNKS_LEFT]] = 1.0
-    return spaces.Box(low=np.zeros(sessions.obs_size, dtype=sessions.obs_dtype), high=high, dtype=sessions.obs_dtype)
+    """The Box of one environment's observation (see :mod:`abrkit.rl`). Default observation:
+    entries 0-2 (buffer, last rung, chunks left) lie in [0, 1], the others are >= 0 and finite.
+    Pensieve's: (6, 8) float64, >= 0 and finite."""
+    dtype = sessions.obs_dtype
+    high = np.full(sessions.obs_shape, np.finfo(dtype).max, dtype=dtype)
+    if sessions.observation == "abrkit":
+        high[[OBS_BUFFER, OBS_LAST_RUNG, OBS_CHUNKS_LEFT]] = 1.0
+    return spaces.Box(low=np.zeros(sessions.obs_shape, dtype=dtype), high=high, dtype=dtype)
 
 
 class AbrEnv(gymnasium.Env):
@@ -111,7 +114,7 @@ class AbrEnv(gymnasium.Env):
         s.cmd[0, CMD_RESET] = 0
         s.started = True
         self._ended = bool(s.state.table[0, E_DONE])
-        return s.obs_rows[0].copy(), s.row_info(0)
+        return s.obs_rows[0].reshape(s.obs_shape).copy(), s.row_info(0)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Play the next chunk at rung ``action``; returns (observation, reward, terminated,
@@ -125,4 +128,4 @@ class AbrEnv(gymnasium.Env):
         e = s.table_row(0)
         terminated = e[E_TERMINATED] != 0.0
         self._ended = terminated
-        return s.obs_rows[0].copy(), e[E_REWARD], terminated, False, s.row_info(0, e)
+        return s.obs_rows[0].reshape(s.obs_shape).copy(), e[E_REWARD], terminated, False, s.row_info(0, e)

@@ -116,7 +116,7 @@ class VectorAbrEnv(VectorEnv):
         s.cmd[:, K.CMD_RESET] = 0
         s.cmd[:, K.CMD_TRACE] = -1  # autoresets draw their traces
         s.started = True
-        return s.state.obs.copy(), self._info()
+        return s.state.obs.reshape((self.num_envs, *s.obs_shape)).copy(), self._info()
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Every environment plays its next chunk (or, after its episode ended, starts the next
@@ -137,7 +137,7 @@ class VectorAbrEnv(VectorEnv):
         s.run()
         table = s.state.table
         return (
-            s.state.obs.copy(), table[:, K.E_REWARD].copy(), table[:, K.E_TERMINATED] != 0.0,
+            s.state.obs.reshape((self.num_envs, *s.obs_shape)).copy(), table[:, K.E_REWARD].copy(), table[:, K.E_TERMINATED] != 0.0,
             np.zeros(self.num_envs, dtype=np.bool_), self._info(),
         )
 
