@@ -1,6 +1,6 @@
 """References and coverage of the chunk step and the reinforcement-learning kernels.
 
-``session.play_chunk`` is the body of ``session.run_session``'s loop (``chunk_params`` its set-up): ``tests/reference.py``'s
+``session.play_chunks`` is ``session.run_session``'s loop (``chunk_params`` its set-up): ``tests/reference.py``'s
 independent whole-session reference checks it through it. ``rlenv.next_uniform`` has its own
 reference below (SplitMix64 on Python integers). The environment kernel (``rlenv.env_step`` and
 its helpers) is checked against the simulator itself in ``tests/test_rl.py``: environments
@@ -43,7 +43,7 @@ def _args_next_uniform(rng):
 REFERENCES = {"rlenv.next_uniform": next_uniform}
 KERNEL_INPUTS = {"rlenv.next_uniform": (_args_next_uniform, 300)}
 COVERED_BY: dict[str, str] = {
-    "session.play_chunk": "session.run_session",
+    "session.play_chunks": "session.run_session",
     "session.chunk_params": "session.run_session",
     "rlenv.env_step": "session.run_session",
     "rlenv.begin_episode": "session.run_session",

@@ -159,15 +159,15 @@ class SessionShadows(NamedTuple):
     pred_bps: np.ndarray
 
 
-# -- one session between two chunks (session.play_chunk) ----------------------------------------
+# -- one session between two chunks (session.play_chunks) ---------------------------------------
 
 
 class SessionState(NamedTuple):
-    """A session between chunks, the state ``session.play_chunk`` reads and returns anew: the
+    """A session between chunks, the state ``session.play_chunks`` starts from and returns: the
     next chunk ``k``, the trace clock (period ``ptr``, ``clock_s``), the session time at which
     the next request may go out, the buffer, the startup delay so far and the last rung (-1
-    before the first). Scalars (int64 for ``k``, ``ptr``, ``prev``), so a loop keeps them in
-    registers; the environments store them in a ``layout.SS_*`` row between calls."""
+    before the first). Scalars (int64 for ``k``, ``ptr``, ``prev``); the environments store them
+    in a ``layout.SS_*`` row between calls."""
 
     k: int
     ptr: int

@@ -2,7 +2,7 @@
 
 ``env_step`` is the whole of it: for every environment ``i`` it either starts a new episode
 (drawing the trace and the start point) or plays one chunk at the rung the agent chose, through
-``session.play_chunk``, the very step ``session.run_session`` loops over. It then scores the
+``session.play_chunks``, the very loop ``session.run_session`` runs, for one chunk. It then scores the
 chunk with the QoE model (a utility table made by ``abrkit.qoe`` and the model's weights) and
 writes the observation. One compiled call steps all N environments; the single environment
 (``abrkit.rl.AbrEnv``) is the case N = 1.
@@ -13,8 +13,9 @@ uniform picks the trace (unless the façade fixed it) and, when the profile star
 point, one more picks the trace period; each chunk played draws one uniform for the delay noise
 when the profile has any. So an environment's stream never depends on the others.
 
-Controller and predictor: the agent chooses, so ``play_chunk`` runs with the fixed-rung
-controller's hooks (which do nothing after a download) and no predictor; both compile to nothing.
+Controller and predictor: the agent chooses, so ``play_chunks`` runs one chunk with the
+fixed-rung controller set to the agent's rung (the profile's initial rung for chunk 0 when it
+has one, as in the simulator) and no predictor.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ import numpy as np
 from .._jit import njit, njit_inline
 from .groups import SessionState, Traces
 from .layout import (
+    CPARAM_ID,
     CTRL_FIXED,
+    CTRL_PARAMS,
     LOG_BUFFER_S,
     LOG_DELAY_S,
     LOG_REBUFFER_S,
@@ -45,7 +48,7 @@ from .layout import (
     STATUS_COMPLETE,
 )
 from .pensieve_obs import S_INFO, S_LEN, pensieve_state_push
-from .session import chunk_params, play_chunk
+from .session import play_chunks
 
 # -- configuration vector (EnvData.cfg) ----------------------------------------------------------
 CFG_CHUNK_S = 0
@@ -227,7 +230,7 @@ def env_step(cmd, data, st):
     Then writes the observation ``st.obs[i]``. ``E_TERMINATED``: the episode ended with this
     call (its last chunk played, or a download stalled).
 
-    ``begin_episode``, ``write_obs``, ``next_uniform`` and ``play_chunk`` are inlined (at Numba's
+    ``begin_episode``, ``write_obs``, ``next_uniform`` and ``play_chunks`` are inlined (at Numba's
     IR level), each from one call site: one compiled function, no calls per environment.
     """
     cfg = data.cfg
@@ -240,10 +243,13 @@ def env_step(cmd, data, st):
     switch_weight = cfg[CFG_SWITCH_WEIGHT]
     first_reward = cfg[CFG_FIRST_CHUNK_REWARD] != 0.0
     chunk_s = cfg[CFG_CHUNK_S]
-    cparams = np.zeros(1)  # the fixed-rung controller's hooks and PRED_NONE read nothing
+    # the agent's rung goes to the loop as the fixed-rung controller's parameter (contract:
+    # CTRL_FIXED plays min(cparams[0], rungs - 1)); its hooks and PRED_NONE read nothing else
+    cparams = np.zeros(CTRL_PARAMS)
+    cparams[CPARAM_ID] = CTRL_FIXED
     cstate = np.zeros(1)
+    cdata = np.zeros(1)
     pred_none = np.int64(-1)
-    pc = chunk_params(data.prof)
     offsets = data.traces.offsets
     table = st.table
     pensieve = np.int64(cfg[CFG_OBSERVATION]) == OBS_PENSIEVE
@@ -272,10 +278,11 @@ def env_step(cmd, data, st):
             if noise_span > 0.0:
                 noise = noise_lo + noise_span * next_uniform(st.rng, i)
             log = st.log[i]
-            state, status = play_chunk(
-                state, rung, 0.0, noise, data.traces.end_s[t0:t1], data.traces.bw_bps[t0:t1], data.traces.lat_s[t0:t1],
-                data.traces.wrap_s[t], data.sizes_bytes, data.bitrates_bps, chunk_s, pc, data.prof, CTRL_FIXED, cparams,
-                cstate, PRED_GROUP_COMMON, pred_none, cparams, cstate, log, None,
+            cparams[0] = rung
+            state, status = play_chunks(
+                state, k + 1, noise, data.traces.end_s[t0:t1], data.traces.bw_bps[t0:t1], data.traces.lat_s[t0:t1],
+                data.traces.wrap_s[t], data.sizes_bytes, data.bitrates_bps, chunk_s, n_chunks, data.prof, CTRL_FIXED,
+                cparams, cstate, cdata, PRED_GROUP_COMMON, pred_none, cparams, cstate, log, None,
             )
             ss[SS_K] = state.k
             ss[SS_PTR] = state.ptr

@@ -1,4 +1,4 @@
-"""The chunk model: one chunk's step (``play_chunk``), the session loop over it and the batch driver.
+"""The chunk model: its loop (``play_chunks``), a whole session (``run_session``) and the batch driver.
 
 The network steps are in ``network.py``, the controllers behind ``contract.py``, the
 predictors behind ``estimators.py``; both are specialised on their (literal) ids, so a batch
@@ -78,116 +78,140 @@ def chunk_params(prof):
 
 
 @njit_inline
-def play_chunk(st, rung, ctrl_wait_s, noise, period_end_s, period_bw_bps, period_lat_s, wrap_s, sizes_bytes, bitrates_bps,
-               chunk_s, pc, prof, kind, cparams, cstate, pgroup, pid, pparams, pstate, log, shadows):
-    """Play chunk ``st.k`` at ``rung`` (int64): the work of one chunk once its rung is chosen.
+def play_chunks(st, k_end, noise, period_end_s, period_bw_bps, period_lat_s, wrap_s, sizes_bytes, bitrates_bps, chunk_s,
+                n_chunks, prof, kind, cparams, cstate, cdata, pgroup, pid, pparams, pstate, log, shadows):
+    """The chunk model's loop: play chunks ``st.k .. k_end - 1`` of a session, from the session
+    state ``st`` (a ``groups.SessionState``); returns (the state after them, status).
 
-    The one chunk step of the chunk model, used by ``run_session``'s loop and by the
-    reinforcement-learning environments (``rlenv``). In order: the controller's wait of
-    ``ctrl_wait_s`` seconds (the buffer drains meanwhile), the shadows' estimates, the request's
-    latency and transfer over the trace (``period_end_s``, ``period_bw_bps``, ``period_lat_s``,
-    ``wrap_s``: a ``groups.SessionTrace``'s fields), the buffer and rebuffering, ``report`` to
-    controller ``kind`` (a compile-time literal; parameters ``cparams``, state ``cstate``), the
-    full-buffer wait, the log row ``log[st.k]`` (seconds, bytes, bits/s), the predictor ``pid``
-    (compile group ``pgroup``, a literal; parameters ``pparams``, state ``pstate``; -1: none) and
-    the shadows (a ``groups.SessionShadows`` or None) learning from the download. ``st`` is the
-    session between chunks (a ``groups.SessionState``), ``sizes_bytes``, ``bitrates_bps`` and
-    ``chunk_s`` the video, ``pc`` the profile's ``groups.ChunkParams`` and ``prof`` the packed
-    profile (for the shadows' oracle). The arrays come one by one, not in their groups: unpacking
-    a group inside the inlined step costs reference counting on every chunk.
+    For each chunk: the controller ``kind`` (a compile-time literal; parameters ``cparams``,
+    state ``cstate``, data ``cdata``) chooses the rung (chunk 0 takes the profile's initial rung
+    when it has one) with the estimate of predictor ``pid`` (compile group ``pgroup``, a literal;
+    parameters ``pparams``, state ``pstate``; -1: none); then its wait (the buffer drains
+    meanwhile), the shadows' estimates, the request's latency and transfer over the trace
+    (``period_end_s``, ``period_bw_bps``, ``period_lat_s``, ``wrap_s``: a ``groups.SessionTrace``'s
+    fields), the buffer and rebuffering, ``report``, the full-buffer wait, the log row
+    ``log[k]`` (seconds, bytes, bits/s), and the predictor and the shadows (a
+    ``groups.SessionShadows`` or None) learning from the download. ``sizes_bytes``,
+    ``bitrates_bps``, ``chunk_s`` and ``n_chunks`` are the video, ``prof`` the packed profile.
+
+    ``run_session`` runs a whole session in one call; the reinforcement-learning environments
+    (``rlenv``) run one chunk per call, with the fixed-rung controller set to the agent's rung.
+    Inlined into its callers at Numba's IR level (``kind`` and ``pgroup`` are literal there): the
+    arrays are bound once per call, outside the loop, so the loop pays no reference counting.
 
     ``noise`` multiplies the delay the player sees (transfer time plus latency: what drains the
     buffer, counts as rebuffering and is measured as throughput); the trace clock runs for the
     un-noised transfer. 1.0 for the simulator; Pensieve's training environment draws it per chunk.
 
-    Inlined into its callers at Numba's IR level (``kind`` and ``pgroup`` are literal there), so
-    the state stays in registers and the loop compiles as one function.
-
-    Returns (the session after the chunk, STATUS_COMPLETE), or, when the download did not finish
-    within the profile's max_download_s, (the session as it was before the download, except that
-    a controller's wait before it counts in ``startup_s`` as usual, STATUS_STALLED); ``log[st.k]``
+    When a download does not finish within the profile's max_download_s the loop stops and
+    returns (the state at that moment, with ``k`` the stalled chunk, STATUS_STALLED); ``log[k]``
     then holds what the player saw until it gave up (delay and rebuffering so far, NaN
     throughput, the buffer drained), and neither the controller nor the predictors hear of it.
     """
-    k = st.k
+    pc = chunk_params(prof)
+    initial_rung = int(prof[PROF_INITIAL_RUNG])
+    n_rungs = bitrates_bps.size
     ptr = st.ptr
     clock_s = st.clock_s
     session_s = st.session_s
     buffer_s = st.buffer_s
     startup_s = st.startup_s
-    size = sizes_bytes[k, rung]
-
-    rebuf_s = 0.0
-    if ctrl_wait_s > 0.0:  # the controller idles first; the buffer drains meanwhile
-        if k == 0 and not pc.first_chunk_rebuffers:
-            startup_s += ctrl_wait_s
+    prev = st.prev
+    for k in range(st.k, k_end):
+        ctrl_wait_s = 0.0
+        if k == 0 and initial_rung >= 0:
+            rung = np.int64(min(initial_rung, n_rungs - 1))
         else:
-            rebuf_s = max(ctrl_wait_s - buffer_s, 0.0)
-        buffer_s = max(buffer_s - ctrl_wait_s, 0.0)
-        ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, ctrl_wait_s)
-        session_s += ctrl_wait_s
+            est_bps = np.nan
+            est_lat_s = np.nan
+            if pid >= 0:  # no call without a predictor: a call that passes arrays costs refcounts
+                # (the oracle: what the next chunk, at the current rung, would measure if requested now)
+                est_bps = estimate(
+                    pgroup, pid, pparams, pstate, session_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr,
+                    clock_s, sizes_bytes[k, max(prev, 0)], prof,
+                )
+                est_lat_s = latency_for(pgroup, pid, pparams, pstate)
+            choice, ctrl_wait_s = choose(
+                kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+                est_lat_s, log[k - 1, LOG_LATENCY_S] if k > 0 else 0.0, prof,
+            )
+            rung = np.int64(choice)
+        size = sizes_bytes[k, rung]
 
-    if shadows is not None:
-        shadow_predict(shadows, k, session_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size, prof)
+        rebuf_s = 0.0
+        if ctrl_wait_s > 0.0:  # the controller idles first; the buffer drains meanwhile
+            if k == 0 and not pc.first_chunk_rebuffers:
+                startup_s += ctrl_wait_s
+            else:
+                rebuf_s = max(ctrl_wait_s - buffer_s, 0.0)
+            buffer_s = max(buffer_s - ctrl_wait_s, 0.0)
+            ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, ctrl_wait_s)
+            session_s += ctrl_wait_s
 
-    lat_s = pc.rtt_s if pc.rtt_s >= 0.0 else period_lat_s[ptr]
-    if pc.rtt_moves and lat_s > 0.0:
-        ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, lat_s)
-    xfer_s, ptr, clock_s, done = transfer(
-        period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size, pc.efficiency, pc.max_download_s
-    )
-    delay_s = xfer_s + lat_s
-    if noise != 1.0:  # (folded away in the simulator's loop, where it is the constant 1.0)
-        delay_s *= noise
-    if not done:
+        if shadows is not None:
+            shadow_predict(shadows, k, session_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size,
+                           prof)
+
+        lat_s = pc.rtt_s if pc.rtt_s >= 0.0 else period_lat_s[ptr]
+        if pc.rtt_moves and lat_s > 0.0:
+            ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, lat_s)
+        xfer_s, ptr, clock_s, done = transfer(
+            period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size, pc.efficiency, pc.max_download_s
+        )
+        delay_s = xfer_s + lat_s
+        if noise != 1.0:  # (folded away in the simulator, where it is the constant 1.0)
+            delay_s *= noise
+        if not done:
+            log[k, LOG_RUNG] = rung
+            log[k, LOG_SIZE_BYTES] = size
+            log[k, LOG_LATENCY_S] = lat_s
+            log[k, LOG_DELAY_S] = delay_s
+            log[k, LOG_BUFFER_S] = max(buffer_s - delay_s, 0.0)
+            log[k, LOG_REBUFFER_S] = rebuf_s + max(delay_s - buffer_s, 0.0)
+            log[k, LOG_WAIT_S] = 0.0
+            log[k, LOG_THROUGHPUT_BPS] = np.nan
+            log[k, LOG_REQUEST_S] = session_s
+            log[k, LOG_CTRL_WAIT_S] = ctrl_wait_s
+            return SessionState(np.int64(k), ptr, clock_s, session_s, buffer_s, startup_s, prev), STATUS_STALLED
+
+        if k == 0 and not pc.first_chunk_rebuffers:
+            startup_s += delay_s
+            buffer_s = chunk_s
+        else:
+            rebuf_s += max(delay_s - buffer_s, 0.0)
+            buffer_s = max(buffer_s - delay_s, 0.0) + chunk_s
+        report(kind, cparams, cstate, k, rung, size, delay_s, buffer_s, bitrates_bps, chunk_s)
+
+        wait_s = 0.0
+        if buffer_s > pc.buffer_cap_s:
+            drain_s = buffer_s - pc.buffer_cap_s
+            if pc.wait_quantum_s > 0.0:
+                wait_s = np.ceil(drain_s / pc.wait_quantum_s) * pc.wait_quantum_s
+            else:
+                wait_s = drain_s
+            buffer_s -= wait_s
+            ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, wait_s)
+            full_wait(kind, cparams, cstate, wait_s)
+
+        meas_s = delay_s if pc.throughput_includes_latency else xfer_s * noise
         log[k, LOG_RUNG] = rung
         log[k, LOG_SIZE_BYTES] = size
         log[k, LOG_LATENCY_S] = lat_s
         log[k, LOG_DELAY_S] = delay_s
-        log[k, LOG_BUFFER_S] = max(buffer_s - delay_s, 0.0)
-        log[k, LOG_REBUFFER_S] = rebuf_s + max(delay_s - buffer_s, 0.0)
-        log[k, LOG_WAIT_S] = 0.0
-        log[k, LOG_THROUGHPUT_BPS] = np.nan
+        log[k, LOG_BUFFER_S] = buffer_s
+        log[k, LOG_REBUFFER_S] = rebuf_s
+        log[k, LOG_WAIT_S] = wait_s
+        log[k, LOG_THROUGHPUT_BPS] = size * 8.0 / meas_s
         log[k, LOG_REQUEST_S] = session_s
         log[k, LOG_CTRL_WAIT_S] = ctrl_wait_s
-        return SessionState(k, st.ptr, st.clock_s, st.session_s, st.buffer_s, startup_s, st.prev), STATUS_STALLED
-
-    if k == 0 and not pc.first_chunk_rebuffers:
-        startup_s += delay_s
-        buffer_s = chunk_s
-    else:
-        rebuf_s += max(delay_s - buffer_s, 0.0)
-        buffer_s = max(buffer_s - delay_s, 0.0) + chunk_s
-    report(kind, cparams, cstate, k, rung, size, delay_s, buffer_s, bitrates_bps, chunk_s)
-
-    wait_s = 0.0
-    if buffer_s > pc.buffer_cap_s:
-        drain_s = buffer_s - pc.buffer_cap_s
-        if pc.wait_quantum_s > 0.0:
-            wait_s = np.ceil(drain_s / pc.wait_quantum_s) * pc.wait_quantum_s
-        else:
-            wait_s = drain_s
-        buffer_s -= wait_s
-        ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, wait_s)
-        full_wait(kind, cparams, cstate, wait_s)
-
-    meas_s = delay_s if pc.throughput_includes_latency else xfer_s * noise
-    log[k, LOG_RUNG] = rung
-    log[k, LOG_SIZE_BYTES] = size
-    log[k, LOG_LATENCY_S] = lat_s
-    log[k, LOG_DELAY_S] = delay_s
-    log[k, LOG_BUFFER_S] = buffer_s
-    log[k, LOG_REBUFFER_S] = rebuf_s
-    log[k, LOG_WAIT_S] = wait_s
-    log[k, LOG_THROUGHPUT_BPS] = size * 8.0 / meas_s
-    log[k, LOG_REQUEST_S] = session_s
-    log[k, LOG_CTRL_WAIT_S] = ctrl_wait_s
-    done_s = session_s + delay_s
-    if pid >= 0:
-        learn(pgroup, pid, pparams, pstate, size, meas_s, lat_s, done_s)
-    if shadows is not None:
-        shadow_update(shadows, size, meas_s, lat_s, done_s)
-    return SessionState(k + 1, ptr, clock_s, done_s + wait_s, buffer_s, startup_s, rung), STATUS_COMPLETE
+        done_s = session_s + delay_s
+        if pid >= 0:
+            learn(pgroup, pid, pparams, pstate, size, meas_s, lat_s, done_s)
+        if shadows is not None:
+            shadow_update(shadows, size, meas_s, lat_s, done_s)
+        session_s = done_s + wait_s
+        prev = rung
+    return SessionState(np.int64(k_end), ptr, clock_s, session_s, buffer_s, startup_s, prev), STATUS_COMPLETE
 
 
 @njit
@@ -208,7 +232,7 @@ def run_session(trace, video, prof, ctrl_id, control, log, shadows, pgroup):
     estimate to ``shadows.pred_bps[i, k]``, then learns from the download like the controller's
     predictor.
 
-    The loop asks the controller for each chunk's rung and hands the rest to ``play_chunk``.
+    The loop itself is ``play_chunks``, run here over the whole session.
     """
     numba.literally(ctrl_id)
     numba.literally(pgroup)
@@ -223,39 +247,15 @@ def run_session(trace, video, prof, ctrl_id, control, log, shadows, pgroup):
     if not has_bw:
         return np.int64(0), STATUS_NO_BANDWIDTH, 0.0
 
-    initial_rung = int(prof[PROF_INITIAL_RUNG])
-    n_rungs = bitrates_bps.size
-    cstate = np.zeros(CTRL_STATE + 3 * n_rungs)
+    cstate = np.zeros(CTRL_STATE + 3 * bitrates_bps.size)
     start(ctrl_id, cparams, cstate, cdata, bitrates_bps, chunk_s)
-    pc = chunk_params(prof)
-    # np.int64 / float: literal-typed fields would give the state a second type in the loop
+    # np.int64 / float: literal-typed fields would make callees compile twice
     st = SessionState(np.int64(0), np.int64(0), float(start_s), 0.0, 0.0, 0.0, np.int64(-1))
-    for k in range(n_chunks):
-        ctrl_wait_s = 0.0
-        if k == 0 and initial_rung >= 0:
-            rung = np.int64(min(initial_rung, n_rungs - 1))
-        else:
-            est_bps = np.nan
-            est_lat_s = np.nan
-            if pid >= 0:  # no call without a predictor: a call that passes arrays costs refcounts
-                # (the oracle: what the next chunk, at the current rung, would measure if requested now)
-                est_bps = estimate(
-                    pgroup, pid, pparams, pstate, st.session_s, period_end_s, period_bw_bps, period_lat_s, wrap_s,
-                    st.ptr, st.clock_s, sizes_bytes[k, max(st.prev, 0)], prof,
-                )
-                est_lat_s = latency_for(pgroup, pid, pparams, pstate)
-            rung, ctrl_wait_s = choose(
-                ctrl_id, cparams, cstate, cdata, k, n_chunks, st.buffer_s, st.prev, bitrates_bps, sizes_bytes, chunk_s,
-                est_bps,
-                est_lat_s, log[k - 1, LOG_LATENCY_S] if k > 0 else 0.0, prof,
-            )
-        st, status = play_chunk(
-            st, np.int64(rung), ctrl_wait_s, 1.0, period_end_s, period_bw_bps, period_lat_s, wrap_s, sizes_bytes,
-            bitrates_bps, chunk_s, pc, prof, ctrl_id, cparams, cstate, pgroup, pid, pparams, pstate, log, shadows,
-        )
-        if status != STATUS_COMPLETE:
-            return np.int64(k), status, st.startup_s
-    return np.int64(n_chunks), STATUS_COMPLETE, st.startup_s
+    st, status = play_chunks(
+        st, np.int64(n_chunks), 1.0, period_end_s, period_bw_bps, period_lat_s, wrap_s, sizes_bytes, bitrates_bps,
+        chunk_s, n_chunks, prof, ctrl_id, cparams, cstate, cdata, pgroup, pid, pparams, pstate, log, shadows,
+    )
+    return st.k, status, st.startup_s
 
 
 @njit

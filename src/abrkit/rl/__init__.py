@@ -1,7 +1,7 @@
 """Reinforcement learning on abrkit's simulator: Gymnasium environments (optional extra ``rl``).
 
 * :class:`AbrEnv` — one session as a ``gymnasium.Env``: action = rung, reward = the chunk's QoE,
-  one chunk per step, stepped by the simulator's own chunk step (``_kernels.session.play_chunk``);
+  one chunk per step, stepped by the simulator's own loop (``_kernels.session.play_chunks``, one chunk a call);
 * :class:`VectorAbrEnv` — N sessions in one compiled call per step, ``gymnasium.vector.VectorEnv``
   with next-step autoreset.
 

@@ -33,7 +33,7 @@ def observation_space(sessions: Sessions) -> spaces.Box:
 class AbrEnv(gymnasium.Env):
     """Adaptive-bitrate streaming of ``video`` over ``traces`` as a Gymnasium environment.
 
-    An episode is one session of the chunk model (the simulator's own step, ``play_chunk``):
+    An episode is one session of the chunk model (the simulator's own loop, ``play_chunks``, one chunk a step):
     the action is the rung of the next chunk (``Discrete(n_rungs)``), the reward that chunk's
     QoE under ``qoe`` (default: the profile's model; ``abrkit.qoe``), the observation the one
     named by ``observation`` (:data:`abrkit.rl.OBSERVATIONS`; see the package docstring).
