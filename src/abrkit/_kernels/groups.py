@@ -179,8 +179,9 @@ class SessionState(NamedTuple):
 
 
 class ChunkParams(NamedTuple):
-    """The profile fields one chunk's step reads (``layout.PROF_*``), read once per session by
-    ``session.chunk_params``, so the step does not reload them from the profile vector."""
+    """The profile fields the chunk loop reads (``layout.PROF_*``), read by ``session.chunk_params``
+    once per call of ``session.play_chunks``, so the loop does not reload them from the profile
+    vector every chunk."""
 
     rtt_s: float
     rtt_moves: bool
