@@ -1,0 +1,1 @@
+"""Learning ABR policies: the trainer (environments arrive with the rl extra)."""
