@@ -14,6 +14,7 @@ __all__ = [
     "ParameterError",
     "TraceFormatError",
     "VideoFormatError",
+    "ModelFormatError",
     "FFmpegError",
     "ToolNotFoundError",
 ]
@@ -59,6 +60,13 @@ class VideoFormatError(_FileFormatError):
     or a media file that is missing, not a video, or corrupt."""
 
     kind = "video"
+
+
+class ModelFormatError(_FileFormatError):
+    """A model file is unusable: a TensorFlow checkpoint that is truncated, corrupt or of
+    another architecture, or a policy file for another ladder, observation or format."""
+
+    kind = "model"
 
 
 class FFmpegError(AbrkitError):
