@@ -228,3 +228,49 @@ def test_bad_checkpoint_is_a_clear_error(tmp_path):
 def test_env_without_vector_interface_is_refused():
     with pytest.raises(ParameterError, match="vector interface"):
         train(object(), 10, progress=False)
+
+
+def test_pensieve_actor_as_mlp_equals_the_original_network():
+    """The masked MLP and Pensieve's graph (the NumPy reference of the compiled pass) give the
+    same probabilities, for fresh weights and for the shipped pretrained ones read back."""
+    from abrkit.learned.actor import forward_numpy
+    from abrkit.rl.pensieve_actor import pensieve_actor, pensieve_tensors
+
+    rng = np.random.default_rng(7)
+    actor = pensieve_actor(rng)
+    actor.weights[2] *= 100.0  # far from uniform, so a wrong wiring shows
+    actor.biases[0][:] = rng.normal(0, 0.1, actor.biases[0].shape)
+    states = rng.uniform(0, 2, (5, 6, 8))
+    tensors = pensieve_tensors(actor)
+    logits = actor(states.reshape(5, 48))
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    for s, row in zip(states, p):
+        np.testing.assert_allclose(forward_numpy(tensors, s), row, rtol=2e-4, atol=1e-6)
+
+
+def test_masked_weights_stay_zero_under_training():
+    from abrkit.rl.pensieve_actor import pensieve_actor
+
+    rng = np.random.default_rng(8)
+    actor = pensieve_actor(rng)
+    zero = actor.masks[0] == 0
+    opt = Adam(actor.params(), lr=0.1)
+    x = rng.standard_normal((4, 48))
+    out, inputs = actor.forward(x)
+    opt.step(actor.backward(inputs, np.ones_like(out)))
+    assert np.all(actor.weights[0][zero] == 0.0)
+    assert np.any(actor.weights[0][~zero] != 0.0)
+
+
+def test_float32_training_learns_and_keeps_its_precision():
+    cfg = PPOConfig(hidden=(32,), n_steps=12, minibatch=64, lr=3e-3, lr_final=3e-3, entropy_coef=0.0,
+                    entropy_final=0.0, reward_scale=1.0, dtype="float32")
+    res = train(ContextBandit(16), 16 * 12 * 40, config=cfg, seed=5, progress=False)
+    assert all(p.dtype == np.float32 for p in res.actor.params() + res.critic.params())
+    assert (res.act(np.eye(4)) == np.arange(4)).all()
+
+
+def test_pensieve_actor_needs_pensieve_shaped_observations():
+    with pytest.raises(ParameterError, match="6 x 8"):
+        train(ContextBandit(4), 100, config=PPOConfig(actor="pensieve"), progress=False)

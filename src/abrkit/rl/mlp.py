@@ -6,7 +6,9 @@ matrix products that NumPy's BLAS does as fast as any framework on a CPU, and ab
 dependencies to what installs in seconds.
 
 Shapes: a batch of inputs is ``(n, n_in)``; layer ``i`` has weights ``(n_in_i, n_out_i)`` and
-biases ``(n_out_i,)``; hidden layers apply the activation, the last layer is linear.
+biases ``(n_out_i,)``; hidden layers apply the activation, the last layer is linear. A layer may
+carry a 0/1 mask of its weights' shape: masked weights stay zero (their gradient is zeroed),
+which is how a network of separate branches, such as Pensieve's actor, is one MLP.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class MLP:
     weights: list[np.ndarray]
     biases: list[np.ndarray]
     activation: str = "relu"
+    masks: list[np.ndarray | None] | None = None
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
@@ -40,20 +43,28 @@ class MLP:
                 raise ParameterError(f"layer {i}", (w.shape, b.shape), "weights (n_in, n_out) and biases (n_out,)")
             if i and w.shape[0] != self.weights[i - 1].shape[1]:
                 raise ParameterError(f"layer {i}", w.shape, f"takes {self.weights[i - 1].shape[1]} inputs")
+        if self.masks is not None:
+            if len(self.masks) != len(self.weights):
+                raise ParameterError("masks", len(self.masks), f"needs one entry (or None) per layer, {len(self.weights)}")
+            for i, (w, m) in enumerate(zip(self.weights, self.masks)):
+                if m is not None:
+                    if m.shape != w.shape:
+                        raise ParameterError(f"masks[{i}]", m.shape, f"must have the weights' shape {w.shape}")
+                    w *= m
 
     @classmethod
     def init(cls, sizes: tuple[int, ...] | list[int], rng: np.random.Generator, activation: str = "relu",
-             out_gain: float = 1.0) -> "MLP":
+             out_gain: float = 1.0, dtype: type = np.float64) -> "MLP":
         """A network with layer widths ``sizes`` (inputs first, outputs last), orthogonal weights
         (gain sqrt(2) on hidden layers, ``out_gain`` on the last: 0.01 makes a policy start
-        near uniform) and zero biases."""
+        near uniform), zero biases, arrays of ``dtype``."""
         if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
             raise ParameterError("sizes", tuple(sizes), "needs >= 2 positive layer widths")
         weights, biases = [], []
         for i in range(len(sizes) - 1):
             gain = out_gain if i == len(sizes) - 2 else np.sqrt(2.0)
-            weights.append(gain * _orthogonal(rng, int(sizes[i]), int(sizes[i + 1])))
-            biases.append(np.zeros(int(sizes[i + 1])))
+            weights.append((gain * _orthogonal(rng, int(sizes[i]), int(sizes[i + 1]))).astype(dtype))
+            biases.append(np.zeros(int(sizes[i + 1]), dtype=dtype))
         return cls(weights, biases, activation)
 
     @property
@@ -89,6 +100,8 @@ class MLP:
         d = d_out
         for i in range(len(self.weights) - 1, -1, -1):
             grads[2 * i] = inputs[i].T @ d
+            if self.masks is not None and self.masks[i] is not None:
+                grads[2 * i] *= self.masks[i]
             grads[2 * i + 1] = d.sum(axis=0)
             if i == 0:
                 break
@@ -98,7 +111,8 @@ class MLP:
         return grads
 
     def copy(self) -> "MLP":
-        return MLP([w.copy() for w in self.weights], [b.copy() for b in self.biases], self.activation)
+        masks = None if self.masks is None else [None if m is None else m.copy() for m in self.masks]
+        return MLP([w.copy() for w in self.weights], [b.copy() for b in self.biases], self.activation, masks)
 
 
 def _orthogonal(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:

@@ -33,7 +33,9 @@ import pandas as pd
 
 from .._checks import integer, number
 from ..errors import ParameterError
+from .._kernels.pensieve_net import N_ACTIONS
 from .mlp import MLP, Adam
+from .pensieve_actor import N_INPUTS, pensieve_actor
 
 __all__ = ["PPOConfig", "TrainResult", "train", "CHECKPOINT_NAME", "CURVE_NAME"]
 
@@ -46,14 +48,20 @@ _FORMAT = "abrkit-ppo-checkpoint/1"
 class PPOConfig:
     """Hyper-parameters of :func:`train` (defaults suit a Pensieve-sized problem).
 
+    ``actor``: ``"mlp"`` (layers ``hidden``) or ``"pensieve"`` (Pensieve's actor network,
+    :mod:`abrkit.rl.pensieve_actor`: 6 x 8 observations, 6 actions; a policy file of it runs as
+    the compiled ``learned`` controller); the value network is an MLP of layers ``hidden``.
+    ``dtype``: the arithmetic of both networks (float32 is about twice as fast).
     ``n_steps`` steps per environment per iteration (a batch is ``n_steps x num_envs``);
     ``lr`` and ``entropy_coef`` fall linearly to ``lr_final`` / ``entropy_final`` by the last
     iteration; rewards are multiplied by ``reward_scale`` before learning (the curve reports
     them unscaled).
     """
 
+    actor: str = "mlp"
     hidden: tuple[int, ...] = (128, 128)
     activation: str = "relu"
+    dtype: str = "float64"
     n_steps: int = 48
     gamma: float = 0.99
     gae_lambda: float = 0.95
@@ -69,6 +77,10 @@ class PPOConfig:
     reward_scale: float = 0.1
 
     def __post_init__(self) -> None:
+        if self.actor not in ("mlp", "pensieve"):
+            raise ParameterError("actor", self.actor, "must be 'mlp' or 'pensieve'")
+        if self.dtype not in ("float32", "float64"):
+            raise ParameterError("dtype", self.dtype, "must be 'float32' or 'float64'")
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         for i, h in enumerate(self.hidden):
             integer(f"hidden[{i}]", h, ge=1)
@@ -145,8 +157,15 @@ def train(
     n_iter = max(1, math.ceil(total_steps / batch))
 
     init_rng = np.random.default_rng(np.random.SeedSequence([seed, 0]))
-    actor = MLP.init((obs_dim, *config.hidden, n_actions), init_rng, config.activation, out_gain=0.01)
-    critic = MLP.init((obs_dim, *config.hidden, 1), init_rng, config.activation, out_gain=1.0)
+    dtype = np.dtype(config.dtype).type
+    if config.actor == "pensieve":
+        if (obs_dim, n_actions) != (N_INPUTS, N_ACTIONS):
+            raise ParameterError("config.actor", "pensieve", f"needs {N_INPUTS} observation values and {N_ACTIONS} "
+                                 f"actions (the 6 x 8 history, 6 rungs); the environment has {obs_dim} and {n_actions}")
+        actor = pensieve_actor(init_rng, dtype)
+    else:
+        actor = MLP.init((obs_dim, *config.hidden, n_actions), init_rng, config.activation, out_gain=0.01, dtype=dtype)
+    critic = MLP.init((obs_dim, *config.hidden, 1), init_rng, config.activation, out_gain=1.0, dtype=dtype)
     opt = Adam(actor.params() + critic.params(), lr=config.lr)
     rows: list[dict[str, float]] = []
     start_it = 0
@@ -207,10 +226,11 @@ class _Rollout:
 def _rollout(env, actor: MLP, critic: MLP, config: PPOConfig, reset_seed: int, rng: np.random.Generator,
              autoreset: str) -> _Rollout:
     T = config.n_steps
+    dtype = actor.weights[0].dtype
     obs, _ = env.reset(seed=reset_seed)
-    obs = _flat(obs)
+    obs = _flat(obs, dtype)
     N, D = obs.shape
-    all_obs = np.empty((T + 1, N, D))
+    all_obs = np.empty((T + 1, N, D), dtype=dtype)
     actions = np.empty((T, N), dtype=np.int64)
     logp = np.empty((T, N))
     rewards = np.empty((T, N))
@@ -230,7 +250,7 @@ def _rollout(env, actor: MLP, critic: MLP, config: PPOConfig, reset_seed: int, r
         actions[t] = a
         logp[t] = lp[np.arange(N), a]
         obs, r, te, tr, info = env.step(a)
-        obs = _flat(obs)
+        obs = _flat(obs, dtype)
         r = np.asarray(r, dtype=np.float64)
         te = np.asarray(te, dtype=bool)
         tr = np.asarray(tr, dtype=bool)
@@ -246,7 +266,7 @@ def _rollout(env, actor: MLP, critic: MLP, config: PPOConfig, reset_seed: int, r
             ep_returns.append(float(ep_sum[i]))
             ep_sum[i] = 0.0
         if autoreset == "same_step" and (tr & ~te).any():
-            final = _flat(np.stack([info["final_obs"][i] for i in np.flatnonzero(tr & ~te)]))
+            final = _flat(np.stack([info["final_obs"][i] for i in np.flatnonzero(tr & ~te)]), dtype)
             final_v[t, tr & ~te] = critic(final)[:, 0]
     all_obs[T] = obs
     values = critic(all_obs.reshape((T + 1) * N, D))[:, 0].reshape(T + 1, N)
@@ -280,6 +300,9 @@ def _update(actor: MLP, critic: MLP, opt: Adam, roll: _Rollout, config: PPOConfi
     ret = roll.returns.reshape(-1)[keep]
     adv = roll.advantages.reshape(-1)[keep]
     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    # everything the networks meet in their own precision: a float64 operand would make NumPy
+    # upcast every float32 product
+    adv, ret, old_logp = (x.astype(obs.dtype) for x in (adv, ret, old_logp))
     n = obs.shape[0]
     sums = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
     count = 0
@@ -342,8 +365,8 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
-def _flat(obs: Any) -> np.ndarray:
-    obs = np.asarray(obs, dtype=np.float64)
+def _flat(obs: Any, dtype: Any = np.float64) -> np.ndarray:
+    obs = np.asarray(obs, dtype=dtype)
     return obs.reshape(obs.shape[0], -1)
 
 
