@@ -1486,7 +1486,8 @@ def run_batch(job_lo, job_hi, jobs, traces, videos, prof, ctrls, shadows, out, k
             G.SessionTrace(traces.end_s[t_lo:t_hi], traces.bw_bps[t_lo:t_hi], traces.lat_s[t_lo:t_hi],
                            traces.start_s[t], traces.wrap_s[t]),
             G.SessionVideo(sizes, ladder, videos.chunk_s[v], n_chunks),
-            prof, ctrl_id, G.SessionControl(ctrls.params[c], pid, pparams, pstate), out.log[j], session_shadows,
+            prof, ctrl_id, G.SessionControl(ctrls.params[c], pid, pparams, pstate,
+                                                  ctrls.data[ctrls.data_offsets[c] : ctrls.data_offsets[c + 1]]), out.log[j], session_shadows,
         )
         for i in range(own):
             ctrls.pred_carry[c][i] = pstate[i]

@@ -16,6 +16,7 @@ LAYERS = [
     ("abrkit.traces", "abrkit.video"),
     ("abrkit.qoe", "abrkit.predictors", "abrkit.encode", "abrkit.tables", "abrkit.result"),
     ("abrkit.controller_spec",),
+    ("abrkit.learned",),
     ("abrkit.event_controllers",),
     ("abrkit.controllers",),
     ("abrkit.event",),

@@ -139,7 +139,7 @@ def decide(ctrl_id, cparams, k, buffer_s, prev_rung, ladder_bps, est_bps):
     """The rung ``contract.choose`` picks (what every loop calls) for a controller without a plan."""
     cstate = np.zeros(L.CTRL_STATE + 3 * ladder_bps.size)
     sizes = np.outer(np.ones(k + 1), ladder_bps)
-    rung, wait_s = contract.choose(ctrl_id, cparams, cstate, k, k + 1, buffer_s, prev_rung, ladder_bps, sizes, 4.0,
+    rung, wait_s = contract.choose(ctrl_id, cparams, cstate, np.zeros(0, dtype=np.float32), k, k + 1, buffer_s, prev_rung, ladder_bps, sizes, 4.0,
                                    est_bps, np.nan, 0.0, np.zeros(L.PROF_SIZE))
     assert wait_s == 0.0
     return rung
@@ -236,7 +236,7 @@ def test_names_and_settings():
         "safety": 0.9,
     }
     assert set(CONTROLLERS) == {
-        "bb", "bba0", "bba1", "rate", "fixed", "mpc", "robustmpc", "festive",
+        "bb", "bba0", "bba1", "rate", "fixed", "mpc", "robustmpc", "festive", "pensieve", "learned",
         "bola", "bolae", "throughput", "dynamic", "dynamicdash", "dashjs", "dashjs4",  # Sabre's rules
     }
 

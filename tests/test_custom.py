@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import strategies
@@ -81,6 +81,10 @@ def controllers():
 @settings(max_examples=200)
 @given(data=st.data(), trace=traces(), video=videos(), controller=controllers())
 def test_builtin_controllers_agree_on_random_sessions(data, trace, video, controller):
+    try:
+        controller.check_video(video)
+    except ParameterError:  # a learned controller's network fixes the ladder size
+        assume(False)
     profile = data.draw(profiles(video))
     assert_same_session(simulate(trace, video, controller, profile), simulate_python(trace, video, controller, profile))
 

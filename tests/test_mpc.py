@@ -273,7 +273,8 @@ def test_plan_dispatch():
     cstate = np.zeros(L.CTRL_STATE + 3 * LADDER_BPS.size)
 
     def choose(kind, cparams):
-        return contract.choose(kind, cparams, cstate, 1, 8, 9.0, 2, LADDER_BPS, table, 4.0, 2e6, np.nan, 0.0, prof)
+        return contract.choose(kind, cparams, cstate, np.zeros(0, dtype=np.float32), 1, 8, 9.0, 2, LADDER_BPS, table, 4.0, 2e6,
+                               np.nan, 0.0, prof)
 
     assert choose(m_id, m_p) == (mpc_decide(m_p, 1, 8, 9.0, 2, LADDER_BPS, table, 4.0, 2e6, 0.0, prof), 0.0)
     assert choose(b_id, b_p) == (bba1(9.0, 2, 1, 8, LADDER_BPS, table, 4.0, *b_p[:4]), 0.0)

@@ -482,7 +482,7 @@ def _args_run_session(rng):
     prof = _random_prof(rng, chunk_s, ladder.size)
     return (
         G.SessionTrace(ends, bw, lat, start, wrap), G.SessionVideo(sizes, ladder, chunk_s, n_chunks), prof, ctrl_id,
-        G.SessionControl(cparams, pid, pparams, np.zeros(n_state)), log, _random_shadows(rng, n_chunks),
+        G.SessionControl(cparams, pid, pparams, np.zeros(n_state), np.zeros(0, dtype=np.float32)), log, _random_shadows(rng, n_chunks),
         predictor_group(pid, pparams),
     )
 
@@ -1099,8 +1099,9 @@ def test_wait_quantum_above_the_cap_is_rejected_or_harmless():
 
 def _contract_choice(ctrl_id, cparams, k, n_chunks, buffer_s, prev, ladder, sizes, chunk_s, est, latency_s, prof):
     cstate = np.zeros(L.CTRL_STATE + 3 * ladder.size)
-    contract.start(ctrl_id, cparams, cstate, ladder, chunk_s)
-    return contract.choose(ctrl_id, cparams, cstate, k, n_chunks, buffer_s, prev, ladder, sizes, chunk_s, est, np.nan,
+    no_data = np.zeros(0, dtype=np.float32)
+    contract.start(ctrl_id, cparams, cstate, no_data, ladder, chunk_s)
+    return contract.choose(ctrl_id, cparams, cstate, no_data, k, n_chunks, buffer_s, prev, ladder, sizes, chunk_s, est, np.nan,
                            latency_s, prof)
 
 

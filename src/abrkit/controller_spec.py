@@ -55,6 +55,21 @@ class Controller:
             return L.PRED_NONE, np.zeros(L.PRED_PARAMS, dtype=np.float64), 1
         return pred.pack()
 
+    def pack_data(self, n_draws: int) -> np.ndarray:
+        """The controller's own data for the kernels (float32, 1-D; ``groups.Controllers.data``):
+        a learned controller's weights and, if it samples, ``n_draws`` precomputed draws (enough
+        for every decision of the batch). Empty for the others."""
+        return np.zeros(0, dtype=np.float32)
+
+    def carries_state(self) -> bool:
+        """True if the controller's data carries state from one session to the next (the
+        batch then runs its sessions serially, in job order)."""
+        return False
+
+    def check_video(self, video: Any) -> None:
+        """Raise :class:`~abrkit.errors.ParameterError` if the controller cannot play ``video``
+        (a learned controller's network fixes the ladder size)."""
+
     @property
     def name(self) -> str:
         """Short label with the non-default parameters, e.g. ``rate(safety=0.8)``."""

@@ -16,6 +16,7 @@ from ._kernels.festive import FESTIVE_MAX_WINDOW
 from .controller_spec import Controller
 from .errors import ParameterError
 from .event_controllers import EVENT_CONTROLLERS
+from .learned.controllers import Learned, Pensieve
 from .predictors import (
     HarmonicMean,
     Predictor,
@@ -28,7 +29,7 @@ from .predictors import (
 
 __all__ = [
     "Controller", "BufferBased", "BBA0", "BBA1", "RateBased", "FixedRung", "MPC", "RobustMPC", "Festive", "CONTROLLERS",
-    "MAX_HORIZON", "get_controller",
+    "MAX_HORIZON", "get_controller", "Pensieve", "Learned",
 ]
 
 #: Largest MPC horizon accepted: the search is exact, and its worst case grows as rungs ** horizon.
@@ -258,6 +259,8 @@ CONTROLLERS: dict[str, Callable[..., Controller]] = {
     "mpc": MPC,
     "robustmpc": RobustMPC,
     "festive": Festive,
+    "pensieve": Pensieve,
+    "learned": Learned,
     **EVENT_CONTROLLERS,
 }
 
@@ -272,5 +275,10 @@ def get_controller(spec: str | Controller, **params: Any) -> Controller:
         raise ParameterError("controller", spec, "must be a controller name or a Controller instance")
     name, raw = parse_spec(spec, "controller")
     for key, value in raw.items():
-        params[key] = get_predictor(value) if key == "predictor" else parse_value(value)
+        if key == "predictor":
+            params[key] = get_predictor(value)
+        elif key == "path":  # a file name stays text ("a/b.npz" is not the tuple syntax "1/2")
+            params[key] = value.strip()
+        else:
+            params[key] = parse_value(value)
     return build(CONTROLLERS, name, params, "controller", spec)

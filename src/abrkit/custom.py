@@ -37,6 +37,7 @@ import numpy as np
 
 from ._kernels import layout as L
 from ._kernels import contract
+from ._kernels import pensieve_net as N
 from ._kernels.network import advance_clock, oracle_throughput, transfer
 from ._kernels.predictors import pred_latency, pred_predict, pred_update
 from .controllers import Controller, FixedRung, get_controller
@@ -147,6 +148,8 @@ class BuiltinController:
     def __init__(self, controller: str | Controller, buffer_cap_s: float | None = None) -> None:
         self.controller = get_controller(controller)
         self._buffer_cap_s = buffer_cap_s
+        self._n_draws = 0
+        self._cdata = np.ascontiguousarray(self.controller.pack_data(0), dtype=np.float32)
         self._pid, pparams, self._n_state = self.controller.pack_predictor()
         self._pparams = np.ascontiguousarray(pparams, dtype=np.float64)
         self.reset()
@@ -155,8 +158,26 @@ class BuiltinController:
     def name(self) -> str:
         return self.controller.name
 
+    def _grow_draws(self) -> None:
+        """A sampling controller's precomputed draws, grown between sessions so that the next
+        one cannot run out (the stream is a prefix of the same seeded stream; the cursor and
+        everything before it are kept)."""
+        if not self.controller.carries_state():
+            return
+        if self._n_draws and _draws_left(self._cdata) >= _DRAW_MARGIN:
+            return
+        n = max(2 * self._n_draws, 4 * _DRAW_MARGIN)
+        fresh = np.ascontiguousarray(self.controller.pack_data(n), dtype=np.float32)
+        if self._n_draws:
+            head = self._cdata.size - self._n_draws  # the network and the cursor
+            fresh[:head] = self._cdata[:head]
+        self._cdata, self._n_draws = fresh, n
+
     def reset(self) -> None:
-        """Fresh predictor and controller state: a new session starts."""
+        """Fresh predictor and controller state: a new session starts. The controller's data
+        (a learned controller's weights and draw stream) is kept: a sampling controller's
+        stream runs on from one session to the next, as in the compiled batch."""
+        self._grow_draws()
         self._pstate = np.zeros(self._n_state, dtype=np.float64)
         self._cstate: np.ndarray | None = None
         self._seen = 0
@@ -173,7 +194,7 @@ class BuiltinController:
             kind, cparams = self.controller.pack_for(cap_s)
             self._kind, self._cparams = kind, np.ascontiguousarray(cparams, dtype=np.float64)
             self._cstate = np.zeros(L.CTRL_STATE + 3 * ladder.size)
-            contract.start(kind, self._cparams, self._cstate, ladder, obs.chunk_s)
+            contract.start(kind, self._cparams, self._cstate, self._cdata, ladder, obs.chunk_s)
         kind, cparams, cstate = self._kind, self._cparams, self._cstate
         prof_vec = obs.profile.pack() if isinstance(obs.profile, Profile) else obs.profile.planner_vector()
         for i in range(self._seen, obs.sample_bytes.size):
@@ -197,10 +218,20 @@ class BuiltinController:
             est_bps = pred_predict(self._pid, self._pparams, self._pstate, obs.session_s, np.nan)
             est_latency_s = pred_latency(self._pid, self._pparams, self._pstate)
         rung, wait_s = contract.choose(
-            kind, cparams, cstate, obs.chunk, obs.n_chunks, obs.buffer_s, obs.prev_rung, ladder, sizes, obs.chunk_s,
+            kind, cparams, cstate, self._cdata, obs.chunk, obs.n_chunks, obs.buffer_s, obs.prev_rung, ladder, sizes, obs.chunk_s,
             est_bps, est_latency_s, obs.last_latency_s, prof_vec,
         )
         return (int(rung), float(wait_s)) if wait_s > 0.0 else int(rung)
+
+
+#: A sampling BuiltinController tops its draws up when fewer than this many are left.
+_DRAW_MARGIN = 1 << 14
+
+
+def _draws_left(cdata: np.ndarray) -> int:
+    """Draws not yet used in a sampling learned controller's data (``pensieve_net`` layout)."""
+    cursor = int(cdata[N.DRAW_CURSOR_HI]) * N.CURSOR_SPLIT + int(cdata[N.DRAW_CURSOR_LO])
+    return cdata.size - N.DRAWS - cursor
 
 
 @dataclass(frozen=True)
@@ -486,7 +517,7 @@ def play_event_session(
         raise ParameterError("oracle", "oracle_throughput_bps", "the event model has no look-ahead")
 
     def ask(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pgroup, pparams, pstate,
-            prof_vec, last_q, last_ttfb, bitrates_bps, sizes_bytes):
+            prof_vec, last_q, last_ttfb, bitrates_bps, sizes_bytes, cdata):
         k = n_samples[0]
         obs = Observation(
             chunk=int(seg), n_chunks=n_seg, buffer_s=level / 1e3, prev_rung=int(last_q), session_s=st[E.S_NET_TIME] / 1e3,
@@ -564,7 +595,7 @@ def play_event_session(
     n_log, status = loop(
         tr, seg_ms, bitrates_kbps, sizes_bits, cfg, windows, half_lives_ms, metrics, log, played,
         L.CTRL_PYTHON, np.zeros(1), L.PRED_NONE, L.PRED_GROUP_COMMON, np.zeros(1), np.zeros(1), np.zeros(1),
-        np.ascontiguousarray(video.bitrates_bps, dtype=np.float64), sizes_ro,
+        np.ascontiguousarray(video.bitrates_bps, dtype=np.float64), sizes_ro, np.zeros(0, dtype=np.float32),
     )
     n_played = int(np.count_nonzero(~np.isnan(played[:, 0])))
     return metrics, log[: min(n_log, capacity)].copy(), played[:n_played].copy(), int(status)

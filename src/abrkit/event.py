@@ -426,15 +426,21 @@ class _Contract:
     pparams: np.ndarray
     n_state: int
     prof: np.ndarray
+    cdata: np.ndarray  # float32: the controller's own data (Controller.pack_data), shared by its sessions
 
 
-def _contract_of(c: Controller, profile: EventProfile) -> _Contract | None:
+def _contract_of(c: Controller, profile: EventProfile, n_draws: int) -> _Contract | None:
     if isinstance(c, EventController):
         return None
     kind, cparams = c.pack_for(profile.buffer_cap_s)
     pid, pparams, n_state = c.pack_predictor()
     return _Contract(int(kind), np.ascontiguousarray(cparams, dtype=np.float64), int(pid),
-                     np.ascontiguousarray(pparams, dtype=np.float64), int(n_state), profile.planner_vector())
+                     np.ascontiguousarray(pparams, dtype=np.float64), int(n_state), profile.planner_vector(),
+                     np.ascontiguousarray(c.pack_data(n_draws), dtype=np.float32))
+
+
+#: The controller data of Sabre's own rules: none.
+_NO_DATA = np.zeros(0, dtype=np.float32)
 
 
 def _one_session(tr: np.ndarray, video_arrays: tuple[float, np.ndarray, np.ndarray], cfg: np.ndarray,
@@ -452,14 +458,14 @@ def _one_session(tr: np.ndarray, video_arrays: tuple[float, np.ndarray, np.ndarr
             # compiled level, ~1.5 s of a first run)
             n_log, status = _play_event(
                 tr, seg_ms, bitrates, sizes, cfg, windows, half_lives_ms, metrics, log, played,
-                L.CTRL_SABRE, cfg, L.PRED_NONE, L.PRED_GROUP_COMMON, cfg, np.zeros(1), cfg, bitrates, sizes,
+                L.CTRL_SABRE, cfg, L.PRED_NONE, L.PRED_GROUP_COMMON, cfg, np.zeros(1), cfg, bitrates, sizes, _NO_DATA,
             )
         else:
             assert si_arrays is not None
             n_log, status = _play_event(
                 tr, seg_ms, bitrates, sizes, cfg, windows, half_lives_ms, metrics, log, played,
                 contract.kind, contract.cparams, contract.pid, predictor_group(contract.pid, contract.pparams), contract.pparams,
-                np.zeros(contract.n_state), contract.prof, si_arrays[0], si_arrays[1],
+                np.zeros(contract.n_state), contract.prof, si_arrays[0], si_arrays[1], contract.cdata,
             )
         if n_log <= capacity:
             break
@@ -498,7 +504,13 @@ def run_event_batch(
     packed_videos = [video_arrays(v) for v in vids]
     si_videos = [(np.ascontiguousarray(v.bitrates_bps, dtype=np.float64), np.ascontiguousarray(v.sizes_bytes, dtype=np.float64))
                  for v in vids]
-    contracts = [_contract_of(c, prof) for c in ctrls]
+    for c in ctrls:
+        for v in vids:
+            c.check_video(v)
+    # a sampling controller: at most one draw per request (a contract controller never abandons,
+    # so at most two requests per segment), plus one discarded between sessions
+    n_draws = len(tr) * sum(2 * v.n_chunks + 2 for v in vids)
+    contracts = [_contract_of(c, prof, n_draws) for c in ctrls]
     configs = [[prof.config(c, v) for v in vids] for c in ctrls]
     histories = [c.history_arrays() if isinstance(c, EventController) else sabre_history() for c in ctrls]
     grid = np.array([(t, v, c) for t in range(len(tr)) for v in range(len(vids)) for c in range(len(ctrls))], dtype=np.int64)
@@ -514,6 +526,8 @@ def run_event_batch(
     n_jobs = len(grid)
     steps = int(sum(vids[v].n_chunks for v in job_video))
     workers = 1 if steps < _PARALLEL_MIN_SEGMENTS else worker_count(n_workers)
+    if any(c.carries_state() for c in ctrls):
+        workers = 1  # a controller's sessions hand state to each other: one thread, in job order
     show = progress if progress is not None else (sys.stderr.isatty() and steps >= 200_000)
     bar = None
     if show:

@@ -5,7 +5,8 @@ and controller once, then worker threads run disjoint ranges of sessions; the ke
 the GIL, so both cores are used, and each session writes only its own rows, so results do not
 depend on the number of threads. The one exception is a profile with ``carry_robust_errors``
 (Pensieve's RobustMPC keeps its error history from session to session): when a controller uses
-a RobustDiscount predictor, the batch then runs serially, in job order, on one thread.
+a RobustDiscount predictor, the batch then runs serially, in job order, on one thread; so does
+a batch with a controller whose data carries state (Pensieve's ``policy=sample`` draw stream).
 """
 
 from __future__ import annotations
@@ -94,8 +95,16 @@ def _pack(
         playable_sizes(v.name, v.sizes_bytes)
         if profile.initial_rung is not None and profile.initial_rung >= v.n_rungs:
             raise ParameterError("initial_rung", profile.initial_rung, f"video {v.name!r} has only {v.n_rungs} rungs")
+    for c in controllers:
+        for v in videos:
+            c.check_video(v)
     state_sizes = np.array([p[2] for p in packed_pred], dtype=np.int64)
     carries = profile.carry_robust_errors and any(p[0] == L.PRED_ROBUST for p in packed_pred)
+    carries = carries or any(c.carries_state() for c in controllers)
+    # A sampling controller makes at most one draw per chunk, plus one for chunk 0 and one
+    # discarded between sessions: enough draws for every session it runs in this batch.
+    n_draws = len(traces) * sum(n + 2 for n in n_chunks)
+    data = [np.ascontiguousarray(c.pack_data(n_draws), dtype=np.float32) for c in controllers]
     return _Packed(
         traces=G.Traces(
             offsets=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
@@ -121,6 +130,8 @@ def _pack(
             pred_params=np.ascontiguousarray(np.stack([p[1] for p in packed_pred])),
             pred_state_sizes=state_sizes,
             pred_carry=np.zeros((len(controllers), int(state_sizes.max())), dtype=np.float64),
+            data=np.ascontiguousarray(np.concatenate(data), dtype=np.float32),
+            data_offsets=np.concatenate(([0], np.cumsum([d.size for d in data]))).astype(np.int64),
         ),
         carries=carries,
         sh_ids=sh_ids,

@@ -3,10 +3,10 @@
 Each loop (the chunk model in ``session.py``, the event model in ``event.py``) asks a controller
 through three functions, always in seconds, bytes and bits per second:
 
-* ``start(kind, cparams, cstate, bitrates_bps, chunk_s)`` once per session, after the loop zeroed
-  ``cstate`` (shape ``(CTRL_STATE + 3 * n_rungs,)``);
-* ``choose(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes,
-  chunk_s, est_bps, est_latency_s, latency_s, prof) -> (rung, wait_s)`` before chunk ``k``:
+* ``start(kind, cparams, cstate, cdata, bitrates_bps, chunk_s)`` once per session, after the
+  loop zeroed ``cstate`` (shape ``(CTRL_STATE + 3 * n_rungs,)``);
+* ``choose(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps,
+  sizes_bytes, chunk_s, est_bps, est_latency_s, latency_s, prof) -> (rung, wait_s)`` before chunk ``k``:
   the buffer, the previous rung (-1 before the first chunk), the ladder, the video's whole size
   table (it may hold more rows than the ``n_chunks`` played), the estimate of the controller's
   predictor (NaN: none yet) and its latency estimate, the previous request's latency (0 before
@@ -16,6 +16,11 @@ through three functions, always in seconds, bytes and bits per second:
   chunk_s)`` after each completed download (``download_s`` from request to last byte,
   ``buffer_s`` after it), and ``full_wait(kind, cparams, cstate, wait_s)`` when the player waited
   because its buffer was full.
+
+``cdata`` is the controller's own data (float32, 1-D; ``groups.Controllers.data``): a learned
+controller's network weights, which are too large for ``cparams`` and shared by all its
+sessions, and its sample policy's draws; empty for the other controllers. Only ``start`` and
+``choose`` take it: no other hook needs it.
 
 ``kind`` is the controller id (``layout.CTRL_*``). The loops receive it as a compile-time
 literal (``numba.literally`` in their entry points), and each function here is an ``@overload``
@@ -48,6 +53,7 @@ from . import event_layout as E
 from .controllers import bb_pensieve, bba0, bba1, highest_below, mpc_decide
 from .sabre_rules import NO_ABANDON, controller_decide, controller_report, init_controller
 from .festive import festive_decide, festive_report
+from .pensieve_net import ST_LAST_DELAY_S, ST_LAST_SIZE_BYTES, pensieve_choose, pensieve_start
 from .layout import (
     CTRL_BB_PENSIEVE,
     CTRL_BBA0,
@@ -55,6 +61,7 @@ from .layout import (
     CTRL_FESTIVE,
     CTRL_FIXED,
     CTRL_MPC,
+    CTRL_PENSIEVE,
     CTRL_RATE,
     CTRL_SABRE,
     CTRL_SIMPLE,
@@ -65,11 +72,11 @@ from .layout import (
 # -- implementations, one per controller (plain functions: compiled through the overloads) ----------
 
 
-def _start_none(kind, cparams, cstate, bitrates_bps, chunk_s):
+def _start_none(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
     pass
 
 
-def _start_sabre(kind, cparams, cstate, bitrates_bps, chunk_s):
+def _start_sabre(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
     n = bitrates_bps.size
     kbps = cstate[CTRL_STATE + 2 * n : CTRL_STATE + 3 * n]
     u0 = cstate[CTRL_STATE : CTRL_STATE + n]
@@ -87,24 +94,24 @@ def _start_sabre(kind, cparams, cstate, bitrates_bps, chunk_s):
     init_controller(st, cparams, chunk_s * 1000.0, kbps, u0, u1)
 
 
-def _choose_mpc(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+def _choose_mpc(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
                 est_latency_s, latency_s, prof):
     return mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
                       latency_s, prof), 0.0
 
 
-def _choose_bba1(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+def _choose_bba1(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
                  est_latency_s, latency_s, prof):
     return bba1(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, chunk_s, cparams[0], cparams[1],
                 cparams[2], cparams[3]), 0.0
 
 
-def _choose_festive(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+def _choose_festive(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
                     est_latency_s, latency_s, prof):
     return festive_decide(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps), 0.0
 
 
-def _choose_sabre(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+def _choose_sabre(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
                   est_latency_s, latency_s, prof):
     n = bitrates_bps.size
     st = cstate[: E.S_SIZE]
@@ -118,7 +125,7 @@ def _choose_sabre(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitra
     return q, delay_ms / 1000.0
 
 
-def _choose_simple(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+def _choose_simple(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
                    est_latency_s, latency_s, prof):
     # bb, bba0, rate and fixed: a few lines each, so one compiled copy serves all four (and the
     # compile group CTRL_SIMPLE); the rule is the id the parameter vector carries
@@ -132,6 +139,21 @@ def _choose_simple(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitr
             return 0, 0.0
         return highest_below(bitrates_bps, cparams[0] * est_bps), 0.0
     return min(int(cparams[0]), bitrates_bps.size - 1), 0.0
+
+
+def _start_pensieve(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
+    pensieve_start(cparams, cstate, cdata)
+
+
+def _choose_pensieve(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s,
+                     est_bps, est_latency_s, latency_s, prof):
+    return pensieve_choose(cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes), 0.0
+
+
+def _report_pensieve(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps, chunk_s):
+    # the next choose pushes this download into the history, with the next chunk's sizes
+    cstate[ST_LAST_SIZE_BYTES] = size_bytes
+    cstate[ST_LAST_DELAY_S] = download_s
 
 
 def _report_none(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps, chunk_s):
@@ -169,6 +191,7 @@ _CHOOSE = {
     CTRL_MPC: _choose_mpc,
     CTRL_BBA1: _choose_bba1,
     CTRL_FESTIVE: _choose_festive,
+    CTRL_PENSIEVE: _choose_pensieve,
     CTRL_SIMPLE: _choose_simple,
 }
 #: Controllers the batch driver compiles together (``compile_group``).
@@ -177,8 +200,10 @@ _SABRE_KINDS = (CTRL_SABRE,)
 for _kind in _SABRE_KINDS:
     _CHOOSE[_kind] = _choose_sabre
 _START = {kind: (_start_sabre if kind in _SABRE_KINDS else _start_none) for kind in _CHOOSE}
+_START[CTRL_PENSIEVE] = _start_pensieve
 _REPORT = {kind: _report_none for kind in _CHOOSE}
 _REPORT[CTRL_FESTIVE] = _report_festive
+_REPORT[CTRL_PENSIEVE] = _report_pensieve
 _IDLE = {kind: _idle_none for kind in _CHOOSE}
 for _kind in _SABRE_KINDS:
     _REPORT[_kind] = _report_sabre
@@ -204,16 +229,16 @@ def _table_entry(table, kind, what):
 # -- the public functions: run-time dispatch in Python, literal specialisation when compiled --------
 
 
-def start(kind, cparams, cstate, bitrates_bps, chunk_s):
+def start(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
     """Set up ``cstate`` for a new session (see the module docstring)."""
-    return _table_entry(_START, kind, "start")(kind, cparams, cstate, bitrates_bps, chunk_s)
+    return _table_entry(_START, kind, "start")(kind, cparams, cstate, cdata, bitrates_bps, chunk_s)
 
 
-def choose(kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+def choose(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
            est_latency_s, latency_s, prof):
     """(rung, wait_s) for chunk ``k`` (see the module docstring)."""
     return _table_entry(_CHOOSE, kind, "choose")(
-        kind, cparams, cstate, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+        kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
         est_latency_s, latency_s, prof,
     )
 
@@ -265,7 +290,7 @@ def specialise(public, impl_for, inline_for=None):
 
 
 #: Implementations small enough to inline into the loops (see ``specialise``).
-_LIGHT = {_choose_simple, _start_none, _report_none, _idle_none}
+_LIGHT = {_choose_simple, _start_none, _report_none, _idle_none, _report_pensieve}
 
 
 def _inline_contract(table):

@@ -629,23 +629,23 @@ def download_polled(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilitie
 
 
 def ask(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pgroup, pparams, pstate, prof,
-        last_q, last_ttfb, bitrates_bps, sizes_bytes):
+        last_q, last_ttfb, bitrates_bps, sizes_bytes, cdata):
     """(quality, delay_ms) for segment ``seg`` at buffer ``level`` ms."""
     return _ask_for(kind)(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pgroup,
-                          pparams, pstate, prof, last_q, last_ttfb, bitrates_bps, sizes_bytes)
+                          pparams, pstate, prof, last_q, last_ttfb, bitrates_bps, sizes_bytes, cdata)
 
 
 def _ask_sabre(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pgroup, pparams, pstate, prof,
-               last_q, last_ttfb, bitrates_bps, sizes_bytes):
+               last_q, last_ttfb, bitrates_bps, sizes_bytes, cdata):
     return controller_decide(st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1)
 
 
 def _ask_contract(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pgroup, pparams, pstate,
-                  prof, last_q, last_ttfb, bitrates_bps, sizes_bytes):
+                  prof, last_q, last_ttfb, bitrates_bps, sizes_bytes, cdata):
     est_bps = predict_for(pgroup, pid, pparams, pstate, st[S_NET_TIME] / 1000.0)
     est_latency_s = latency_for(pgroup, pid, pparams, pstate)
     rung, wait_s = choose(
-        kind, cparams, cstate, seg, n_seg, level / 1000.0, last_q, bitrates_bps, sizes_bytes, seg_ms / 1000.0, est_bps,
+        kind, cparams, cstate, cdata, seg, n_seg, level / 1000.0, last_q, bitrates_bps, sizes_bytes, seg_ms / 1000.0, est_bps,
         est_latency_s, last_ttfb / 1000.0, prof,
     )
     return rung, wait_s * 1000.0
@@ -692,23 +692,23 @@ def _waited_contract(kind, st, cfg, cparams, cstate, delay_ms):
     full_wait(kind, cparams, cstate, delay_ms / 1000.0)
 
 
-def begin(kind, cparams, cstate, bitrates_bps, chunk_s):
+def begin(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
     """The contract's ``start`` for a controller asked through it; Sabre's rules were set up
     on the player's own state (``init_controller``)."""
     if kind != CTRL_SABRE:
-        start(kind, cparams, cstate, bitrates_bps, chunk_s)
+        start(kind, cparams, cstate, cdata, bitrates_bps, chunk_s)
 
 
 def _begin_for(kind):
     if kind == CTRL_SABRE:
-        def nothing(kind, cparams, cstate, bitrates_bps, chunk_s):
+        def nothing(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
             pass
         return nothing
     return start_contract
 
 
-def start_contract(kind, cparams, cstate, bitrates_bps, chunk_s):
-    start(kind, cparams, cstate, bitrates_bps, chunk_s)
+def start_contract(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
+    start(kind, cparams, cstate, cdata, bitrates_bps, chunk_s)
 
 
 def fetch(kind, st, cfg, tr, pq, buf, seg_ms, bitrates, u0, u1, buffer_cap_ms, size, quality, level_ms, mode):
@@ -762,12 +762,13 @@ def run_event_session(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives
     return play_event(
         tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, metrics, log, played,
         CTRL_SABRE, cfg, PRED_NONE, PRED_GROUP_COMMON, cfg, np.zeros(1), cfg, bitrates, sizes_bits,
+        np.zeros(0, dtype=np.float32),
     )
 
 
 @njit
 def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, metrics, log, played,
-               kind, cparams, pid, pgroup, pparams, pstate, prof, bitrates_bps, sizes_bytes):
+               kind, cparams, pid, pgroup, pparams, pstate, prof, bitrates_bps, sizes_bytes, cdata):
     """Simulate one session of the event model with any controller; returns (n_requests, status).
 
     ``kind`` (a compile-time literal) is the controller id. ``CTRL_SABRE`` runs Sabre's rule
@@ -776,7 +777,8 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
     bytes and bits per second: ``cparams`` its parameters, ``pid``/``pparams`` its predictor
     (fed every completed download; ``pstate`` its zeroed state; ``pgroup``, a compile-time literal,
     its compile group, ``estimators.predictor_group(pid, pparams)``), ``prof`` the chunk-model profile vector its planners read,
-    ``bitrates_bps`` and ``sizes_bytes`` the ladder and size table in those units. Such a
+    ``bitrates_bps`` and ``sizes_bytes`` the ladder and size table in those units, ``cdata`` the
+    controller's own data (float32; ``groups.Controllers.data``, empty for most). Such a
     controller may ask for a wait before a request; it never abandons (``cfg[C_ABR]`` must then
     be -1, so the polling loop applies no rule), and like every controller it is not asked for
     the first segment, which Sabre's player always fetches at the lowest quality.
@@ -830,7 +832,7 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
     hs = np.zeros(HISTORY_STATE)
     init_controller(st, cfg, seg_ms, bitrates, utilities0, utilities1)
     cstate = np.zeros(CTRL_STATE + 3 * n_q)
-    begin(kind, cparams, cstate, bitrates_bps, seg_ms / 1000.0)
+    begin(kind, cparams, cstate, cdata, bitrates_bps, seg_ms / 1000.0)
     # typed, not literal, constants: a literal argument would compile its callee a second time
     first_seg = np.int64(0)
     completed = np.int64(NO_ABANDON)
@@ -892,7 +894,7 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
         if forced < 0:
             quality, delay = ask(
                 kind, st, cfg, buffer_level_ms(st, seg_ms), next_seg, n_seg, seg_ms, bitrates, utilities0, utilities1,
-                cparams, cstate, pid, pgroup, pparams, pstate, prof, last_q, last_ttfb, bitrates_bps, sizes_bytes,
+                cparams, cstate, pid, pgroup, pparams, pstate, prof, last_q, last_ttfb, bitrates_bps, sizes_bytes, cdata,
             )
             replace = check_replace(st, cfg, buf, quality, seg_ms)
         else:

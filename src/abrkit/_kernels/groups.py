@@ -67,6 +67,11 @@ class Controllers(NamedTuple):
     ``pred_state_sizes[c]`` values of state per session. ``pred_carry`` (shape (n, >= the
     largest state size), zeroed by the caller) holds what a RobustDiscount predictor carries
     from one session to the next under ``PROF_CARRY_ROBUST``; ``run_batch`` writes it.
+    ``data`` (float32) holds every controller's own data end to end, controller ``c``'s at
+    ``data_offsets[c]:data_offsets[c + 1]`` (int64, (n + 1,)): a learned controller's network
+    weights and draws (``pensieve_net``), nothing for the others. The kernels may write a
+    controller's data (the sample policy's draw cursor, which runs on from session to session
+    in job order).
     """
 
     ids: np.ndarray  # int64, layout.CTRL_*
@@ -75,6 +80,8 @@ class Controllers(NamedTuple):
     pred_params: np.ndarray
     pred_state_sizes: np.ndarray  # int64
     pred_carry: np.ndarray
+    data: np.ndarray  # float32, flat
+    data_offsets: np.ndarray  # int64, (n + 1,)
 
 
 class Shadows(NamedTuple):
@@ -130,12 +137,14 @@ class SessionVideo(NamedTuple):
 
 class SessionControl(NamedTuple):
     """One session's controller parameters and predictor: ``pred_id`` (layout.PRED_NONE for a
-    controller without one), its parameters and its state (updated in place)."""
+    controller without one), its parameters and its state (updated in place); ``data`` the
+    controller's own data (float32, ``Controllers.data``; empty for most controllers)."""
 
     params: np.ndarray
     pred_id: int
     pred_params: np.ndarray
     pred_state: np.ndarray
+    data: np.ndarray
 
 
 class SessionShadows(NamedTuple):

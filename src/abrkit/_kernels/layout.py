@@ -50,6 +50,7 @@ CTRL_FIXED = 3  # params: rung
 CTRL_MPC = 100  # params: horizon, rebuffer_weight, switch_weight (the predictor is packed separately)
 CTRL_BBA1 = 101  # params: cushion_s, lookahead_s, min_reservoir_s, max_reservoir_s
 CTRL_FESTIVE = 102  # params: festive.P_* (its own throughput window lives in its state)
+CTRL_PENSIEVE = 103  # Pensieve's actor network (pensieve_net.P_*; its weights are the controller's data)
 # Sabre's rules (BOLA, BOLA-E, the throughput rule, DYNAMIC, DynamicDash, fixed quality): one id,
 # the rule is ``cparams[event_layout.C_ABR]``; their parameter vector is the event kernel's config
 # vector (event_layout.C_*), their state the event kernel's ``st`` vector.
@@ -62,6 +63,7 @@ CTRL_SIMPLE = 1000
 CTRL_PARAMS = 32  # width of the packed controller-parameter vector (>= event_layout.C_SIZE)
 CPARAM_ID = CTRL_PARAMS - 1  # where a packed vector keeps its controller's own id
 CTRL_STATE = 64  # per-session controller state, plus 3 x n_rungs scratch (see contract.py)
+# (Pensieve's 6 x 8 history and its last download take 50 of the 64: pensieve_net.ST_SIZE)
 
 # -- predictor ids (predictors.pred_update / pred_predict) ---------------------------------------
 PRED_NONE = -1

@@ -28,6 +28,8 @@ order. Parameters (``cparams``): ``P_POLICY`` (0 greedy, 1 sample), ``P_CHUNKS_C
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._jit import njit
@@ -146,7 +148,9 @@ def pensieve_forward(net, state, probs, scratch):
         top = max(top, probs[a])
     total = _ZERO
     for a in range(N_ACTIONS):
-        probs[a] = np.exp(probs[a] - top)
+        # exp in double, rounded once to float32: the same bits from Python's math.exp, so the
+        # plain-Python reference can match the kernel exactly
+        probs[a] = np.float32(math.exp(float(probs[a] - top)))
         total += probs[a]
     inv = np.float32(1.0) / total
     for a in range(N_ACTIONS):
@@ -169,9 +173,12 @@ def next_draw(cdata):
 @njit
 def pick(probs, policy, cdata):
     """The rung for ``probs``: the first most likely (greedy), or the original's sampling,
-    the first rung whose float32 cumulative probability exceeds the next draw."""
+    the first rung whose float32 cumulative probability exceeds the next draw (in float32)."""
     if policy == POLICY_SAMPLE:
-        u = next_draw(cdata)
+        # the original compares its float32 cumulative sums with the draw as NumPy does, in
+        # float32 (a Python float meets a float32 array); in double they could differ when a
+        # sum equals the rounded draw
+        u = np.float32(next_draw(cdata))
         acc = _ZERO
         for a in range(probs.size):
             acc += probs[a]

@@ -89,7 +89,7 @@ def run_session(trace, video, prof, ctrl_id, control, log, shadows, pgroup):
     numba.literally(pgroup)
     period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s = trace
     sizes_bytes, bitrates_bps, chunk_s, n_chunks = video
-    cparams, pid, pparams, pstate = control
+    cparams, pid, pparams, pstate, cdata = control
     has_bw = False
     for j in range(period_bw_bps.size):
         if period_bw_bps[j] > 0.0:
@@ -109,7 +109,7 @@ def run_session(trace, video, prof, ctrl_id, control, log, shadows, pgroup):
     initial_rung = int(prof[PROF_INITIAL_RUNG])
     n_rungs = bitrates_bps.size
     cstate = np.zeros(CTRL_STATE + 3 * n_rungs)
-    start(ctrl_id, cparams, cstate, bitrates_bps, chunk_s)
+    start(ctrl_id, cparams, cstate, cdata, bitrates_bps, chunk_s)
 
     # np.int64 / float: literal-typed locals would make every callee compile twice
     ptr = np.int64(0)
@@ -133,7 +133,7 @@ def run_session(trace, video, prof, ctrl_id, control, log, shadows, pgroup):
                 )
                 est_lat_s = latency_for(pgroup, pid, pparams, pstate)
             rung, ctrl_wait_s = choose(
-                ctrl_id, cparams, cstate, k, n_chunks, buffer_s, prev, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+                ctrl_id, cparams, cstate, cdata, k, n_chunks, buffer_s, prev, bitrates_bps, sizes_bytes, chunk_s, est_bps,
                 est_lat_s, log[k - 1, LOG_LATENCY_S] if k > 0 else 0.0, prof,
             )
         size = sizes_bytes[k, rung]
@@ -222,7 +222,8 @@ def run_batch(job_lo, job_hi, jobs, traces, videos, prof, ctrls, shadows, out, k
     ring: the first ``int(ctrls.pred_params[c, 2])`` values) starts from ``ctrls.pred_carry[c]``
     and is written back there after the session, while its base predictor starts fresh
     (Pensieve keeps its error history across sessions, not its throughput window). The caller
-    then runs the jobs serially, in job order.
+    then runs the jobs serially, in job order; likewise when a controller's data carries state
+    from session to session (Pensieve's sample policy: its draw stream).
     """
     numba.literally(kind)
     numba.literally(pkind)
@@ -248,7 +249,9 @@ def run_batch(job_lo, job_hi, jobs, traces, videos, prof, ctrls, shadows, out, k
         kept = int(pred_params[c, 2]) if carry and pred_ids[c] == PRED_ROBUST else 0
         for i in range(kept):
             pstate[i] = pred_carry[c, i]
-        control = SessionControl(ctrls.params[c], pred_ids[c], pred_params[c], pstate)
+        control = SessionControl(
+            ctrls.params[c], pred_ids[c], pred_params[c], pstate, ctrls.data[ctrls.data_offsets[c] : ctrls.data_offsets[c + 1]]
+        )
         if shadows is not None:
             sh_pred = shadows.pred_bps[j]
             sh_pred[:, :] = np.nan

@@ -62,9 +62,11 @@ def read_actor(prefix: str | PathLike[str]) -> dict[str, np.ndarray]:
 
 
 def same_padding(length: int, width: int) -> tuple[int, int]:
-    """(before, after) padding of TensorFlow's SAME rule at stride 1: ``width - 1`` in all,
-    the smaller half before."""
-    total = max(width - 1, 0)
+    """(before, after) padding of TensorFlow's SAME rule at stride 1 for an input of ``length``
+    steps and a filter of ``width`` taps: the output keeps ``length`` steps, so the padding is
+    ``(length - 1) + width - length`` in all, the smaller half before."""
+    out = length  # ceil(length / stride) with stride 1
+    total = max((out - 1) + width - length, 0)
     return total // 2, total - total // 2
 
 
