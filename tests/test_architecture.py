@@ -23,6 +23,7 @@ LAYERS = [
     ("abrkit.profiles",),
     ("abrkit.custom",),
     ("abrkit.simulation",),
+    ("abrkit.rl",),
     ("abrkit.samples", "abrkit.plotting", "abrkit.evaluate", "abrkit.optimum", "abrkit.warmup"),
     ("abrkit.cli._args", "abrkit.cli._output", "abrkit.cli._sweep", "abrkit.cli._help", "abrkit.cli._inputs",
      "abrkit.cli._columns"),

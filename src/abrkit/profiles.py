@@ -47,6 +47,27 @@ field                          pensieve    behaviour in Pensieve's ``mpc.py``
                                            sequence in ``itertools.product`` order wins (clean:
                                            ``"first"``, the lowest)
 =============================  ==========  ==========================================================
+
+``pensieve-train`` (in ``TRAINING_PROFILES``) is ``pensieve`` under the training conditions of
+Pensieve's ``sim/env.py``, for :mod:`abrkit.rl`'s environments only (they own the seeded
+generator these draws come from; ``simulate`` refuses a profile that draws):
+
+=============================  ==========  ==========================================================
+field                          value       behaviour in Pensieve's ``sim/env.py``
+=============================  ==========  ==========================================================
+``random_start``               True        each episode (video) plays a uniformly drawn trace from the
+                                           start of a uniformly drawn period (``mahimahi_ptr =
+                                           randint(1, len(cooked_bw))``, the clock at the line before);
+                                           False: from the trace's start
+``delay_noise``                (0.9, 1.1)  each chunk's delay (transfer time plus the 80 ms RTT) is
+                                           multiplied by a factor drawn from U(0.9, 1.1); the noisy
+                                           delay drains the buffer, counts as rebuffering and is the
+                                           throughput sample's time; the trace clock runs for the
+                                           transfer alone, unscaled. (1.0, 1.0): no noise
+=============================  ==========  ==========================================================
+
+Every other field is ``pensieve``'s (``initial_rung`` 1 is Pensieve's ``DEFAULT_QUALITY``, which its
+training loop, ``sim/multi_agent.py``, requests first in every video).
 """
 
 from __future__ import annotations
@@ -64,7 +85,7 @@ from .qoe import QoE
 from .traces import Trace
 from .traces.formats import MAX_LATENCY_S
 
-__all__ = ["Profile", "PROFILES", "get_profile"]
+__all__ = ["Profile", "PROFILES", "TRAINING_PROFILES", "get_profile"]
 
 _ALIGNMENTS = ("start", "end")
 _TIES = ("first", "last")
@@ -92,6 +113,8 @@ class Profile:
     mpc_plan_ignores_buffer_cap: bool = False
     mpc_ties: str = "first"
     carry_robust_errors: bool = False
+    random_start: bool = False
+    delay_noise: tuple[float, float] = (1.0, 1.0)
 
     def __post_init__(self) -> None:
         if self.rtt_s is not None:
@@ -113,6 +136,22 @@ class Profile:
                 raise ParameterError(key, getattr(self, key), "must be True or False")
         if self.mpc_ties not in _TIES:
             raise ParameterError("mpc_ties", self.mpc_ties, f"must be one of {', '.join(_TIES)}")
+        if not isinstance(self.random_start, bool):
+            raise ParameterError("random_start", self.random_start, "must be True or False")
+        try:
+            low, high = self.delay_noise
+        except (TypeError, ValueError):
+            raise ParameterError("delay_noise", self.delay_noise, "must be a pair (low, high)") from None
+        low = number("delay_noise[0]", low, gt=0)
+        if number("delay_noise[1]", high, ge=low) > 100.0 * low:
+            raise ParameterError("delay_noise", self.delay_noise, "high must be <= 100 x low")
+        object.__setattr__(self, "delay_noise", (low, float(high)))
+
+    @property
+    def is_training(self) -> bool:
+        """True when sessions draw random numbers (``random_start``, ``delay_noise``): such a
+        profile runs only in :mod:`abrkit.rl`'s environments, which own a seeded generator."""
+        return self.random_start or self.delay_noise != (1.0, 1.0)
 
     def replace(self, **changes: Any) -> "Profile":
         return replace(self, **changes)
@@ -160,6 +199,9 @@ class Profile:
 
     def settings(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "qoe"}
+        if not self.is_training:  # keep the settings of the simulator's profiles as they were
+            d.pop("random_start")
+            d.pop("delay_noise")
         return {"profile": d.pop("name"), **d}
 
 
@@ -184,6 +226,13 @@ PROFILES: dict[str, Profile] = {
         mpc_ties="last",
         carry_robust_errors=True,
     ),
+}
+
+
+#: Profiles that draw random numbers (``Profile.is_training``): for :mod:`abrkit.rl`'s
+#: environments, which seed them; ``simulate`` refuses them.
+TRAINING_PROFILES: dict[str, Profile] = {
+    "pensieve-train": PROFILES["pensieve"].replace(name="pensieve-train", random_start=True, delay_noise=(0.9, 1.1)),
 }
 
 

@@ -345,6 +345,11 @@ def run_batch(
     (sessions, predictors, chunks)) and then learns from it; they never affect decisions.
     """
     prof = get_profile(profile)
+    if isinstance(prof, Profile) and prof.is_training:
+        raise ParameterError(
+            "profile", prof.name, "draws random start points or delay noise: it runs in abrkit.rl's environments, "
+            "which seed it (simulate under a profile without random_start and delay_noise)",
+        )
     single = isinstance(controllers, (str, Controller)) or is_python_controller(controllers)
     try:
         items = [controllers] if single else list(controllers)  # type: ignore[call-overload]

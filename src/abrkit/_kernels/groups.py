@@ -157,3 +157,36 @@ class SessionShadows(NamedTuple):
     offsets: np.ndarray
     state: np.ndarray
     pred_bps: np.ndarray
+
+
+# -- one session between two chunks (session.play_chunk) ----------------------------------------
+
+
+class SessionState(NamedTuple):
+    """A session between chunks, the state ``session.play_chunk`` reads and returns anew: the
+    next chunk ``k``, the trace clock (period ``ptr``, ``clock_s``), the session time at which
+    the next request may go out, the buffer, the startup delay so far and the last rung (-1
+    before the first). Scalars (int64 for ``k``, ``ptr``, ``prev``), so a loop keeps them in
+    registers; the environments store them in a ``layout.SS_*`` row between calls."""
+
+    k: int
+    ptr: int
+    clock_s: float
+    session_s: float
+    buffer_s: float
+    startup_s: float
+    prev: int
+
+
+class ChunkParams(NamedTuple):
+    """The profile fields one chunk's step reads (``layout.PROF_*``), read once per session by
+    ``session.chunk_params``, so the step does not reload them from the profile vector."""
+
+    rtt_s: float
+    rtt_moves: bool
+    efficiency: float
+    max_download_s: float
+    throughput_includes_latency: bool
+    buffer_cap_s: float
+    wait_quantum_s: float
+    first_chunk_rebuffers: bool

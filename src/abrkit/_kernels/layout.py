@@ -22,6 +22,16 @@ PROF_MPC_TIES_LAST = 12  # 1.0: equal objectives go to the last sequence in enum
 PROF_CARRY_ROBUST = 13  # 1.0: run_batch carries RobustDiscount error state from session to session
 PROF_SIZE = 14
 
+# -- a session between chunks (groups.SessionState) as the environments store it, float64 row ------
+SS_K = 0  # the next chunk to play
+SS_PTR = 1  # trace period the clock is in (an integer)
+SS_CLOCK_S = 2  # the trace clock
+SS_SESSION_S = 3  # session time: when the next request may go out
+SS_BUFFER_S = 4
+SS_STARTUP_S = 5  # startup delay so far (profiles where chunk 0 does not count as rebuffering)
+SS_PREV = 6  # rung of the last chunk played, -1 before the first
+SS_SIZE = 7
+
 # -- session status -----------------------------------------------------------------------------
 STATUS_COMPLETE = 0
 STATUS_STALLED = 1  # a download could not finish within PROF_MAX_DOWNLOAD_S

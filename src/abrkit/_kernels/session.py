@@ -1,4 +1,4 @@
-"""The chunk model's session loop (one whole chunk per step) and its batch driver.
+"""The chunk model: one chunk's step (``play_chunk``), the session loop over it and the batch driver.
 
 The network steps are in ``network.py``, the controllers behind ``contract.py``, the
 predictors behind ``estimators.py``; both are specialised on their (literal) ids, so a batch
@@ -11,11 +11,11 @@ import numpy as np
 
 import numba
 
-from .._jit import njit
+from .._jit import njit, njit_inline
 from .contract import choose, full_wait, report, start
 from .estimators import estimate, latency_for, learn
 from .network import advance_clock, oracle_throughput, transfer
-from .groups import SessionControl, SessionShadows, SessionTrace, SessionVideo
+from .groups import ChunkParams, SessionControl, SessionShadows, SessionState, SessionTrace, SessionVideo
 from .predictors import pred_predict, pred_update
 from .layout import (
     LOG_BUFFER_S,
@@ -67,6 +67,129 @@ def shadow_update(shadows, size, meas_s, lat_s, done_s):
         pred_update(ids[i], params[i], state[offsets[i] : offsets[i + 1]], size, meas_s, lat_s, done_s)
 
 
+@njit_inline
+def chunk_params(prof):
+    """The ``groups.ChunkParams`` of the packed profile ``prof``."""
+    return ChunkParams(
+        prof[PROF_RTT_S], prof[PROF_RTT_ADVANCES_CLOCK] != 0.0, prof[PROF_EFFICIENCY], prof[PROF_MAX_DOWNLOAD_S],
+        prof[PROF_THROUGHPUT_INCLUDES_LATENCY] != 0.0, prof[PROF_BUFFER_CAP_S], prof[PROF_WAIT_QUANTUM_S],
+        prof[PROF_FIRST_CHUNK_REBUFFERS] != 0.0,
+    )
+
+
+@njit_inline
+def play_chunk(st, rung, ctrl_wait_s, noise, period_end_s, period_bw_bps, period_lat_s, wrap_s, sizes_bytes, bitrates_bps,
+               chunk_s, pc, prof, kind, cparams, cstate, pgroup, pid, pparams, pstate, log, shadows):
+    """Play chunk ``st.k`` at ``rung`` (int64): the work of one chunk once its rung is chosen.
+
+    The one chunk step of the chunk model, used by ``run_session``'s loop and by the
+    reinforcement-learning environments (``rlenv``). In order: the controller's wait of
+    ``ctrl_wait_s`` seconds (the buffer drains meanwhile), the shadows' estimates, the request's
+    latency and transfer over the trace (``period_end_s``, ``period_bw_bps``, ``period_lat_s``,
+    ``wrap_s``: a ``groups.SessionTrace``'s fields), the buffer and rebuffering, ``report`` to
+    controller ``kind`` (a compile-time literal; parameters ``cparams``, state ``cstate``), the
+    full-buffer wait, the log row ``log[st.k]`` (seconds, bytes, bits/s), the predictor ``pid``
+    (compile group ``pgroup``, a literal; parameters ``pparams``, state ``pstate``; -1: none) and
+    the shadows (a ``groups.SessionShadows`` or None) learning from the download. ``st`` is the
+    session between chunks (a ``groups.SessionState``), ``sizes_bytes``, ``bitrates_bps`` and
+    ``chunk_s`` the video, ``pc`` the profile's ``groups.ChunkParams`` and ``prof`` the packed
+    profile (for the shadows' oracle). The arrays come one by one, not in their groups: unpacking
+    a group inside the inlined step costs reference counting on every chunk.
+
+    ``noise`` multiplies the delay the player sees (transfer time plus latency: what drains the
+    buffer, counts as rebuffering and is measured as throughput); the trace clock runs for the
+    un-noised transfer. 1.0 for the simulator; Pensieve's training environment draws it per chunk.
+
+    Inlined into its callers at Numba's IR level (``kind`` and ``pgroup`` are literal there), so
+    the state stays in registers and the loop compiles as one function.
+
+    Returns (the session after the chunk, STATUS_COMPLETE), or, when the download did not finish
+    within the profile's max_download_s, (the session as it was before the download, except that
+    a controller's wait before it counts in ``startup_s`` as usual, STATUS_STALLED); ``log[st.k]``
+    then holds what the player saw until it gave up (delay and rebuffering so far, NaN
+    throughput, the buffer drained), and neither the controller nor the predictors hear of it.
+    """
+    k = st.k
+    ptr = st.ptr
+    clock_s = st.clock_s
+    session_s = st.session_s
+    buffer_s = st.buffer_s
+    startup_s = st.startup_s
+    size = sizes_bytes[k, rung]
+
+    rebuf_s = 0.0
+    if ctrl_wait_s > 0.0:  # the controller idles first; the buffer drains meanwhile
+        if k == 0 and not pc.first_chunk_rebuffers:
+            startup_s += ctrl_wait_s
+        else:
+            rebuf_s = max(ctrl_wait_s - buffer_s, 0.0)
+        buffer_s = max(buffer_s - ctrl_wait_s, 0.0)
+        ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, ctrl_wait_s)
+        session_s += ctrl_wait_s
+
+    if shadows is not None:
+        shadow_predict(shadows, k, session_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size, prof)
+
+    lat_s = pc.rtt_s if pc.rtt_s >= 0.0 else period_lat_s[ptr]
+    if pc.rtt_moves and lat_s > 0.0:
+        ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, lat_s)
+    xfer_s, ptr, clock_s, done = transfer(
+        period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size, pc.efficiency, pc.max_download_s
+    )
+    delay_s = xfer_s + lat_s
+    if noise != 1.0:  # (folded away in the simulator's loop, where it is the constant 1.0)
+        delay_s *= noise
+    if not done:
+        log[k, LOG_RUNG] = rung
+        log[k, LOG_SIZE_BYTES] = size
+        log[k, LOG_LATENCY_S] = lat_s
+        log[k, LOG_DELAY_S] = delay_s
+        log[k, LOG_BUFFER_S] = max(buffer_s - delay_s, 0.0)
+        log[k, LOG_REBUFFER_S] = rebuf_s + max(delay_s - buffer_s, 0.0)
+        log[k, LOG_WAIT_S] = 0.0
+        log[k, LOG_THROUGHPUT_BPS] = np.nan
+        log[k, LOG_REQUEST_S] = session_s
+        log[k, LOG_CTRL_WAIT_S] = ctrl_wait_s
+        return SessionState(k, st.ptr, st.clock_s, st.session_s, st.buffer_s, startup_s, st.prev), STATUS_STALLED
+
+    if k == 0 and not pc.first_chunk_rebuffers:
+        startup_s += delay_s
+        buffer_s = chunk_s
+    else:
+        rebuf_s += max(delay_s - buffer_s, 0.0)
+        buffer_s = max(buffer_s - delay_s, 0.0) + chunk_s
+    report(kind, cparams, cstate, k, rung, size, delay_s, buffer_s, bitrates_bps, chunk_s)
+
+    wait_s = 0.0
+    if buffer_s > pc.buffer_cap_s:
+        drain_s = buffer_s - pc.buffer_cap_s
+        if pc.wait_quantum_s > 0.0:
+            wait_s = np.ceil(drain_s / pc.wait_quantum_s) * pc.wait_quantum_s
+        else:
+            wait_s = drain_s
+        buffer_s -= wait_s
+        ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, wait_s)
+        full_wait(kind, cparams, cstate, wait_s)
+
+    meas_s = delay_s if pc.throughput_includes_latency else xfer_s * noise
+    log[k, LOG_RUNG] = rung
+    log[k, LOG_SIZE_BYTES] = size
+    log[k, LOG_LATENCY_S] = lat_s
+    log[k, LOG_DELAY_S] = delay_s
+    log[k, LOG_BUFFER_S] = buffer_s
+    log[k, LOG_REBUFFER_S] = rebuf_s
+    log[k, LOG_WAIT_S] = wait_s
+    log[k, LOG_THROUGHPUT_BPS] = size * 8.0 / meas_s
+    log[k, LOG_REQUEST_S] = session_s
+    log[k, LOG_CTRL_WAIT_S] = ctrl_wait_s
+    done_s = session_s + delay_s
+    if pid >= 0:
+        learn(pgroup, pid, pparams, pstate, size, meas_s, lat_s, done_s)
+    if shadows is not None:
+        shadow_update(shadows, size, meas_s, lat_s, done_s)
+    return SessionState(k + 1, ptr, clock_s, done_s + wait_s, buffer_s, startup_s, rung), STATUS_COMPLETE
+
+
 @njit
 def run_session(trace, video, prof, ctrl_id, control, log, shadows, pgroup):
     """Simulate one session; fills ``log[:n_done]`` and returns (n_done, status, startup_s).
@@ -84,6 +207,8 @@ def run_session(trace, video, prof, ctrl_id, control, log, shadows, pgroup):
     describes shadow predictors that only watch: before each download, shadow ``i`` writes its
     estimate to ``shadows.pred_bps[i, k]``, then learns from the download like the controller's
     predictor.
+
+    The loop asks the controller for each chunk's rung and hands the rest to ``play_chunk``.
     """
     numba.literally(ctrl_id)
     numba.literally(pgroup)
@@ -98,26 +223,13 @@ def run_session(trace, video, prof, ctrl_id, control, log, shadows, pgroup):
     if not has_bw:
         return np.int64(0), STATUS_NO_BANDWIDTH, 0.0
 
-    rtt_s = prof[PROF_RTT_S]
-    rtt_moves = prof[PROF_RTT_ADVANCES_CLOCK] != 0.0
-    eff = prof[PROF_EFFICIENCY]
-    max_dl_s = prof[PROF_MAX_DOWNLOAD_S]
-    thr_with_lat = prof[PROF_THROUGHPUT_INCLUDES_LATENCY] != 0.0
-    cap_s = prof[PROF_BUFFER_CAP_S]
-    quantum_s = prof[PROF_WAIT_QUANTUM_S]
-    first_rebuffers = prof[PROF_FIRST_CHUNK_REBUFFERS] != 0.0
     initial_rung = int(prof[PROF_INITIAL_RUNG])
     n_rungs = bitrates_bps.size
     cstate = np.zeros(CTRL_STATE + 3 * n_rungs)
     start(ctrl_id, cparams, cstate, cdata, bitrates_bps, chunk_s)
-
-    # np.int64 / float: literal-typed locals would make every callee compile twice
-    ptr = np.int64(0)
-    clock_s = float(start_s)
-    session_s = 0.0
-    buffer_s = 0.0
-    startup_s = 0.0
-    prev = np.int64(-1)
+    pc = chunk_params(prof)
+    # np.int64 / float: literal-typed fields would give the state a second type in the loop
+    st = SessionState(np.int64(0), np.int64(0), float(start_s), 0.0, 0.0, 0.0, np.int64(-1))
     for k in range(n_chunks):
         ctrl_wait_s = 0.0
         if k == 0 and initial_rung >= 0:
@@ -128,78 +240,22 @@ def run_session(trace, video, prof, ctrl_id, control, log, shadows, pgroup):
             if pid >= 0:  # no call without a predictor: a call that passes arrays costs refcounts
                 # (the oracle: what the next chunk, at the current rung, would measure if requested now)
                 est_bps = estimate(
-                    pgroup, pid, pparams, pstate, session_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr,
-                    clock_s, sizes_bytes[k, max(prev, 0)], prof,
+                    pgroup, pid, pparams, pstate, st.session_s, period_end_s, period_bw_bps, period_lat_s, wrap_s,
+                    st.ptr, st.clock_s, sizes_bytes[k, max(st.prev, 0)], prof,
                 )
                 est_lat_s = latency_for(pgroup, pid, pparams, pstate)
             rung, ctrl_wait_s = choose(
-                ctrl_id, cparams, cstate, cdata, k, n_chunks, buffer_s, prev, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+                ctrl_id, cparams, cstate, cdata, k, n_chunks, st.buffer_s, st.prev, bitrates_bps, sizes_bytes, chunk_s,
+                est_bps,
                 est_lat_s, log[k - 1, LOG_LATENCY_S] if k > 0 else 0.0, prof,
             )
-        size = sizes_bytes[k, rung]
-
-        rebuf_s = 0.0
-        if ctrl_wait_s > 0.0:  # the controller idles first; the buffer drains meanwhile
-            if k == 0 and not first_rebuffers:
-                startup_s += ctrl_wait_s
-            else:
-                rebuf_s = max(ctrl_wait_s - buffer_s, 0.0)
-            buffer_s = max(buffer_s - ctrl_wait_s, 0.0)
-            ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, ctrl_wait_s)
-            session_s += ctrl_wait_s
-
-        if shadows is not None:
-            shadow_predict(shadows, k, session_s, period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size,
-                           prof)
-
-        lat_s = rtt_s if rtt_s >= 0.0 else period_lat_s[ptr]
-        if rtt_moves and lat_s > 0.0:
-            ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, lat_s)
-        xfer_s, ptr, clock_s, done = transfer(
-            period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size, eff, max_dl_s
+        st, status = play_chunk(
+            st, np.int64(rung), ctrl_wait_s, 1.0, period_end_s, period_bw_bps, period_lat_s, wrap_s, sizes_bytes,
+            bitrates_bps, chunk_s, pc, prof, ctrl_id, cparams, cstate, pgroup, pid, pparams, pstate, log, shadows,
         )
-        if not done:
-            return np.int64(k), STATUS_STALLED, startup_s
-        delay_s = xfer_s + lat_s
-
-        if k == 0 and not first_rebuffers:
-            startup_s += delay_s
-            buffer_s = chunk_s
-        else:
-            rebuf_s += max(delay_s - buffer_s, 0.0)
-            buffer_s = max(buffer_s - delay_s, 0.0) + chunk_s
-        report(ctrl_id, cparams, cstate, k, rung, size, delay_s, buffer_s, bitrates_bps, chunk_s)
-
-        wait_s = 0.0
-        if buffer_s > cap_s:
-            drain_s = buffer_s - cap_s
-            if quantum_s > 0.0:
-                wait_s = np.ceil(drain_s / quantum_s) * quantum_s
-            else:
-                wait_s = drain_s
-            buffer_s -= wait_s
-            ptr, clock_s = advance_clock(period_end_s, wrap_s, ptr, clock_s, wait_s)
-            full_wait(ctrl_id, cparams, cstate, wait_s)
-
-        meas_s = delay_s if thr_with_lat else xfer_s
-        log[k, LOG_RUNG] = rung
-        log[k, LOG_SIZE_BYTES] = size
-        log[k, LOG_LATENCY_S] = lat_s
-        log[k, LOG_DELAY_S] = delay_s
-        log[k, LOG_BUFFER_S] = buffer_s
-        log[k, LOG_REBUFFER_S] = rebuf_s
-        log[k, LOG_WAIT_S] = wait_s
-        log[k, LOG_THROUGHPUT_BPS] = size * 8.0 / meas_s
-        log[k, LOG_REQUEST_S] = session_s
-        log[k, LOG_CTRL_WAIT_S] = ctrl_wait_s
-        done_s = session_s + delay_s
-        if pid >= 0:
-            learn(pgroup, pid, pparams, pstate, size, meas_s, lat_s, done_s)
-        if shadows is not None:
-            shadow_update(shadows, size, meas_s, lat_s, done_s)
-        session_s = done_s + wait_s
-        prev = rung
-    return np.int64(n_chunks), STATUS_COMPLETE, startup_s
+        if status != STATUS_COMPLETE:
+            return np.int64(k), status, st.startup_s
+    return np.int64(n_chunks), STATUS_COMPLETE, st.startup_s
 
 
 @njit
