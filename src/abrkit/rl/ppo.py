@@ -13,7 +13,7 @@ one that never stopped.
 
 The loss is the clipped surrogate, plus ``value_coef`` x the squared error of a separate value
 network, minus ``entropy_coef`` x the policy's entropy; advantages by GAE(lambda), normalised
-per batch; Adam with a global gradient-norm clip; learning rate and entropy weight annealed
+per batch; Adam with a gradient-norm clip per network; learning rate and entropy weight annealed
 linearly over the run.
 """
 
@@ -61,7 +61,7 @@ class PPOConfig:
     actor: str = "mlp"
     hidden: tuple[int, ...] = (128, 128)
     activation: str = "relu"
-    dtype: str = "float64"
+    dtype: str = "float32"
     n_steps: int = 48
     gamma: float = 0.99
     gae_lambda: float = 0.95
@@ -312,9 +312,10 @@ def _update(actor: MLP, critic: MLP, opt: Adam, roll: _Rollout, config: PPOConfi
             mb = order[lo : lo + config.minibatch]
             parts, grads = _loss_and_grads(actor, critic, obs[mb], actions[mb], old_logp[mb], adv[mb], ret[mb],
                                            config, ent_coef)
-            norm = math.sqrt(sum(float((g * g).sum()) for g in grads))
-            if norm > config.max_grad_norm > 0.0:
-                grads = [g * (config.max_grad_norm / norm) for g in grads]
+            # each network's gradient clipped on its own: the value loss's gradient can be orders
+            # larger than the policy's, and a joint norm would shrink the policy's step to nothing
+            n_actor = len(actor.params())
+            grads = _clip_norm(grads[:n_actor], config.max_grad_norm) + _clip_norm(grads[n_actor:], config.max_grad_norm)
             opt.step(grads, lr)
             for k in sums:
                 sums[k] += parts[k]
@@ -360,6 +361,13 @@ def _loss_and_grads(actor: MLP, critic: MLP, x: np.ndarray, a: np.ndarray, old_l
 # -- helpers --------------------------------------------------------------------------------------
 
 
+def _clip_norm(grads: list[np.ndarray], max_norm: float) -> list[np.ndarray]:
+    norm = math.sqrt(sum(float((g * g).sum()) for g in grads))
+    if norm > max_norm > 0.0:
+        return [g * (max_norm / norm) for g in grads]
+    return grads
+
+
 def _log_softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
@@ -385,7 +393,9 @@ def _env_dims(env: Any) -> tuple[int, int, int]:
 def _autoreset_mode(env: Any) -> str:
     """'next_step' (gymnasium's default: the step after a done one only resets) or 'same_step'."""
     mode = getattr(env, "metadata", {}).get("autoreset_mode", "next_step")
-    name = str(getattr(mode, "value", mode)).lower()
+    # gymnasium's AutoresetMode values are "NextStep" / "SameStep"
+    name = {"nextstep": "next_step", "samestep": "same_step"}.get(
+        str(getattr(mode, "value", mode)).lower().replace("_", "").replace("-", ""), str(mode))
     if name not in ("next_step", "same_step"):
         raise ParameterError("env.metadata['autoreset_mode']", name, "the trainer handles next_step and same_step")
     return name

@@ -23,7 +23,7 @@ from .._checks import integer
 from ..errors import ParameterError
 from ..learned.controllers import Learned
 from ..learned.policy import save_policy
-from ..profiles import Profile
+from ..profiles import Profile, get_profile
 from ..qoe import QoE, get_qoe
 from ..simulation import simulate_many
 from ..traces import Trace
@@ -47,8 +47,12 @@ def train_dir(out: str | os.PathLike[str]) -> Path:
 def evaluate_policy(path: str | os.PathLike[str], traces: Iterable[Trace], video: Video,
                     profile: str | Profile = "pensieve", qoe: str | QoE | None = None) -> float:
     """Mean session QoE of the policy file ``path`` (greedy) on ``traces`` under ``profile``,
-    as ``abrkit simulate --controller learned:path=...`` reports it."""
-    table = simulate_many(traces, video, Learned(path=str(path)), profile=profile, qoe=qoe, progress=False)
+    as ``abrkit simulate --controller learned:path=... [--qoe NAME]`` reports it: ``qoe`` keeps
+    the profile's choice of counting chunk 0 (Pensieve's totals skip it)."""
+    prof = get_profile(profile)
+    model = prof.qoe if qoe is None else (get_qoe(qoe) if not isinstance(qoe, QoE) else qoe)
+    model = model.with_first_chunk(prof.qoe.include_first_chunk)
+    table = simulate_many(traces, video, Learned(path=str(path)), profile=prof, qoe=model, progress=False)
     return float(table["qoe"].mean())
 
 
@@ -67,6 +71,7 @@ def train_policy(
     eval_profile: str | Profile = "pensieve",
     eval_every: int = 20,
     resume: bool = True,
+    checkpoint_every_s: float = 30.0,
     progress: bool = True,
 ) -> TrainResult:
     """Train a policy for ``steps`` environment steps on ``traces`` and ``video`` and write it
@@ -76,8 +81,10 @@ def train_policy(
     a random trace and start per episode, delay noise). ``qoe``: the reward (each chunk's QoE).
     ``eval_traces``: scored every ``eval_every`` iterations and at the end under
     ``eval_profile`` with the greedy policy (the curve's ``eval`` column: mean QoE per session).
-    The video must have 6 rungs (Pensieve's output layer). The result's ``extra`` holds the
-    policy file's path and, with ``eval_traces``, the final mean QoE.
+    The video must have 6 rungs (Pensieve's output layer). The checkpoint in ``FILE.train/`` is
+    written at most every ``checkpoint_every_s`` seconds: a killed or interrupted run loses at
+    most that much work, and ``resume`` continues it. The result's ``extra`` holds the policy
+    file's path and, with ``eval_traces``, the final mean QoE.
     """
     from .vector import VectorAbrEnv
 
@@ -111,7 +118,7 @@ def train_policy(
     work = train_dir(out)
     try:
         result = train(env, steps, config=config, seed=seed, out_dir=work, resume=resume, evaluate=evaluate,
-                       eval_every=eval_every, progress=progress)
+                       eval_every=eval_every, checkpoint_every_s=checkpoint_every_s, progress=progress)
     finally:
         if eval_list:
             for f in scratch.iterdir():
