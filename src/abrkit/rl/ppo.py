@@ -136,6 +136,7 @@ def train(
     checkpoint_every_s: float = 30.0,
     evaluate: Callable[[MLP], float] | None = None,
     eval_every: int = 10,
+    blas_threads: int | None = 1,
     progress: bool = True,
 ) -> TrainResult:
     """Train a policy on ``env`` for ``total_steps`` environment steps (rounded up to whole
@@ -179,6 +180,28 @@ def train(
             start_it, rows = _load_checkpoint(ckpt, meta, actor, critic, opt)
 
     autoreset = _autoreset_mode(env)
+    with _blas_limit(blas_threads):
+        return _train_loop(env, config, seed, n_iter, batch, start_it, rows, actor, critic, opt, ckpt, meta,
+                           autoreset, checkpoint_every_s, evaluate, eval_every, progress)
+
+
+def _blas_limit(threads: int | None) -> Any:
+    import contextlib
+
+    if threads is None:
+        return contextlib.nullcontext()
+    integer("blas_threads", threads, ge=1)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
+def _train_loop(env: Any, config: PPOConfig, seed: int, n_iter: int, batch: int, start_it: int,
+                rows: list[dict[str, float]], actor: MLP, critic: MLP, opt: Adam, ckpt: Path | None,
+                meta: dict[str, Any], autoreset: str, checkpoint_every_s: float,
+                evaluate: Callable[[MLP], float] | None, eval_every: int, progress: bool) -> TrainResult:
     last_save = time.monotonic()
     from tqdm.auto import tqdm
 
