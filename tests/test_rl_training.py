@@ -111,7 +111,7 @@ def test_cli_train_smoke(video, tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["env_steps"] == 3072 and summary["iterations"] == 4 and summary["resumed_from_iteration"] == 0
     assert np.isfinite(summary["final_eval_mean_qoe"])
-    assert (train_dir(out) / "curve.csv").exists()
+    assert (train_dir(out) / "curve.csv").exists() and (train_dir(out) / "curve.png").stat().st_size > 1000
     code = cli_main(["simulate", "--traces", str(SAMPLES / "traces"), "--video", str(vpath), "--profile", "pensieve",
                      "--controller", "bb", f"learned:path={out}", "--format", "json"])
     assert code == 0
