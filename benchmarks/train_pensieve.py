@@ -1,7 +1,7 @@
 """Training benchmark (a script, not an asv suite): PPO on Pensieve's training traces against
 RobustMPC and the pretrained Pensieve agent on the Norway HSDPA test traces.
 
-    python benchmarks/train_pensieve.py --steps 20000000 --out /tmp/ppo [--data ../shared/data]
+    python benchmarks/train_pensieve.py --steps 8000000 --out /tmp/ppo [--data ../shared/data]
 
 Trains Pensieve's actor network (``abrkit.rl.train_policy``) on ``traces/pensieve-train`` with
 the Envivio video under the ``pensieve-train`` profile, scoring the greedy policy on
@@ -35,10 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     here = Path(__file__).resolve().parents[1]
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=os.environ.get("ABRKIT_DATA", str(here.parent / "shared" / "data")))
-    ap.add_argument("--steps", type=int, default=20_000_000)
-    ap.add_argument("--envs", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=8_000_000)
+    ap.add_argument("--envs", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--eval-every", type=int, default=50)
+    ap.add_argument("--eval-every", type=int, default=25)
     ap.add_argument("--out", default="train-pensieve")
     ap.add_argument("--smoke", action="store_true", help="a few thousand steps")
     args = ap.parse_args(argv)

@@ -60,7 +60,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
         epilog="example:\n  "
         f"{PROG} train --traces traces/pensieve-train --video videos/envivio \\\n"
-        "      --bitrates-kbps 300,750,1200,1850,2850,4300 --steps 2000000 --out policy.npz \\\n"
+        "      --bitrates-kbps 300,750,1200,1850,2850,4300 --steps 8000000 --out policy.npz \\\n"
         "      --eval-traces traces/norway-hsdpa-test\n"
         f"  {PROG} simulate --profile pensieve --traces traces/norway-hsdpa-test --video videos/envivio \\\n"
         "      --bitrates-kbps 300,750,1200,1850,2850,4300 --controller robustmpc learned:path=policy.npz",
@@ -81,11 +81,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="profile of the evaluation (default: pensieve)")
     g.add_argument("--qoe", default="linear", choices=list(QOE_MODELS), metavar="NAME",
                    help="the reward: each chunk's QoE under this model (default: linear)")
-    g.add_argument("--envs", type=positive_int, default=64, metavar="N", help="environments stepped together (64)")
+    g.add_argument("--envs", type=positive_int, default=128, metavar="N", help="environments stepped together (128)")
     g.add_argument("--rollout-steps", type=positive_int, default=48, metavar="N",
                    help="steps per environment per PPO iteration (48)")
-    g.add_argument("--lr", type=float, default=3e-4, metavar="X",
-                   help="Adam's learning rate, falling linearly to a tenth of it (3e-4)")
+    g.add_argument("--lr", type=float, default=1e-3, metavar="X",
+                   help="Adam's learning rate, falling linearly to a tenth of it (1e-3)")
     g.add_argument("--eval-every", type=positive_int, default=20, metavar="N", help="iterations between evaluations")
     g.add_argument("--seed", type=int, default=0, metavar="N", help="seed of everything random (0)")
     g.add_argument("--restart", action="store_true", help="ignore a checkpoint in FILE.train/ and start over")

@@ -66,10 +66,10 @@ class PPOConfig:
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip: float = 0.2
-    epochs: int = 4
-    minibatch: int = 2048
-    lr: float = 3e-4
-    lr_final: float = 3e-5
+    epochs: int = 8
+    minibatch: int = 4096
+    lr: float = 1e-3
+    lr_final: float = 1e-4
     entropy_coef: float = 0.05
     entropy_final: float = 0.005
     value_coef: float = 0.5

@@ -64,7 +64,7 @@ def train_policy(
     steps: int,
     profile: str | Profile = "pensieve-train",
     qoe: str | QoE = "linear",
-    n_envs: int = 64,
+    n_envs: int = 128,
     seed: int = 0,
     config: PPOConfig | None = None,
     eval_traces: Iterable[Trace] | None = None,
