@@ -3,7 +3,9 @@
 * :class:`AbrEnv` — one session as a ``gymnasium.Env``: action = rung, reward = the chunk's QoE,
   one chunk per step, stepped by the simulator's own loop (``_kernels.session.play_chunks``, one chunk a call);
 * :class:`VectorAbrEnv` — N sessions in one compiled call per step, ``gymnasium.vector.VectorEnv``
-  with next-step autoreset.
+  with next-step autoreset;
+* :func:`train_policy` — PPO (:mod:`abrkit.rl.ppo`, NumPy only) on the vector environment,
+  written as a policy file that runs as ``learned:path=FILE`` (``abrkit train``).
 
 Profiles: any chunk-model profile (``default``, ``pensieve``, ...) or a training profile of
 ``abrkit.profiles.TRAINING_PROFILES``: ``pensieve-train`` (Pensieve's ``sim/env.py``: a random
@@ -51,6 +53,11 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 from ._sessions import LOG_NAMES, OBSERVATIONS, stream_state
 from .env import AbrEnv
+from .ppo import PPOConfig, TrainResult, train
+from .training import evaluate_policy, train_policy
 from .vector import VectorAbrEnv
 
-__all__ = ["AbrEnv", "VectorAbrEnv", "OBSERVATIONS", "LOG_NAMES", "stream_state"]
+__all__ = [
+    "AbrEnv", "VectorAbrEnv", "OBSERVATIONS", "LOG_NAMES", "stream_state", "PPOConfig", "TrainResult", "train",
+    "train_policy", "evaluate_policy",
+]
