@@ -80,6 +80,20 @@ def _entry_point(kernel: Any, args: tuple[Any, ...]) -> Callable[..., Any]:
     return kernel.overloads[sig].entry_point
 
 
+class SessionsView:
+    """What both environments expose of their packed sessions ``self._s``: profile and QoE model."""
+
+    _s: "Sessions"
+
+    @property
+    def profile(self) -> Profile:
+        return self._s.profile
+
+    @property
+    def qoe(self) -> QoE:
+        return self._s.qoe
+
+
 class Sessions:
     """``n_envs`` sessions of ``video`` over ``traces`` under ``profile``, scored by ``qoe``.
 

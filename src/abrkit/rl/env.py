@@ -14,7 +14,7 @@ from ..profiles import Profile
 from ..qoe import QoE
 from ..traces import Trace
 from ..video import Video
-from ._sessions import DEFAULT_HISTORY, Sessions, check_action, check_seed
+from ._sessions import DEFAULT_HISTORY, SessionsView, Sessions, check_action, check_seed
 
 __all__ = ["AbrEnv"]
 
@@ -30,7 +30,7 @@ def observation_space(sessions: Sessions) -> spaces.Box:
     return spaces.Box(low=np.zeros(sessions.obs_shape, dtype=dtype), high=high, dtype=dtype)
 
 
-class AbrEnv(gymnasium.Env):
+class AbrEnv(SessionsView, gymnasium.Env):
     """Adaptive-bitrate streaming of ``video`` over ``traces`` as a Gymnasium environment.
 
     An episode is one session of the chunk model (the simulator's own loop, ``play_chunks``, one chunk a step):
@@ -76,14 +76,6 @@ class AbrEnv(gymnasium.Env):
         self.action_space = spaces.Discrete(self._s.n_rungs)
         self.observation_space = observation_space(self._s)
         self._ended = True
-
-    @property
-    def profile(self) -> Profile:
-        return self._s.profile
-
-    @property
-    def qoe(self) -> QoE:
-        return self._s.qoe
 
     @property
     def log(self) -> np.ndarray:

@@ -15,13 +15,13 @@ from ..profiles import Profile
 from ..qoe import QoE
 from ..traces import Trace
 from ..video import Video
-from ._sessions import DEFAULT_HISTORY, LOG_NAMES, Sessions, check_seed
+from ._sessions import DEFAULT_HISTORY, SessionsView, LOG_NAMES, Sessions, check_seed
 from .env import observation_space
 
 __all__ = ["VectorAbrEnv"]
 
 
-class VectorAbrEnv(VectorEnv):
+class VectorAbrEnv(SessionsView, VectorEnv):
     """``n_envs`` :class:`~abrkit.rl.AbrEnv` environments stepped together in one compiled call.
 
     The same arguments, spaces, rewards and observations as ``AbrEnv`` (batched: observations
@@ -67,14 +67,6 @@ class VectorAbrEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.include_info = bool(include_info)
         self._rows = np.arange(self.num_envs)
-
-    @property
-    def profile(self) -> Profile:
-        return self._s.profile
-
-    @property
-    def qoe(self) -> QoE:
-        return self._s.qoe
 
     @property
     def log(self) -> np.ndarray:
