@@ -11,6 +11,7 @@ Subcommands::
     abrkit traces generate --preset NAME [--count N] [--duration-s S] [--seed S] --out DIR [--to FORMAT]
     abrkit traces formats
     abrkit warmup [--controllers NAME...] [--profiles NAME...]
+    abrkit emulate --traces PATH... (--video DIR | --test-stream-s S) [--player dashjs|hlsjs] [--compare] ...
 
 Errors abrkit raises on purpose (:class:`abrkit.AbrkitError`) become one line on stderr,
 ``abrkit: error: <message>``, and exit code 1; argparse usage errors exit with 2; anything else
@@ -33,7 +34,7 @@ from typing import Sequence
 
 from .._version import __version__
 from ..errors import AbrkitError
-from . import ladder, predict, simulate, traces, warmup
+from . import emulate, ladder, predict, simulate, traces, warmup
 from ._args import PROG, CLIError, HelpFormatter
 
 __all__ = ["main", "build_parser", "CLIError"]
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     traces.add_parser(sub)
     ladder.add_parser(sub, formatter_class=HelpFormatter)
     warmup.add_parser(sub)
+    emulate.add_parser(sub)
     return parser
 
 
