@@ -19,6 +19,7 @@ per segment asks for them); ``Cache-Control: no-store`` keeps repeated sessions 
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 import urllib.parse
@@ -97,6 +98,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     owner: "EmulationServer"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A player that abandons a request closes its connection, sometimes between two requests
+        # on it: that is expected (and logged as aborted when a body was being sent), not a bug.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class EmulationServer:
