@@ -1,9 +1,10 @@
-"""Real dash.js 5.2.1 in Chromium against abrkit's simulator, trace by trace (docs/real-players.md).
+"""Real dash.js 5.2.1 (or hls.js 1.7.4) in Chromium against abrkit's simulator, trace by trace (docs/real-players.md).
 
 A script, not an asv suite: every session runs in real time (about 2 minutes each)::
 
     python benchmarks/emulate_vs_sim.py --traces 20 --out /tmp/emu        # 10 Norway + 10 FCC
     python benchmarks/emulate_vs_sim.py --report /tmp/emu                  # the tables again
+    python benchmarks/emulate_vs_sim.py --player hlsjs --traces 4 --out /tmp/emu-hls
 
 What it does:
 
@@ -49,13 +50,14 @@ def pick_traces(n: int) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> None:
-    from abrkit.emulate import emulate_session, load_stream, make_stream
+    from abrkit.emulate import emulate_session, get_player, load_stream, make_stream
     from abrkit.traces import read_trace
 
     out = Path(args.out)
     (out / "chunks").mkdir(parents=True, exist_ok=True)
     folder = Path(args.video) if args.video else make_stream(args.duration_s)
-    stream = load_stream(folder, "dash")
+    player = get_player(args.player)
+    stream = load_stream(folder, player.manifest)
     paths = pick_traces(args.traces)
     plan = [(p, "main", args.shaper) for p in paths] + [(paths[0], "repeat", args.shaper)]
     if args.shaper_check:
@@ -64,13 +66,14 @@ def run(args: argparse.Namespace) -> None:
     finished = {json.loads(line)["run"] for line in done.read_text().splitlines()} if done.exists() else set()
     (out / "settings.json").write_text(json.dumps({
         "stream": str(folder), "duration_s": args.duration_s, "rtt_s": args.rtt_s, "traces": [str(p) for p in paths],
+        "player": player.name,
     }, indent=1))
     for i, (path, role, shaper) in enumerate(plan):
         tag = f"{i:03d}"
         if tag in finished:
             continue
         trace = read_trace(path)
-        s = emulate_session(stream, trace, "dashjs", duration_s=args.duration_s, rtt_s=args.rtt_s, shaper=shaper)
+        s = emulate_session(stream, trace, player, duration_s=args.duration_s, rtt_s=args.rtt_s, shaper=shaper)
         s.chunks.to_csv(out / "chunks" / f"{tag}.csv", index=False)
         row = {**{k: (v.item() if hasattr(v, "item") else v) for k, v in s.totals.items()}, "run": tag, "role": role,
                "path": str(path)}
@@ -97,13 +100,14 @@ def report(args: argparse.Namespace) -> str:
 
     out = Path(args.out)
     settings = json.loads((out / "settings.json").read_text())
-    stream = load_stream(settings["stream"], "dash")
+    player = get_player(settings.get("player", "dashjs"))
+    stream = load_stream(settings["stream"], player.manifest)
     rows = [json.loads(line) for line in (out / "sessions.jsonl").read_text().splitlines()]
     sessions = []
     for row in rows:
         chunks = pd.read_csv(out / "chunks" / f"{row['run']}.csv")
         n = int(settings["duration_s"] / stream.segment_s + 1e-6)
-        sessions.append((row, EmulatedSession(read_trace(row["path"]), get_player("dashjs"), row["shaper"],
+        sessions.append((row, EmulatedSession(read_trace(row["path"]), player, row["shaper"],
                                               float(row["rtt_s"]), chunks, row, [], [], [], stream.video.truncated(n))))
     main = [s for r, s in sessions if r["role"] == "main"]
     table = compare(EmulationResult(main, stream))
@@ -114,8 +118,8 @@ def report(args: argparse.Namespace) -> str:
     shown["trace"] = shown["trace"].str.slice(0, 34)
     shown["rung_agreement"] = (100 * shown["rung_agreement"]).round(0)
     lines = [
-        f"dash.js 5.2.1 (default settings) in Chromium vs `abrkit simulate --profile event --set latency_s={settings['rtt_s']:g} "
-        f"--controller dashjs`; {len(main)} traces x {settings['duration_s']:g} s; shaper {main[0].shaper}",
+        f"{'dash.js' if player.name == 'dashjs' else 'hls.js'} {player.version} (default settings) in Chromium vs `abrkit simulate --profile event --set latency_s={settings['rtt_s']:g} "
+        f"--controller dashjs`; {len(main)} trace(s) x {settings['duration_s']:g} s; shaper {main[0].shaper}",
         "",
         shown.to_markdown(index=False, floatfmt=".2f") if hasattr(shown, "to_markdown") and _has_tabulate() else shown.to_string(index=False),
         "",
@@ -164,6 +168,8 @@ def main() -> None:
     ap.add_argument("--rtt-s", type=float, default=0.08, help="round trip added by the server (default 0.08)")
     ap.add_argument("--shaper", default="auto", choices=("auto", "tc", "server"))
     ap.add_argument("--shaper-check", action="store_true", help="also the first trace with server pacing")
+    ap.add_argument("--player", default="dashjs", choices=("dashjs", "hlsjs"),
+                    help="dashjs (dash.js 5.2.1, DASH; default) or hlsjs (hls.js 1.7.4, HLS)")
     ap.add_argument("--video", default=None, help="a packaged folder instead of the 2-minute test stream")
     ap.add_argument("--out", default="emulate-bench", help="results folder (resumed when it exists)")
     ap.add_argument("--report", metavar="DIR", default=None, help="only print the report of a results folder")
