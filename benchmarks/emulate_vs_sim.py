@@ -91,6 +91,23 @@ def _agreement(a: pd.DataFrame, b: pd.DataFrame) -> float:
     return float(np.mean([ra[k] == rb[k] for k in common])) if common else float("nan")
 
 
+def link_fidelity(session) -> float:  # noqa: ANN001 - an EmulatedSession
+    """Median over the session's downloads of the bits delivered between first byte and end over
+    the bits the trace allowed in that interval: how closely the shaper follows the trace."""
+    from abrkit.emulate.link import Schedule
+
+    schedule = Schedule(session.trace)
+    ratios = []
+    for r in session.chunks.itertuples():
+        if r.kind == "abandoned" or not (np.isfinite(r.first_byte_s) and r.end_s > r.first_byte_s):
+            continue
+        times = np.linspace(r.first_byte_s, r.end_s, 100)
+        allowed = np.mean([schedule.period_at(t)[0] for t in times]) * (r.end_s - r.first_byte_s)
+        if allowed > 0:
+            ratios.append(8.0 * r.size_bytes / allowed)
+    return float(np.median(ratios)) if ratios else float("nan")
+
+
 def report(args: argparse.Namespace) -> str:
     from abrkit.emulate import load_stream
     from abrkit.emulate.compare import compare, compare_summary
@@ -135,6 +152,9 @@ def report(args: argparse.Namespace) -> str:
         f"* downloads per session: player {table['emu_downloads'].min()}-{table['emu_downloads'].max()}, simulator "
         f"{table['sim_downloads'].min()}-{table['sim_downloads'].max()} ({len(stream.video.truncated(int(settings['duration_s'] / stream.segment_s + 1e-6)).sizes_bytes)} segments)",
     ]
+    fidelity = [link_fidelity(x) for x in main]
+    lines.append(f"* link fidelity ({main[0].shaper}): a download's bits over the trace's capacity between its first and last "
+                 f"byte, median per session {np.median(fidelity):.2f} (range {min(fidelity):.2f}-{max(fidelity):.2f})")
     first = next((s for r, s in sessions if r["role"] == "main" and r["path"] == settings["traces"][0]), None)
     for role, label in (("repeat", "run-to-run (same trace, same shaper)"), ("shaper-check", "tc against server pacing")):
         other = next((s for r, s in sessions if r["role"] == role), None)
@@ -145,7 +165,8 @@ def report(args: argparse.Namespace) -> str:
             f"* {label}, trace {first.trace.name}: rung agreement {100 * _agreement(a, b):.0f} %, mean bitrate "
             f"{first.totals['mean_bitrate_kbps']:.0f} vs {other.totals['mean_bitrate_kbps']:.0f} kbit/s, stalls "
             f"{first.totals['rebuffer_s']:.2f} vs {other.totals['rebuffer_s']:.2f} s, startup {first.totals['startup_s']:.2f} vs "
-            f"{other.totals['startup_s']:.2f} s, downloads {first.totals['downloads']} vs {other.totals['downloads']}"
+            f"{other.totals['startup_s']:.2f} s, downloads {first.totals['downloads']} vs {other.totals['downloads']}, "
+            f"link fidelity {link_fidelity(first):.2f} vs {link_fidelity(other):.2f}"
         )
     text = "\n".join(lines) + "\n"
     (out / "report.md").write_text(text)
