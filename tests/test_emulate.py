@@ -17,7 +17,7 @@ from abrkit.emulate import compare as cmp
 from abrkit.emulate import players
 from abrkit.emulate.content import make_stream
 from abrkit.emulate.link import PacedLink, Schedule
-from abrkit.emulate.records import chunk_table, downloads_frame, session_row, stall_intervals
+from abrkit.emulate.records import CHUNK_TABLE_COLUMNS, chunk_table, downloads_frame, session_row, stall_intervals
 from abrkit.emulate.server import EmulationServer, cut_media_playlist, cut_mpd
 from abrkit.emulate.session import EmulatedSession, EmulationResult
 from abrkit.emulate.stream import load_stream
@@ -185,6 +185,7 @@ def test_stalls_startup_and_the_tables() -> None:
     chunks = chunk_table("tr", video, "dashjs-5.2.1", d, stalls, qoe)
     for name, _ in CHUNK_COLUMNS:
         assert name.replace("throughput_bps", "throughput_kbps") in chunks.columns
+    assert list(chunks.columns) == [c for c in CHUNK_TABLE_COLUMNS if c != "quality"]  # this video has no quality
     played = chunks[chunks["kind"] == "played"]
     assert list(played["chunk"]) == [0, 1, 2] and list(played["rung"]) == [0, 1, 0]
     assert list(played["rebuffer_s"]) == [0.0, 0.0, pytest.approx(1.5)]  # waited at 4.0 s: segment 2
@@ -236,3 +237,15 @@ def test_compare_sets_the_simulator_beside_a_recorded_session(tiny_stream: Path)
     assert table["emu_downloads"].iloc[0] == n
     summary = cmp.compare_summary(table)
     assert summary["sessions"] == 2.0 and summary["rung_agreement_median"] == pytest.approx(expected)
+
+
+def test_cli_missing_manifest_is_one_clean_error(tiny_stream: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from abrkit import cli
+
+    trace = tmp_path / "t.txt"
+    trace.write_text("0 1.0\n1 1.0\n")
+    (tmp_path / "video.json").write_bytes((tiny_stream / "video.json").read_bytes())
+    assert cli.main(["emulate", "--traces", str(trace), "--video", str(tmp_path), "--player", "hlsjs"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("abrkit: error: no HLS manifest in") and err.count("\n") == 1

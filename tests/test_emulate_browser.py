@@ -8,6 +8,7 @@ seconds: 10 s of ffmpeg's test pattern at 160x90 and 320x180.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from abrkit import cli
 from abrkit.emulate import BrowserError, emulate_session, load_stream, make_stream
 from abrkit.emulate.cdp import Browser, find_chromium
 from abrkit.emulate.link import netns_available
@@ -73,13 +75,25 @@ def test_smoke_dashjs_through_a_tc_shaped_link(stream_dir: Path) -> None:
     assert f"abrkit-{os.getpid()}-" not in leftover
 
 
-def test_a_starved_link_is_a_recorded_stall(stream_dir: Path) -> None:
+def test_a_starved_link_is_a_recorded_stall_through_the_cli(stream_dir: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
     _chromium_or_skip()
-    stream = load_stream(stream_dir, "dash")
-    trace = Trace.constant(10_000.0, name="starved")  # 10 kbit/s: not one segment in time
-    s = emulate_session(stream, trace, "dashjs", shaper="server", duration_s=4, rtt_s=0.0, stall_limit_s=3)
-    assert s.totals["status"] == "stalled"
-    assert s.totals["chunks"] < 2
+    trace = tmp_path / "starved.txt"
+    trace.write_text("0 0.01\n1 0.01\n")  # 10 kbit/s: not one segment in time
+    log = tmp_path / "chunks.csv"
+    code = cli.main(["emulate", "--traces", str(trace), "--video", str(stream_dir), "--shaper", "server",
+                     "--duration-s", "4", "--rtt-s", "0", "--stall-limit-s", "3", "--compare", "--format", "json",
+                     "--log", str(log)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "session did not finish: trace starved.txt, status stalled" in err
+    rows = json.loads(out)
+    assert len(rows) == 1 and rows[0]["emu_status"] == "stalled" and rows[0]["trace"] == "starved.txt"
+    assert rows[0]["emu_downloads"] < 2
+    # no segment arrived: the log is the chunk table's header alone
+    assert log.read_text().splitlines() == ["trace,video,controller,chunk,rung,bitrate_kbps,size_bytes,latency_s,delay_s,"
+                                            "buffer_s,rebuffer_s,wait_s,throughput_kbps,request_s,controller_wait_s,"
+                                            "reward,kind,first_byte_s,end_s"]
 
 
 def test_a_browser_that_crashes_or_hangs_is_an_error(tmp_path: Path) -> None:

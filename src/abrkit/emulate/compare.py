@@ -117,6 +117,7 @@ def plot_compare(table: pd.DataFrame, path: str, title: str = "") -> None:
         ax.bar(x - 0.2, table[f"emu_{col}"].to_numpy(dtype=float), width=0.4, label="player")
         ax.bar(x + 0.2, table[f"sim_{col}"].to_numpy(dtype=float), width=0.4, label="simulator")
         ax.set_ylabel(label)
+        ax.set_ylim(bottom=0)
     axes[1].legend(fontsize=8)
     for ax in axes:
         ax.set_xticks(x)

@@ -32,7 +32,14 @@ import pandas as pd
 from ..qoe import QoE
 from ..video import Video
 
-__all__ = ["downloads_frame", "chunk_table", "session_row", "stall_intervals"]
+__all__ = ["downloads_frame", "chunk_table", "session_row", "stall_intervals", "CHUNK_TABLE_COLUMNS"]
+
+#: Columns of :func:`chunk_table` (``quality`` only when the video has per-segment quality).
+CHUNK_TABLE_COLUMNS = (
+    "trace", "video", "controller", "chunk", "rung", "bitrate_kbps", "size_bytes", "latency_s", "delay_s", "buffer_s",
+    "rebuffer_s", "wait_s", "throughput_kbps", "request_s", "controller_wait_s", "quality", "reward", "kind",
+    "first_byte_s", "end_s",
+)
 
 
 def _s(t_ms: Any, t0_ms: float) -> float:

@@ -32,7 +32,7 @@ from .cdp import Browser, BrowserError
 from .link import NetnsShaper, PacedLink, Schedule, netns_available
 from .page import page_html
 from .players import Player, get_player, player_script
-from .records import chunk_table, downloads_frame, session_row, stall_intervals
+from .records import CHUNK_TABLE_COLUMNS, chunk_table, downloads_frame, session_row, stall_intervals
 from .server import EmulationServer, RequestRecord, cut_media_playlist, cut_mpd
 from .stream import Stream, load_stream
 
@@ -259,7 +259,10 @@ class EmulationResult:
     def chunks(self) -> pd.DataFrame:
         """Every session's chunk table (played rows, then replaced and abandoned ones)."""
         frames = [s.chunks for s in self.results if len(s.chunks)]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if frames:
+            return pd.concat(frames, ignore_index=True)
+        # no segment arrived in any session: the header alone, so a --log file still says what it is
+        return pd.DataFrame(columns=[c for c in CHUNK_TABLE_COLUMNS if c != "quality" or self.stream.video.quality is not None])
 
 
 def emulate(
