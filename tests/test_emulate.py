@@ -235,6 +235,9 @@ def test_compare_sets_the_simulator_beside_a_recorded_session(tiny_stream: Path)
     assert table["rung_agreement"].iloc[0] == pytest.approx(expected)
     assert table["emu_mean_bitrate_kbps"].iloc[0] == pytest.approx(stream.video.bitrates_kbps[0])
     assert table["emu_downloads"].iloc[0] == n
+    # the emulation's session row has every column of abrkit simulate's session table, in its order
+    sim_columns = list(cmp.simulate_like(EmulationResult([session], stream), profile="default").sessions().columns)
+    assert list(totals)[:len(sim_columns)] == sim_columns
     summary = cmp.compare_summary(table)
     assert summary["sessions"] == 2.0 and summary["rung_agreement_median"] == pytest.approx(expected)
 
