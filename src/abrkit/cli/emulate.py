@@ -42,7 +42,7 @@ def cmd_emulate(args: argparse.Namespace) -> int:
               f"{t['downloads']} downloads", file=sys.stderr)
 
     result = emulate(stream, traces, player.name, duration_s=args.duration_s, rtt_s=args.rtt_s, shaper=args.shaper,
-                     chromium=args.chromium, stall_limit_s=args.stall_limit_s, on_session=report)
+                     tc_queue_s=args.tc_queue_s, chromium=args.chromium, stall_limit_s=args.stall_limit_s, on_session=report)
     sessions = result.sessions()
     for row in sessions[sessions["status"] != "complete"].itertuples():
         warn(f"session did not finish: trace {row.trace}, status {row.status}, {row.chunks} segments played")
@@ -109,6 +109,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--shaper", choices=("auto", "tc", "server"), default="auto",
                    help="tc: tbf on a veth pair into a network namespace (root); server: pacing in the server; "
                         "auto: tc where possible (default)")
+    g.add_argument("--tc-queue-s", type=positive_float, metavar="S", default=0.5,
+                   help="under tc, the link's queue in seconds of traffic at the current rate, at least 64 KB "
+                        "(default 0.5; docs/real-players.md shows what it changes)")
     g.add_argument("--chromium", metavar="PATH", default=None,
                    help="the browser (default: $ABRKIT_CHROMIUM, else chromium on the PATH)")
     g.add_argument("--stall-limit-s", type=positive_float, metavar="S", default=60.0,

@@ -40,8 +40,10 @@ MIN_TBF_RATE_BPS = 1000.0
 #: The tbf bucket: at least this many bytes (two full frames), else this many seconds of traffic.
 TBF_MIN_BURST_BYTES = 3028
 TBF_BURST_S = 0.004
-#: The tbf queue: this many seconds of traffic at the current rate, at least TBF_MIN_LIMIT_BYTES.
-#: Long enough that TCP's window, not drops, sets the pace, as in a cellular link's deep buffers.
+#: The tbf queue (default): this many seconds of traffic at the current rate, at least
+#: TBF_MIN_LIMIT_BYTES. Measured (docs/real-players.md): at a few hundred kbit/s the 64 KB floor
+#: is over a second of queue, and TCP's tail drops there cost retransmission timeouts of that
+#: order; a longer queue (``queue_s``) avoids the drops at the price of queueing delay.
 TBF_LIMIT_S = 0.5
 TBF_MIN_LIMIT_BYTES = 65536
 
@@ -150,10 +152,11 @@ class NetnsShaper:
     ``host_ip`` is where the server listens (host end); the browser, started with
     :attr:`prefix`, reaches it through the shaped link. :meth:`close` removes everything and is
     safe to call twice; rate changes actually applied are in :attr:`applied` (seconds since the
-    start, rate in bit/s).
+    start, rate in bit/s). ``queue_s``: the tbf queue in seconds of traffic at the current rate.
     """
 
     schedule: Schedule
+    queue_s: float = TBF_LIMIT_S
     name: str = ""
     host_ip: str = ""
     applied: list[tuple[float, float]] = field(default_factory=list)
@@ -193,7 +196,7 @@ class NetnsShaper:
     def _tbf(self, verb: str, rate_bps: float) -> None:
         rate = max(rate_bps, MIN_TBF_RATE_BPS)
         burst = max(TBF_MIN_BURST_BYTES, int(rate / 8 * TBF_BURST_S))
-        limit = max(TBF_MIN_LIMIT_BYTES, int(rate / 8 * TBF_LIMIT_S))
+        limit = max(TBF_MIN_LIMIT_BYTES, int(rate / 8 * self.queue_s))
         _run(["tc", "qdisc", verb, "dev", self.host_dev, "root", "tbf", "rate", f"{int(rate)}bit",
               "burst", str(burst), "limit", str(limit)])
 

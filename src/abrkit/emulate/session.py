@@ -124,6 +124,7 @@ def emulate_session(
     duration_s: float | None = None,
     rtt_s: float = 0.08,
     shaper: str = "auto",
+    tc_queue_s: float = 0.5,
     qoe: QoE | None = None,
     chromium: str | None = None,
     load_timeout_s: float = 30.0,
@@ -147,6 +148,8 @@ def emulate_session(
         Seconds the server waits before the first byte of every media response.
     shaper : str
         ``tc`` (tbf in a network namespace, root), ``server`` (pacing in the server), ``auto``.
+    tc_queue_s : float
+        Under tc, the tbf queue in seconds of traffic at the current rate (at least 64 KB).
     qoe : QoE, optional
         Scores the ``qoe`` and ``reward`` columns (default ``QoE.linear()``, as ``--profile event``).
     chromium : str, optional
@@ -171,6 +174,8 @@ def emulate_session(
         raise ParameterError("stream", stream.manifest, f"player {p.name} plays {p.manifest.upper()}, not {stream.kind}")
     if not (rtt_s >= 0 and math.isfinite(rtt_s)):
         raise ParameterError("rtt_s", rtt_s, "must be >= 0")
+    if not (tc_queue_s > 0 and math.isfinite(tc_queue_s)):
+        raise ParameterError("tc_queue_s", tc_queue_s, "must be > 0")
     n_segments = _segments_for(stream, duration_s)
     play_s = n_segments * stream.segment_s
     video = stream.video.truncated(n_segments)
@@ -183,7 +188,7 @@ def emulate_session(
     with _sigterm_as_interrupt(), contextlib.ExitStack() as stack:
         tc: NetnsShaper | None = None
         if mode == "tc":
-            tc = stack.enter_context(NetnsShaper(schedule))
+            tc = stack.enter_context(NetnsShaper(schedule, queue_s=tc_queue_s))
         server = EmulationServer(
             stream.folder, host=tc.host_ip if tc is not None else "127.0.0.1", rtt_s=rtt_s,
             link=PacedLink(schedule) if tc is None else None, page_html=page_html(p.name), player_js=script,
@@ -241,6 +246,7 @@ def emulate_session(
     totals["trace"], totals["controller"] = trace.name, controller
     totals["rebuffer_total_s"] = float(sum(b - a for a, b, _ in stalls))
     totals["shaper"], totals["rtt_s"] = mode, float(rtt_s)
+    totals["tc_queue_s"] = float(tc_queue_s) if mode == "tc" else float("nan")
     return EmulatedSession(trace, p, mode, float(rtt_s), chunks, totals, events, requests, applied, video)
 
 
