@@ -66,14 +66,15 @@ def run(args: argparse.Namespace) -> None:
     finished = {json.loads(line)["run"] for line in done.read_text().splitlines()} if done.exists() else set()
     (out / "settings.json").write_text(json.dumps({
         "stream": str(folder), "duration_s": args.duration_s, "rtt_s": args.rtt_s, "traces": [str(p) for p in paths],
-        "player": player.name,
+        "player": player.name, "tc_queue_s": args.tc_queue_s,
     }, indent=1))
     for i, (path, role, shaper) in enumerate(plan):
         tag = f"{i:03d}"
         if tag in finished:
             continue
         trace = read_trace(path)
-        s = emulate_session(stream, trace, player, duration_s=args.duration_s, rtt_s=args.rtt_s, shaper=shaper)
+        s = emulate_session(stream, trace, player, duration_s=args.duration_s, rtt_s=args.rtt_s, shaper=shaper,
+                            tc_queue_s=args.tc_queue_s)
         s.chunks.to_csv(out / "chunks" / f"{tag}.csv", index=False)
         row = {**{k: (v.item() if hasattr(v, "item") else v) for k, v in s.totals.items()}, "run": tag, "role": role,
                "path": str(path)}
@@ -188,6 +189,8 @@ def main() -> None:
     ap.add_argument("--duration-s", type=float, default=120.0, help="seconds of content per session (default 120)")
     ap.add_argument("--rtt-s", type=float, default=0.08, help="round trip added by the server (default 0.08)")
     ap.add_argument("--shaper", default="auto", choices=("auto", "tc", "server"))
+    ap.add_argument("--tc-queue-s", type=float, default=5.0,
+                    help="tbf queue in seconds of traffic (default 5; the docs' 20-trace table used 0.5)")
     ap.add_argument("--shaper-check", action="store_true", help="also the first trace with server pacing")
     ap.add_argument("--player", default="dashjs", choices=("dashjs", "hlsjs"),
                     help="dashjs (dash.js 5.2.1, DASH; default) or hlsjs (hls.js 1.7.4, HLS)")

@@ -109,9 +109,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--shaper", choices=("auto", "tc", "server"), default="auto",
                    help="tc: tbf on a veth pair into a network namespace (root); server: pacing in the server; "
                         "auto: tc where possible (default)")
-    g.add_argument("--tc-queue-s", type=positive_float, metavar="S", default=0.5,
+    g.add_argument("--tc-queue-s", type=positive_float, metavar="S", default=5.0,
                    help="under tc, the link's queue in seconds of traffic at the current rate, at least 64 KB "
-                        "(default 0.5; docs/real-players.md shows what it changes)")
+                        "(default 5; shorter queues drop, and TCP's timeouts then slow slow links: "
+                        "docs/real-players.md)")
     g.add_argument("--chromium", metavar="PATH", default=None,
                    help="the browser (default: $ABRKIT_CHROMIUM, else chromium on the PATH)")
     g.add_argument("--stall-limit-s", type=positive_float, metavar="S", default=60.0,

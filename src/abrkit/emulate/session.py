@@ -29,7 +29,7 @@ from ..errors import AbrkitError, ParameterError
 from ..qoe import QoE
 from ..traces import Trace
 from .cdp import Browser, BrowserError
-from .link import NetnsShaper, PacedLink, Schedule, netns_available
+from .link import TBF_LIMIT_S, NetnsShaper, PacedLink, Schedule, netns_available
 from .page import page_html
 from .players import Player, get_player, player_script
 from .records import CHUNK_TABLE_COLUMNS, chunk_table, downloads_frame, session_row, stall_intervals
@@ -124,7 +124,7 @@ def emulate_session(
     duration_s: float | None = None,
     rtt_s: float = 0.08,
     shaper: str = "auto",
-    tc_queue_s: float = 0.5,
+    tc_queue_s: float = TBF_LIMIT_S,
     qoe: QoE | None = None,
     chromium: str | None = None,
     load_timeout_s: float = 30.0,
@@ -149,7 +149,7 @@ def emulate_session(
     shaper : str
         ``tc`` (tbf in a network namespace, root), ``server`` (pacing in the server), ``auto``.
     tc_queue_s : float
-        Under tc, the tbf queue in seconds of traffic at the current rate (at least 64 KB).
+        Under tc, the tbf queue in seconds of traffic at the current rate (at least 64 KB; 5 s).
     qoe : QoE, optional
         Scores the ``qoe`` and ``reward`` columns (default ``QoE.linear()``, as ``--profile event``).
     chromium : str, optional
