@@ -19,7 +19,7 @@ is a bug and keeps its traceback. Outputs are deterministic: the same arguments 
 bytes, whatever ``--workers`` is.
 
 Layout: one module per command (:mod:`.simulate`, :mod:`.predict`, :mod:`.traces`,
-:mod:`.ladder`, :mod:`.warmup`), each with ``add_parser(subparsers)``; shared pieces in
+:mod:`.ladder`, :mod:`.warmup`, :mod:`.emulate`), each with ``add_parser(subparsers)``; shared pieces in
 :mod:`._args` (argparse value types, help formatter, :class:`CLIError`), :mod:`._help` (the
 registry lists of ``--help``), :mod:`._inputs`, :mod:`._output` (table/CSV/JSON/JSONL),
 :mod:`._sweep` (controller parameter sweeps) and :mod:`._columns` (parameter columns).
