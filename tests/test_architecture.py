@@ -25,9 +25,11 @@ LAYERS = [
     ("abrkit.simulation",),
     ("abrkit.rl",),
     ("abrkit.samples", "abrkit.plotting", "abrkit.evaluate", "abrkit.optimum", "abrkit.warmup"),
+    ("abrkit.emulate",),
     ("abrkit.cli._args", "abrkit.cli._output", "abrkit.cli._sweep", "abrkit.cli._help", "abrkit.cli._inputs",
      "abrkit.cli._columns"),
-    ("abrkit.cli.simulate", "abrkit.cli.predict", "abrkit.cli.traces", "abrkit.cli.ladder", "abrkit.cli.warmup"),
+    ("abrkit.cli.simulate", "abrkit.cli.predict", "abrkit.cli.traces", "abrkit.cli.ladder", "abrkit.cli.warmup",
+     "abrkit.cli.emulate"),
     ("abrkit.cli",),
     ("abrkit.__main__",),
 ]
@@ -114,7 +116,7 @@ def test_nothing_imports_the_cli() -> None:
 def test_cli_commands_do_not_import_each_other() -> None:
     """Each command module stands on the shared helpers (cli._*) only."""
     commands = {"abrkit.cli.simulate", "abrkit.cli.predict", "abrkit.cli.traces", "abrkit.cli.ladder",
-                "abrkit.cli.warmup"}
+                "abrkit.cli.warmup", "abrkit.cli.emulate"}
     for path in (PKG / "cli").glob("*.py"):
         me = _module_name(path)
         if me in commands:

@@ -12,6 +12,7 @@ Subcommands::
     abrkit traces formats
     abrkit warmup [--controllers NAME...] [--profiles NAME...]
     abrkit train --traces PATH... --video PATH --steps N --out FILE.npz [--profile NAME] ...
+    abrkit emulate --traces PATH... (--video DIR | --test-stream-s S) [--player dashjs|hlsjs] [--compare] ...
 
 Errors abrkit raises on purpose (:class:`abrkit.AbrkitError`) become one line on stderr,
 ``abrkit: error: <message>``, and exit code 1; argparse usage errors exit with 2; anything else
@@ -19,7 +20,7 @@ is a bug and keeps its traceback. Outputs are deterministic: the same arguments 
 bytes, whatever ``--workers`` is.
 
 Layout: one module per command (:mod:`.simulate`, :mod:`.predict`, :mod:`.traces`,
-:mod:`.ladder`, :mod:`.warmup`, :mod:`.train`), each with ``add_parser(subparsers)``; shared pieces in
+:mod:`.ladder`, :mod:`.warmup`, :mod:`.train`, :mod:`.emulate`), each with ``add_parser(subparsers)``; shared pieces in
 :mod:`._args` (argparse value types, help formatter, :class:`CLIError`), :mod:`._help` (the
 registry lists of ``--help``), :mod:`._inputs`, :mod:`._output` (table/CSV/JSON/JSONL),
 :mod:`._sweep` (controller parameter sweeps) and :mod:`._columns` (parameter columns).
@@ -34,7 +35,7 @@ from typing import Sequence
 
 from .._version import __version__
 from ..errors import AbrkitError
-from . import ladder, predict, simulate, train, traces, warmup
+from . import emulate, ladder, predict, simulate, train, traces, warmup
 from ._args import PROG, CLIError, HelpFormatter
 
 __all__ = ["main", "build_parser", "CLIError"]
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     ladder.add_parser(sub, formatter_class=HelpFormatter)
     warmup.add_parser(sub)
     train.add_parser(sub)
+    emulate.add_parser(sub)
     return parser
 
 
