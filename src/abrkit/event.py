@@ -120,6 +120,11 @@ class EventProfile:
     def replace(self, **changes: Any) -> "EventProfile":
         return replace(self, **changes)
 
+    @property
+    def model(self) -> str:
+        """The player loop the profile runs: ``event`` (Sabre's player) or ``dashjs``."""
+        return "event"
+
     def config(self, controller: Controller, video: Video) -> np.ndarray:
         """The kernel's config vector for ``controller`` under this profile. A controller that
         is not one of Sabre's rules gets ``C_ABR = -1``: it is asked through the contract and
@@ -510,18 +515,31 @@ def run_event_batch(
     # a sampling controller: at most one draw per request (a contract controller never abandons,
     # so at most two requests per segment), plus one discarded between sessions
     n_draws = len(tr) * sum(2 * v.n_chunks + 2 for v in vids)
-    contracts = [_contract_of(c, prof, n_draws) for c in ctrls]
-    configs = [[prof.config(c, v) for v in vids] for c in ctrls]
-    histories = [c.history_arrays() if isinstance(c, EventController) else sabre_history() for c in ctrls]
     grid = np.array([(t, v, c) for t in range(len(tr)) for v in range(len(vids)) for c in range(len(ctrls))], dtype=np.int64)
     job_trace, job_video, job_ctrl = grid[:, 0].copy(), grid[:, 1].copy(), grid[:, 2].copy()
-
     cancel = threading.Event()
+    dashjs = prof.model == "dashjs"
+    if dashjs:
+        # the dash.js player (abrkit.dashjs): every controller through the contract
+        from .dashjs import contract_controllers, dashjs_session
 
-    def work(j: int):
-        check(cancel)  # Ctrl-C: stop between sessions (see _interrupt)
-        t, v, c = job_trace[j], job_video[j], job_ctrl[j]
-        return _one_session(packed_traces[t], packed_videos[v], configs[c][v], *histories[c], contracts[c], si_videos[v])
+        n_draws = len(tr) * sum(4 * v.n_chunks + 2 for v in vids)  # replacements: more requests per segment
+        dcontracts = contract_controllers(prof, ctrls, n_draws)  # type: ignore[arg-type]
+        dconfigs = [prof.player_config(v) for v in vids]  # type: ignore[attr-defined]
+
+        def work(j: int):
+            check(cancel)
+            t, v, c = job_trace[j], job_video[j], job_ctrl[j]
+            return dashjs_session(packed_traces[t], packed_videos[v], dconfigs[v], dcontracts[c], si_videos[v])
+    else:
+        contracts = [_contract_of(c, prof, n_draws) for c in ctrls]
+        configs = [[prof.config(c, v) for v in vids] for c in ctrls]
+        histories = [c.history_arrays() if isinstance(c, EventController) else sabre_history() for c in ctrls]
+
+        def work(j: int):
+            check(cancel)  # Ctrl-C: stop between sessions (see _interrupt)
+            t, v, c = job_trace[j], job_video[j], job_ctrl[j]
+            return _one_session(packed_traces[t], packed_videos[v], configs[c][v], *histories[c], contracts[c], si_videos[v])
 
     n_jobs = len(grid)
     steps = int(sum(vids[v].n_chunks for v in job_video))
@@ -553,6 +571,15 @@ def run_event_batch(
             if bar is not None:
                 bar.close()
     metrics = np.array([r[0] for r in results]).reshape(n_jobs, E.N_METRICS)
+    if dashjs:
+        from .dashjs import DashjsBatchResult
+
+        return DashjsBatchResult(
+            tr, vids, ctrls, prof, model, job_trace, job_video, job_ctrl, metrics,
+            [r[1] for r in results], [r[2] for r in results],
+            np.array([r[2].shape[0] for r in results], dtype=np.int64), np.array([r[3] for r in results], dtype=np.int64),
+            startup_ms=np.array([r[4] for r in results]),
+        )
     return EventBatchResult(
         tr, vids, ctrls, prof, model, job_trace, job_video, job_ctrl, metrics,
         [r[1] for r in results], [r[2] for r in results],
@@ -564,3 +591,10 @@ def sabre_sessions(batch: EventBatchResult) -> pd.DataFrame:
     """Sabre's printed metrics only: trace, controller, then ``METRIC_NAMES`` (one row per session)."""
     s = batch.sessions()
     return s[["trace", "controller", *METRIC_NAMES]]
+
+
+# The dash.js player profile (abrkit.dashjs) is an event-model profile too; imported last, as
+# it builds on the classes above.
+from .dashjs import DashjsProfile  # noqa: E402
+
+EVENT_PROFILES["dashjs"] = DashjsProfile()
