@@ -1,0 +1,255 @@
+"""Plain-Python reference of the dash.js player kernel (``abrkit._kernels.dashjs_player``).
+
+Written from the profile's description (docs/real-players.md, ``abrkit.dashjs``), not from the
+kernel: a ``Link`` object for the looping trace, a ``Playback`` object for the playhead, and the
+player's loop over requests. The controller and its predictor are asked through the same
+contract functions the kernel calls (run as Python), so a difference is the player's.
+Units: ms, bits, kbit/s, as the kernel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from abrkit._kernels import contract
+from abrkit._kernels import dashjs_layout as D
+from abrkit._kernels import estimators
+from abrkit._kernels.layout import CTRL_STATE
+
+
+class Link:
+    """The trace as a looping sequence of (duration_ms, kbps, latency_ms) periods."""
+
+    def __init__(self, tr):
+        self.tr = [tuple(map(float, row)) for row in tr]
+        self.i = 0
+        self.left = self.tr[0][0]
+        self.now = 0.0
+
+    def _next(self):
+        self.i = (self.i + 1) % len(self.tr)
+        self.left = self.tr[self.i][0]
+
+    @property
+    def latency(self):
+        return self.tr[self.i][2]
+
+    def idle(self, ms):
+        self.now += ms
+        while ms > 0.0:
+            if self.left > ms:
+                self.left -= ms
+                return
+            ms -= self.left
+            self._next()
+
+    def send(self, bits, max_ms):
+        sent = elapsed = 0.0
+        while sent < bits and elapsed < max_ms:
+            bw = self.tr[self.i][1]
+            room = min(self.left, max_ms - elapsed)
+            need = (bits - sent) / bw if bw > 0 else math.inf
+            if need <= room:
+                t, sent = need, bits
+            else:
+                t = room
+                sent += bw * t
+            self.left -= t
+            self.now += t
+            elapsed += t
+            if self.left <= 0.0:
+                self._next()
+        return sent, elapsed
+
+
+class Playback:
+    def __init__(self, n_seg, seg_ms):
+        self.pos = 0.0
+        self.state = "idle"  # idle -> pending -> playing
+        self.pending = 0.0
+        self.startup = math.nan
+        self.seg_ms = seg_ms
+        self.total = n_seg * seg_ms
+        self.stalls = [0.0] * (n_seg + 1)
+
+    def run(self, dt, now, avail):
+        if self.state == "pending":
+            c = min(dt, self.pending)
+            self.pending -= c
+            dt -= c
+            if self.pending <= 0.0:
+                self.state = "playing"
+                self.startup = now + c
+        if self.state != "playing" or dt <= 0.0 or self.pos >= self.total:
+            return
+        if dt <= avail - self.pos:
+            self.pos += dt
+            return
+        extra = dt - (avail - self.pos)
+        self.pos = avail
+        if avail < self.total:
+            self.stalls[int(avail / self.seg_ms + 0.5)] += extra
+
+
+def rung_for(bitrates, kbps):
+    if not kbps > 0:
+        return 0
+    below = [i for i, b in enumerate(bitrates) if b <= kbps]
+    return below[-1] if below else 0
+
+
+def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, kind, cparams, pid, pparams, n_pstate, prof, bitrates_bps,
+                sizes_bytes, cdata):
+    """(requests, status, startup_ms, played): requests as dicts, status 'complete' /
+    'stalled' / 'no_bandwidth', played a list of (rung, stall_ms)."""
+    if not any(row[1] > 0 for row in tr):
+        return [], "no_bandwidth", math.nan, []
+    n_seg, n_q = sizes_bits.shape
+    link = Link(tr)
+    pb = Playback(n_seg, seg_ms)
+    pstate = np.zeros(n_pstate)
+    group = estimators.predictor_group(pid, pparams)
+    cstate = np.zeros(CTRL_STATE + 3 * n_q)
+    contract.start(kind, cparams, cstate, cdata, bitrates_bps, seg_ms / 1000.0)
+    max_ms = cfg[D.D_MAX_DOWNLOAD_MS]
+    tail = 0
+
+    def wait(ms):
+        pb.run(ms, link.now, tail * seg_ms)
+        link.idle(ms)
+
+    def transfer(bits, limit):
+        before = link.now
+        got, el = link.send(bits, limit)
+        pb.run(el, before, tail * seg_ms)
+        return got, el
+
+    def small_request(bits):
+        lat = link.latency
+        wait(lat)
+        _, el = transfer(bits, max_ms - lat)
+        return el < max_ms - lat
+
+    wait(cfg[D.D_SETUP_MS])
+    if not small_request(cfg[D.D_MANIFEST_BITS]):
+        return [], "stalled", math.nan, []
+    cur = rung_for(bitrates, cfg[D.D_INITIAL_KBPS])
+    loaded_init = None
+    last = [-1] * n_seg
+    abandoned = [False] * n_seg
+    nxt = 0
+    forced = cur
+    hold_until = -math.inf
+    last_ttfb_s = 0.0
+    idle_since = link.now
+    requests = []
+    status = "complete"
+    while nxt < n_seg:
+        level = tail * seg_ms - pb.pos
+        target = cfg[D.D_TOP_BUFFER_MS] if cur == n_q - 1 else cfg[D.D_BUFFER_MS]
+        if level + (seg_ms if target > seg_ms else 0.0) >= target:
+            wait(cfg[D.D_SCHEDULE_MS])
+            contract.full_wait(kind, cparams, cstate, cfg[D.D_SCHEDULE_MS] / 1000.0)
+            continue
+        estimate = math.nan
+        if forced is not None:
+            q, forced = forced, None
+        else:
+            est_bps = estimators.predict_for(group, pid, pparams, pstate, link.now / 1000.0)
+            estimate = est_bps / 1000.0
+            q, delay_s = contract.choose(kind, cparams, cstate, cdata, nxt, n_seg, level / 1000.0, cur, bitrates_bps,
+                                         sizes_bytes, seg_ms / 1000.0, est_bps,
+                                         estimators.latency_for(group, pid, pparams, pstate), last_ttfb_s, prof)
+            q = min(max(int(q), 0), n_q - 1)
+            if delay_s > 0:
+                wait(delay_s * 1000.0)
+            held = link.now < hold_until
+            if q > cur and held:
+                q = cur
+            if q > cur and cfg[D.D_FAST_SWITCH]:
+                playing = int((pb.pos + cfg[D.D_FAST_SWITCH_MARGIN_MS]) / seg_ms)
+                if playing < tail and last[playing] < q and not held:
+                    nxt = playing  # replace from the segment at the playhead on
+        cur = q
+        if q != loaded_init:
+            if loaded_init is not None:
+                wait(cfg[D.D_SWITCH_MS])
+            if not small_request(cfg[D.D_INIT_BITS]):
+                status = "stalled"
+                break
+            loaded_init = q
+        seg = nxt
+        size = sizes_bits[seg, q]
+        t0 = link.now
+        replacing = seg < tail
+        # the media request, watched at its progress events
+        lat = link.latency
+        wait(lat)
+        watch = (not abandoned[seg]) and cfg[D.D_ABANDON] != 0 and q > 0 and cfg[D.D_PROGRESS_MS] > 0
+        step = cfg[D.D_PROGRESS_MS] if watch else max_ms
+        got, events, first = 0.0, 0, None
+        outcome = "done"
+        to = None
+        while got < size:
+            left = max_ms - (link.now - t0)
+            if left <= 0:
+                outcome = "timeout"
+                break
+            bits, _ = transfer(size - got, min(step, left))
+            got += bits
+            if got >= size or not watch:
+                continue
+            events += 1
+            since = link.now - t0 - lat
+            if events == 1:
+                first = (got, since)
+                continue
+            if (tail * seg_ms - pb.pos > cfg[D.D_BUFFER_MS] or events < cfg[D.D_ABANDON_MIN_SAMPLES]
+                    or since <= cfg[D.D_ABANDON_MIN_MS]):
+                continue
+            kbps = (got - first[0]) / max(since - first[1], 1.0)
+            if not kbps > 0 or size / kbps < cfg[D.D_ABANDON_MULTIPLIER] * seg_ms:
+                continue
+            lower = rung_for(bitrates, kbps)
+            if size - got > size * bitrates[lower] / bitrates[q]:
+                outcome, to = "abandoned", lower
+                break
+        if outcome == "timeout":
+            status = "stalled"
+            break
+        elapsed = link.now - t0
+        last_ttfb_s = lat / 1000.0
+        if outcome == "done":
+            last[seg] = q
+            if seg >= tail:
+                tail = seg + 1
+                if pb.state == "idle":
+                    if cfg[D.D_START_MS] > 0:
+                        pb.state, pb.pending = "pending", cfg[D.D_START_MS]
+                    else:
+                        pb.state, pb.startup = "playing", link.now
+            nxt = seg + 1
+            estimators.learn(group, pid, pparams, pstate, got / 8.0, (elapsed - lat) / 1000.0, lat / 1000.0,
+                             link.now / 1000.0)
+            if not replacing:
+                contract.report(kind, cparams, cstate, seg, q, got / 8.0, elapsed / 1000.0,
+                                (tail * seg_ms - pb.pos) / 1000.0, bitrates_bps, seg_ms / 1000.0)
+        else:
+            abandoned[seg] = True
+            forced = to
+            hold_until = link.now + cfg[D.D_ABANDON_HOLD_MS]
+        requests.append({
+            "segment": seg, "rung": q, "size_bits": size, "got_bits": got, "time_ms": elapsed, "ttfb_ms": lat,
+            "abandon_to": to, "replacement": replacing, "request_ms": t0, "wait_ms": t0 - idle_since,
+            "buffer_ms": tail * seg_ms - pb.pos, "estimate_kbps": estimate,
+        })
+        if outcome == "done":
+            wait(cfg[D.D_APPEND_MS])
+        idle_since = link.now
+    startup = pb.startup
+    if pb.state == "pending":
+        startup = link.now + pb.pending
+    played = [(last[i], pb.stalls[i]) for i in range(tail)]
+    return requests, status, startup, played

@@ -1,0 +1,198 @@
+"""The ``dashjs`` player profile (abrkit.dashjs, _kernels/dashjs_player.py): each behaviour on
+hand-worked cases, the kernel against its plain-Python reference, every controller under it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from abrkit import Trace, Video
+from abrkit.controllers import CONTROLLERS, get_controller
+from abrkit.dashjs import DashjsProfile
+from abrkit.errors import ParameterError
+from abrkit.event import EVENT_PROFILES, _event_controller, run_event_batch, video_arrays
+from abrkit.event_controllers import DashJsDynamic
+from abrkit.profiles import get_profile
+
+from reference_dashjs import play_dashjs as reference_play
+
+LADDER = [300.0, 750.0, 1200.0, 1850.0, 2850.0]
+
+
+def _video(n=30, ladder=LADDER, seed=3):
+    return Video.synthetic_vbr(ladder, 2.0, n, seed=seed)
+
+
+def _profile(**kw):
+    return EVENT_PROFILES["dashjs"].replace(latency_s=0.08, **kw)
+
+
+def _run(trace, video, controller="dashjs", **kw):
+    return run_event_batch(trace, video, [controller], _profile(**kw))
+
+
+def test_profile_is_registered_and_checked():
+    p = get_profile("dashjs")
+    assert isinstance(p, DashjsProfile) and p.model == "dashjs"
+    assert p.buffer_cap_s == 18.0 and p.top_buffer_s == 30.0 and p.initial_kbps == 1000.0
+    with pytest.raises(ParameterError, match="replacement='left' is invalid: must be none"):
+        p.replace(replacement="left")
+    with pytest.raises(ParameterError, match="apply_abandon_quality"):
+        p.replace(apply_abandon_quality=False)
+    with pytest.raises(ParameterError, match="abandon_min_events"):
+        p.replace(abandon_min_events=0)
+    with pytest.raises(ParameterError, match="schedule_s"):
+        p.replace(schedule_s=0.0)
+
+
+def test_startup_by_hand():
+    # 8 Mbit/s (8000 bits per ms), 80 ms latency
+    video = Video.constant_bitrate(LADDER, 2.0, 5)
+    b = _run(Trace.constant(8e6), video, "fixed", manifest_bytes=2000, init_bytes=900, setup_s=0.1, start_s=0.03)
+    r = b.requests()
+    # set-up 100 + MPD (80 + 16000 / 8000 = 82) + init (80 + 7200 / 8000 = 80.9) = 262.9 ms to the
+    # first request; segment 0 at the initial bitrate's rung: 1000 kbit/s -> rung 1 (750 kbit/s,
+    # 1.5 Mbit: 80 + 187.5 ms); playback 30 ms after it is appended
+    assert r["rung"].iloc[0] == 1
+    assert r["request_s"].iloc[0] == pytest.approx(0.2629)
+    assert r["delay_s"].iloc[0] == pytest.approx(0.08 + 0.1875)
+    assert b.sessions()["startup_s"].iloc[0] == pytest.approx(0.2629 + 0.2675 + 0.03)
+    low = _run(Trace.constant(8e6), video, "fixed", initial_kbps=0.0)
+    assert low.requests()["rung"].iloc[0] == 0
+
+
+def test_buffer_target_and_schedule_timer():
+    # a fast link and a fixed low rung: requests stop once buffer + segment reaches 18 s and
+    # the schedule timer then checks every 0.5 s
+    video = Video.constant_bitrate(LADDER, 2.0, 40)
+    b = _run(Trace.constant(50e6), video, "fixed:rung=0", initial_kbps=0.0, append_s=0.0)
+    r = b.requests()
+    assert r["buffer_s"].max() <= 18.0 + 1e-9
+    late = r[r["request_s"] > 20.0]
+    waits = late["wait_s"].to_numpy()
+    assert np.allclose(np.round(waits / 0.5) * 0.5, waits) and (waits >= 0.5).all()
+    # at the top rung the target is 30 s
+    top = _run(Trace.constant(50e6), video, "fixed:rung=4", initial_kbps=1e9, append_s=0.0).requests()
+    assert 28.0 <= top["buffer_s"].max() <= 30.0 + 1e-9
+    # long-form content (>= 600 s): 60 s
+    long_video = Video.constant_bitrate(LADDER, 2.0, 320)
+    longer = _run(Trace.constant(50e6), long_video, "fixed:rung=4", initial_kbps=1e9, append_s=0.0).requests()
+    assert 58.0 <= longer["buffer_s"].max() <= 60.0 + 1e-9
+
+
+def test_a_rung_change_costs_an_init_request():
+    video = Video.constant_bitrate(LADDER, 2.0, 6)
+    r = _run(Trace.constant(8e6), video, "fixed:rung=3", append_s=0.0, switch_s=0.04, init_bytes=900,
+             fast_switch=False).requests()
+    # segment 0 at rung 1 (initial), then rung 3: switch 40 ms + init (80 + 7200 / 8000 ms)
+    assert list(r["rung"]) == [1, 3, 3, 3, 3, 3]
+    assert r["wait_s"].iloc[1] == pytest.approx(0.04 + 0.08 + 0.0009)
+    assert r["wait_s"].iloc[2] == pytest.approx(0.0)
+    # with fast switching the switch up first replaces segment 0, which the playhead is in
+    fast = _run(Trace.constant(8e6), video, "fixed:rung=3", append_s=0.0).requests()
+    assert list(fast["segment"]) == [0, 0, 1, 2, 3, 4, 5] and list(fast["replacement"])[:3] == [False, True, False]
+
+
+def test_fast_switching_replaces_from_the_playhead():
+    # slow then fast: the rate rule goes up and the buffered low segments are fetched again
+    trace = Trace.from_durations([12.0, 200.0], [1.2e6, 20e6])
+    video = Video.constant_bitrate(LADDER, 2.0, 30)
+    b = _run(trace, video, "rate")
+    r = b.requests()
+    assert r["replacement"].any()
+    first = r[r["replacement"]].iloc[0]
+    before = r[r["request_s"] < first["request_s"]]
+    assert first["segment"] < before["segment"].max() + 1  # a buffered segment
+    assert first["rung"] > before[before["segment"] == first["segment"]]["rung"].iloc[-1]
+    # replacements go on in order from there
+    after = r[r["request_s"] >= first["request_s"]]["segment"].to_numpy()
+    assert after[1] == after[0] + 1
+    none = _run(trace, video, "rate", fast_switch=False).requests()
+    assert not none["replacement"].any() and len(none) == 30
+    # the segment's rung is its last completed download's
+    played = b.segments()
+    last = r[r["abandoned_to"].isna()].groupby("segment")["rung"].last()
+    assert (played["rung"].to_numpy() == last.to_numpy()).all()
+
+
+def test_abandonment_by_hand():
+    # 1 s at 20 Mbit/s, then 200 kbit/s: the 2850 kbit/s segment requested in the first second
+    # cannot finish in 1.8 x 2 s; it is cut and asked again at the rung the measured rate allows
+    trace = Trace.from_durations([3.5, 300.0], [20e6, 0.4e6])
+    video = Video.constant_bitrate(LADDER, 2.0, 10)
+    b = _run(trace, video, "fixed:rung=4", initial_kbps=1e9)
+    r = b.requests()
+    cut = r[r["abandoned_to"].notna()]
+    assert len(cut) >= 1
+    row = cut.iloc[0]
+    assert row["abandoned_to"] == 0  # 400 kbit/s measured: only the 300 kbit/s rung fits
+    nxt = r.iloc[int(row["request"]) + 1]
+    assert nxt["segment"] == row["segment"] and nxt["rung"] == 0
+    assert row["downloaded_bytes"] < row["size_bytes"]
+    assert not _run(trace, video, "fixed:rung=4", initial_kbps=1e9, abandon=False).requests()["abandoned_to"].notna().any()
+
+
+def test_hybrid_switch_is_the_players_setting():
+    p = _profile()
+    c = p.controller_for(get_controller("dashjs"))
+    assert isinstance(c, DashJsDynamic) and (c.low_s, c.high_s) == (6.0, 12.0)
+    assert p.replace(hybrid_switch_s=None).controller_for(get_controller("dashjs")).high_s == 18.0
+
+
+def test_a_link_without_bandwidth():
+    video = Video.constant_bitrate(LADDER, 2.0, 5)
+    dead = Trace.from_durations([1.0, 1000.0], [8e6, 0.0])
+    s = _run(dead, video, "fixed", max_download_s=5.0).sessions()
+    assert s["status"].iloc[0] == "stalled"
+
+
+@pytest.mark.parametrize("name", sorted(CONTROLLERS))
+def test_every_controller_runs_under_the_profile(name):
+    ladder = [300.0, 750.0, 1200.0, 1850.0, 2850.0, 4300.0]  # Pensieve's networks need 6 rungs
+    video = _video(20, ladder)
+    trace = Trace.from_durations([5.0, 5.0, 5.0, 5.0], [1e6, 4e6, 0.5e6, 3e6])
+    s = run_event_batch(trace, video, [name], _profile()).sessions()
+    assert s["status"].iloc[0] == "complete" and s["chunks"].iloc[0] == 20
+    assert np.isfinite(s["startup_s"].iloc[0])
+
+
+def _compare_with_reference(trace, video, controller, profile):
+    from abrkit.dashjs import dashjs_session
+
+    c = _event_controller(controller)
+    contract = profile.contract(c, 1000)
+    tr = profile.kernel_trace(trace)
+    arrays = video_arrays(video)
+    cfg = profile.player_config(video)
+    si = (np.ascontiguousarray(video.bitrates_bps), np.ascontiguousarray(video.sizes_bytes))
+    _, log, played, status, startup = dashjs_session(tr, arrays, cfg, contract, si)
+    seg_ms, bitrates, sizes = arrays
+    reqs, rstatus, rstartup, rplayed = reference_play(
+        tr, seg_ms, bitrates, sizes, cfg, contract.kind, contract.cparams.copy(), contract.pid, contract.pparams.copy(),
+        contract.n_state, contract.prof, si[0], si[1], contract.cdata)
+    assert {0: "complete", 1: "stalled"}[status] == rstatus
+    assert len(reqs) == len(log)
+    for row, ref in zip(log, reqs):
+        assert row[0] == ref["segment"] and row[1] == ref["rung"]
+        assert row[3] == pytest.approx(ref["got_bits"], rel=1e-9)
+        assert row[4] == pytest.approx(ref["time_ms"], rel=1e-9, abs=1e-9)
+        assert row[8] == pytest.approx(ref["request_ms"], rel=1e-9)
+        assert (math.isnan(row[6]) and ref["abandon_to"] is None) or row[6] == ref["abandon_to"]
+        assert bool(row[7]) == ref["replacement"]
+    assert played.shape[0] == len(rplayed)
+    for (q, s), (rq, rs) in zip(played, rplayed):
+        assert q == rq and s == pytest.approx(rs, abs=1e-9)
+    assert (math.isnan(startup) and math.isnan(rstartup)) or startup == pytest.approx(rstartup, rel=1e-12)
+
+
+@pytest.mark.parametrize("controller", ["dashjs", "rate", "bola", "robustmpc", "fixed:rung=4", "bb"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kernel_matches_reference(controller, seed):
+    rng = np.random.default_rng(seed)
+    n = 40
+    trace = Trace.from_durations(rng.uniform(0.5, 6.0, n), rng.choice([0.0, 0.2e6, 0.8e6, 2e6, 5e6], n, p=[0.05, 0.15, 0.3, 0.3, 0.2]))
+    video = _video(25, seed=seed)
+    _compare_with_reference(trace, video, controller, _profile())
+    _compare_with_reference(trace, video, controller, _profile(fast_switch_margin_s=3.0, abandon_min_events=2))
