@@ -233,9 +233,8 @@ def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, kind, cparams, pid, ppara
             nxt = seg + 1
             estimators.learn(group, pid, pparams, pstate, got / 8.0, (elapsed - lat) / 1000.0, lat / 1000.0,
                              link.now / 1000.0)
-            if not replacing:
-                contract.report(kind, cparams, cstate, seg, q, got / 8.0, elapsed / 1000.0,
-                                (tail * seg_ms - pb.pos) / 1000.0, bitrates_bps, seg_ms / 1000.0)
+            contract.report(kind, cparams, cstate, seg, q, got / 8.0, elapsed / 1000.0,
+                            (tail * seg_ms - pb.pos) / 1000.0, bitrates_bps, seg_ms / 1000.0)
         else:
             abandoned[seg] = True
             forced = to

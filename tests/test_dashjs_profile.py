@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from abrkit import Trace, Video
-from abrkit.controllers import CONTROLLERS, get_controller
+from abrkit.controllers import CONTROLLERS, DashJs5, get_controller
 from abrkit.dashjs import DashjsProfile
 from abrkit.errors import ParameterError
 from abrkit.event import EVENT_PROFILES, _event_controller, run_event_batch, video_arrays
@@ -134,11 +134,18 @@ def test_abandonment_by_hand():
     assert not _run(trace, video, "fixed:rung=4", initial_kbps=1e9, abandon=False).requests()["abandoned_to"].notna().any()
 
 
-def test_hybrid_switch_is_the_players_setting():
+def test_the_dashjs_controller_under_the_profile():
     p = _profile()
     c = p.controller_for(get_controller("dashjs"))
+    assert isinstance(c, DashJs5) and (c.switch_s, c.buffer_time_s) == (12.0, 18.0)
+    assert p.replace(hybrid_switch_s=10.0).controller_for(get_controller("dashjs")).switch_s == 10.0
+    sabre = p.replace(dashjs_rules="sabre")
+    c = sabre.controller_for(get_controller("dashjs"))
     assert isinstance(c, DashJsDynamic) and (c.low_s, c.high_s) == (6.0, 12.0)
-    assert p.replace(hybrid_switch_s=None).controller_for(get_controller("dashjs")).high_s == 18.0
+    assert sabre.replace(hybrid_switch_s=None).controller_for(get_controller("dashjs")).high_s == 18.0
+    assert p.controller_for(get_controller("dashjs4")).high_s == 12.0  # dashjs4 stays Sabre-based
+    with pytest.raises(ParameterError, match="dashjs_rules"):
+        p.replace(dashjs_rules="shaka")
 
 
 def test_a_link_without_bandwidth():
@@ -187,7 +194,7 @@ def _compare_with_reference(trace, video, controller, profile):
     assert (math.isnan(startup) and math.isnan(rstartup)) or startup == pytest.approx(rstartup, rel=1e-12)
 
 
-@pytest.mark.parametrize("controller", ["dashjs", "rate", "bola", "robustmpc", "fixed:rung=4", "bb"])
+@pytest.mark.parametrize("controller", ["dashjs", "dashjs5:switch_s=4", "dynamicdash", "rate", "bola", "robustmpc", "fixed:rung=4", "bb"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_kernel_matches_reference(controller, seed):
     rng = np.random.default_rng(seed)

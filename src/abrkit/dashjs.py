@@ -36,8 +36,12 @@ field                           default    dash.js 5.2.1
                                            (``DEFAULT_VIDEO_BITRATE``): the first segment's rung
 ``hybrid_switch_s``             12         ``abr.hybridSwitchBufferTime``: the ``dashjs`` /
                                            ``dashjs4`` controllers switch to BOLA at this buffer
-                                           and back below half of it (None: their own
-                                           ``low_s`` / ``high_s``)
+                                           and back below half of it (None: Sabre-based ones
+                                           keep their own ``low_s`` / ``high_s``)
+``dashjs_rules``                dashjs5    what the ``dashjs`` controller runs as: ``dashjs5``,
+                                           dash.js 5.2.1's rule collection
+                                           (:class:`~abrkit.controllers.DashJs5`), or ``sabre``,
+                                           abrkit's Sabre-based DYNAMIC (``DashJsDynamic``)
 ``fast_switch``                 True       ``buffer.fastSwitchEnabled`` (null: on for VoD)
 ``fast_switch_margin_s``        0.0        ``StreamProcessor._prepareForFastQualitySwitch``
                                            replaces from ``playhead + 1.5 x fragmentDuration``;
@@ -101,6 +105,7 @@ class DashjsProfile(EventProfile):
     start_s: float = 0.03
     initial_kbps: float = 1000.0
     hybrid_switch_s: float | None = 12.0
+    dashjs_rules: str = "dashjs5"
     fast_switch: bool = True
     fast_switch_margin_s: float = 0.0
     abandon: bool = True
@@ -127,6 +132,8 @@ class DashjsProfile(EventProfile):
         integer("abandon_min_events", self.abandon_min_events, ge=1)
         if self.hybrid_switch_s is not None:
             number("hybrid_switch_s", self.hybrid_switch_s, ge=0)
+        if self.dashjs_rules not in ("dashjs5", "sabre"):
+            raise ParameterError("dashjs_rules", self.dashjs_rules, "must be dashjs5 or sabre")
         for key in ("fast_switch", "abandon"):
             if not isinstance(getattr(self, key), (bool, np.bool_)):
                 raise ParameterError(key, getattr(self, key), "must be true or false")
@@ -164,9 +171,19 @@ class DashjsProfile(EventProfile):
         return cfg
 
     def controller_for(self, c: Controller) -> Controller:
-        """``c`` as this player runs it: the DYNAMIC thresholds of ``dashjs`` / ``dashjs4`` are
-        the player's ``hybrid_switch_s`` (a player setting in dash.js 5, ``AbrController``)."""
-        if self.hybrid_switch_s is not None and isinstance(c, DashJsDynamic):
+        """``c`` as this player runs it. With ``dashjs_rules="dashjs5"`` the ``dashjs``
+        controller is dash.js 5.2.1's own rule collection (:class:`~abrkit.controllers.DashJs5`)
+        with this player's ``hybrid_switch_s`` and ``buffer_cap_s``; otherwise (``"sabre"``, and
+        always for ``dashjs4``) abrkit's Sabre-based DYNAMIC, its thresholds set from
+        ``hybrid_switch_s`` (a player setting in dash.js 5, ``AbrController``)."""
+        if not isinstance(c, DashJsDynamic):
+            return c
+        if self.dashjs_rules == "dashjs5" and type(c) is DashJsDynamic:
+            from .controllers import DashJs5
+
+            switch = 12.0 if self.hybrid_switch_s is None else self.hybrid_switch_s
+            return DashJs5(switch_s=switch, buffer_time_s=self.buffer_cap_s)
+        if self.hybrid_switch_s is not None:
             return replace(c, low_s=0.5 * self.hybrid_switch_s, high_s=self.hybrid_switch_s)
         return c
 

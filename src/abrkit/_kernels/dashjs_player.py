@@ -364,9 +364,9 @@ def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, log, played, kind, cparam
                         ps[P_STARTUP] = clk[K_NOW]
             next_req = seg + 1
             learn(pgroup, pid, pparams, pstate, got / 8.0, (t - ttfb) / 1000.0, ttfb / 1000.0, clk[K_NOW] / 1000.0)
-            if not replacing:
-                report(kind, cparams, cstate, seg, q, got / 8.0, t / 1000.0, (tail * seg_ms - ps[P_POS]) / 1000.0,
-                       bitrates_bps, seg_ms / 1000.0)
+            # every appended segment, replacements included (dash.js's rules count them all)
+            report(kind, cparams, cstate, seg, q, got / 8.0, t / 1000.0, (tail * seg_ms - ps[P_POS]) / 1000.0,
+                   bitrates_bps, seg_ms / 1000.0)
         else:
             abandoned[seg] = True
             forced = to
