@@ -203,3 +203,82 @@ def test_kernel_matches_reference(controller, seed):
     video = _video(25, seed=seed)
     _compare_with_reference(trace, video, controller, _profile())
     _compare_with_reference(trace, video, controller, _profile(fast_switch_margin_s=3.0, abandon_min_events=2))
+
+
+# -- dashjs5, dash.js 5.2.1's rule collection, against its plain-Python reference ------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("spec", ["dashjs5", "dashjs5:switch_s=4,history_size=4", "dashjs5:bola=false",
+                                  "dashjs5:throughput=false,ibr=false"])
+def test_dashjs5_matches_reference(spec, seed):
+    from abrkit._kernels import contract
+    from abrkit._kernels.layout import CTRL_STATE
+    from reference_dashjs_rules import DashJs5Rules
+
+    c = get_controller(spec)
+    kind, cparams = c.pack()
+    rng = np.random.default_rng(seed)
+    bitrates = np.array(sorted(rng.choice([300e3, 750e3, 1200e3, 1850e3, 2850e3, 4300e3, 6000e3], 5, replace=False)))
+    ref = DashJs5Rules(bitrates, **{k: getattr(c, k) for k in ("safety", "switch_s", "ibr_safety", "ibr_ignore",
+                                                              "history_size", "history_threshold", "buffer_time_s",
+                                                              "stall_s", "bola", "throughput", "ibr", "history")})
+    cstate = np.zeros(CTRL_STATE + 3 * bitrates.size)
+    sizes = np.ones((300, bitrates.size))
+    contract.start(kind, cparams, cstate, np.zeros(0, dtype=np.float32), bitrates, 2.0)
+    prev = -1
+    for k in range(300):
+        buffer_s = float(rng.choice([0.0, 0.2, rng.uniform(0, 30)]))
+        avg = np.nan if k < 2 else float(rng.uniform(0.2e6, 8e6))
+        q, wait_s = contract.choose(kind, cparams, cstate, np.zeros(0, dtype=np.float32), k, 300, buffer_s, prev, bitrates,
+                                    sizes, 2.0, avg, np.nan, 0.08, np.zeros(14))
+        rq, rwait = ref.choose(k, buffer_s, prev, 2.0, avg)
+        assert (q, k) == (rq, k)
+        assert wait_s == pytest.approx(rwait, abs=1e-12)
+        if ref.bola_rule is not None and ref.bola_rule.state != "one":
+            assert cstate[2] == pytest.approx(ref.bola_rule.placeholder, abs=1e-12)
+        prev = q
+        dl = float(rng.uniform(0.1, 3.0))
+        after = max(buffer_s - dl, 0.0) + 2.0
+        contract.report(kind, cparams, cstate, k, q, 1e5, dl, after, bitrates, 2.0)
+        ref.report(q, dl, after, 2.0)
+        if rng.random() < 0.3:
+            contract.full_wait(kind, cparams, cstate, 0.5)
+            ref.idle(0.5)
+
+
+def test_dashjs5_by_hand():
+    from abrkit._kernels import contract
+    from abrkit._kernels.layout import CTRL_STATE
+
+    c = get_controller("dashjs5")
+    kind, cparams = c.pack()
+    bitrates = np.array([335e3, 789e3, 1271e3, 2057e3, 3423e3])  # the emulation stream's ladder
+    empty = np.zeros(0, dtype=np.float32)
+
+    def fresh():
+        cs = np.zeros(CTRL_STATE + 3 * 5)
+        contract.start(kind, cparams, cs, empty, bitrates, 2.0)
+        return cs
+
+    def ask(cs, k, buffer_s, prev, avg):
+        return contract.choose(kind, cparams, cs, empty, k, 60, buffer_s, prev, bitrates, np.ones((60, 5)), 2.0, avg,
+                               np.nan, 0.08, np.zeros(14))[0]
+
+    cs = fresh()
+    # throughput rule: 0.9 x 3 Mbit/s = 2.7 Mbit/s -> 2057 kbit/s; the IBR ignores the first 2 segments
+    assert ask(cs, 1, 1.0, 1, 3e6) == 3
+    for _ in range(2):
+        contract.report(kind, cparams, cs, 1, 3, 1e5, 1.0, 2.0, bitrates, 2.0)
+    # now the IBR caps at 0.7 x 3 Mbit/s x 1 s / 2 s = 1.05 Mbit/s -> 789 kbit/s
+    assert ask(cs, 2, 1.0, 3, 3e6) == 1
+    # an empty buffer (<= 0.3 s): the lowest rung
+    assert ask(cs, 3, 0.3, 1, 3e6) == 0
+    # BOLA from 12 s: utilities 1 + ln(b / b0), buffer time max(18, 10 + 2 x 5) = 20 s,
+    # gp = (u4 - 1) / (20 / 10 - 1), V = 10 / gp; its first decision (startup) is the throughput rung
+    cs = fresh()
+    assert ask(cs, 1, 12.0, 3, 3e6) == 3
+    u = 1 + np.log(bitrates / bitrates[0])
+    gp = u[4] - 1
+    vp = 10 / gp
+    assert cs[3] == pytest.approx(vp) and cs[4] == pytest.approx(gp)
