@@ -72,10 +72,12 @@ class Bola:
                 delay = 0.0
         return q, delay
 
-    def loaded(self, rung, download_s, buffer_s, segment_s):
+    def loaded(self, rung, download_s, buffer_s, segment_s, replacement):
         if self.state in ("startup", "steady"):
             self.last_segment_s = segment_s
             self.placeholder = min(max(0.0, self.max_level(rung) - (buffer_s + download_s)), self.placeholder * self.decay)
+            if replacement:
+                self.placeholder += segment_s  # a replacement adds no buffer: BOLA counts it here
 
 
 class DashJs5Rules:
@@ -91,6 +93,7 @@ class DashJs5Rules:
         self.bola_rule = None  # created at BOLA's first decision
         self.appended = 0
         self.history = deque()
+        self.furthest = -1
 
     def _history_cap(self):
         drops = no_drops = 0
@@ -141,10 +144,12 @@ class DashJs5Rules:
                 self.history.popleft()
         return best, delay
 
-    def report(self, rung, download_s, buffer_s, chunk_s):
+    def report(self, k, rung, download_s, buffer_s, chunk_s):
         self.appended += 1
+        replacement = k <= self.furthest
+        self.furthest = max(self.furthest, k)
         if self.bola_rule is not None:
-            self.bola_rule.loaded(rung, download_s, buffer_s, chunk_s)
+            self.bola_rule.loaded(rung, download_s, buffer_s, chunk_s, replacement)
 
     def idle(self, wait_s):
         if self.bola_rule is not None and self.bola_rule.state == "steady":

@@ -240,8 +240,9 @@ def test_dashjs5_matches_reference(spec, seed):
         prev = q
         dl = float(rng.uniform(0.1, 3.0))
         after = max(buffer_s - dl, 0.0) + 2.0
-        contract.report(kind, cparams, cstate, k, q, 1e5, dl, after, bitrates, 2.0)
-        ref.report(q, dl, after, 2.0)
+        seg = k if rng.random() < 0.7 else int(rng.integers(0, k + 1))  # replacements too
+        contract.report(kind, cparams, cstate, seg, q, 1e5, dl, after, bitrates, 2.0)
+        ref.report(seg, q, dl, after, 2.0)
         if rng.random() < 0.3:
             contract.full_wait(kind, cparams, cstate, 0.5)
             ref.idle(0.5)

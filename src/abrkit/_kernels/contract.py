@@ -106,7 +106,7 @@ def _choose_dashjs5(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_ru
 
 
 def _report_dashjs5(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps, chunk_s):
-    dashjs5_report(cparams, cstate, rung, download_s, buffer_s, bitrates_bps, chunk_s, CTRL_STATE)
+    dashjs5_report(cparams, cstate, k, rung, download_s, buffer_s, bitrates_bps, chunk_s, CTRL_STATE)
 
 
 def _idle_dashjs5(kind, cparams, cstate, wait_s):

@@ -62,7 +62,8 @@ R_LAST_SEGMENT_S = 6  # duration of the last segment loaded since BOLA's state e
 R_HIST_N = 7  # entries in the switch history
 R_HIST_HEAD = 8  # oldest entry
 R_HIST = 9  # MAX_HISTORY pairs (from rung, dropped 0/1)
-R_SIZE = R_HIST + 2 * MAX_HISTORY
+R_MOST_ADVANCED = R_HIST + 2 * MAX_HISTORY  # the furthest segment loaded (BolaRule mostAdvancedSegmentStart)
+R_SIZE = R_MOST_ADVANCED + 1
 
 NO_CHANGE = -1
 
@@ -84,6 +85,7 @@ def rung_for(bitrates_bps, bps):
 def dashjs5_start(cparams, cstate, bitrates_bps, chunk_s, ctrl_state):
     cstate[R_IS_BOLA] = 0.0  # DYNAMIC starts with the throughput rule (registerStreamType)
     cstate[R_LAST_SEGMENT_S] = np.nan
+    cstate[R_MOST_ADVANCED] = -1.0
     n = bitrates_bps.size
     u = cstate[ctrl_state: ctrl_state + n]
     for i in range(n):
@@ -247,10 +249,14 @@ def dashjs5_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, chunk_
 
 
 @njit
-def dashjs5_report(cparams, cstate, rung, download_s, buffer_s, bitrates_bps, chunk_s, ctrl_state):
-    """A segment was appended: the insufficient-buffer rule's count, BOLA's placeholder
-    bookkeeping (``_onMediaFragmentLoaded`` / ``_checkNewSegment``)."""
+def dashjs5_report(cparams, cstate, k, rung, download_s, buffer_s, bitrates_bps, chunk_s, ctrl_state):
+    """Segment ``k`` was appended: the insufficient-buffer rule's count, BOLA's placeholder
+    bookkeeping (``_onMediaFragmentLoaded`` / ``_checkNewSegment``): decay, cap, and one segment
+    more for a replacement (a segment no further than the furthest loaded), which fills no buffer."""
     cstate[R_APPENDED] += 1.0
+    replacement = k <= cstate[R_MOST_ADVANCED]
+    if not replacement:
+        cstate[R_MOST_ADVANCED] = k
     state = cstate[R_BOLA_STATE]
     if state == 1.0 or state == 2.0:
         n = bitrates_bps.size
@@ -260,6 +266,8 @@ def dashjs5_report(cparams, cstate, rung, download_s, buffer_s, bitrates_bps, ch
         at_request = buffer_s + download_s
         cap = max(0.0, cstate[R_VP] * (u[rung] + cstate[R_GP]) - at_request)
         cstate[R_PLACEHOLDER_S] = min(cap, ph)
+        if replacement:
+            cstate[R_PLACEHOLDER_S] += chunk_s
 
 
 @njit
