@@ -73,6 +73,7 @@ class Playback:
         self.seg_ms = seg_ms
         self.total = n_seg * seg_ms
         self.stalls = [0.0] * (n_seg + 1)
+        self.frozen = 0.0  # the playhead stands still this long (an append over the playing segment)
 
     def run(self, dt, now, avail):
         if self.state == "pending":
@@ -84,6 +85,13 @@ class Playback:
                 self.startup = now + c
         if self.state != "playing" or dt <= 0.0 or self.pos >= self.total:
             return
+        if self.frozen > 0.0:
+            c = min(dt, self.frozen)
+            self.frozen -= c
+            dt -= c
+            self.stalls[int(self.pos / self.seg_ms)] += c
+            if dt <= 0.0:
+                return
         if dt <= avail - self.pos:
             self.pos += dt
             return
@@ -223,6 +231,8 @@ def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, kind, cparams, pid, ppara
         last_ttfb_s = lat / 1000.0
         if outcome == "done":
             last[seg] = q
+            if replacing and pb.state == "playing" and pb.pos < pb.total and int(pb.pos / seg_ms) == seg:
+                pb.frozen = max(pb.frozen, cfg[D.D_OVERLAP_MS] - (tail * seg_ms - pb.pos))
             if seg >= tail:
                 tail = seg + 1
                 if pb.state == "idle":

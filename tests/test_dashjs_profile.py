@@ -117,6 +117,20 @@ def test_fast_switching_replaces_from_the_playhead():
     assert (played["rung"].to_numpy() == last.to_numpy()).all()
 
 
+def test_an_append_over_the_playhead_stalls_by_hand():
+    # segment 0 at rung 1 starts playing; the switch up replaces it at rung 3 while it plays: with
+    # overlap_stall_s = 2 s and the playhead at p s into it (2 - p s ahead), it stands for p s
+    video = Video.constant_bitrate(LADDER, 2.0, 4)
+    b = _run(Trace.constant(8e6), video, "fixed:rung=3", append_s=0.0, overlap_stall_s=2.0)
+    r = b.requests()
+    assert list(r["segment"][:2]) == [0, 0] and r["replacement"].iloc[1]
+    landed = r["request_s"].iloc[1] + r["delay_s"].iloc[1]
+    p = landed - b.sessions()["startup_s"].iloc[0]
+    assert 0 < p < 2
+    assert b.segments()["stall_s"].iloc[0] == pytest.approx(p)
+    assert _run(Trace.constant(8e6), video, "fixed:rung=3", append_s=0.0, overlap_stall_s=0.0).segments()["stall_s"].sum() == 0
+
+
 def test_abandonment_by_hand():
     # 1 s at 20 Mbit/s, then 200 kbit/s: the 2850 kbit/s segment requested in the first second
     # cannot finish in 1.8 x 2 s; it is cut and asked again at the rung the measured rate allows
@@ -202,7 +216,8 @@ def test_kernel_matches_reference(controller, seed):
     trace = Trace.from_durations(rng.uniform(0.5, 6.0, n), rng.choice([0.0, 0.2e6, 0.8e6, 2e6, 5e6], n, p=[0.05, 0.15, 0.3, 0.3, 0.2]))
     video = _video(25, seed=seed)
     _compare_with_reference(trace, video, controller, _profile())
-    _compare_with_reference(trace, video, controller, _profile(fast_switch_margin_s=3.0, abandon_min_events=2))
+    _compare_with_reference(trace, video, controller, _profile(fast_switch_margin_s=3.0, abandon_min_events=2,
+                                                               overlap_stall_s=1.5))
 
 
 # -- dashjs5, dash.js 5.2.1's rule collection, against its plain-Python reference ------------------

@@ -53,6 +53,10 @@ field                           default    dash.js 5.2.1
 ``abandon_min_events``          6          ``minThroughputSamplesThreshold``
 ``min_progress_ms``             50         interval of a download's progress events
 ``abandon_hold_s``              10         ``abandonLoadTimeout``: only down-switches meanwhile
+``overlap_stall_s``             0.5        measured (Chromium's MSE): a replacement of the
+                                           segment under the playhead that lands with less
+                                           than this buffered ahead stalls playback for the
+                                           difference
 ==============================  =========  =====================================================
 
 Inherited fields keep their meaning: ``latency_s`` (None: the trace's), ``network_multiplier``,
@@ -113,6 +117,7 @@ class DashjsProfile(EventProfile):
     abandon_min_s: float = 0.5
     abandon_min_events: int = 6
     abandon_hold_s: float = 10.0
+    overlap_stall_s: float = 0.5
 
     def __post_init__(self) -> None:
         EventProfile.__post_init__(self)
@@ -125,7 +130,7 @@ class DashjsProfile(EventProfile):
         for key in ("top_buffer_s", "top_buffer_long_s", "schedule_s", "long_form_s"):
             number(key, getattr(self, key), gt=0)
         for key in ("setup_s", "manifest_bytes", "init_bytes", "switch_s", "append_s", "start_s", "fast_switch_margin_s",
-                    "abandon_min_s", "abandon_hold_s"):
+                    "abandon_min_s", "abandon_hold_s", "overlap_stall_s"):
             number(key, getattr(self, key), ge=0)
         number("initial_kbps", self.initial_kbps, ge=0)
         number("abandon_multiplier", self.abandon_multiplier, gt=0)
@@ -168,6 +173,7 @@ class DashjsProfile(EventProfile):
         cfg[D.D_PROGRESS_MS] = self.min_progress_ms
         cfg[D.D_ABANDON_HOLD_MS] = self.abandon_hold_s * 1000.0
         cfg[D.D_MAX_DOWNLOAD_MS] = self.max_download_s * 1000.0
+        cfg[D.D_OVERLAP_MS] = self.overlap_stall_s * 1000.0
         return cfg
 
     def controller_for(self, c: Controller) -> Controller:

@@ -25,7 +25,9 @@ D_ABANDON_MIN_SAMPLES = 15  # minThroughputSamplesThreshold (6) progress events
 D_PROGRESS_MS = 16  # interval of a download's progress events (XHR progress: ~50 ms)
 D_ABANDON_HOLD_MS = 17  # streaming.abandonLoadTimeout (10 s): after an abandonment only down-switches (AbrController.checkPlaybackQuality)
 D_MAX_DOWNLOAD_MS = 18  # a download still running this long after its request ends the session (stalled)
-D_SIZE = 19
+D_OVERLAP_MS = 19  # measured: a replacement of the segment under the playhead that lands with less than this
+#                   buffered ahead of the playhead stalls playback for the difference (MSE append over the playing range)
+D_SIZE = 20
 
 #: Returned as the abandon-to of a download that ran past ``D_MAX_DOWNLOAD_MS``.
 TIMED_OUT = -200

@@ -29,6 +29,9 @@ has the long form):
   requested again at the highest rung at most that throughput, provided that rung's segment is
   smaller than the bytes still to come (once per segment). For ``D_ABANDON_HOLD_MS`` afterwards
   the rung may only go down (``AbrController.checkPlaybackQuality``, ``abandonLoadTimeout``);
+* **appends over the playhead** (measured, Chromium's MSE): a replacement of the segment the
+  playhead is in that lands with less than ``D_OVERLAP_MS`` buffered ahead of the playhead stalls
+  playback for the difference;
 * **throughput samples** (``models/ThroughputModel.js``, Resource Timing): bytes over the time
   from first to last byte, fed to the controller's predictor with the latency apart (the
   ``dashjs`` predictor is dash.js 5's EWMA).
@@ -60,6 +63,7 @@ from .dashjs_layout import (
     D_INITIAL_KBPS,
     D_MANIFEST_BITS,
     D_MAX_DOWNLOAD_MS,
+    D_OVERLAP_MS,
     D_PROGRESS_MS,
     D_SCHEDULE_MS,
     D_SETUP_MS,
@@ -97,7 +101,8 @@ P_POS = 0  # media time played (ms)
 P_PHASE = 1  # 0: not started, 1: first segment appended, start pending, 2: started
 P_COUNT = 2  # ms left before playback starts (phase 1)
 P_STARTUP = 3  # session time playback started (NaN before)
-P_SIZE = 4
+P_PAUSE = 4  # ms the playhead must still stand still (an append over the playing segment)
+P_SIZE = 5
 
 NOT_ABANDONED = -1
 
@@ -160,6 +165,13 @@ def play(ps, stall, dt, now_before, avail_ms, total_ms, seg_ms):
             ps[P_STARTUP] = now_before + c
     if ps[P_PHASE] != 2.0 or dt <= 0.0 or ps[P_POS] >= total_ms:
         return
+    if ps[P_PAUSE] > 0.0:
+        c = min(dt, ps[P_PAUSE])
+        ps[P_PAUSE] -= c
+        dt -= c
+        stall[int(ps[P_POS] / seg_ms)] += c
+        if dt <= 0.0:
+            return
     room = avail_ms - ps[P_POS]
     if dt <= room:
         ps[P_POS] += dt
@@ -353,6 +365,9 @@ def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, log, played, kind, cparam
         last_ttfb_s = ttfb / 1000.0
         if to == NOT_ABANDONED:
             last_rung[seg] = q
+            if replacing and ps[P_PHASE] == 2.0 and ps[P_POS] < total_ms and int(ps[P_POS] / seg_ms) == seg:
+                # appended over the playing segment: the playhead stands until that much is ahead
+                ps[P_PAUSE] = max(ps[P_PAUSE], cfg[D_OVERLAP_MS] - (tail * seg_ms - ps[P_POS]))
             if seg >= tail:
                 tail = seg + 1
                 if ps[P_PHASE] == 0.0:
