@@ -130,7 +130,11 @@ def report(args: argparse.Namespace) -> str:
         sessions.append((row, EmulatedSession(read_trace(row["path"]), player, row["shaper"],
                                               float(row["rtt_s"]), chunks, row, [], [], [], stream.video.truncated(n))))
     main = [s for r, s in sessions if r["role"] == "main"]
-    table = compare(EmulationResult(main, stream), args.controller, args.profile)
+    from abrkit.cli.simulate import _profile_with
+    from abrkit.profiles import get_profile
+
+    profile = _profile_with(get_profile(args.profile), args.set)
+    table = compare(EmulationResult(main, stream), args.controller, profile)
     s = compare_summary(table)
     cols = ["trace", "rung_agreement", "emu_mean_bitrate_kbps", "sim_mean_bitrate_kbps", "bitrate_diff_pct",
             "emu_rebuffer_s", "sim_rebuffer_s", "emu_startup_s", "sim_startup_s", "emu_downloads", "sim_downloads"]
@@ -138,7 +142,7 @@ def report(args: argparse.Namespace) -> str:
     shown["trace"] = shown["trace"].str.slice(0, 34)
     shown["rung_agreement"] = (100 * shown["rung_agreement"]).round(0)
     lines = [
-        f"{'dash.js' if player.name == 'dashjs' else 'hls.js'} {player.version} (default settings) in Chromium vs `abrkit simulate --profile {args.profile} --set latency_s={settings['rtt_s']:g} "
+        f"{'dash.js' if player.name == 'dashjs' else 'hls.js'} {player.version} (default settings) in Chromium vs `abrkit simulate --profile {args.profile} --set latency_s={settings['rtt_s']:g}{''.join(' --set ' + x for x in args.set)} "
         f"--controller {args.controller}`; {len(main)} trace(s) x {settings['duration_s']:g} s; shaper {main[0].shaper}",
         "",
         shown.to_markdown(index=False, floatfmt=".2f") if hasattr(shown, "to_markdown") and _has_tabulate() else shown.to_string(index=False),
@@ -202,6 +206,8 @@ def main() -> None:
                     help="only print the report of a results folder: the recorded sessions are re-simulated, not re-played")
     ap.add_argument("--profile", default="dashjs", help="the simulator's profile (default dashjs; the docs' first tables: event)")
     ap.add_argument("--controller", default="dashjs", help="the simulator's controller (default dashjs)")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="a field of the simulator's profile, as abrkit simulate --set (repeatable)")
     args = ap.parse_args()
     if args.report:
         args.out = args.report

@@ -26,6 +26,7 @@ def _video(n=30, ladder=LADDER, seed=3):
 
 
 def _profile(**kw):
+    kw.setdefault("payload_efficiency", 1.0)  # hand-worked cases: the trace's rate is the payload's
     return EVENT_PROFILES["dashjs"].replace(latency_s=0.08, **kw)
 
 
@@ -80,6 +81,15 @@ def test_buffer_target_and_schedule_timer():
     long_video = Video.constant_bitrate(LADDER, 2.0, 320)
     longer = _run(Trace.constant(50e6), long_video, "fixed:rung=4", initial_kbps=1e9, append_s=0.0).requests()
     assert 58.0 <= longer["buffer_s"].max() <= 60.0 + 1e-9
+
+
+def test_payload_efficiency():
+    video = Video.constant_bitrate(LADDER, 2.0, 3)
+    r = _run(Trace.constant(8e6), video, "fixed", payload_efficiency=0.5).requests()
+    assert r["delay_s"].iloc[0] == pytest.approx(0.08 + 2 * 0.1875)
+    assert EVENT_PROFILES["dashjs"].payload_efficiency == 0.97
+    with pytest.raises(ParameterError, match="payload_efficiency"):
+        _profile(payload_efficiency=1.5)
 
 
 def test_a_rung_change_costs_an_init_request():

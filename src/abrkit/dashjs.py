@@ -53,6 +53,9 @@ field                           default    dash.js 5.2.1
 ``abandon_min_events``          6          ``minThroughputSamplesThreshold``
 ``min_progress_ms``             50         interval of a download's progress events
 ``abandon_hold_s``              10         ``abandonLoadTimeout``: only down-switches meanwhile
+``payload_efficiency``          0.97       measured: the share of the trace's rate a download's
+                                           bytes get (TCP/IP and Ethernet headers under tc;
+                                           ``abrkit emulate``'s link fidelity, 0.97-0.99)
 ``overlap_stall_s``             0.5        measured (Chromium's MSE): a replacement of the
                                            segment under the playhead that lands with less
                                            than this buffered ahead stalls playback for the
@@ -118,6 +121,7 @@ class DashjsProfile(EventProfile):
     abandon_min_events: int = 6
     abandon_hold_s: float = 10.0
     overlap_stall_s: float = 0.5
+    payload_efficiency: float = 0.97
 
     def __post_init__(self) -> None:
         EventProfile.__post_init__(self)
@@ -133,6 +137,7 @@ class DashjsProfile(EventProfile):
                     "abandon_min_s", "abandon_hold_s", "overlap_stall_s"):
             number(key, getattr(self, key), ge=0)
         number("initial_kbps", self.initial_kbps, ge=0)
+        number("payload_efficiency", self.payload_efficiency, gt=0, le=1)
         number("abandon_multiplier", self.abandon_multiplier, gt=0)
         integer("abandon_min_events", self.abandon_min_events, ge=1)
         if self.hybrid_switch_s is not None:
@@ -202,6 +207,20 @@ class DashjsProfile(EventProfile):
         return _Contract(int(kind), np.ascontiguousarray(cparams, dtype=np.float64), int(pid),
                          np.ascontiguousarray(pparams, dtype=np.float64), int(n_state), self.planner_vector(),
                          np.ascontiguousarray(c.pack_data(n_draws), dtype=np.float32))
+
+    def kernel_trace(self, trace: Any) -> np.ndarray:
+        """The event model's periods with every bandwidth times ``payload_efficiency`` (the
+        bytes a download gets out of a link shaped in frames)."""
+        base = super().kernel_trace(trace)
+        if self.payload_efficiency == 1.0:
+            return base
+        key = ("dashjs_trace", self.latency_s, self.network_multiplier, self.payload_efficiency)
+        cached = trace._cache.get(key)
+        if cached is None:
+            cached = base.copy()
+            cached[:, 1] *= self.payload_efficiency
+            trace._cache[key] = cached
+        return cached
 
     def settings(self) -> dict[str, Any]:
         d = super().settings()
