@@ -109,7 +109,7 @@ def rung_for(bitrates, kbps):
 
 
 def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, kind, cparams, pid, pparams, n_pstate, prof, bitrates_bps,
-                sizes_bytes, cdata):
+                sizes_bytes, cdata, pstate=None):
     """(requests, status, startup_ms, played): requests as dicts, status 'complete' /
     'stalled' / 'no_bandwidth', played a list of (rung, stall_ms)."""
     if not any(row[1] > 0 for row in tr):
@@ -117,7 +117,7 @@ def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, kind, cparams, pid, ppara
     n_seg, n_q = sizes_bits.shape
     link = Link(tr)
     pb = Playback(n_seg, seg_ms)
-    pstate = np.zeros(n_pstate)
+    pstate = np.zeros(n_pstate) if pstate is None else pstate  # the predictor's state (filled in place)
     group = estimators.predictor_group(pid, pparams)
     cstate = np.zeros(CTRL_STATE + 3 * n_q)
     contract.start(kind, cparams, cstate, cdata, bitrates_bps, seg_ms / 1000.0)
@@ -262,3 +262,60 @@ def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, kind, cparams, pid, ppara
         startup = link.now + pb.pending
     played = [(last[i], pb.stalls[i]) for i in range(tail)]
     return requests, status, startup, played
+
+
+# -- registration with tests/test_simulate.py (REFERENCES / KERNEL_INPUTS / COVERED_BY) ------------
+
+
+def play_dashjs_like_kernel(tr, seg_ms, bitrates, sizes_bits, cfg, log, played, kind, cparams, pid, pgroup, pparams,
+                            pstate, prof, bitrates_bps, sizes_bytes, cdata):
+    """:func:`play_dashjs` with the kernel's signature: fills ``log`` and ``played`` the same way."""
+    from abrkit._kernels import event_layout as E
+
+    requests, status, startup, segs = play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, kind, cparams.copy(), pid,
+                                                  pparams, pstate.size, prof, bitrates_bps, sizes_bytes, cdata, pstate)
+    for i, r in enumerate(requests[: log.shape[0]]):
+        row = log[i]
+        row[E.E_SEGMENT], row[E.E_QUALITY], row[E.E_SIZE_BITS] = r["segment"], r["rung"], r["size_bits"]
+        row[E.E_DOWNLOADED_BITS], row[E.E_TIME_MS], row[E.E_TTFB_MS] = r["got_bits"], r["time_ms"], r["ttfb_ms"]
+        row[E.E_ABANDON_TO] = np.nan if r["abandon_to"] is None else r["abandon_to"]
+        row[E.E_REPLACE] = 1.0 if r["replacement"] else 0.0
+        row[E.E_REQUEST_MS], row[E.E_WAIT_MS], row[E.E_BUFFER_MS] = r["request_ms"], r["wait_ms"], r["buffer_ms"]
+        row[E.E_THROUGHPUT_KBPS] = r["estimate_kbps"]
+    for i, (q, s) in enumerate(segs):
+        played[i, 0], played[i, 1] = q, s
+    code = {"complete": E.EV_COMPLETE, "stalled": E.EV_STALLED, "no_bandwidth": E.EV_NO_BANDWIDTH}[status]
+    return len(requests), code, startup
+
+
+def _args_play_dashjs(rng):
+    from abrkit import Trace, Video
+    from abrkit.controllers import get_controller
+    from abrkit.event import EVENT_PROFILES, _event_controller, video_arrays
+    from abrkit._kernels.estimators import predictor_group
+
+    n = int(rng.integers(2, 12))
+    trace = Trace.from_durations(rng.uniform(0.5, 8.0, n), rng.choice([0.0, 0.3e6, 1e6, 3e6, 8e6], n))
+    if not np.any(trace.bandwidth_bps > 0):
+        trace = Trace.constant(2e6)
+    video = Video.synthetic_vbr([300, 750, 1200, 1850, 2850], float(rng.choice([1.0, 2.0, 4.0])), int(rng.integers(3, 20)),
+                                seed=int(rng.integers(0, 1000)))
+    profile = EVENT_PROFILES["dashjs"].replace(
+        latency_s=float(rng.uniform(0, 0.2)), fast_switch=bool(rng.random() < 0.8), abandon=bool(rng.random() < 0.8),
+        overlap_stall_s=float(rng.uniform(0, 1)), payload_efficiency=float(rng.uniform(0.9, 1.0)), max_download_s=60.0)
+    spec = str(rng.choice(["dashjs", "rate", "fixed:rung=4", "bola", "bb"]))
+    contract = profile.contract(_event_controller(get_controller(spec)), 200)
+    seg_ms, bitrates, sizes = video_arrays(video)
+    log = np.zeros((4 * sizes.shape[0] + 8, 12))
+    played = np.full((sizes.shape[0], 2), np.nan)
+    return (profile.kernel_trace(trace), seg_ms, bitrates, sizes, profile.player_config(video), log, played,
+            contract.kind, contract.cparams, contract.pid, predictor_group(contract.pid, contract.pparams),
+            contract.pparams, np.zeros(contract.n_state), contract.prof, np.ascontiguousarray(video.bitrates_bps),
+            np.ascontiguousarray(video.sizes_bytes), contract.cdata)
+
+
+REFERENCES = {"dashjs_player.play_dashjs": play_dashjs_like_kernel}
+KERNEL_INPUTS = {"dashjs_player.play_dashjs": (_args_play_dashjs, 6)}
+#: The loop's helpers, checked through the whole loop against the reference above.
+COVERED_BY = {f"dashjs_player.{name}": "dashjs_player.play_dashjs" for name in (
+    "next_period", "idle_network", "send", "play", "wait", "fetch", "rung_for", "download_media")}

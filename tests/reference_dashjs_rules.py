@@ -94,6 +94,7 @@ class DashJs5Rules:
         self.appended = 0
         self.history = deque()
         self.furthest = -1
+        self.pushes = 0
 
     def _history_cap(self):
         drops = no_drops = 0
@@ -139,6 +140,7 @@ class DashJs5Rules:
             return max(prev_rung, 0), 0.0
         best = min(asks)
         if prev_rung >= 0:
+            self.pushes += 1
             self.history.append((prev_rung, 1 if best < prev_rung else 0))
             while len(self.history) > self.history_size:
                 self.history.popleft()
@@ -154,3 +156,170 @@ class DashJs5Rules:
     def idle(self, wait_s):
         if self.bola_rule is not None and self.bola_rule.state == "steady":
             self.bola_rule.placeholder += wait_s
+
+
+# -- the kernel's signatures, on its state vector (registration with tests/test_simulate.py) -------
+# The state vector is the interface, so these wrappers read it into the objects above and write
+# the objects back in the kernel's layout (``dashjs_rules.R_*``: a ring of switch decisions).
+
+_STATES = {1.0: "startup", 2.0: "steady", 3.0: "one"}
+
+
+def _rules_from(cparams, cstate, bitrates):
+    from abrkit._kernels import dashjs_rules as R
+
+    rules = DashJs5Rules(bitrates, safety=cparams[R.P_SAFETY], switch_s=cparams[R.P_SWITCH_S],
+                         ibr_safety=cparams[R.P_IBR_SAFETY], ibr_ignore=cparams[R.P_IBR_IGNORE],
+                         history_size=int(cparams[R.P_HISTORY_SIZE]), history_threshold=cparams[R.P_HISTORY_THRESHOLD],
+                         buffer_time_s=cparams[R.P_BUFFER_TIME_S], stall_s=cparams[R.P_STALL_S],
+                         bola=cparams[R.P_USE_BOLA] != 0, throughput=cparams[R.P_USE_THROUGHPUT] != 0,
+                         ibr=cparams[R.P_USE_IBR] != 0, history=cparams[R.P_USE_HISTORY] != 0)
+    rules.is_bola = cstate[R.R_IS_BOLA] != 0
+    rules.appended = cstate[R.R_APPENDED]
+    rules.furthest = cstate[R.R_MOST_ADVANCED]
+    head, count = int(cstate[R.R_HIST_HEAD]), int(cstate[R.R_HIST_N])
+    for j in range(count):
+        k = (head + j) % R.MAX_HISTORY
+        rules.history.append((int(cstate[R.R_HIST + 2 * k]), int(cstate[R.R_HIST + 2 * k + 1])))
+    state = cstate[R.R_BOLA_STATE]
+    if state != 0.0:
+        bola = Bola(bitrates, cparams[R.P_BUFFER_TIME_S], cparams[R.P_BOLA_MIN_BUFFER_S], cparams[R.P_BOLA_PER_LEVEL_S],
+                    cparams[R.P_PLACEHOLDER_DECAY])
+        bola.state = _STATES[state]
+        bola.placeholder = cstate[R.R_PLACEHOLDER_S]
+        bola.vp, bola.gp = cstate[R.R_VP], cstate[R.R_GP]
+        last = cstate[R.R_LAST_SEGMENT_S]
+        bola.last_segment_s = None if math.isnan(last) else last
+        rules.bola_rule = bola
+    return rules
+
+
+def _rules_to(rules, cstate, pushes_before):
+    from abrkit._kernels import dashjs_rules as R
+
+    cstate[R.R_IS_BOLA] = 1.0 if rules.is_bola else 0.0
+    cstate[R.R_APPENDED] = rules.appended
+    cstate[R.R_MOST_ADVANCED] = rules.furthest
+    if rules.pushes > pushes_before:  # one decision: written after the live entries, the oldest dropped
+        head, count = int(cstate[R.R_HIST_HEAD]), int(cstate[R.R_HIST_N])
+        k = (head + count) % R.MAX_HISTORY
+        cstate[R.R_HIST + 2 * k], cstate[R.R_HIST + 2 * k + 1] = rules.history[-1]
+        if count + 1 > min(rules.history_size, R.MAX_HISTORY):
+            cstate[R.R_HIST_HEAD] = (head + 1) % R.MAX_HISTORY
+        else:
+            cstate[R.R_HIST_N] = count + 1
+    bola = rules.bola_rule
+    if bola is not None:
+        code = {v: k for k, v in _STATES.items()}[bola.state]
+        cstate[R.R_BOLA_STATE] = code
+        if bola.state != "one":
+            cstate[R.R_PLACEHOLDER_S] = bola.placeholder
+            cstate[R.R_VP], cstate[R.R_GP] = bola.vp, bola.gp
+            cstate[R.R_LAST_SEGMENT_S] = math.nan if bola.last_segment_s is None else bola.last_segment_s
+
+
+def dashjs5_start(cparams, cstate, bitrates_bps, chunk_s, ctrl_state):
+    from abrkit._kernels import dashjs_rules as R
+
+    cstate[R.R_IS_BOLA] = 0.0
+    cstate[R.R_LAST_SEGMENT_S] = math.nan
+    cstate[R.R_MOST_ADVANCED] = -1.0
+    for i, b in enumerate(bitrates_bps):
+        cstate[ctrl_state + i] = math.log(b) - math.log(bitrates_bps[0]) + 1.0
+
+
+def dashjs5_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, chunk_s, est_bps, ctrl_state):
+    rules = _rules_from(cparams, cstate, list(bitrates_bps))
+    before = rules.pushes
+    q, delay = rules.choose(k, buffer_s, prev_rung, chunk_s, est_bps)
+    _rules_to(rules, cstate, before)
+    return q, delay
+
+
+def dashjs5_report(cparams, cstate, k, rung, download_s, buffer_s, bitrates_bps, chunk_s, ctrl_state):
+    rules = _rules_from(cparams, cstate, list(bitrates_bps))
+    rules.report(k, rung, download_s, buffer_s, chunk_s)
+    _rules_to(rules, cstate, rules.pushes)
+
+
+def dashjs5_idle(cparams, cstate, wait_s):
+    from abrkit._kernels import dashjs_rules as R
+
+    if cstate[R.R_BOLA_STATE] == 2.0:
+        cstate[R.R_PLACEHOLDER_S] += wait_s
+
+
+def _random_situation(rng):
+    import numpy as np
+    from abrkit.controllers import DashJs5
+    from abrkit._kernels import dashjs_rules as R
+    from abrkit._kernels.layout import CTRL_STATE
+
+    n = int(rng.integers(1, 7))
+    bitrates = np.sort(rng.choice(np.arange(200e3, 8e6, 50e3), n, replace=False))
+    c = DashJs5(switch_s=float(rng.uniform(0, 20)), history_size=int(rng.integers(1, R.MAX_HISTORY + 1)),
+                ibr_ignore=int(rng.integers(0, 4)), bola=bool(rng.random() < 0.9), throughput=True,
+                ibr=bool(rng.random() < 0.8), history=bool(rng.random() < 0.8))
+    cparams = c.pack()[1]
+    cstate = np.zeros(CTRL_STATE + 3 * n)
+    dashjs5_start(cparams, cstate, bitrates, 2.0, CTRL_STATE)
+    # a reachable state: run the reference a few random steps
+    rules = _rules_from(cparams, cstate, list(bitrates))
+    prev = -1
+    for k in range(int(rng.integers(0, 30))):
+        before = rules.pushes
+        q, _ = rules.choose(k, float(rng.uniform(0, 25)), prev, 2.0, float(rng.uniform(1e5, 9e6)))
+        _rules_to(rules, cstate, before)
+        rules = _rules_from(cparams, cstate, list(bitrates))
+        rules.report(k if rng.random() < 0.8 else int(rng.integers(0, k + 1)), q, float(rng.uniform(0.1, 3)),
+                     float(rng.uniform(0, 20)), 2.0)
+        _rules_to(rules, cstate, rules.pushes)
+        rules = _rules_from(cparams, cstate, list(bitrates))
+        prev = q
+    return n, bitrates, cparams, cstate, prev
+
+
+def _args_choose(rng):
+    from abrkit._kernels.layout import CTRL_STATE
+
+    n, bitrates, cparams, cstate, prev = _random_situation(rng)
+    est = math.nan if rng.random() < 0.1 else float(rng.uniform(1e5, 9e6))
+    buffer_s = float(rng.choice([0.0, 0.3, rng.uniform(0, 30)]))
+    return cparams, cstate, int(rng.integers(0, 40)), buffer_s, prev, bitrates, 2.0, est, CTRL_STATE
+
+
+def _args_report(rng):
+    from abrkit._kernels.layout import CTRL_STATE
+
+    n, bitrates, cparams, cstate, prev = _random_situation(rng)
+    return (cparams, cstate, int(rng.integers(0, 40)), int(rng.integers(0, n)), float(rng.uniform(0.05, 4)),
+            float(rng.uniform(0, 30)), bitrates, 2.0, CTRL_STATE)
+
+
+def _args_idle(rng):
+    n, bitrates, cparams, cstate, prev = _random_situation(rng)
+    return cparams, cstate, float(rng.uniform(0, 3))
+
+
+def _args_start(rng):
+    from abrkit._kernels.layout import CTRL_STATE
+    import numpy as np
+
+    n, bitrates, cparams, cstate, prev = _random_situation(rng)
+    return cparams, np.zeros_like(cstate), bitrates, 2.0, CTRL_STATE
+
+
+REFERENCES = {
+    "dashjs_rules.dashjs5_start": dashjs5_start,
+    "dashjs_rules.dashjs5_choose": dashjs5_choose,
+    "dashjs_rules.dashjs5_report": dashjs5_report,
+    "dashjs_rules.dashjs5_idle": dashjs5_idle,
+}
+KERNEL_INPUTS = {
+    "dashjs_rules.dashjs5_start": (_args_start, 50),
+    "dashjs_rules.dashjs5_choose": (_args_choose, 400),
+    "dashjs_rules.dashjs5_report": (_args_report, 200),
+    "dashjs_rules.dashjs5_idle": (_args_idle, 100),
+}
+COVERED_BY = {f"dashjs_rules.{name}": "dashjs_rules.dashjs5_choose" for name in (
+    "rung_for", "_min_level", "_bola", "_history_cap", "_history_push")}
