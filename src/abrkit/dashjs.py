@@ -222,6 +222,27 @@ class DashjsProfile(EventProfile):
             trace._cache[key] = cached
         return cached
 
+    def session_runner(self, ctrls: list[Controller], vids: list[Video], n_draws: int) -> Any:
+        """For ``run_event_batch``: a function (trace periods, video arrays, SI video arrays,
+        video index, controller index) -> one session's (metrics, log, played, status, startup_ms)."""
+        contracts = contract_controllers(self, ctrls, 8 * n_draws)  # replacements: more requests per segment
+        configs = [self.player_config(v) for v in vids]
+
+        def run(tr: np.ndarray, arrays: Any, si: Any, v: int, c: int) -> Any:
+            return dashjs_session(tr, arrays, configs[v], contracts[c], si)
+
+        return run
+
+    def batch_result(self, tr: list, vids: list, ctrls: list, model: Any, job_trace: np.ndarray, job_video: np.ndarray,
+                     job_ctrl: np.ndarray, metrics: np.ndarray, results: list) -> "DashjsBatchResult":
+        """For ``run_event_batch``: the sessions' results as a :class:`DashjsBatchResult`."""
+        return DashjsBatchResult(
+            tr, vids, ctrls, self, model, job_trace, job_video, job_ctrl, metrics,
+            [r[1] for r in results], [r[2] for r in results],
+            np.array([r[2].shape[0] for r in results], dtype=np.int64), np.array([r[3] for r in results], dtype=np.int64),
+            startup_ms=np.array([r[4] for r in results]),
+        )
+
     def settings(self) -> dict[str, Any]:
         d = super().settings()
         d["model"] = "dashjs"

@@ -518,19 +518,14 @@ def run_event_batch(
     grid = np.array([(t, v, c) for t in range(len(tr)) for v in range(len(vids)) for c in range(len(ctrls))], dtype=np.int64)
     job_trace, job_video, job_ctrl = grid[:, 0].copy(), grid[:, 1].copy(), grid[:, 2].copy()
     cancel = threading.Event()
-    dashjs = prof.model == "dashjs"
-    if dashjs:
-        # the dash.js player (abrkit.dashjs): every controller through the contract
-        from .dashjs import contract_controllers, dashjs_session
-
-        n_draws = len(tr) * sum(4 * v.n_chunks + 2 for v in vids)  # replacements: more requests per segment
-        dcontracts = contract_controllers(prof, ctrls, n_draws)  # type: ignore[arg-type]
-        dconfigs = [prof.player_config(v) for v in vids]  # type: ignore[attr-defined]
+    if prof.model != "event":
+        # another player loop (the dash.js player, abrkit.dashjs): the profile runs the sessions
+        runner = prof.session_runner(ctrls, vids, n_draws)  # type: ignore[attr-defined]
 
         def work(j: int):
             check(cancel)
             t, v, c = job_trace[j], job_video[j], job_ctrl[j]
-            return dashjs_session(packed_traces[t], packed_videos[v], dconfigs[v], dcontracts[c], si_videos[v])
+            return runner(packed_traces[t], packed_videos[v], si_videos[v], v, c)
     else:
         contracts = [_contract_of(c, prof, n_draws) for c in ctrls]
         configs = [[prof.config(c, v) for v in vids] for c in ctrls]
@@ -571,15 +566,8 @@ def run_event_batch(
             if bar is not None:
                 bar.close()
     metrics = np.array([r[0] for r in results]).reshape(n_jobs, E.N_METRICS)
-    if dashjs:
-        from .dashjs import DashjsBatchResult
-
-        return DashjsBatchResult(
-            tr, vids, ctrls, prof, model, job_trace, job_video, job_ctrl, metrics,
-            [r[1] for r in results], [r[2] for r in results],
-            np.array([r[2].shape[0] for r in results], dtype=np.int64), np.array([r[3] for r in results], dtype=np.int64),
-            startup_ms=np.array([r[4] for r in results]),
-        )
+    if prof.model != "event":
+        return prof.batch_result(tr, vids, ctrls, model, job_trace, job_video, job_ctrl, metrics, results)  # type: ignore[attr-defined]
     return EventBatchResult(
         tr, vids, ctrls, prof, model, job_trace, job_video, job_ctrl, metrics,
         [r[1] for r in results], [r[2] for r in results],
@@ -592,9 +580,3 @@ def sabre_sessions(batch: EventBatchResult) -> pd.DataFrame:
     s = batch.sessions()
     return s[["trace", "controller", *METRIC_NAMES]]
 
-
-# The dash.js player profile (abrkit.dashjs) is an event-model profile too; imported last, as
-# it builds on the classes above.
-from .dashjs import DashjsProfile  # noqa: E402
-
-EVENT_PROFILES["dashjs"] = DashjsProfile()
