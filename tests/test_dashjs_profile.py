@@ -308,3 +308,40 @@ def test_dashjs5_by_hand():
     gp = u[4] - 1
     vp = 10 / gp
     assert cs[3] == pytest.approx(vp) and cs[4] == pytest.approx(gp)
+
+
+# -- properties ---------------------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    bws=st.lists(st.sampled_from([0.0, 0.15e6, 0.5e6, 1.5e6, 4e6, 12e6]), min_size=1, max_size=12),
+    durations=st.lists(st.floats(0.3, 10.0), min_size=12, max_size=12),
+    controller=st.sampled_from(["dashjs", "rate", "bola", "fixed:rung=4", "bb", "robustmpc"]),
+    n=st.integers(2, 25),
+    fast=st.booleans(),
+)
+def test_sessions_keep_their_invariants(bws, durations, controller, n, fast):
+    if not any(bws):
+        bws = bws + [1e6]
+    trace = Trace.from_durations(durations[: len(bws)] + [1.0] * max(0, len(bws) - 12), bws)
+    video = Video.constant_bitrate(LADDER, 2.0, n)
+    b = run_event_batch(trace, video, [controller], _profile(fast_switch=fast, max_download_s=120.0))
+    s = b.sessions().iloc[0]
+    r = b.requests()
+    played = b.segments()
+    # the buffer never exceeds the top-rung target, stalls are never negative
+    assert (r["buffer_s"] <= 30.0 + 1e-9).all() and (played["stall_s"] >= 0).all()
+    # a complete session played every segment, each at the rung of its last completed download
+    if s["status"] == "complete":
+        assert s["chunks"] == n and np.isfinite(s["startup_s"])
+        done = r[r["abandoned_to"].isna()]
+        assert (done.groupby("segment")["rung"].last().to_numpy() == played["rung"].to_numpy()).all()
+        # every byte played was downloaded; replacements and abandonments only add bytes
+        assert r["downloaded_bytes"].sum() >= video.sizes_bytes[np.arange(n), played["rung"].to_numpy()].sum() - 1e-6
+    # requests go out in time order, and replacement only where fast switching is on
+    assert (np.diff(r["request_s"].to_numpy()) > 0).all()
+    assert fast or not r["replacement"].any()
