@@ -14,6 +14,11 @@ to switch to in a variable it never reads, so the segment is decided afresh
 Sabre's second defect -- a custom ``.py`` replacement module is silently replaced by "none" --
 has no counterpart: abrkit's replacement strategies are ``none``, ``left`` and ``right``, and
 any other value is an error.
+
+Profile ``dashjs`` (:class:`abrkit.dashjs.DashjsProfile`, registered here by
+:mod:`abrkit.profiles`) is an event-model profile with a loop of its own, the dash.js 5.2.1
+player (``_kernels/dashjs_player.py``); :func:`run_event_batch` runs it through the profile's
+``session_runner`` and ``batch_result`` (``EventProfile.model`` tells the loops apart).
 """
 
 from __future__ import annotations
