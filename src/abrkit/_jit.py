@@ -189,6 +189,59 @@ def drop_stale_cache(
     return dropped
 
 
+# --- a private cache directory (one per cluster worker) -----------------------------------------
+
+
+_KERNEL_DIR = Path(__file__).with_name("_kernels")
+
+
+def use_cache_dir(directory: str | os.PathLike[str]) -> Path:
+    """Make this process cache abrkit's kernels in ``directory`` (its own), seeded from the
+    cache it used so far; returns the folder the kernels of ``_kernels`` now cache in.
+
+    For cluster workers: processes that share one cache directory may corrupt it when they
+    write the same kernel at once (numba#4807), so each worker writes only to a directory of
+    its own. Numba picks a dispatcher's cache locator when the dispatcher is made, at import,
+    so this sets ``NUMBA_CACHE_DIR`` (for Numba's config and child processes) and then rebuilds
+    the cache of every dispatcher :func:`njit` made (``Dispatcher.enable_caching``). Files
+    cached before (the in-tree ``__pycache__`` of an installed package, for example) are copied
+    in first when the new folder's stamp is not the current sources' fingerprint, so a warm
+    machine does not recompile. Kernels already compiled in this process stay usable. With
+    caching off (``ABRKIT_NUMBA_CACHE=0``) or the JIT disabled, nothing happens.
+    """
+    target_root = Path(directory).expanduser().resolve()
+    sub = numba_cache_dirs(_KERNEL_DIR / "session.py")
+    if _DISABLED or not _CACHE or not sub:
+        return target_root
+    target = target_root / sub[-1].name  # <folder>_<SHA-1>, as Numba's locators name it
+    old = [d for d in sub if d.is_dir() and (d / STAMP_NAME).is_file()]
+    target.mkdir(parents=True, exist_ok=True)
+    names = _cache_file_names(PurePosixPath(n).stem for n, _ in _sources(_KERNEL_DIR))
+    try:
+        mine = (target / STAMP_NAME).read_text()
+    except OSError:
+        mine = ""
+    for folder in old:
+        stamp = (folder / STAMP_NAME).read_text()
+        if folder == target or stamp == mine:
+            break
+        for path in folder.iterdir():
+            if names.fullmatch(path.name):  # copy, then rename: a reader never sees half a file
+                partial = target / f".{path.name}.{os.getpid()}.tmp"
+                partial.write_bytes(path.read_bytes())
+                os.replace(partial, target / path.name)
+        partial = target / f"{STAMP_NAME}.{os.getpid()}.tmp"
+        partial.write_text(stamp)
+        os.replace(partial, target / STAMP_NAME)
+        break
+    os.environ["NUMBA_CACHE_DIR"] = str(target_root)
+    numba_config.CACHE_DIR = str(target_root)
+    drop_stale_cache(_KERNEL_DIR, (Path(__file__),), cache_dirs=[target])
+    for dispatcher in _CACHED:
+        dispatcher.enable_caching()
+    return target
+
+
 # --- a line on stderr while kernels compile -------------------------------------------------
 
 
@@ -270,11 +323,17 @@ if not _DISABLED:
     _notice = _install_compile_notice()
 
 
+#: Every cached dispatcher made by :func:`njit` / :func:`njit_inline`, for :func:`use_cache_dir`.
+_CACHED: list[Any] = []
+
+
 def njit(func: F) -> F:
     """Compile a serial kernel: nopython, fastmath off (exact IEEE results), cached if allowed."""
     if _DISABLED:
         return func
-    return numba.njit(cache=_CACHE, nogil=True)(func)  # type: ignore[return-value]
+    dispatcher = numba.njit(cache=_CACHE, nogil=True)(func)
+    _CACHED.append(dispatcher)
+    return dispatcher  # type: ignore[no-any-return]
 
 
 def njit_inline(func: F) -> F:
@@ -286,7 +345,9 @@ def njit_inline(func: F) -> F:
     """
     if _DISABLED:
         return func
-    return numba.njit(cache=_CACHE, nogil=True, inline="always")(func)  # type: ignore[return-value]
+    dispatcher = numba.njit(cache=_CACHE, nogil=True, inline="always")(func)
+    _CACHED.append(dispatcher)
+    return dispatcher  # type: ignore[no-any-return]
 
 
 def njit_parallel(func: F) -> F:

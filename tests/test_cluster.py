@@ -1,0 +1,112 @@
+"""The ``scheduler=`` argument (abrkit.cluster): every batch API gives the local result, bit for
+bit, on local processes and on a Dask LocalCluster of two worker processes; clear errors."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from abrkit import ParameterError, ToolNotFoundError, Video, offline_optimum_many, run_batch, simulate_many
+from abrkit import cluster
+from abrkit.evaluate import evaluate_predictors
+from abrkit.traces.synthetic import preset_trace
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    # two worker processes of one thread each, as a small cluster would have
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50,
+    ) as lc, distributed.Client(lc, set_as_default=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def traces():
+    return [preset_trace("4g" if i % 2 else "3g", 120.0, seed=i) for i in range(24)]
+
+
+@pytest.fixture(scope="module")
+def video():
+    return Video.synthetic_vbr([300.0, 750.0, 1200.0, 2850.0], 4.0, 20, seed=1, name="tiny")
+
+
+def _same_batch(a, b) -> None:
+    np.testing.assert_array_equal(a.log, b.log)
+    for name in ("job_trace", "job_video", "job_ctrl", "n_done", "status", "startup_s"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    pd.testing.assert_frame_equal(a.sessions(), b.sessions(), check_exact=True)
+
+
+def test_run_batch_on_a_cluster_is_the_local_run(client, traces, video):
+    ctrls = ["bb", "rate", "robustmpc", "bba0"]
+    local = run_batch(traces, video, ctrls, n_workers=1, progress=False)
+    _same_batch(local, run_batch(traces, video, ctrls, progress=False, scheduler=client))
+    # by address too (a second client to the same scheduler)
+    _same_batch(local, run_batch(traces, video, ctrls, progress=False, scheduler=client.scheduler.address))
+
+
+def test_simulate_many_event_model_on_a_cluster(client, traces, video):
+    local = simulate_many(traces[:6], video, ["bolae", "throughput"], profile="sabre", progress=False)
+    there = simulate_many(traces[:6], video, ["bolae", "throughput"], profile="sabre", progress=False, scheduler=client)
+    pd.testing.assert_frame_equal(local, there, check_exact=True)
+
+
+def test_sampling_controller_runs_as_one_task(client, traces, video):
+    # RobustMPC's error history carried from session to session: one task, in job order
+    local = run_batch(traces[:5], video, ["robustmpc"], profile="pensieve", progress=False)
+    _same_batch(local, run_batch(traces[:5], video, ["robustmpc"], profile="pensieve", progress=False, scheduler=client))
+
+
+def test_offline_optimum_many_on_a_cluster(client, traces, video):
+    local = offline_optimum_many(traces[:8], video, n_workers=1, progress=False)
+    there = offline_optimum_many(traces[:8], video, progress=False, scheduler=client)
+    pd.testing.assert_frame_equal(local, there, check_exact=True)
+
+
+def test_evaluate_predictors_on_a_cluster(client, traces):
+    local = evaluate_predictors(traces[:10], ["ewma", "harmonic", "last"], by=("predictor", "trace"), n_workers=1)
+    there = evaluate_predictors(traces[:10], ["ewma", "harmonic", "last"], by=("predictor", "trace"), scheduler=client)
+    pd.testing.assert_frame_equal(local, there, check_exact=True)
+
+
+def test_processes_scheduler_is_the_local_run(traces, video):
+    local = run_batch(traces[:8], video, ["bb", "mpc"], n_workers=1, progress=False)
+    _same_batch(local, run_batch(traces[:8], video, ["bb", "mpc"], progress=False, scheduler="processes"))
+
+
+def test_bad_scheduler_is_a_parameter_error(traces, video):
+    with pytest.raises(ParameterError, match=r"scheduler=.*must be None, 'processes'"):
+        run_batch(traces[:2], video, "bb", scheduler="threads")
+    with pytest.raises(ParameterError, match=r"scheduler=.*must be None, 'processes'"):
+        offline_optimum_many(traces[:2], video, scheduler=42)
+
+
+def test_python_controller_needs_the_local_scheduler(traces, video):
+    class Lowest:
+        def decide(self, obs):
+            return 0
+
+    with pytest.raises(ParameterError, match="cannot run Python controllers"):
+        run_batch(traces[:2], video, [Lowest()], scheduler="processes")
+
+
+def test_missing_distributed_says_what_to_install(monkeypatch, traces, video):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    with pytest.raises(ToolNotFoundError, match=r"pip install 'abrkit\[cluster\]'"):
+        run_batch(traces[:2], video, "bb", scheduler="tcp://127.0.0.1:8786")
+
+
+def test_plan_tasks_sizes():
+    # one item of 10 ms, 2 s tasks: 200 items a task; 20,000 items on 2 workers: 100 tasks
+    parts = cluster.plan_tasks(20_000, 0.01, 2)
+    assert len(parts) == 100 and parts[0] == (0, 200) and parts[-1][1] == 20_000
+    # few items: at least 4 tasks per worker when possible
+    assert len(cluster.plan_tasks(16, 0.001, 2)) == 8
+    assert cluster.plan_tasks(3, 5.0, 8) == [(0, 1), (1, 2), (2, 3)]
+    assert cluster.plan_tasks(0, 1.0, 2) == []
