@@ -47,6 +47,10 @@ def test_run_batch_on_a_cluster_is_the_local_run(client, traces, video):
     ctrls = ["bb", "rate", "robustmpc", "bba0"]
     local = run_batch(traces, video, ctrls, n_workers=1, progress=False)
     _same_batch(local, run_batch(traces, video, ctrls, progress=False, scheduler=client))
+    # simulate_many's table is made on the workers (per-session rows travel, not the logs)
+    pd.testing.assert_frame_equal(
+        local.sessions(), simulate_many(traces, video, ctrls, progress=False, scheduler=client), check_exact=True,
+    )
     # by address too (a second client to the same scheduler)
     _same_batch(local, run_batch(traces, video, ctrls, progress=False, scheduler=client.scheduler.address))
 

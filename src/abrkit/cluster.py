@@ -55,6 +55,10 @@ __all__ = [
     "open_executor",
     "check_scheduler",
     "plan_tasks",
+    "time_items",
+    "run_parts",
+    "progress_bar",
+    "future_key",
     "worker_cache_root",
     "TASK_TARGET_S",
     "MIN_TASKS_PER_WORKER",
@@ -363,11 +367,11 @@ def run_parts(
     """Run ``fn(shared, *part)`` for every part; results in the parts' order. ``bar`` (tqdm)
     advances by each part's size as it finishes. An error cancels the rest and is raised."""
     futures = [ex.submit(fn, *p) for p in parts]
-    index = {_fkey(f): i for i, f in enumerate(futures)}
+    index = {future_key(f): i for i, f in enumerate(futures)}
     results: list[Any] = [None] * len(parts)
     try:
         for f in ex.as_completed(futures):
-            i = index[_fkey(f)]
+            i = index[future_key(f)]
             results[i] = ex.result(f)
             if bar is not None:
                 bar.update(sizes[i])
@@ -377,7 +381,7 @@ def run_parts(
     return results
 
 
-def _fkey(future: Any) -> Any:
+def future_key(future: Any) -> Any:
     """What identifies a future: a Dask future's key, else the object itself."""
     key = getattr(future, "key", None)
     return key if isinstance(key, (str, tuple)) else id(future)

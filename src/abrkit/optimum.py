@@ -504,16 +504,16 @@ def _optimum_part(prepared: _Prepared, traces: list[Trace]) -> list[dict[str, An
 
 
 def _optimum_elsewhere(tr: list[Trace], prepared: _Prepared, progress: bool | None, scheduler: Any) -> pd.DataFrame:
-    from . import cluster
+    from .cluster import check_scheduler, open_executor, plan_tasks, progress_bar, run_parts, time_items
 
-    cluster.check_scheduler(scheduler)
-    item_s = cluster.time_items(lambda k: _optimum_part(prepared, tr[:k]), len(tr))
+    check_scheduler(scheduler)
+    item_s = time_items(lambda k: _optimum_part(prepared, tr[:k]), len(tr))
     show = progress if progress is not None else (sys.stderr.isatty() and len(tr) >= 20)
-    with cluster.open_executor(scheduler, prepared, _optimum_part, (tr[:1],)) as ex:
-        parts = cluster.plan_tasks(len(tr), item_s, ex.n_workers)
-        bar = cluster.progress_bar(show, len(tr), "trace", "offline optimum")
+    with open_executor(scheduler, prepared, _optimum_part, (tr[:1],)) as ex:
+        parts = plan_tasks(len(tr), item_s, ex.n_workers)
+        bar = progress_bar(show, len(tr), "trace", "offline optimum")
         try:
-            results = cluster.run_parts(ex, _optimum_part, [(tr[a:b],) for a, b in parts], [b - a for a, b in parts], bar)
+            results = run_parts(ex, _optimum_part, [(tr[a:b],) for a, b in parts], [b - a for a, b in parts], bar)
         finally:
             if bar is not None:
                 bar.close()

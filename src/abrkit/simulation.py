@@ -506,15 +506,21 @@ def _batch_part(shared: tuple[Any, ...], traces: list[Trace]) -> Any:
     return run_batch(traces, videos, controllers, profile, qoe, n_workers=1, progress=False, shadow_predictors=shadows)
 
 
+def _sessions_part(shared: tuple[Any, ...], traces: list[Trace]) -> pd.DataFrame:
+    """One task of a distributed :func:`simulate_many`: only the per-session rows travel back."""
+    return _batch_part(shared, traces).sessions()
+
+
 def _run_elsewhere(
     traces: Any, videos: Any, controllers: Any, prof: Any, qoe: Any, progress: bool | None,
-    shadow_predictors: Sequence[Predictor | str], scheduler: Any,
+    shadow_predictors: Sequence[Predictor | str], scheduler: Any, sessions_only: bool = False,
 ) -> Any:
-    """:func:`run_batch` cut along its traces into tasks for :mod:`abrkit.cluster`."""
-    from . import cluster
+    """:func:`run_batch` cut along its traces into tasks for :mod:`abrkit.cluster`; with
+    ``sessions_only`` each task returns its sessions table instead (a fraction of the bytes)."""
+    from .cluster import check_scheduler, open_executor, plan_tasks, progress_bar, run_parts, time_items
     from .event import _event_controller
 
-    cluster.check_scheduler(scheduler)
+    check_scheduler(scheduler)
     tr = _as_list(traces, Trace)
     vids = _as_list(videos, Video)
     single = isinstance(controllers, (str, Controller)) or is_python_controller(controllers)
@@ -539,22 +545,25 @@ def _run_elsewhere(
     if carries:  # sessions hand state on, in job order: the whole batch is one task
         parts = [(0, len(tr))]
     else:
-        item_s = cluster.time_items(lambda k: _batch_part(shared, tr[:k]), len(tr))
+        item_s = time_items(lambda k: _batch_part(shared, tr[:k]), len(tr))
         parts = None  # planned once the worker count is known
     n_jobs = len(tr) * len(vids) * len(ctrls)
     show = progress if progress is not None else (sys.stderr.isatty() and n_jobs >= 2000)
-    with cluster.open_executor(scheduler, shared, _batch_part, ([tr[0]],)) as ex:
+    with open_executor(scheduler, shared, _batch_part, ([tr[0]],)) as ex:
         if parts is None:
-            parts = cluster.plan_tasks(len(tr), item_s, ex.n_workers)
+            parts = plan_tasks(len(tr), item_s, ex.n_workers)
         per_trace = len(vids) * len(ctrls)
-        bar = cluster.progress_bar(show, n_jobs, "session", "simulating")
+        bar = progress_bar(show, n_jobs, "session", "simulating")
         try:
-            results = cluster.run_parts(
-                ex, _batch_part, [(tr[a:b],) for a, b in parts], [(b - a) * per_trace for a, b in parts], bar,
+            results = run_parts(
+                ex, _sessions_part if sessions_only else _batch_part, [(tr[a:b],) for a, b in parts],
+                [(b - a) * per_trace for a, b in parts], bar,
             )
         finally:
             if bar is not None:
                 bar.close()
+    if sessions_only:
+        return pd.concat(results, ignore_index=True)
     return _merge(results, [a for a, _ in parts], tr, vids)
 
 
@@ -621,5 +630,8 @@ def simulate_many(
     Deterministic: the same inputs give the same table whatever ``n_workers`` is, and whatever
     ``scheduler`` runs it (None, ``"processes"``, a Dask Client or address: :mod:`abrkit.cluster`).
     """
+    if scheduler is not None and not per_chunk:
+        # the workers make the table: per-session rows come back, not every chunk's log
+        return _run_elsewhere(traces, videos, controllers, get_profile(profile), qoe, progress, (), scheduler, sessions_only=True)
     batch = run_batch(traces, videos, controllers, profile, qoe, n_workers, progress, scheduler=scheduler)
     return batch.chunks() if per_chunk else batch.sessions()

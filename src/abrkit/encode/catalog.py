@@ -195,10 +195,10 @@ def optimize_catalog(
     executor = None
     try:
         if scheduler is not None:
-            from .. import cluster
+            from ..cluster import check_scheduler, open_executor
 
-            cluster.check_scheduler(scheduler)
-            executor = cluster.open_executor(scheduler, n_processes=ladder_options.get("workers"))
+            check_scheduler(scheduler)
+            executor = open_executor(scheduler, n_processes=ladder_options.get("workers"))
 
         def one(i: int) -> None:
             title = titles[i]

@@ -762,10 +762,10 @@ def optimize_ladder(
         cache = MeasurementCache(cache_dir)
     cache.prepare()  # a bad location is an error now, before any encode
     if scheduler is not None:
-        from .. import cluster
+        from ..cluster import Executor, check_scheduler, future_key, open_executor
 
-        if not isinstance(scheduler, cluster.Executor):
-            cluster.check_scheduler(scheduler)
+        if not isinstance(scheduler, Executor):
+            check_scheduler(scheduler)
 
     # -- tools and source -----------------------------------------------------------------------
     if ffmpeg is None:
@@ -1045,13 +1045,13 @@ class _Runner:
         stage: str,
     ) -> None:
         """Every encode of ``todo`` as one task of the scheduler; each lands in ``found``."""
-        from .. import cluster
+        from ..cluster import Executor, check_scheduler, future_key, open_executor
 
         if self._executor is None:
-            if isinstance(self._scheduler, cluster.Executor):
+            if isinstance(self._scheduler, Executor):
                 self._executor = self._scheduler
             else:
-                self._executor = cluster.open_executor(self._scheduler, n_processes=self.workers)
+                self._executor = open_executor(self._scheduler, n_processes=self.workers)
                 self._owns_executor = True
         ex = self._executor
         store = None if self.cache.directory is None else str(self.cache.directory)
@@ -1062,10 +1062,10 @@ class _Runner:
             )
             for key, (settings, ctx) in todo.items()
         ]
-        keys = {cluster._fkey(f): key for f, key in zip(futures, todo)}
+        keys = {future_key(f): key for f, key in zip(futures, todo)}
         try:
             for fut in ex.as_completed(futures):
-                key = keys[cluster._fkey(fut)]
+                key = keys[future_key(fut)]
                 measurement, performed = ex.result(fut)
                 found[key] = (measurement, not performed)
                 if store is None:
