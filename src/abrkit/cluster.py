@@ -118,6 +118,7 @@ def worker_cache_root() -> Path:
 # -- in each worker process -------------------------------------------------------------------
 
 _SLOT: tuple[Path, Any] | None = None  # (cache folder, open lock file) of this process
+_CLIENT_PID: int | None = None  # set in a process that opened an executor
 _SHARED: dict[str, Any] = {}  # what a process pool's initializer received
 
 
@@ -149,7 +150,12 @@ def _claim_slot(root: Path) -> Path:
 
 
 def _setup_process(root: str) -> None:
-    """Point this process's Numba cache at its own slot (idempotent; re-seeds on each call)."""
+    """Point this process's Numba cache at its own slot (idempotent; re-seeds on each call).
+
+    Not in the client's own process (a ``LocalCluster(processes=False)`` runs its workers as
+    threads there): one process has one cache and Numba serialises its own writes."""
+    if _CLIENT_PID == os.getpid():
+        return
     from ._jit import use_cache_dir
 
     use_cache_dir(_claim_slot(Path(root)))
@@ -157,12 +163,17 @@ def _setup_process(root: str) -> None:
 
 def _task(fn: Callable[..., Any], root: str, shared: Any, *args: Any) -> tuple[Any, float, float]:
     """Run one task in a worker: (result, start time, seconds) — times for the overhead figures."""
-    if _SLOT is None:  # a worker that joined after the warm-up
+    if _SLOT is None and _CLIENT_PID != os.getpid():  # a worker that joined after the warm-up
         _setup_process(root)
     t0 = time.time()
     started = time.perf_counter()
     out = fn(shared, *args)
     return out, t0, time.perf_counter() - started
+
+
+def _task_packed(fn: Callable[..., Any], root: str, shared: Any, args: tuple) -> tuple[Any, float, float]:
+    """:func:`_task` with its arguments scattered ahead as one tuple (a Dask future here)."""
+    return _task(fn, root, shared, *args)
 
 
 def _warm(fn: Callable[..., Any], root: str, shared: Any, *args: Any) -> float:
@@ -219,6 +230,14 @@ class Executor:
         target = fn if shared else _plain
         extra = args if shared else (fn, *args)
         return self._client.submit(_task, target, self._root, payload, *extra, pure=False)
+
+    def submit_many(self, fn: Callable[..., Any], parts: Sequence[tuple]) -> list[Any]:
+        """One task ``fn(shared, *part)`` per part. On Dask the parts' data is scattered first,
+        each part to one worker, so the task graph holds references, not megabytes of traces."""
+        if self.kind == "processes":
+            return [self.submit(fn, *p) for p in parts]
+        handles = self._client.scatter([tuple(p) for p in parts], hash=False)
+        return [self._client.submit(_task_packed, fn, self._root, self._shared, h, pure=False) for h in handles]
 
     def as_completed(self, futures: Sequence[Any]) -> Iterator[Any]:
         if self.kind == "processes":
@@ -282,7 +301,9 @@ def open_executor(
     its wall time per worker lands in ``Executor.warmup_s``. ``n_processes``: size of the
     local pool (default: the CPU count, at most 8).
     """
+    global _CLIENT_PID
     check_scheduler(scheduler)
+    _CLIENT_PID = os.getpid()
     root = str(worker_cache_root())
     if scheduler == "processes":
         import multiprocessing
@@ -366,7 +387,7 @@ def run_parts(
 ) -> list[Any]:
     """Run ``fn(shared, *part)`` for every part; results in the parts' order. ``bar`` (tqdm)
     advances by each part's size as it finishes. An error cancels the rest and is raised."""
-    futures = [ex.submit(fn, *p) for p in parts]
+    futures = ex.submit_many(fn, parts)
     index = {future_key(f): i for i, f in enumerate(futures)}
     results: list[Any] = [None] * len(parts)
     try:
