@@ -114,3 +114,17 @@ def test_plan_tasks_sizes():
     assert len(cluster.plan_tasks(16, 0.001, 2)) == 8
     assert cluster.plan_tasks(3, 5.0, 8) == [(0, 1), (1, 2), (2, 3)]
     assert cluster.plan_tasks(0, 1.0, 2) == []
+
+
+def test_simulate_command_line_on_a_cluster(client, capsys, monkeypatch):
+    from pathlib import Path
+
+    from abrkit.cli import main
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    argv = ["simulate", "--traces", "samples/traces", "--video", "samples/videos/synthetic_vbr.json",
+            "--controller", "bb", "mpc", "--optimum", "--format", "csv", "--no-progress"]
+    assert main(argv) == 0
+    here = capsys.readouterr().out
+    assert main([*argv, "--scheduler", client.scheduler.address]) == 0
+    assert capsys.readouterr().out == here

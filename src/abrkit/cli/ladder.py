@@ -87,6 +87,9 @@ def add_parser(subparsers: Any, **kwargs: Any) -> argparse.ArgumentParser:
                    help="concurrent ffmpeg jobs (default: CPU count / --threads)")
     g.add_argument("--threads", type=integer, default=1, metavar="N",
                    help="threads per job; x264 output depends on it, so it is part of the cache key (default: 1)")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run every encode as a task on a Dask cluster (tcp://host:8786) or 'processes'; the source and\n"
+                   "the cache must be on a file system the workers see (docs/cluster.md)")
     g.add_argument("--cache-dir", default=None, metavar="DIR", help="measurement cache (default: OUT/.abrkit-cache)")
     g.add_argument("--no-cache", action="store_true", help="do not read or write a cache on disk")
     g.add_argument("--ffmpeg", default=None, metavar="PATH", help="ffmpeg binary (default: $ABRKIT_FFMPEG, imageio-ffmpeg's, PATH)")
@@ -176,7 +179,7 @@ def cmd_ladder(args: argparse.Namespace) -> int:
         cache_dir = Path(args.cache_dir)
     else:
         cache_dir = out / ".abrkit-cache"
-    result = optimize_ladder(args.source, cache_dir=cache_dir, progress=args.progress, **options)
+    result = optimize_ladder(args.source, cache_dir=cache_dir, progress=args.progress, scheduler=args.scheduler, **options)
     out.mkdir(parents=True, exist_ok=True)
     written = [result.to_json(out / "result.json"), *result.to_csv(out)]
     if args.plot:

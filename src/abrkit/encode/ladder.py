@@ -762,7 +762,7 @@ def optimize_ladder(
         cache = MeasurementCache(cache_dir)
     cache.prepare()  # a bad location is an error now, before any encode
     if scheduler is not None:
-        from ..cluster import Executor, check_scheduler, future_key, open_executor
+        from ..cluster import Executor, check_scheduler
 
         if not isinstance(scheduler, Executor):
             check_scheduler(scheduler)
@@ -1045,7 +1045,7 @@ class _Runner:
         stage: str,
     ) -> None:
         """Every encode of ``todo`` as one task of the scheduler; each lands in ``found``."""
-        from ..cluster import Executor, check_scheduler, future_key, open_executor
+        from ..cluster import Executor, future_key, open_executor
 
         if self._executor is None:
             if isinstance(self._scheduler, Executor):
