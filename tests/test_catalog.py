@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from abrkit.cli import main
-from abrkit.encode.cache import CacheWarning, MeasurementCache, point_key
+from abrkit.encode.cache import CacheWarning, MeasurementCache
 from abrkit.encode.catalog import optimize_catalog
 from abrkit.encode.ffmpeg import find_ffmpeg
 from abrkit.encode.ladder import optimize_ladder
@@ -99,9 +99,14 @@ def sources(tmp_path_factory) -> list[Path]:
 
 
 def _keys(store: Path) -> list[str]:
+    """Keys of the whole records in the store (a line torn by the kill is not one)."""
     keys = []
     for file in (store / "points").glob("*.jsonl"):
-        keys += [json.loads(line)["key"] for line in file.read_text().splitlines() if line.strip()]
+        for line in file.read_text().splitlines():
+            try:
+                keys.append(json.loads(line)["key"])
+            except ValueError:
+                pass
     return keys
 
 
@@ -130,7 +135,10 @@ def test_catalog_survives_a_killed_worker_and_resumes(sources, tmp_path):
         killed_mid_job = job.is_alive()
         job.join(timeout=300)
         first = box["r"]
-        second = optimize_catalog(sources, out, scheduler=client, progress=False, **OPTIONS)
+        with warnings.catch_warnings():
+            # should the kill have torn the record its worker was appending, the reader skips it
+            warnings.simplefilter("ignore", CacheWarning)
+            second = optimize_catalog(sources, out, scheduler=client, progress=False, **OPTIONS)
     assert killed_mid_job
     assert not first.errors, first.errors
     keys = _keys(store)
