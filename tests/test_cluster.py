@@ -122,9 +122,31 @@ def test_simulate_command_line_on_a_cluster(client, capsys, monkeypatch):
     from abrkit.cli import main
 
     monkeypatch.chdir(Path(__file__).resolve().parents[1])
-    argv = ["simulate", "--traces", "samples/traces", "--video", "samples/videos/synthetic_vbr.json",
+    argv = ["simulate", "--traces", "samples/traces/broadband_1.json", "samples/traces/4g_1.json",
+            "--video", "samples/videos/synthetic_vbr.json",
             "--controller", "bb", "mpc", "--optimum", "--format", "csv", "--no-progress"]
     assert main(argv) == 0
     here = capsys.readouterr().out
     assert main([*argv, "--scheduler", client.scheduler.address]) == 0
     assert capsys.readouterr().out == here
+
+
+def test_a_worker_caches_its_kernels_in_its_own_folder(tmp_path):
+    # a fresh process: point the kernels' cache at tmp_path, run a session, find the files there
+    import subprocess
+    from pathlib import Path
+
+    code = (
+        "import sys; from abrkit._jit import use_cache_dir, STAMP_NAME\n"
+        "folder = use_cache_dir(sys.argv[1])\n"
+        "from abrkit import simulate; from abrkit.warmup import warmup_inputs\n"
+        "simulate(*warmup_inputs(), 'bb')\n"
+        "names = sorted(p.name for p in folder.iterdir())\n"
+        "assert STAMP_NAME in names and any(n.endswith('.nbi') for n in names), names\n"
+        "print(folder)\n"
+    )
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**__import__("os").environ, "PYTHONPATH": src}
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).parent == tmp_path.resolve()

@@ -9,9 +9,10 @@
 ``"processes"``
     A pool of local processes made for the call and closed after it (no Dask needed); for
     work that holds the GIL or when threads are not wanted.
-a ``distributed.Client``, or a scheduler address (``"tcp://10.0.0.5:8786"``)
+a ``distributed.Client``, a scheduler address (``"tcp://10.0.0.5:8786"``) or a cluster object
     A Dask cluster: a ``LocalCluster``, dask-jobqueue on Slurm/PBS, dask-kubernetes, ...
-    Needs the optional extra: ``pip install 'abrkit[cluster]'``.
+    (an address or a cluster object gets a Client of its own for the call). Needs the optional
+    extra: ``pip install 'abrkit[cluster]'``.
 
 Results are bit-identical whatever runs them: a batch is cut into tasks along its traces (or
 encodes), every task computes exactly what the local run computes for its part, and the parts
@@ -209,14 +210,14 @@ class Executor:
     value. ``task_times`` collects (start time, seconds) of every finished task.
     """
 
-    def __init__(self, kind: str, n_workers: int, pool: Any, client: Any, shared: Any, fn: Callable[..., Any] | None, key: str) -> None:
+    def __init__(self, kind: str, n_workers: int, pool: Any, client: Any, shared: Any, key: str, owns_client: bool = False) -> None:
         self.kind = kind
         self.n_workers = n_workers
         self._pool = pool
         self._client = client
         self._shared = shared
-        self._fn = fn
         self._key = key
+        self._owned_client = owns_client
         self._root = str(worker_cache_root())
         self.task_times: list[tuple[float, float]] = []
         self.warmup_s: dict[str, float] = {}
@@ -266,8 +267,7 @@ class Executor:
             self._shared.release()
         if self._owned_client:
             self._client.close()
-
-    _owned_client = False
+            self._owned_client = False
 
     def __enter__(self) -> "Executor":
         return self
@@ -287,6 +287,8 @@ def _client_of(scheduler: Any) -> tuple[Any, bool]:
             return distributed.Client(scheduler, set_as_default=False), True
         except OSError as err:
             raise ParameterError("scheduler", scheduler, f"no Dask scheduler answers there: {err}") from None
+    if not isinstance(scheduler, distributed.Client) and isinstance(getattr(scheduler, "scheduler_address", None), str):
+        return distributed.Client(scheduler, set_as_default=False), True  # a cluster object (LocalCluster, SLURMCluster)
     if not isinstance(scheduler, distributed.Client):
         raise ParameterError("scheduler", type(scheduler).__name__, "must be None, 'processes', a distributed.Client or an address")
     return scheduler, False
@@ -321,7 +323,7 @@ def open_executor(
             max_workers=n, mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_pool_process, initargs=(root, key, shared, warm, warm_args),
         )
-        return Executor("processes", n, pool, None, shared, warm, key)
+        return Executor("processes", n, pool, None, shared, key)
     client, owned = _client_of(scheduler)
     workers = list(client.scheduler_info(n_workers=-1)["workers"]) if _takes_n_workers(client) else list(client.scheduler_info()["workers"])
     if not workers:
@@ -329,8 +331,7 @@ def open_executor(
         workers = list(client.scheduler_info()["workers"])
     # one object, sent to every worker now (a list would be scattered item by item)
     handle = client.scatter([shared], broadcast=True, hash=False)[0] if shared is not None else None
-    ex = Executor("dask", len(workers), None, client, handle, warm, "")
-    ex._owned_client = owned
+    ex = Executor("dask", len(workers), None, client, handle, "", owns_client=owned)
     fn = warm if warm is not None else _noop
     futures = {
         w: client.submit(_warm, fn, root, handle, *warm_args, workers=[w], allow_other_workers=False, pure=False)
