@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 CONTROLLERS = ["bb", "rate", "bba0", "festive", "mpc", "robustmpc"]
+JOBS = ("sweep", "optimum", "catalog")
 LADDER_KBPS = [300, 750, 1200, 1850, 2850, 4300]
 
 
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--optimum-traces", type=int, default=400, help="traces solved by the offline optimum (default 400)")
     parser.add_argument("--titles", type=int, default=4, help="titles of the catalog (default 4)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts (default 1 2)")
+    parser.add_argument("--jobs", nargs="+", choices=JOBS, default=list(JOBS), help="which jobs to run (default: all)")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
 
@@ -119,9 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     local_one = run_batch(traces[:1], video, CONTROLLERS, n_workers=1, progress=False)
     local_one_s = time.perf_counter() - started
-    started = time.perf_counter()
-    local_table = simulate_many(traces, video, CONTROLLERS, n_workers=1, progress=False)
-    local_sweep_s = time.perf_counter() - started
+    local_sweep_s = float("nan")
+    if "sweep" in args.jobs:
+        started = time.perf_counter()
+        local_table = simulate_many(traces, video, CONTROLLERS, n_workers=1, progress=False)
+        local_sweep_s = time.perf_counter() - started
 
     runs: dict[int, dict[str, Any]] = {}
     for n in args.workers:
@@ -148,11 +152,17 @@ def main(argv: list[str] | None = None) -> int:
                     ex.result(f)
                 row["task_throughput_cost_s"] = (time.perf_counter() - t0) / 400
             box: dict[str, Any] = {}
-            row["sweep"] = measured(
-                client, lambda: box.setdefault("t", simulate_many(traces, video, CONTROLLERS, progress=False, scheduler=client)),
-            )
-            assert box["t"].equals(local_table)
-            row["optimum"] = measured(client, lambda: offline_optimum_many(opt_traces, video, progress=False, scheduler=client))
+            if "sweep" in args.jobs:
+                row["sweep"] = measured(
+                    client, lambda: box.setdefault("t", simulate_many(traces, video, CONTROLLERS, progress=False, scheduler=client)),
+                )
+                assert box["t"].equals(local_table)
+            if "optimum" in args.jobs:
+                row["optimum"] = measured(client, lambda: offline_optimum_many(opt_traces, video, progress=False, scheduler=client))
+            if "catalog" not in args.jobs:
+                runs[n] = row
+                print(f"{n} worker(s): {json.dumps(row)}", file=sys.stderr, flush=True)
+                continue
             # a first tiny catalog in a throwaway store: the workers import the encoding side here
             optimize_catalog(titles[:1], tmp / f"warm-{n}", scheduler=client, progress=False,
                              **{**ladder, "crfs": [30.0], "resolutions": [(128, 72)], "fixed_ladders": ()})
@@ -176,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|---|---|---|",
     ]
     for n, row in runs.items():
-        for job in ("sweep", "optimum", "catalog"):
+        for job in (j for j in JOBS if j in row):
             r, b = row[job], base[job]
             eff = b["wall_s"] / (n * r["wall_s"]) if n != min(runs) else 1.0
             cpu = b["worker_cpu_s"] / r["worker_cpu_s"] if r["worker_cpu_s"] > 0 else float("nan")

@@ -1130,6 +1130,29 @@ def _encode(
 #: Stores opened by encode tasks in this (worker) process, by directory.
 _TASK_STORES: dict[str, MeasurementCache] = {}
 _TASK_STORES_LOCK = threading.Lock()
+#: The ffmpeg of encode tasks in this (worker) process, by the client's (path, version).
+_TASK_FFMPEG: dict[tuple[str, str], FFmpeg] = {}
+
+
+def _worker_ffmpeg(ff: FFmpeg) -> FFmpeg:
+    """The client's ffmpeg as this process knows it: one object per process, so its capability
+    checks (``-encoders``, ``-filters``) run once, not in every task; and the same version, or
+    the points would be stored under a version that did not measure them."""
+    key = (ff.path, ff.version)
+    with _TASK_STORES_LOCK:
+        known = _TASK_FFMPEG.get(key)
+    if known is not None:
+        return known
+    here = find_ffmpeg(ff.path)
+    if here.version != ff.version:
+        from ..errors import ToolNotFoundError
+
+        raise ToolNotFoundError(
+            f"the worker's ffmpeg at {ff.path} is version {here.version}, the client's {ff.version}: "
+            "install the same ffmpeg on every worker (the version is part of every cache key)"
+        )
+    with _TASK_STORES_LOCK:
+        return _TASK_FFMPEG.setdefault(key, here)
 
 
 def _encode_task(
@@ -1148,7 +1171,7 @@ def _encode_task(
         hit = cache.reload(sha).get(key)
         if hit is not None and _usable_measurement(hit):
             return hit, False
-    measurement = _encode(source, info, settings, quality, ff)
+    measurement = _encode(source, info, settings, quality, _worker_ffmpeg(ff))
     if cache is not None:
         cache.put(sha, key, ctx, measurement)
     return measurement, True
