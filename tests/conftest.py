@@ -11,10 +11,17 @@ directory: a CI run without the data must not pass by skipping every parity test
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+# A shell starts background jobs with SIGINT ignored (``pytest ... &``, ``nohup``), and Python
+# then installs no KeyboardInterrupt handler, in this process or in the children the tests start.
+# The Ctrl-C tests need what a user at a terminal has, so put it back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 #: ``<repo>/../shared/data``: where CI keeps the real traces, videos and reference outputs.
 DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

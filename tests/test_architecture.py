@@ -21,6 +21,7 @@ LAYERS = [
     ("abrkit.event_controllers",),
     ("abrkit.controllers",),
     ("abrkit.event",),
+    ("abrkit.dashjs",),
     ("abrkit.profiles",),
     ("abrkit.custom",),
     ("abrkit.simulation",),

@@ -61,6 +61,16 @@ def test_simulate_many_event_model_on_a_cluster(client, traces, video):
     pd.testing.assert_frame_equal(local, there, check_exact=True)
 
 
+def test_dashjs_profile_on_a_cluster(client, traces, video):
+    # a profile with a player loop and a result class of its own (abrkit.dashjs)
+    local = run_batch(traces[:6], video, ["dashjs", "bola"], profile="dashjs", progress=False)
+    there = run_batch(traces[:6], video, ["dashjs", "bola"], profile="dashjs", progress=False, scheduler=client)
+    assert type(there) is type(local)
+    np.testing.assert_array_equal(local.startup_s, there.startup_s)
+    pd.testing.assert_frame_equal(local.sessions(), there.sessions(), check_exact=True)
+    pd.testing.assert_frame_equal(local.chunks(), there.chunks(), check_exact=True)
+
+
 def test_sampling_controller_runs_as_one_task(client, traces, video):
     # RobustMPC's error history carried from session to session: one task, in job order
     local = run_batch(traces[:5], video, ["robustmpc"], profile="pensieve", progress=False)

@@ -11,6 +11,7 @@ a batch with a controller whose data carries state (Pensieve's ``policy=sample``
 
 from __future__ import annotations
 
+import copy
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -371,6 +372,9 @@ def run_batch(
         # Sabre's player: its own loop, the same result interface and units
         if shadow_predictors:
             raise ParameterError("shadow_predictors", shadow_predictors, "are not supported by the event model")
+        if user and prof.model == "dashjs":
+            raise ParameterError("controllers", "a Python controller (decide)",
+                                 "does not run under the dashjs profile yet: its player has no Python twin")
         stand_in = [_STAND_IN if i in user else c for i, c in enumerate(items)]
         batch = run_event_batch(traces, videos, stand_in, prof, qoe, n_workers, progress)
         for j in np.flatnonzero(np.isin(batch.job_ctrl, list(user))):
@@ -582,13 +586,20 @@ def _merge(results: list[Any], starts: list[int], tr: list[Trace], vids: list[Vi
             np.concatenate([r.log for r in results]), n_done, status, np.concatenate([r.startup_s for r in results]),
             np.concatenate([r.n_chunks for r in results]), first.shadows, shadow,
         )
-    from .event import EventBatchResult
-
-    return EventBatchResult(
-        tr, vids, first.controllers, first.profile, first.qoe, job_trace, job_video, job_ctrl,
-        np.concatenate([r.metrics for r in results]), [x for r in results for x in r.logs],
-        [x for r in results for x in r.played], n_done, status,
-    )
+    # an event-model batch (EventBatchResult, or a profile's own subclass such as the dash.js
+    # player's): the first part's object with every per-session field joined, caches reset
+    merged = copy.copy(first)
+    merged.traces, merged.videos = tr, vids
+    merged.job_trace, merged.job_video, merged.job_ctrl = job_trace, job_video, job_ctrl
+    merged.n_done, merged.status = n_done, status
+    merged.metrics = np.concatenate([r.metrics for r in results])
+    merged.logs = [x for r in results for x in r.logs]
+    merged.played = [x for r in results for x in r.played]
+    merged.n_chunks = np.concatenate([r.n_chunks for r in results])
+    merged.startup_s = np.concatenate([r.startup_s for r in results])
+    merged._log = None
+    merged._sessions = None
+    return merged
 
 
 def simulate(

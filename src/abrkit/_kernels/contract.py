@@ -53,11 +53,13 @@ from . import event_layout as E
 from .controllers import bb_pensieve, bba0, bba1, highest_below, mpc_decide
 from .sabre_rules import NO_ABANDON, controller_decide, controller_report, init_controller
 from .festive import festive_decide, festive_report
+from .dashjs_rules import dashjs5_choose, dashjs5_idle, dashjs5_report, dashjs5_start
 from .pensieve_net import ST_LAST_DELAY_S, ST_LAST_SIZE_BYTES, pensieve_choose, pensieve_start
 from .layout import (
     CTRL_BB_PENSIEVE,
     CTRL_BBA0,
     CTRL_BBA1,
+    CTRL_DASHJS5,
     CTRL_FESTIVE,
     CTRL_FIXED,
     CTRL_MPC,
@@ -92,6 +94,23 @@ def _start_sabre(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
     st[E.S_THROUGHPUT] = np.nan
     st[E.S_LATENCY] = np.nan
     init_controller(st, cparams, chunk_s * 1000.0, kbps, u0, u1)
+
+
+def _start_dashjs5(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
+    dashjs5_start(cparams, cstate, bitrates_bps, chunk_s, CTRL_STATE)
+
+
+def _choose_dashjs5(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s,
+                    est_bps, est_latency_s, latency_s, prof):
+    return dashjs5_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, chunk_s, est_bps, CTRL_STATE)
+
+
+def _report_dashjs5(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps, chunk_s):
+    dashjs5_report(cparams, cstate, k, rung, download_s, buffer_s, bitrates_bps, chunk_s, CTRL_STATE)
+
+
+def _idle_dashjs5(kind, cparams, cstate, wait_s):
+    dashjs5_idle(cparams, cstate, wait_s)
 
 
 def _choose_mpc(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
@@ -192,6 +211,7 @@ _CHOOSE = {
     CTRL_BBA1: _choose_bba1,
     CTRL_FESTIVE: _choose_festive,
     CTRL_PENSIEVE: _choose_pensieve,
+    CTRL_DASHJS5: _choose_dashjs5,
     CTRL_SIMPLE: _choose_simple,
 }
 #: Controllers the batch driver compiles together (``compile_group``).
@@ -201,10 +221,13 @@ for _kind in _SABRE_KINDS:
     _CHOOSE[_kind] = _choose_sabre
 _START = {kind: (_start_sabre if kind in _SABRE_KINDS else _start_none) for kind in _CHOOSE}
 _START[CTRL_PENSIEVE] = _start_pensieve
+_START[CTRL_DASHJS5] = _start_dashjs5
 _REPORT = {kind: _report_none for kind in _CHOOSE}
 _REPORT[CTRL_FESTIVE] = _report_festive
 _REPORT[CTRL_PENSIEVE] = _report_pensieve
+_REPORT[CTRL_DASHJS5] = _report_dashjs5
 _IDLE = {kind: _idle_none for kind in _CHOOSE}
+_IDLE[CTRL_DASHJS5] = _idle_dashjs5
 for _kind in _SABRE_KINDS:
     _REPORT[_kind] = _report_sabre
     _IDLE[_kind] = _idle_sabre
