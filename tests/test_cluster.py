@@ -53,6 +53,8 @@ def test_run_batch_on_a_cluster_is_the_local_run(client, traces, video):
     )
     # by address too (a second client to the same scheduler)
     _same_batch(local, run_batch(traces, video, ctrls, progress=False, scheduler=client.scheduler.address))
+    # or the cluster object itself
+    _same_batch(local, run_batch(traces, video, ctrls, progress=False, scheduler=client.cluster))
 
 
 def test_simulate_many_event_model_on_a_cluster(client, traces, video):
