@@ -162,3 +162,27 @@ def test_a_worker_caches_its_kernels_in_its_own_folder(tmp_path):
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr
     assert Path(done.stdout.strip()).parent == tmp_path.resolve()
+
+
+def test_a_worker_cache_is_seeded_again_with_what_the_client_compiled_since(tmp_path):
+    # use_cache_dir twice in one process: the second call copies in what the seed gained since
+    import subprocess
+    from pathlib import Path
+
+    code = (
+        "import sys, shutil, pathlib\n"
+        "from abrkit._jit import use_cache_dir, numba_cache_dirs, _KERNEL_DIR\n"
+        "seed = [d for d in numba_cache_dirs(_KERNEL_DIR / 'session.py') if d.is_dir()][0]\n"
+        "folder = use_cache_dir(sys.argv[1])\n"
+        "fake = seed / 'session.fake_kernel-1.py311.nbi'\n"
+        "fake.write_bytes(b'x')\n"
+        "try:\n"
+        "    use_cache_dir(sys.argv[1])\n"
+        "    assert (folder / fake.name).read_bytes() == b'x'\n"
+        "finally:\n"
+        "    fake.unlink()\n"
+    )
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**__import__("os").environ, "PYTHONPATH": src}
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
