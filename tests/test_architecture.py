@@ -11,7 +11,8 @@ PKG = Path(abrkit.__file__).resolve().parent
 
 # Each layer may import only from the layers listed before it (and from itself).
 LAYERS = [
-    ("abrkit.errors", "abrkit._jit", "abrkit._version", "abrkit._checks", "abrkit._optional", "abrkit._textread", "abrkit._interrupt"),
+    ("abrkit.errors", "abrkit._jit", "abrkit._version", "abrkit._checks", "abrkit._optional", "abrkit._textread", "abrkit._interrupt",
+     "abrkit.cluster"),
     ("abrkit._kernels",),
     ("abrkit.traces", "abrkit.video"),
     ("abrkit.qoe", "abrkit.predictors", "abrkit.encode", "abrkit.tables", "abrkit.result"),
@@ -30,7 +31,7 @@ LAYERS = [
     ("abrkit.cli._args", "abrkit.cli._output", "abrkit.cli._sweep", "abrkit.cli._help", "abrkit.cli._inputs",
      "abrkit.cli._columns"),
     ("abrkit.cli.simulate", "abrkit.cli.predict", "abrkit.cli.traces", "abrkit.cli.ladder", "abrkit.cli.warmup",
-     "abrkit.cli.emulate"),
+     "abrkit.cli.emulate", "abrkit.cli.catalog"),
     ("abrkit.cli",),
     ("abrkit.__main__",),
 ]

@@ -189,6 +189,72 @@ def drop_stale_cache(
     return dropped
 
 
+# --- a private cache directory (one per cluster worker) -----------------------------------------
+
+
+_KERNEL_DIR = Path(__file__).with_name("_kernels")
+
+
+def use_cache_dir(directory: str | os.PathLike[str]) -> Path:
+    """Make this process cache abrkit's kernels in ``directory`` (its own), seeded from the
+    cache it used so far; returns the folder the kernels of ``_kernels`` now cache in.
+
+    For cluster workers: processes that share one cache directory may corrupt it when they
+    write the same kernel at once (numba#4807), so each worker writes only to a directory of
+    its own. Numba picks a dispatcher's cache locator when the dispatcher is made, at import,
+    so this sets ``NUMBA_CACHE_DIR`` (for Numba's config and child processes) and then rebuilds
+    the cache of every dispatcher :func:`njit` made (``Dispatcher.enable_caching``). The cache
+    this process used so far (the in-tree ``__pycache__`` the client just filled, for example)
+    seeds the folder: its files that are missing here or newer than the copies here are copied
+    in (all of them, after emptying the folder, when the folder was built from other sources),
+    so a warm machine does not recompile in every worker; calling this again re-seeds. Kernels
+    already compiled in this process stay usable. With caching off (``ABRKIT_NUMBA_CACHE=0``) or
+    the JIT disabled, nothing happens.
+    """
+    target_root = Path(directory).expanduser().resolve()
+    sub = numba_cache_dirs(_KERNEL_DIR / "session.py")
+    if _DISABLED or not _CACHE or not sub:
+        return target_root
+    target = target_root / sub[-1].name  # <folder>_<SHA-1>, as Numba's locators name it
+    # where this process cached so far (after a first call, Numba's CACHE_DIR is ``target``: skip it)
+    old = [d for d in sub if d != target and d.is_dir() and (d / STAMP_NAME).is_file()]
+    target.mkdir(parents=True, exist_ok=True)
+    names = _cache_file_names(PurePosixPath(n).stem for n, _ in _sources(_KERNEL_DIR))
+    try:
+        mine = (target / STAMP_NAME).read_text()
+    except OSError:
+        mine = ""
+    for folder in old:
+        stamp = (folder / STAMP_NAME).read_text()
+        if stamp != mine:  # built from other sources: start over from the seed
+            for path in target.iterdir():
+                if names.fullmatch(path.name):
+                    path.unlink(missing_ok=True)
+        for path in folder.iterdir():
+            if not names.fullmatch(path.name):
+                continue
+            mine_path = target / path.name
+            try:
+                if mine_path.stat().st_mtime_ns >= path.stat().st_mtime_ns:
+                    continue  # this worker's copy is as new (it may hold overloads of its own)
+            except FileNotFoundError:
+                pass
+            partial = target / f".{path.name}.{os.getpid()}.tmp"  # copy, then rename: never half a file
+            partial.write_bytes(path.read_bytes())
+            os.utime(partial, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns))
+            os.replace(partial, mine_path)
+        partial = target / f"{STAMP_NAME}.{os.getpid()}.tmp"
+        partial.write_text(stamp)
+        os.replace(partial, target / STAMP_NAME)
+        break
+    os.environ["NUMBA_CACHE_DIR"] = str(target_root)
+    numba_config.CACHE_DIR = str(target_root)
+    drop_stale_cache(_KERNEL_DIR, (Path(__file__),), cache_dirs=[target])
+    for dispatcher in _CACHED:
+        dispatcher.enable_caching()
+    return target
+
+
 # --- a line on stderr while kernels compile -------------------------------------------------
 
 
@@ -270,11 +336,17 @@ if not _DISABLED:
     _notice = _install_compile_notice()
 
 
+#: Every cached dispatcher made by :func:`njit` / :func:`njit_inline`, for :func:`use_cache_dir`.
+_CACHED: list[Any] = []
+
+
 def njit(func: F) -> F:
     """Compile a serial kernel: nopython, fastmath off (exact IEEE results), cached if allowed."""
     if _DISABLED:
         return func
-    return numba.njit(cache=_CACHE, nogil=True)(func)  # type: ignore[return-value]
+    dispatcher = numba.njit(cache=_CACHE, nogil=True)(func)
+    _CACHED.append(dispatcher)
+    return dispatcher  # type: ignore[no-any-return]
 
 
 def njit_inline(func: F) -> F:
@@ -286,7 +358,9 @@ def njit_inline(func: F) -> F:
     """
     if _DISABLED:
         return func
-    return numba.njit(cache=_CACHE, nogil=True, inline="always")(func)  # type: ignore[return-value]
+    dispatcher = numba.njit(cache=_CACHE, nogil=True, inline="always")(func)
+    _CACHED.append(dispatcher)
+    return dispatcher  # type: ignore[no-any-return]
 
 
 def njit_parallel(func: F) -> F:

@@ -9,7 +9,7 @@ predictor (or per predictor and trace).
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -104,6 +104,7 @@ def evaluate_predictors(
     by: Sequence[str] = ("predictor",),
     n_workers: int | None = None,
     progress: bool | None = None,
+    scheduler: Any = None,
 ) -> pd.DataFrame:
     """Replay chunk downloads over ``traces`` and score each predictor's one-step predictions.
 
@@ -111,7 +112,8 @@ def evaluate_predictors(
     ``video``/``controller``/``profile`` set the download pattern (default: Pensieve's ladder
     in 4 s CBR chunks, chosen by the rate rule, under the clean profile). Returns one row per
     predictor (``by=("predictor", "trace")`` for one per trace too) with the columns of
-    :func:`summarize_errors`.
+    :func:`summarize_errors`. ``scheduler`` says where the sessions run (:mod:`abrkit.cluster`:
+    None for threads here, ``"processes"``, or a Dask Client or address); the table is the same.
     """
     preds = [get_predictor(p) for p in (PREDICTORS if predictors is None else predictors)]
     if not preds:
@@ -123,5 +125,6 @@ def evaluate_predictors(
     bad = [k for k in by if k not in ("predictor", "trace", "controller")]
     if not by or bad:
         raise ParameterError("by", list(by), "may only name 'predictor', 'trace' and 'controller'")
-    batch = run_batch(traces, video or DEFAULT_EVAL_VIDEO, [controller], profile, None, n_workers, progress, shadow_predictors=preds)
+    batch = run_batch(traces, video or DEFAULT_EVAL_VIDEO, [controller], profile, None, n_workers, progress, shadow_predictors=preds,
+                      scheduler=scheduler)
     return summarize_errors(prediction_samples(batch), by)

@@ -433,6 +433,7 @@ def offline_optimum_many(
     n_workers: int | None = None,
     progress: bool | None = None,
     max_labels: int = DEFAULT_MAX_LABELS,
+    scheduler: Any = None,
 ) -> pd.DataFrame:
     """:func:`offline_optimum` for each trace; one row per trace, in the order given.
 
@@ -444,6 +445,9 @@ def offline_optimum_many(
     terminal and there are 20 traces or more). Every trace is checked before any is solved
     (a refused one raises ``ParameterError`` at once). Ctrl-C (``KeyboardInterrupt``) stops
     every worker within a block of work and is raised here.
+
+    ``scheduler`` says where the traces are solved (:mod:`abrkit.cluster`): None (threads
+    here), ``"processes"`` or a Dask ``distributed.Client`` or address; the table is the same.
     """
     tr = [traces] if isinstance(traces, Trace) else list(traces)
     if not tr:
@@ -451,6 +455,8 @@ def offline_optimum_many(
     prepared = _prepare(video, profile, qoe, max_front, max_labels)
     for t in tr:  # refusals come before any work
         _kernel_trace(t, prepared)
+    if scheduler is not None:
+        return _optimum_elsewhere(tr, prepared, progress, scheduler)
     workers = min(worker_count(n_workers), len(tr))
     show = progress if progress is not None else (sys.stderr.isatty() and len(tr) >= 20)
     bar = None
@@ -490,3 +496,25 @@ def offline_optimum_many(
         if bar is not None:
             bar.close()
     return pd.DataFrame(rows)
+
+
+def _optimum_part(prepared: _Prepared, traces: list[Trace]) -> list[dict[str, Any]]:
+    """One task of a distributed :func:`offline_optimum_many`: the rows of ``traces``."""
+    return [_solve(t, prepared).totals() for t in traces]
+
+
+def _optimum_elsewhere(tr: list[Trace], prepared: _Prepared, progress: bool | None, scheduler: Any) -> pd.DataFrame:
+    from .cluster import check_scheduler, open_executor, plan_tasks, progress_bar, run_parts, time_items
+
+    check_scheduler(scheduler)
+    item_s = time_items(lambda k: _optimum_part(prepared, tr[:k]), len(tr))
+    show = progress if progress is not None else (sys.stderr.isatty() and len(tr) >= 20)
+    with open_executor(scheduler, prepared, _optimum_part, (tr[:1],)) as ex:
+        parts = plan_tasks(len(tr), item_s, ex.n_workers)
+        bar = progress_bar(show, len(tr), "trace", "offline optimum")
+        try:
+            results = run_parts(ex, _optimum_part, [(tr[a:b],) for a, b in parts], [b - a for a, b in parts], bar)
+        finally:
+            if bar is not None:
+                bar.close()
+    return pd.DataFrame([row for part in results for row in part])

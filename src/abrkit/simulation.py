@@ -11,6 +11,7 @@ a batch with a controller whose data carries state (Pensieve's ``policy=sample``
 
 from __future__ import annotations
 
+import copy
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -329,6 +330,7 @@ def run_batch(
     n_workers: int | None = None,
     progress: bool | None = None,
     shadow_predictors: Sequence[Predictor | str] = (),
+    scheduler: Any = None,
 ) -> BatchResult:
     """Simulate every (trace, video, controller) combination; returns a :class:`BatchResult`.
 
@@ -343,8 +345,16 @@ def run_batch(
     results depend on the order of the traces. ``shadow_predictors`` only watch: before
     each download each one predicts its throughput (``BatchResult.shadow_pred``, shape
     (sessions, predictors, chunks)) and then learns from it; they never affect decisions.
+
+    ``scheduler`` says where the sessions run (:mod:`abrkit.cluster`): None (this process, on
+    ``n_workers`` threads), ``"processes"`` or a Dask ``distributed.Client`` (or its address):
+    the traces are cut into tasks of seconds, each run as here on one thread, and the parts put
+    back in order, so the result is identical. A batch whose sessions hand state to each other
+    (see above) runs as one task; Python controllers run only with ``scheduler=None``.
     """
     prof = get_profile(profile)
+    if scheduler is not None:
+        return _run_elsewhere(traces, videos, controllers, prof, qoe, progress, shadow_predictors, scheduler)
     if isinstance(prof, Profile) and prof.is_training:
         raise ParameterError(
             "profile", prof.name, "draws random start points or delay noise: it runs in abrkit.rl's environments, "
@@ -494,6 +504,104 @@ def run_batch(
                        packed.videos.n_chunks[job_video], shadows, sh_pred)
 
 
+def _batch_part(shared: tuple[Any, ...], traces: list[Trace]) -> Any:
+    """One task of a distributed batch: ``traces`` with every video and controller, one thread."""
+    videos, controllers, profile, qoe, shadows = shared
+    return run_batch(traces, videos, controllers, profile, qoe, n_workers=1, progress=False, shadow_predictors=shadows)
+
+
+def _sessions_part(shared: tuple[Any, ...], traces: list[Trace]) -> pd.DataFrame:
+    """One task of a distributed :func:`simulate_many`: only the per-session rows travel back."""
+    return _batch_part(shared, traces).sessions()
+
+
+def _run_elsewhere(
+    traces: Any, videos: Any, controllers: Any, prof: Any, qoe: Any, progress: bool | None,
+    shadow_predictors: Sequence[Predictor | str], scheduler: Any, sessions_only: bool = False,
+) -> Any:
+    """:func:`run_batch` cut along its traces into tasks for :mod:`abrkit.cluster`; with
+    ``sessions_only`` each task returns its sessions table instead (a fraction of the bytes)."""
+    from .cluster import check_scheduler, open_executor, plan_tasks, progress_bar, run_parts, time_items
+    from .event import _event_controller
+
+    check_scheduler(scheduler)
+    tr = _as_list(traces, Trace)
+    vids = _as_list(videos, Video)
+    single = isinstance(controllers, (str, Controller)) or is_python_controller(controllers)
+    items = [controllers] if single else list(controllers)
+    if any(is_python_controller(c) for c in items):
+        raise ParameterError(
+            "scheduler", scheduler, "cannot run Python controllers (objects with decide(obs)): they run in this process; use scheduler=None",
+        )
+    if not tr or not vids or not items:
+        raise ParameterError("batch", (len(tr), len(vids), len(items)), "needs at least one trace, video and controller")
+    for t in tr:
+        if not isinstance(t, Trace):
+            raise ParameterError("traces", type(t).__name__, "must be Trace objects (read files with abrkit.traces.load_traces)")
+    shadows = tuple(get_predictor(p) for p in shadow_predictors)
+    if isinstance(prof, EventProfile):
+        ctrls: list[Any] = [_event_controller(c) for c in items]
+        carries = any(c.carries_state() for c in ctrls)
+    else:
+        ctrls = [get_controller(c) for c in items]
+        carries = _pack(tr[:1], vids, ctrls, prof, shadows).carries  # also checks videos and controllers
+    shared = (vids, ctrls, prof, qoe, shadows)
+    if carries:  # sessions hand state on, in job order: the whole batch is one task
+        parts = [(0, len(tr))]
+    else:
+        item_s = time_items(lambda k: _batch_part(shared, tr[:k]), len(tr))
+        parts = None  # planned once the worker count is known
+    n_jobs = len(tr) * len(vids) * len(ctrls)
+    show = progress if progress is not None else (sys.stderr.isatty() and n_jobs >= 2000)
+    with open_executor(scheduler, shared, _batch_part, ([tr[0]],)) as ex:
+        if parts is None:
+            parts = plan_tasks(len(tr), item_s, ex.n_workers)
+        per_trace = len(vids) * len(ctrls)
+        bar = progress_bar(show, n_jobs, "session", "simulating")
+        try:
+            results = run_parts(
+                ex, _sessions_part if sessions_only else _batch_part, [(tr[a:b],) for a, b in parts],
+                [(b - a) * per_trace for a, b in parts], bar,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+    if sessions_only:
+        return pd.concat(results, ignore_index=True)
+    return _merge(results, [a for a, _ in parts], tr, vids)
+
+
+def _merge(results: list[Any], starts: list[int], tr: list[Trace], vids: list[Video]) -> Any:
+    """The batches of consecutive trace ranges (starting at ``starts``) as one, in job order."""
+    first = results[0]
+    job_trace = np.concatenate([r.job_trace + s for r, s in zip(results, starts)])
+    job_video = np.concatenate([r.job_video for r in results])
+    job_ctrl = np.concatenate([r.job_ctrl for r in results])
+    status = np.concatenate([r.status for r in results])
+    n_done = np.concatenate([r.n_done for r in results])
+    if isinstance(first, BatchResult):
+        shadow = None if first.shadow_pred is None else np.concatenate([r.shadow_pred for r in results])
+        return BatchResult(
+            tr, vids, first.controllers, first.profile, first.qoe, job_trace, job_video, job_ctrl,
+            np.concatenate([r.log for r in results]), n_done, status, np.concatenate([r.startup_s for r in results]),
+            np.concatenate([r.n_chunks for r in results]), first.shadows, shadow,
+        )
+    # an event-model batch (EventBatchResult, or a profile's own subclass such as the dash.js
+    # player's): the first part's object with every per-session field joined, caches reset
+    merged = copy.copy(first)
+    merged.traces, merged.videos = tr, vids
+    merged.job_trace, merged.job_video, merged.job_ctrl = job_trace, job_video, job_ctrl
+    merged.n_done, merged.status = n_done, status
+    merged.metrics = np.concatenate([r.metrics for r in results])
+    merged.logs = [x for r in results for x in r.logs]
+    merged.played = [x for r in results for x in r.played]
+    merged.n_chunks = np.concatenate([r.n_chunks for r in results])
+    merged.startup_s = np.concatenate([r.startup_s for r in results])
+    merged._log = None
+    merged._sessions = None
+    return merged
+
+
 def simulate(
     trace: Trace,
     video: Video,
@@ -525,11 +633,16 @@ def simulate_many(
     n_workers: int | None = None,
     progress: bool | None = None,
     per_chunk: bool = False,
+    scheduler: Any = None,
 ) -> pd.DataFrame:
     """Simulate every (trace, video, controller) combination; one tidy table.
 
     One row per session (``per_chunk=False``) or per played chunk (``per_chunk=True``).
-    Deterministic: the same inputs give the same table whatever ``n_workers`` is.
+    Deterministic: the same inputs give the same table whatever ``n_workers`` is, and whatever
+    ``scheduler`` runs it (None, ``"processes"``, a Dask Client or address: :mod:`abrkit.cluster`).
     """
-    batch = run_batch(traces, videos, controllers, profile, qoe, n_workers, progress)
+    if scheduler is not None and not per_chunk:
+        # the workers make the table: per-session rows come back, not every chunk's log
+        return _run_elsewhere(traces, videos, controllers, get_profile(profile), qoe, progress, (), scheduler, sessions_only=True)
+    batch = run_batch(traces, videos, controllers, profile, qoe, n_workers, progress, scheduler=scheduler)
     return batch.chunks() if per_chunk else batch.sessions()

@@ -37,7 +37,7 @@ from typing import Any
 
 from ._args import HelpFormatter, finite_float, integer, number_list, optional_float, resolution_list
 
-__all__ = ["add_parser", "cmd_ladder"]
+__all__ = ["add_parser", "cmd_ladder", "add_search_arguments", "ladder_options"]
 
 _CODECS = ("x264", "x265", "svtav1", "vp9")
 _FIXED = ("apple-hls-h264", "netflix-2015")
@@ -81,6 +81,34 @@ def add_parser(subparsers: Any, **kwargs: Any) -> argparse.ArgumentParser:
         **kwargs,
     )
     p.add_argument("source", metavar="SOURCE", help="the source video")
+    add_search_arguments(p)
+    g = p.add_argument_group("run")
+    g.add_argument("--workers", type=integer, default=None, metavar="N",
+                   help="concurrent ffmpeg jobs (default: CPU count / --threads)")
+    g.add_argument("--threads", type=integer, default=1, metavar="N",
+                   help="threads per job; x264 output depends on it, so it is part of the cache key (default: 1)")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run every encode as a task on a Dask cluster (tcp://host:8786) or 'processes'; the source and\n"
+                   "the cache must be on a file system the workers see (docs/cluster.md)")
+    g.add_argument("--cache-dir", default=None, metavar="DIR", help="measurement cache (default: OUT/.abrkit-cache)")
+    g.add_argument("--no-cache", action="store_true", help="do not read or write a cache on disk")
+    g.add_argument("--ffmpeg", default=None, metavar="PATH", help="ffmpeg binary (default: $ABRKIT_FFMPEG, imageio-ffmpeg's, PATH)")
+    g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar (default: when stderr is a terminal)")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", required=True, metavar="DIR", help="directory for result.json and the CSV tables (created)")
+    g.add_argument("--format", choices=("table", "json"), default="table",
+                   help="summary on stdout: table (default) or json")
+    g.add_argument("--plot", action="store_true", help="also write rate-quality.png (needs matplotlib)")
+    g.add_argument("--renditions", action="store_true",
+                   help="also encode the rungs as final renditions (capped CRF over the whole source) and package\n"
+                   "them: OUT/renditions/, OUT/hls/master.m3u8, OUT/dash/manifest.mpd, OUT/video.json")
+    p.set_defaults(func=cmd_ladder)
+    return p
+
+
+def add_search_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``search`` and ``rungs`` option groups, shared by ``abrkit ladder`` and ``abrkit catalog``."""
     g = p.add_argument_group("search")
     g.add_argument("--codec", choices=_CODECS, default="x264", help="encoder (default: x264)")
     g.add_argument("--preset", default=None, help="encoder preset (default: the codec's, medium for x264)")
@@ -113,57 +141,45 @@ def add_parser(subparsers: Any, **kwargs: Any) -> argparse.ArgumentParser:
                    help="only the top rung may reach this VMAF ('none': no cap; default: 95)")
     g.add_argument("--fixed", nargs="*", default=list(_FIXED), metavar="NAME",
                    help=f"fixed ladders to compare against (default: {' '.join(_FIXED)}; give none for no comparison)")
-    g = p.add_argument_group("run")
-    g.add_argument("--workers", type=integer, default=None, metavar="N",
-                   help="concurrent ffmpeg jobs (default: CPU count / --threads)")
-    g.add_argument("--threads", type=integer, default=1, metavar="N",
-                   help="threads per job; x264 output depends on it, so it is part of the cache key (default: 1)")
-    g.add_argument("--cache-dir", default=None, metavar="DIR", help="measurement cache (default: OUT/.abrkit-cache)")
-    g.add_argument("--no-cache", action="store_true", help="do not read or write a cache on disk")
-    g.add_argument("--ffmpeg", default=None, metavar="PATH", help="ffmpeg binary (default: $ABRKIT_FFMPEG, imageio-ffmpeg's, PATH)")
-    g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="show a progress bar (default: when stderr is a terminal)")
-    g = p.add_argument_group("output")
-    g.add_argument("--out", required=True, metavar="DIR", help="directory for result.json and the CSV tables (created)")
-    g.add_argument("--format", choices=("table", "json"), default="table",
-                   help="summary on stdout: table (default) or json")
-    g.add_argument("--plot", action="store_true", help="also write rate-quality.png (needs matplotlib)")
-    g.add_argument("--renditions", action="store_true",
-                   help="also encode the rungs as final renditions (capped CRF over the whole source) and package\n"
-                   "them: OUT/renditions/, OUT/hls/master.m3u8, OUT/dash/manifest.mpd, OUT/video.json")
-    p.set_defaults(func=cmd_ladder)
-    return p
+
+
+def ladder_options(args: argparse.Namespace) -> dict[str, Any]:
+    """:func:`~abrkit.encode.ladder.optimize_ladder` keyword arguments from the options of
+    :func:`add_search_arguments` (and ``--workers``, ``--threads``, ``--ffmpeg``)."""
+    from ..encode.quality import QualitySettings
+    from ..encode.rungs import RungConstraints
+
+    constraints = RungConstraints(
+        n_rungs=args.rungs, min_bitrate_kbps=args.min_kbps, max_bitrate_kbps=args.max_kbps,
+        min_ratio=args.min_ratio, max_ratio=args.max_ratio, min_quality_step=args.jnd,
+        quality_cap=args.quality_cap,
+    )
+    return dict(
+        codec=args.codec, mode=args.mode, resolutions=args.resolutions, crfs=args.crfs,
+        constraints=constraints, quality=QualitySettings(vmaf_model=args.vmaf_model), segment_s=args.segment_s,
+        preset=args.preset, axis=args.axis, fixed_ladders=tuple(args.fixed or ()), workers=args.workers,
+        threads=args.threads, ffmpeg=args.ffmpeg, max_duration_s=args.max_duration_s, min_vmaf=args.min_vmaf,
+    )
 
 
 def cmd_ladder(args: argparse.Namespace) -> int:
     """Run ``abrkit ladder``; returns the exit code (abrkit errors propagate to ``main``)."""
     from ..encode.ladder import optimize_ladder
-    from ..encode.quality import QualitySettings
-    from ..encode.rungs import RungConstraints
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         from ..errors import ParameterError
 
         raise ParameterError("--out", str(out), "exists and is not a directory")
-    constraints = RungConstraints(
-        n_rungs=args.rungs, min_bitrate_kbps=args.min_kbps, max_bitrate_kbps=args.max_kbps,
-        min_ratio=args.min_ratio, max_ratio=args.max_ratio, min_quality_step=args.jnd,
-        quality_cap=args.quality_cap,
-    )
-    quality = QualitySettings(vmaf_model=args.vmaf_model)
+    options = ladder_options(args)
+    quality = options["quality"]
     if args.no_cache:
         cache_dir: Any = False
     elif args.cache_dir is not None:
         cache_dir = Path(args.cache_dir)
     else:
         cache_dir = out / ".abrkit-cache"
-    result = optimize_ladder(
-        args.source, codec=args.codec, mode=args.mode, resolutions=args.resolutions, crfs=args.crfs,
-        constraints=constraints, quality=quality, segment_s=args.segment_s, preset=args.preset, axis=args.axis,
-        fixed_ladders=tuple(args.fixed or ()), workers=args.workers, threads=args.threads, cache_dir=cache_dir,
-        progress=args.progress, ffmpeg=args.ffmpeg, max_duration_s=args.max_duration_s, min_vmaf=args.min_vmaf,
-    )
+    result = optimize_ladder(args.source, cache_dir=cache_dir, progress=args.progress, scheduler=args.scheduler, **options)
     out.mkdir(parents=True, exist_ok=True)
     written = [result.to_json(out / "result.json"), *result.to_csv(out)]
     if args.plot:

@@ -180,7 +180,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.video_length_s is not None:
         video = video.looped(args.video_length_s)
     traces = load_trace_args(args.traces, args.trace_format, args.strict)
-    batch: Any = run_batch(traces, [video], controllers, profile, model, n_workers=args.workers, progress=args.progress)
+    batch: Any = run_batch(traces, [video], controllers, profile, model, n_workers=args.workers, progress=args.progress,
+                           scheduler=args.scheduler)
     sessions = batch.sessions()
 
     for j in np.flatnonzero(sessions["status"].to_numpy() != "complete"):
@@ -196,7 +197,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         from ..optimum import offline_optimum_many
 
         # the check above made sure the profile (with any --set changes) is a chunk-model one
-        optimum = offline_optimum_many(traces, video, profile, model, n_workers=args.workers, progress=args.progress)
+        optimum = offline_optimum_many(traces, video, profile, model, n_workers=args.workers, progress=args.progress,
+                                       scheduler=args.scheduler)
         _warn_optimum(optimum)
         played_s = optimum["chunks"].to_numpy(dtype=np.float64) * video.chunk_s
         summary = pd.concat([summary, summary_table(optimum, ["optimum"], played_s)], ignore_index=True)
@@ -283,6 +285,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--out", metavar="FILE", default=None, help="write the main output to FILE instead of stdout")
     g.add_argument("--workers", type=positive_int, metavar="N", default=None,
                    help="worker threads (default: CPU count, at most 8); results do not depend on it")
+    g.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="run the sessions (and --optimum) on a Dask cluster (tcp://host:8786) or 'processes'; "
+                        "the same results (docs/cluster.md; pip install 'abrkit[cluster]')")
     g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: for large batches on a terminal)")
     sim.set_defaults(func=cmd_simulate)

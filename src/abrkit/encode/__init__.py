@@ -112,10 +112,14 @@ _EXPORTS.update({
     "MeasurementCache": "cache",
     "CacheWarning": "cache",
     "default_cache_dir": "cache",
+    # catalog.py: ladders for many titles, on a cluster
+    "optimize_catalog": "catalog",
+    "CatalogResult": "catalog",
 })
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from .cache import CacheWarning, MeasurementCache, default_cache_dir
+    from .catalog import CatalogResult, optimize_catalog
     from .ladder import LadderProgress, LadderResult, default_crfs, default_resolutions, optimize_ladder
     from .sampling import FastSearch

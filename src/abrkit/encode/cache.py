@@ -18,6 +18,11 @@ measured. Why not SQLite (WAL)? Both survive a killed process, but
   everywhere, and two processes appending whole lines do not interleave them on local disks;
 * the files are plain text: ``grep``, ``jq`` and a text editor can inspect or prune them.
 
+Several processes may write one directory at once (the workers of a cluster on a shared file
+system, two runs on one machine; see :func:`abrkit.encode.optimize_catalog`): each append holds
+an exclusive ``flock`` on the file while it closes a torn last line and writes its record, so
+records never interleave and a writer killed mid-line damages only its own record.
+
 The cost, an ``fsync`` per point, is a few milliseconds against encodes of seconds; reading
 a whole file at start-up takes milliseconds for thousands of points.
 
@@ -178,6 +183,7 @@ class MeasurementCache:
         self._points: dict[str, dict[str, dict[str, Any]]] = {}  # source sha -> key -> point
         self._hashes: dict[tuple[str, int, int], str] | None = None
         self._unwritable: set[Path] = set()
+        self._offsets: dict[str, int] = {}  # source sha -> bytes of its file read by reload()
 
     def __repr__(self) -> str:
         return f"MeasurementCache({str(self.directory) if self.directory else None!r})"
@@ -257,6 +263,36 @@ class MeasurementCache:
             if path is not None:
                 self._append(path, line)
             known[key] = point
+
+    def remember(self, source_sha256: str, key: str, point: dict[str, Any]) -> None:
+        """Know a point that another process stored (nothing is written)."""
+        with self._lock:
+            self._load(source_sha256).setdefault(key, point)
+
+    def reload(self, source_sha256: str) -> dict[str, dict[str, Any]]:
+        """:meth:`points`, plus the records other processes appended since this object last
+        looked (read from where it stopped; a line still being written is left for later)."""
+        with self._lock:
+            known = self._load(source_sha256)
+            path = self.points_path(source_sha256)
+            if path is None:
+                return known
+            start = self._offsets.get(source_sha256, 0)
+            try:
+                with open(path, "rb") as fh:
+                    fh.seek(start)
+                    data = fh.read()
+            except OSError:
+                return known
+            end = data.rfind(b"\n")
+            if end < 0:
+                return known
+            for raw in data[:end].split(b"\n"):
+                record = _parse_record(raw) if raw.strip() else None
+                if isinstance(record, dict) and _valid_point_record(record):
+                    known.setdefault(record["key"], record["point"])
+            self._offsets[source_sha256] = start + end + 1
+            return known
 
     def _append(self, path: Path, line: str) -> None:
         """Append a record; a failed write warns once per file (the point stays in memory)."""
@@ -403,6 +439,11 @@ def _append_line(path: Path, line: str) -> None:
     data = line.encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        # Writers in other processes (cluster workers, a second run) append to the same file:
+        # an exclusive lock makes "close a torn last line, then append" one step. flock works
+        # on local disks and on NFS (Linux maps it to a POSIX lock there); it is released when
+        # the file is closed or the process dies, so a killed writer never blocks the others.
+        _lock_exclusive(fd)
         size = os.fstat(fd).st_size
         if size > 0:
             with open(path, "rb") as fh:
@@ -417,6 +458,18 @@ def _append_line(path: Path, line: str) -> None:
         os.close(fd)
     if new:
         _fsync_dir(path.parent)
+
+
+def _lock_exclusive(fd: int) -> None:
+    """Block until this process holds the file's exclusive lock (POSIX; a no-op on Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:  # a file system without locks: O_APPEND alone keeps whole writes apart
+        pass
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -246,7 +246,7 @@ class FFmpeg:
                 if fraction is not None and fraction > last_fraction:
                     last_fraction = fraction
                     progress(fraction)
-            returncode = proc.wait()
+            returncode = _wait_counting(proc)
         finally:
             if proc.poll() is None:  # interrupted (an exception in progress, Ctrl-C, ...)
                 proc.kill()
@@ -364,6 +364,32 @@ def _die_with_parent() -> Callable[[], None] | None:
 def _drain(stream, chunks: list[bytes]) -> None:  # type: ignore[no-untyped-def]
     for chunk in iter(lambda: stream.read(65536), b""):
         chunks.append(chunk)
+
+
+_CPU = threading.local()
+
+
+def child_cpu_s() -> float:
+    """CPU seconds (user + system) of the ffmpeg runs this thread has waited for so far.
+
+    Measured per child with ``wait4`` (POSIX), so concurrent runs on other threads never count;
+    the difference across a piece of work is what that work's ffmpeg processes cost. 0 where
+    ``wait4`` does not exist (Windows).
+    """
+    return float(getattr(_CPU, "seconds", 0.0))
+
+
+def _wait_counting(proc: subprocess.Popen) -> int:  # type: ignore[type-arg]
+    """``proc.wait()``, adding the child's CPU time to :func:`child_cpu_s` where the OS says it."""
+    if not hasattr(os, "wait4"):
+        return proc.wait()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except ChildProcessError:  # reaped already (cannot happen here, but Popen must stay right)
+        return proc.wait()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    _CPU.seconds = child_cpu_s() + usage.ru_utime + usage.ru_stime
+    return proc.returncode
 
 
 def _kill_on_timeout(proc: subprocess.Popen, flag: threading.Event) -> None:  # type: ignore[type-arg]

@@ -182,6 +182,11 @@ class LadderResult:
         Wall time of the call.
     notes : list of str
         Anything the reader of the numbers should know (skipped BD-rates, ...).
+    cpu_s : dict
+        CPU seconds (user + system) of the ffmpeg processes: ``performed`` (the encodes this
+        call ran), ``total`` (every encode the result uses, as recorded when it was measured;
+        points cached before abrkit recorded CPU time count as missing) and ``missing`` (how
+        many such points).
     """
 
     points: pd.DataFrame
@@ -198,6 +203,7 @@ class LadderResult:
     n_encodes: dict[str, int]
     elapsed_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
     # -- views --------------------------------------------------------------------------------
 
@@ -295,6 +301,7 @@ class LadderResult:
             "n_encodes": dict(self.n_encodes),
             "elapsed_s": _clean(self.elapsed_s),
             "notes": list(self.notes),
+            "cpu_s": _clean(dict(self.cpu_s)),
             "hull": _records(self.hull),
             "points": _records(self.points),
             "fixed": {k: _records(v) for k, v in self.fixed.items()},
@@ -347,6 +354,7 @@ class LadderResult:
                 n_encodes={k: int(v) for k, v in data["n_encodes"].items()},
                 elapsed_s=float(data.get("elapsed_s") or 0.0),
                 notes=list(data.get("notes", [])),
+                cpu_s={k: float(v) for k, v in (data.get("cpu_s") or {}).items() if v is not None},
             )
         except (KeyError, TypeError, ValueError) as err:
             raise VideoFormatError(None, f"malformed abrkit ladder result: {err!r}") from err
@@ -598,6 +606,7 @@ def optimize_ladder(
     scaler: str = "bicubic",
     search: FastSearch | None = None,
     min_vmaf: float | None = DEFAULT_MIN_VMAF,
+    scheduler: Any = None,
 ) -> LadderResult:
     """Find the per-title bitrate ladder of ``source``.
 
@@ -667,6 +676,12 @@ def optimize_ladder(
         watch (VMAF 5 at 234p and CRF 50), and rung selection prefers the cheapest point, so
         without a floor the bottom rung would be such a point. Points below it stay in
         ``points`` and ``hull``; only rung candidates are filtered. None: no floor.
+    scheduler : None, "processes", distributed.Client or str
+        Where the encodes run (:mod:`abrkit.cluster`). None: ``workers`` threads here, each
+        driving one ffmpeg. Otherwise every encode is a task: on a local process pool
+        (``"processes"``) or a Dask cluster (a Client or its address); workers read the source
+        and write each measured point to the cache themselves, so ``cache_dir`` and the source
+        must be on a file system every worker sees. The tables are the same.
 
     Returns
     -------
@@ -746,6 +761,11 @@ def optimize_ladder(
     else:
         cache = MeasurementCache(cache_dir)
     cache.prepare()  # a bad location is an error now, before any encode
+    if scheduler is not None:
+        from ..cluster import Executor, check_scheduler
+
+        if not isinstance(scheduler, Executor):
+            check_scheduler(scheduler)
 
     # -- tools and source -----------------------------------------------------------------------
     if ffmpeg is None:
@@ -775,10 +795,12 @@ def optimize_ladder(
             k = max(1, int(math.floor(max_duration_s * float(info.fps) + 1e-9)))
             if k < info.n_frames:
                 frames = k
-                encode_source, encode_info = _first_frames(source_path, k, Path(workdir), ff)
+                # workers elsewhere read the cut from the cache directory, which they all see
+                cut_dir = cache.directory / "cuts" if scheduler is not None and cache.directory is not None else Path(workdir)
+                encode_source, encode_info = _first_frames(source_path, k, cut_dir, ff, tag=sha[:16])
         runner = _Runner(
             ff=ff, source=encode_source, info=encode_info, quality=replace(qs, n_threads=threads), cache=cache,
-            sha=sha, frames=frames, workers=workers, progress=progress, libvmaf=libvmaf,
+            sha=sha, frames=frames, workers=workers, progress=progress, libvmaf=libvmaf, scheduler=scheduler,
         )
         base = dict(codec=codec, preset=preset, segment_s=segment_s, pix_fmt=pix_fmt, scaler=scaler, threads=threads)
 
@@ -887,6 +909,7 @@ def optimize_ladder(
         },
         elapsed_s=time.perf_counter() - started,
         notes=notes,
+        cpu_s=runner.cpu_totals(rows + fixed_rows),
     )
 
 
@@ -898,13 +921,18 @@ class _Runner:
 
     def __init__(
         self, *, ff: FFmpeg, source: Path, info: MediaInfo, quality: QualitySettings, cache: MeasurementCache,
-        sha: str, frames: int | str, workers: int, progress: Any, libvmaf: str | None,
+        sha: str, frames: int | str, workers: int, progress: Any, libvmaf: str | None, scheduler: Any = None,
     ) -> None:
         self.ff, self.source, self.info, self.quality, self.cache = ff, source, info, quality, cache
         self.sha, self.frames, self.workers, self.libvmaf = sha, frames, workers, libvmaf
         self.performed = {"search": 0, "fixed": 0}
         self.cached = {"search": 0, "fixed": 0}
+        self.cpu_performed_s = 0.0
+        self._scheduler = scheduler
+        self._executor: Any = None
+        self._owns_executor = False
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._done = 0
         self._total = 0
@@ -928,11 +956,22 @@ class _Runner:
             self._bar.total = self._total
             self._bar.refresh()
 
+    def cpu_totals(self, rows: list[dict[str, Any]]) -> dict[str, float]:
+        """``performed``, ``total`` and ``missing`` of :attr:`LadderResult.cpu_s` for ``rows``."""
+        seen: dict[str, Any] = {}
+        for row in rows:
+            seen.setdefault(row["point_id"], row.get("_cpu_s"))
+        known = [float(v) for v in seen.values() if v is not None]
+        return {"performed": self.cpu_performed_s, "total": float(sum(known)), "missing": float(len(seen) - len(known))}
+
     def close(self) -> None:
         self._stop.set()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._executor is not None and self._owns_executor:
+            self._executor.close()
+        self._executor = None
         if self._bar is not None:
             self._bar.close()
             self._bar = None
@@ -975,7 +1014,9 @@ class _Runner:
                 self._report(stage, settings, hit, True)
             else:
                 todo[key] = (settings, ctx)
-        if todo:
+        if todo and self._scheduler is not None:
+            self._measure_elsewhere(todo, found, stage)
+        elif todo:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="abrkit-ladder")
             futures: dict[Future, str] = {
@@ -999,16 +1040,55 @@ class _Runner:
                 raise
         return [_row(settings, *found[key], round_, key) for settings, (key, _) in zip(batch, keys)]
 
+    def _measure_elsewhere(
+        self, todo: dict[str, tuple[EncodeSettings, dict[str, Any]]], found: dict[str, tuple[dict[str, Any], bool]],
+        stage: str,
+    ) -> None:
+        """Every encode of ``todo`` as one task of the scheduler; each lands in ``found``."""
+        from ..cluster import Executor, future_key, open_executor
+
+        if self._executor is None:
+            if isinstance(self._scheduler, Executor):
+                self._executor = self._scheduler
+            else:
+                self._executor = open_executor(self._scheduler, n_processes=self.workers)
+                self._owns_executor = True
+        ex = self._executor
+        store = None if self.cache.directory is None else str(self.cache.directory)
+        futures = [
+            ex.submit(
+                _encode_task, self.source, self.info, settings, self.quality, self.ff, store, self.sha, key, ctx,
+                shared=False,
+            )
+            for key, (settings, ctx) in todo.items()
+        ]
+        keys = {future_key(f): key for f, key in zip(futures, todo)}
+        try:
+            for fut in ex.as_completed(futures):
+                key = keys[future_key(fut)]
+                measurement, performed = ex.result(fut)
+                found[key] = (measurement, not performed)
+                if store is None:
+                    self.cache.put(self.sha, key, todo[key][1], measurement)
+                else:
+                    self.cache.remember(self.sha, key, measurement)  # the worker stored it
+                if performed:
+                    self.performed[stage] += 1
+                    self.cpu_performed_s += float(measurement.get("cpu_s") or 0.0)
+                else:
+                    self.cached[stage] += 1
+                self._report(stage, todo[key][0], measurement, not performed)
+        except BaseException:
+            ex.cancel(futures)
+            raise
+
     def _work(self, settings: EncodeSettings, key: str, ctx: dict[str, Any]) -> dict[str, Any]:
         if self._stop.is_set():
             raise _Cancelled()
-        with temp_run_dir(prefix="abrkit-ladder-") as tmp:
-            enc, q = encode_and_score(
-                self.source, settings, self.quality, tmp / f"{settings.label()}.mp4", ffmpeg=self.ff,
-                progress=self._check_stop, source_info=self.info,
-            )
-            measurement = _measurement(enc, q)
+        measurement = _encode(self.source, self.info, settings, self.quality, self.ff, self._check_stop)
         self.cache.put(self.sha, key, ctx, measurement)  # stored before anyone hears of it
+        with self._lock:
+            self.cpu_performed_s += float(measurement.get("cpu_s") or 0.0)
         return measurement
 
     def _check_stop(self, fraction: float) -> None:
@@ -1030,14 +1110,92 @@ class _Runner:
             ))
 
 
-def _first_frames(source: Path, n_frames: int, workdir: Path, ff: FFmpeg) -> tuple[Path, MediaInfo]:
-    """The first ``n_frames`` frames of ``source``'s video, losslessly (FFV1 in Matroska)."""
-    out = workdir / "source-first-frames.mkv"
+def _encode(
+    source: Path, info: MediaInfo, settings: EncodeSettings, quality: QualitySettings, ff: FFmpeg,
+    progress: Callable[[float], None] | None = None,
+) -> dict[str, Any]:
+    """Encode and score one point; the measurement the cache stores, with its ffmpeg ``cpu_s``."""
+    from .ffmpeg import child_cpu_s
+
+    cpu0 = child_cpu_s()
+    with temp_run_dir(prefix="abrkit-ladder-") as tmp:
+        enc, q = encode_and_score(
+            source, settings, quality, tmp / f"{settings.label()}.mp4", ffmpeg=ff, progress=progress, source_info=info,
+        )
+        measurement = _measurement(enc, q)
+    measurement["cpu_s"] = round(child_cpu_s() - cpu0, 4)
+    return measurement
+
+
+#: Stores opened by encode tasks in this (worker) process, by directory.
+_TASK_STORES: dict[str, MeasurementCache] = {}
+_TASK_STORES_LOCK = threading.Lock()
+#: The ffmpeg of encode tasks in this (worker) process, by the client's (path, version).
+_TASK_FFMPEG: dict[tuple[str, str], FFmpeg] = {}
+
+
+def _worker_ffmpeg(ff: FFmpeg) -> FFmpeg:
+    """The client's ffmpeg as this process knows it: one object per process, so its capability
+    checks (``-encoders``, ``-filters``) run once, not in every task; and the same version, or
+    the points would be stored under a version that did not measure them."""
+    key = (ff.path, ff.version)
+    with _TASK_STORES_LOCK:
+        known = _TASK_FFMPEG.get(key)
+    if known is not None:
+        return known
+    here = find_ffmpeg(ff.path)
+    if here.version != ff.version:
+        from ..errors import ToolNotFoundError
+
+        raise ToolNotFoundError(
+            f"the worker's ffmpeg at {ff.path} is version {here.version}, the client's {ff.version}: "
+            "install the same ffmpeg on every worker (the version is part of every cache key)"
+        )
+    with _TASK_STORES_LOCK:
+        return _TASK_FFMPEG.setdefault(key, here)
+
+
+def _encode_task(
+    source: Path, info: MediaInfo, settings: EncodeSettings, quality: QualitySettings, ff: FFmpeg,
+    store: str | None, sha: str, key: str, ctx: dict[str, Any],
+) -> tuple[dict[str, Any], bool]:
+    """One encode as a cluster task: (measurement, performed). The point is appended to the
+    shared store before the task returns, so a client that dies later loses nothing; a point
+    the store already holds (a task run again after its worker died) is read, not encoded."""
+    cache = None
+    if store is not None:
+        with _TASK_STORES_LOCK:
+            cache = _TASK_STORES.get(store)
+            if cache is None:
+                cache = _TASK_STORES[store] = MeasurementCache(store)
+        hit = cache.reload(sha).get(key)
+        if hit is not None and _usable_measurement(hit):
+            return hit, False
+    measurement = _encode(source, info, settings, quality, _worker_ffmpeg(ff))
+    if cache is not None:
+        cache.put(sha, key, ctx, measurement)
+    return measurement, True
+
+
+def _first_frames(source: Path, n_frames: int, workdir: Path, ff: FFmpeg, tag: str = "") -> tuple[Path, MediaInfo]:
+    """The first ``n_frames`` frames of ``source``'s video, losslessly (FFV1 in Matroska).
+
+    With a ``tag`` (the source's hash) the cut is named after it and kept: a folder that other
+    processes share (the cache's ``cuts``) is written by renaming a finished file into place,
+    and a cut already there is reused."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    out = workdir / (f"{tag}-first{n_frames}.mkv" if tag else "source-first-frames.mkv")
+    if tag and out.is_file():
+        info = probe(out, ff)
+        if info.n_frames == n_frames:
+            return out, info
+    partial = out.with_name(f".{out.stem}.{os.getpid()}.{threading.get_ident()}.mkv")
     ff.run(
         ["-i", file_url(source), "-map", "0:V:0", "-frames:v", str(n_frames), "-fps_mode", "passthrough",
-         "-c:v", "ffv1", "-an", "-sn", "-dn", "-map_metadata", "-1", "-y", file_url(out)],
+         "-c:v", "ffv1", "-an", "-sn", "-dn", "-map_metadata", "-1", "-y", file_url(partial)],
         cwd=workdir,
     )
+    os.replace(partial, out)
     info = probe(out, ff)
     if info.n_frames != n_frames:
         raise VideoFormatError(source, f"cutting the first {n_frames} frames gave {info.n_frames}")
@@ -1142,6 +1300,7 @@ def _row(
         round=int(round_), cached=bool(cached),
     )
     row["_segments"] = m["segments"]
+    row["_cpu_s"] = m.get("cpu_s")
     return row
 
 
