@@ -17,6 +17,7 @@ from .controller_spec import Controller
 from .errors import ParameterError
 from .event_controllers import EVENT_CONTROLLERS
 from .learned.controllers import Learned, Pensieve
+from .live_controllers import LIVE_CONTROLLERS
 from .predictors import (
     HarmonicMean,
     Predictor,
@@ -262,6 +263,7 @@ CONTROLLERS: dict[str, Callable[..., Controller]] = {
     "pensieve": Pensieve,
     "learned": Learned,
     **EVENT_CONTROLLERS,
+    **LIVE_CONTROLLERS,
 }
 
 
