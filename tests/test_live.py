@@ -1,0 +1,323 @@
+"""The live player model: the compiled loop against its plain-Python reference, its properties,
+the live rules (L2A-LL, LoL+), the catch-up rules, the profile's validation and the metrics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import reference_live as RL
+from abrkit import ParameterError, Trace, Video, get_controller, get_profile, run_batch
+from abrkit._kernels import layout as L
+from abrkit._kernels import live_layout as LV
+from abrkit._kernels import live_rules as K
+from abrkit.live import LIVE_METRICS, LiveBatchResult, LiveProfile, NQoE, challenge_video, run_live_batch
+
+#: Controllers the fast tests compile: the CTRL_SIMPLE group (fixed, rate), L2A-LL and LoL+.
+CONTROLLERS = ("fixed:rung=1", "rate:predictor=last", "l2a", "lolp")
+VIDEO = challenge_video(120.0)
+
+
+def _random_trace(rng, n_periods=None) -> Trace:
+    n = int(rng.integers(1, 8)) if n_periods is None else n_periods
+    dur = rng.uniform(0.05, 8.0, n)
+    bw = rng.uniform(100e3, 2.5e6, n)
+    bw[rng.random(n) < 0.1] = 0.0
+    bw[0] = max(bw[0], 50e3)
+    lat = rng.uniform(0.0, 0.05, n) if rng.random() < 0.5 else None
+    return Trace.from_durations(dur, bw, latency_s=lat, name="random")
+
+
+def _random_profile(rng) -> LiveProfile:
+    rate_min = float(rng.choice([0.5, 0.8, 1.0]))
+    rate_max = float(rng.choice([1.0, 1.2, 1.5]))
+    return LiveProfile(
+        target_latency_s=float(rng.uniform(0.4, 4.0)),
+        min_latency_s=float(rng.choice([0.0, 0.3])),
+        max_drift_s=float(rng.choice([0.0, 2.0, 12.0])),
+        rate_min=rate_min, rate_max=rate_max,
+        catchup=str(rng.choice(["dashjs", "lolp", "none"])),
+        cmaf_chunk_s=None if rng.random() < 0.25 else float(rng.choice([1 / 30, 0.1, 0.25])),
+        availability_delay_s=float(rng.choice([0.0, 0.05, 0.3])),
+        join_s=float(rng.uniform(0.0, 50.0)),
+        duration_s=float(rng.uniform(5.0, 40.0)),
+        resume_s=float(rng.choice([0.0, 0.1])),
+        rtt_s=None if rng.random() < 0.5 else float(rng.uniform(0.0, 0.1)),
+        max_download_s=float(rng.choice([5.0, 60.0])),
+    )
+
+
+#: Metrics compared exactly; LM_EDGE_GAP_S is sampled at every chunk arrival by the reference and
+#: at a segment's first and last arrival by the kernel's fast path: both must be <= 0.
+SAME = [i for i in range(LV.LM_SIZE) if i != LV.LM_EDGE_GAP_S]
+
+
+def _check_same(batch: LiveBatchResult, j: int, msg: str = "") -> None:
+    log, m, n, status = _reference(batch, j)
+    assert (batch.n_done[j], batch.status[j]) == (n, status), msg
+    np.testing.assert_allclose(batch.log[j, :n], log[:n], rtol=1e-7, atol=1e-7, err_msg=msg)
+    np.testing.assert_allclose(batch.metrics[j, SAME], m[SAME], rtol=1e-7, atol=1e-7, err_msg=msg)
+    if n and m[LV.LM_ELAPSED_S] > 0:
+        assert m[LV.LM_EDGE_GAP_S] <= 1e-9 and batch.metrics[j, LV.LM_EDGE_GAP_S] <= 1e-9
+
+
+def _reference(batch: LiveBatchResult, j: int):
+    prof = batch.profile
+    trace = batch.traces[batch.job_trace[j]]
+    video = batch.videos[batch.job_video[j]]
+    ctrl = batch.controllers[batch.job_ctrl[j]]
+    cprof = prof.chunk_profile(video.chunk_s)
+    kind, cparams = ctrl.pack_for(cprof.buffer_cap_s)
+    pid, pparams, n_state = ctrl.pack_predictor()
+    log = np.full_like(batch.log[j], np.nan)
+    m = np.zeros(LV.LM_SIZE)
+    n, status = RL.run_live_session(cprof.kernel_trace(trace), video.sizes_bytes, video.bitrates_bps, video.chunk_s,
+                                    prof.pack(video.chunk_s), kind, cparams, pid, pparams, n_state,
+                                    prof.session_duration_s(trace), log, m)
+    return log, m, n, status
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_compiled_live_loop_equals_the_python_reference(seed):
+    rng = np.random.default_rng(seed)
+    prof = _random_profile(rng)
+    traces = [_random_trace(rng) for _ in range(2)]
+    batch = run_live_batch(traces, VIDEO, CONTROLLERS, prof, n_workers=1)
+    for j in range(len(batch)):
+        _check_same(batch, j, f"seed {seed} job {j}")
+
+
+def test_the_fast_path_matches_chunk_by_chunk_on_a_constant_link():
+    # one period and a whole session: the kernel takes its closed form for nearly every segment
+    prof = LiveProfile(duration_s=60.0, target_latency_s=1.2, availability_delay_s=0.05)
+    for bps in (3e5, 7e5, 1.1e6, 5e6):
+        batch = run_live_batch(Trace.constant(bps, 1000.0), VIDEO, CONTROLLERS, prof, n_workers=1)
+        for j in range(len(batch)):
+            _check_same(batch, j, f"{bps} bit/s job {j}")
+
+
+_PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@_PROPERTY
+@given(seed=st.integers(0, 2**32 - 1), delay=st.sampled_from([0.0, 0.05, 0.4]))
+def test_latency_never_below_the_availability_delay_and_the_playhead_never_passes_the_edge(seed, delay):
+    rng = np.random.default_rng(seed)
+    prof = _random_profile(rng).replace(availability_delay_s=delay)
+    batch = run_live_batch([_random_trace(rng)], VIDEO, CONTROLLERS, prof, n_workers=1)
+    m = batch.metrics
+    played = m[:, LV.LM_ELAPSED_S] > 0
+    # the newest media is captured `delay` before it can be fetched: latency >= delay
+    assert (m[played, LV.LM_MIN_LATENCY_S] >= delay - 1e-9).all()
+    # the playhead stays at or behind the newest available media
+    assert (m[played, LV.LM_EDGE_GAP_S] <= 1e-9).all()
+    # no chunk starts flowing before the encoder has produced it
+    assert (m[played, LV.LM_EARLY_S] >= -1e-9).all()
+    logs = [batch.segment_log(j) for j in range(len(batch))]
+    for log in logs:
+        assert (log[:, LV.LV_LIVE_LATENCY_S] >= delay - 1e-9).all()
+        assert (log[:, LV.LV_RATE] >= prof.rate_min - 1e-12).all() and (log[:, LV.LV_RATE] <= prof.rate_max + 1e-12).all()
+
+
+@_PROPERTY
+@given(target=st.floats(0.6, 4.0), delay=st.sampled_from([0.0, 0.1]), join=st.floats(0.0, 100.0),
+       chunk=st.sampled_from([None, 1 / 30, 0.1]))
+def test_a_fast_constant_link_at_rate_one_converges_to_the_target_without_stalls(target, delay, join, chunk):
+    # the stream has run long enough to hold the target's worth of media (a session joining
+    # earlier starts closer to the edge than the target, and at rate 1.0 stays there)
+    join = target + VIDEO.chunk_s + join
+    prof = LiveProfile(target_latency_s=target, availability_delay_s=delay, join_s=join, cmaf_chunk_s=chunk,
+                       duration_s=60.0, rate_min=1.0, rate_max=1.0)
+    fast = Trace.constant(50e6, 1000.0)  # 50x the top rung
+    batch = run_live_batch(fast, VIDEO, ("fixed:rung=2", "l2a"), prof, n_workers=1)
+    seg = VIDEO.chunk_s
+    grain = seg if chunk is None else seg / round(seg / chunk)
+    for j in range(len(batch)):
+        m = batch.metrics[j]
+        assert m[LV.LM_STALLS] == 0 and m[LV.LM_STALL_S] == 0.0
+        final = batch.segment_log(j)[-5:, LV.LV_LIVE_LATENCY_S]
+        # at rate 1.0 latency is frozen once playing: the start lands within a chunk (plus the
+        # first download) of the target, or at the edge when the target is closer than that
+        lo = max(target, delay + grain) if chunk is not None else max(target, delay + seg)
+        assert (final >= target - 1e-9).all()
+        assert (final <= lo + grain + seg + 0.01).all()
+
+
+def test_catch_up_brings_latency_to_the_target():
+    prof = LiveProfile(target_latency_s=1.5, join_s=30.0, duration_s=120.0, max_drift_s=0.0)
+    # a 10 s outage pushes latency up; the catch-up rule then plays faster until it is back
+    trace = Trace.from_durations([20.0, 10.0, 970.0], [3e6, 1.0, 3e6])
+    b = run_live_batch(trace, VIDEO, "fixed:rung=1", prof, n_workers=1)
+    log = b.segment_log(0)
+    assert log[:, LV.LV_LIVE_LATENCY_S].max() > 10.0
+    assert log[:, LV.LV_RATE].max() == pytest.approx(1.5, abs=0.01)
+    assert abs(log[-1, LV.LV_LIVE_LATENCY_S] - 1.5) < 0.1
+    # without catch-up the latency stays where the outage left it
+    b0 = run_live_batch(trace, VIDEO, "fixed:rung=1", prof.replace(catchup="none"), n_workers=1)
+    assert b0.segment_log(0)[-1, LV.LV_LIVE_LATENCY_S] > 10.0
+
+
+def test_seek_to_the_live_edge_when_latency_drifts_past_the_threshold():
+    prof = LiveProfile(target_latency_s=1.0, join_s=30.0, duration_s=60.0, max_drift_s=3.0, catchup="none")
+    trace = Trace.from_durations([10.0, 8.0, 982.0], [3e6, 1.0, 3e6])
+    b = run_live_batch(trace, VIDEO, "fixed:rung=0", prof, n_workers=1)
+    m = b.live_metrics(0)
+    assert m["seeks"] >= 1
+    log = b.segment_log(0)
+    seek_rows = np.flatnonzero(log[:, LV.LV_SEEK] == 1.0)
+    assert seek_rows.size >= 1
+    # the seek jumps forward to the segment holding now - target
+    assert log[seek_rows[0], LV.LV_SEGMENT] > log[seek_rows[0] - 1, LV.LV_SEGMENT] + 1
+    # (the check runs between downloads: the one stuck in the outage finishes first)
+    assert log[seek_rows[0], LV.LV_LIVE_LATENCY_S] < 1.0 + 3.0
+    assert log[-1, LV.LV_LIVE_LATENCY_S] < 1.0 + 3.0
+
+
+def test_requests_for_future_segments_wait_and_chunks_are_paced_by_the_encoder():
+    prof = LiveProfile(target_latency_s=0.6, join_s=20.0, duration_s=20.0, catchup="none", rate_min=1.0, rate_max=1.0)
+    b = run_live_batch(Trace.constant(20e6, 100.0), VIDEO, "fixed:rung=2", prof, n_workers=1)
+    log = b.segment_log(0)
+    steady = log[5:]
+    # at the edge each download lasts about one segment (paced) while the bytes flow 20x faster
+    assert np.allclose(steady[:, L.LOG_DELAY_S], 0.5, atol=0.05)
+    assert (steady[:, LV.LV_IDLE_S] > 0.4).all()
+    # throughput is measured over the time bytes flow: the link rate, not size / download time
+    np.testing.assert_allclose(steady[:, L.LOG_THROUGHPUT_BPS], 20e6, rtol=1e-9)
+    # without chunked transfer a request waits for the whole segment
+    b1 = run_live_batch(Trace.constant(20e6, 100.0), VIDEO, "fixed:rung=2", prof.replace(cmaf_chunk_s=None, target_latency_s=1.2),
+                        n_workers=1)
+    assert (b1.segment_log(0)[5:, L.LOG_WAIT_S] > 0).mean() > 0.9
+
+
+def test_metrics_are_named_as_the_challenge_names_them():
+    b = run_live_batch(Trace.constant(2e6, 100.0), VIDEO, ["fixed:rung=2", "l2a"], LiveProfile(duration_s=30.0), n_workers=1)
+    s = b.sessions()
+    for name in LIVE_METRICS:
+        assert name in s.columns
+    row = s.iloc[0]
+    assert row["averageBitrate"] == pytest.approx(1e6)
+    assert row["numSwitches"] == 0 and row["numStalls"] == 0 and row["stallDuration"] == 0.0
+    assert row["avgPlaybackRate"] == pytest.approx(1.0, abs=0.02)
+    assert 0 < row["avgBufferLength"] <= row["avgLatency"]
+    summary = b.summary()
+    assert list(summary.index) == ["fixed(rung=2)", "l2a"]
+    frame = b.session_frame(1)
+    assert {"live_latency_s", "playback_rate", "segment", "idle_s"} <= set(frame.columns)
+
+
+def test_nqoe_weights_follow_the_lolp_qoe_evaluator():
+    video = challenge_video(10.0)
+    log = np.zeros((3, LV.LV_COLS))
+    log[:, L.LOG_RUNG] = [2, 0, 0]
+    log[:, L.LOG_REBUFFER_S] = [0.0, 0.5, 0.0]
+    log[:, LV.LV_LIVE_LATENCY_S] = [1.0, 2.0, 1.0]
+    log[:, LV.LV_RATE] = [1.0, 1.0, 0.9]
+    r = NQoE().rewards(video, log)
+    assert r[0] == pytest.approx(0.5 * 1000 - 200 * 0.05 * 1.0)
+    assert r[1] == pytest.approx(0.5 * 200 - 800 - 1000 * 0.5 - 1000 * 0.1 * 2.0)
+    assert r[2] == pytest.approx(0.5 * 200 - 200 * 0.05 * 1.0 - 200 * 0.1)
+
+
+def test_the_live_profile_is_found_by_name_and_through_run_batch():
+    assert isinstance(get_profile("live"), LiveProfile)
+    b = run_batch(Trace.constant(2e6, 100.0), VIDEO, ["l2a"], "live", n_workers=1)
+    assert isinstance(b, LiveBatchResult)
+    with pytest.raises(ParameterError, match="NQoE"):
+        run_batch(Trace.constant(2e6, 100.0), VIDEO, ["l2a"], "live", qoe="linear")
+
+
+@pytest.mark.parametrize(("field", "value", "rule"), [
+    ("target_latency_s", 0.0, "> 0"),
+    ("rate_min", 1.2, "<= 1"),
+    ("rate_max", 0.9, ">= 1"),
+    ("catchup", "fast", "must be one of"),
+    ("cmaf_chunk_s", -0.1, "> 0"),
+    ("min_latency_s", 5.0, "<= 1"),
+])
+def test_profile_fields_are_validated(field, value, rule):
+    with pytest.raises(ParameterError, match=rf"{field}=.*{rule}"):
+        LiveProfile(**{field: value})
+
+
+def test_live_rejects_what_it_cannot_run():
+    with pytest.raises(ParameterError, match="one segment duration"):
+        run_live_batch(Trace.constant(2e6), [VIDEO, challenge_video(10.0, segment_s=1.0)], "l2a")
+    with pytest.raises(ParameterError, match="oracle"):
+        run_live_batch(Trace.constant(2e6), VIDEO, "rate:predictor=oracle")
+    wide = Video(np.arange(1, 16) * 1e5, 0.5, np.ones((4, 15)) * 1e4)
+    with pytest.raises(ParameterError, match="at most 14 rungs"):
+        run_live_batch(Trace.constant(2e6), wide, "lolp")
+
+
+# -- the rules on their own ------------------------------------------------------------------------
+
+
+def test_euclidean_projection_lands_on_the_simplex():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        v = rng.normal(0, 2, int(rng.integers(1, 9)))
+        w = v.copy()
+        K.euclidean_projection(w, np.empty_like(w))
+        assert (w >= 0).all() and w.sum() == pytest.approx(1.0)
+        # the projection is the nearest point of the simplex: no better candidate among random ones
+        for _ in range(20):
+            c = rng.dirichlet(np.ones(v.size))
+            assert np.sum((v - w) ** 2) <= np.sum((v - c) ** 2) + 1e-9
+
+
+def test_lolp_scans_25_weight_pairs_and_finds_the_625_vector_choice():
+    rng = np.random.default_rng(8)
+    bps = VIDEO.bitrates_bps
+    for _ in range(60):
+        ctrl = get_controller("lolp")
+        _, cparams = ctrl.pack()
+        prof = LiveProfile().pack(0.5)
+        prof[LV.LP_NOW_LATENCY_S] = rng.uniform(0, 3)
+        prof[LV.LP_NOW_RATE] = rng.uniform(0.8, 1.2)
+        cstate = np.zeros(L.CTRL_STATE + 3 * bps.size)
+        ref = RL.LoLpRule(cparams)
+        prev = int(rng.integers(0, 3))
+        for _ in range(5):
+            buf = rng.uniform(0, 3)
+            est = rng.uniform(1e5, 3e6)
+            q = K.lolp_choose(cparams, cstate, buf, prev, bps, 0.5, est, prof)
+            ctx = {"bitrates_bps": bps, "seg_s": 0.5, "prev": prev, "rate": prof[LV.LP_NOW_RATE],
+                   "latency_s": prof[LV.LP_NOW_LATENCY_S], "est_bps": est, "buffer_s": buf}
+            assert q == ref.choose(ctx)
+            np.testing.assert_allclose(cstate[K.LOLP_S_W : K.LOLP_S_W + 4], ref.weights)
+            prev = q
+
+
+def test_lolp_initial_weights_are_seeded():
+    a, b, c = np.zeros(4), np.zeros(4), np.zeros(4)
+    K.lolp_centres(a, 3, 0.8, np.uint64(1))
+    K.lolp_centres(b, 3, 0.8, np.uint64(1))
+    K.lolp_centres(c, 3, 0.8, np.uint64(2))
+    assert (a == b).all() and (a != c).any()
+    assert 0 <= a[0] < 0.8 and ((0 <= a[1:]) & (a[1:] < 1)).all()
+
+
+def test_catchup_rules_follow_dashjs():
+    # the sigmoid: 1 at zero error, towards 1 +- the room at large errors
+    assert K.catchup_sigmoid(0.0, 0.5, 1.5) == pytest.approx(1.0)
+    assert K.catchup_sigmoid(10.0, 0.5, 1.5) == pytest.approx(1.5)
+    assert K.catchup_sigmoid(-10.0, 0.8, 1.5) == pytest.approx(0.8)
+    # the dead zone and the stall recovery
+    assert K.catchup_dashjs(1.01, 1.0, 1.0, False, 0.02, 0.5, 1.5) == 1.0
+    assert K.catchup_dashjs(3.0, 1.0, 1.0, True, 0.02, 0.5, 1.5) == 1.0
+    assert K.catchup_dashjs(3.0, 1.0, 1.0, False, 0.02, 0.5, 1.5) > 1.4
+    # LoL+: a low buffer slows down whatever the latency
+    assert K.catchup_lolp(5.0, 1.0, 0.1, 0.5, 0.5, 1.5) < 1.0
+    assert K.catchup_lolp(1.015, 1.0, 1.0, 0.5, 0.5, 1.5) == 1.0
+    assert math.isclose(RL.catchup_lolp(2.0, 1.0, 0.2, 0.5, 0.5, 1.5), K.catchup_lolp(2.0, 1.0, 0.2, 0.5, 0.5, 1.5))
+
+
+def test_live_rules_run_under_the_chunk_model_with_latency_zero_and_rate_one():
+    video = Video.synthetic_vbr((300, 750, 1200, 1850), 2.0, 20, seed=3, name="vbr")
+    b = run_batch(Trace.constant(1.5e6, 100.0), video, ["l2a", "lolp"], "default", n_workers=1)
+    s = b.sessions()
+    assert (s["status"] == "complete").all() and (s["chunks"] == 20).all()
