@@ -321,3 +321,19 @@ def test_live_rules_run_under_the_chunk_model_with_latency_zero_and_rate_one():
     b = run_batch(Trace.constant(1.5e6, 100.0), video, ["l2a", "lolp"], "default", n_workers=1)
     s = b.sessions()
     assert (s["status"] == "complete").all() and (s["chunks"] == 20).all()
+
+
+def test_every_controller_runs_under_the_live_profile():
+    from abrkit import CONTROLLERS
+
+    names = sorted(CONTROLLERS)
+    rng = np.random.default_rng(21)
+    traces = [Trace.from_durations(rng.uniform(1, 5, 8), rng.lognormal(np.log(2.5e6), 0.7, 8), name=f"t{i}")
+              for i in range(2)]
+    video = Video.synthetic_vbr((300, 750, 1200, 1850, 2850, 4300), 0.5, 120, seed=5, name="vbr6-live")  # Pensieve's 6
+    b = run_batch(traces, video, names, LiveProfile(duration_s=20.0), n_workers=1)
+    s = b.sessions()
+    assert list(s["controller"].unique()) == [CONTROLLERS[n]().name for n in names]
+    assert s["status"].isin(["complete", "stalled"]).all()
+    assert (s["segments"] > 0).all() and np.isfinite(s["avgLatency"]).all()
+    assert set(b.chunks()["rung"]) <= set(range(video.n_rungs))
