@@ -337,3 +337,60 @@ def test_every_controller_runs_under_the_live_profile():
     assert s["status"].isin(["complete", "stalled"]).all()
     assert (s["segments"] > 0).all() and np.isfinite(s["avgLatency"]).all()
     assert set(b.chunks()["rung"]) <= set(range(video.n_rungs))
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+TWITCH = __import__("pathlib").Path(__file__).resolve().parents[1] / "samples" / "twitch"
+
+
+def test_cli_simulate_live_prints_the_live_metrics(tmp_path, capsys):
+    import json
+
+    from abrkit import cli
+
+    if not TWITCH.is_dir():
+        pytest.skip("samples/ is not next to the tests (installed elsewhere)")
+    args = ["simulate", "--profile", "live", "--traces", str(TWITCH / "traces" / "spike.csv"),
+            str(TWITCH / "traces" / "fast_jitters.csv"), "--video", str(TWITCH / "twitch_normal.json"),
+            "--controller", "l2a", "lolp", "fixed:rung=1", "--set", "target_latency_s=1.5"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "target latency 1.5 s" in out
+    for label in ("averageBitrate kbps", "numSwitches", "stallDuration s", "numStalls", "avgLatency s",
+                  "avgBufferLength s", "avgPlaybackRate", "NQoE"):
+        assert label in out
+    assert cli.main([*args, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 6 and {"avgLatency", "NQoE", "averageBitrate"} <= set(rows[0])
+    assert all(r["avgLatency"] > 1.4 for r in rows)
+    assert cli.main([*args, "--optimum"]) == 1
+    assert "--optimum does not apply" in capsys.readouterr().err
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return
+    png = tmp_path / "live.png"
+    assert cli.main([*args, "--plot", str(png), "--plot-session", "1"]) == 0
+    assert png.stat().st_size > 10_000
+
+
+def test_twitch_samples_are_what_the_script_writes(tmp_path):
+    import runpy
+
+    from abrkit import load_traces, read_video
+
+    if not TWITCH.is_dir():
+        pytest.skip("samples/ is not next to the tests (installed elsewhere)")
+    script = TWITCH.parents[1] / "scripts" / "make_twitch_samples.py"
+    runpy.run_path(str(script), run_name="make_twitch_samples")["main"](tmp_path)
+    mine = {t.name: t for t in load_traces(TWITCH / "traces")}
+    fresh = {t.name: t for t in load_traces(tmp_path / "traces")}
+    assert mine.keys() == fresh.keys() == {f"{n}.csv" for n in
+                                          ("cascade", "intra_cascade", "spike", "slow_jitters", "fast_jitters")}
+    for name, t in mine.items():
+        assert t.equals(fresh[name], rtol=1e-12)
+    assert (read_video(TWITCH / "twitch_normal.json").sizes_bytes == read_video(tmp_path / "twitch_normal.json").sizes_bytes).all()
+    # the "1200 kbps" of the challenge is Chrome's 1200 x 1024 bit/s
+    assert mine["cascade.csv"].bandwidth_bps[0] == 1200 * 1024
+    assert mine["fast_jitters.csv"].total_duration_s == pytest.approx(11.6)
