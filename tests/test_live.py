@@ -70,12 +70,11 @@ def _reference(batch: LiveBatchResult, j: int):
     trace = batch.traces[batch.job_trace[j]]
     video = batch.videos[batch.job_video[j]]
     ctrl = batch.controllers[batch.job_ctrl[j]]
-    cprof = prof.chunk_profile(video.chunk_s)
-    kind, cparams = ctrl.pack_for(cprof.buffer_cap_s)
+    kind, cparams = ctrl.pack_for(prof.bola_buffer_s(video.chunk_s))
     pid, pparams, n_state = ctrl.pack_predictor()
     log = np.full_like(batch.log[j], np.nan)
     m = np.zeros(LV.LM_SIZE)
-    n, status = RL.run_live_session(cprof.kernel_trace(trace), video.sizes_bytes, video.bitrates_bps, video.chunk_s,
+    n, status = RL.run_live_session(prof.kernel_trace(trace), video.sizes_bytes, video.bitrates_bps, video.chunk_s,
                                     prof.pack(video.chunk_s), kind, cparams, pid, pparams, n_state,
                                     prof.session_duration_s(trace), log, m)
     return log, m, n, status

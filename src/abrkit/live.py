@@ -30,6 +30,8 @@ import pandas as pd
 from ._checks import number, worker_count
 from ._interrupt import CtrlC, check
 from ._jit import LiteralEntry
+from ._checks import playable_sizes
+from ._kernels import groups as G
 from ._kernels import layout as L
 from ._kernels import live_layout as LV
 from ._kernels.contract import compile_group
@@ -38,7 +40,6 @@ from ._kernels.live import LiveOutputs
 from ._kernels.live import run_live_batch as _run_live_dispatcher
 from .controllers import Controller, get_controller
 from .errors import ParameterError
-from .profiles import Profile
 from .result import STATUS_NAMES, SimResult
 from .tables import chunk_frame, summary_table
 from .traces import Trace
@@ -189,16 +190,23 @@ class LiveProfile:
             return 1
         return max(1, int(round(segment_s / self.cmaf_chunk_s)))
 
-    def chunk_profile(self, segment_s: float) -> Profile:
-        """The chunk-model profile whose fields the live vector starts with (and that packs the
-        controllers): this network, a buffer of ``max(target latency, segment)``."""
-        return Profile(name=self.name, rtt_s=self.rtt_s, payload_efficiency=self.payload_efficiency,
-                       buffer_cap_s=max(self.target_latency_s, segment_s), max_download_s=self.max_download_s)
+    def bola_buffer_s(self, segment_s: float) -> float:
+        """The buffer size controllers derive their parameters from (Sabre's BOLA's V, MPC's cap):
+        ``max(target latency, segment)``, as dash.js caps BOLA's buffer target at the live delay."""
+        return max(self.target_latency_s, segment_s)
 
     def pack(self, segment_s: float) -> np.ndarray:
-        """The live profile vector (``live_layout.LP_*``) for segments of ``segment_s``."""
+        """The live profile vector (``live_layout.LP_*``) for segments of ``segment_s``: the chunk
+        model's fields first (this network, a clean player with a buffer of :meth:`bola_buffer_s`),
+        then the live ones."""
         lp = np.zeros(LV.LP_SIZE)
-        lp[: L.PROF_SIZE] = self.chunk_profile(segment_s).pack()
+        lp[L.PROF_RTT_S] = -1.0 if self.rtt_s is None else self.rtt_s
+        lp[L.PROF_RTT_ADVANCES_CLOCK] = 1.0
+        lp[L.PROF_EFFICIENCY] = self.payload_efficiency
+        lp[L.PROF_BUFFER_CAP_S] = self.bola_buffer_s(segment_s)
+        lp[L.PROF_INITIAL_RUNG] = -1.0
+        lp[L.PROF_MAX_DOWNLOAD_S] = self.max_download_s
+        lp[L.PROF_THROUGHPUT_INCLUDES_LATENCY] = 0.0  # samples exclude the request latency (dead time)
         lp[LV.LP_CHUNKS] = self.chunks_per_segment(segment_s)
         lp[LV.LP_AVAIL_DELAY_S] = self.availability_delay_s
         lp[LV.LP_TARGET_S] = self.target_latency_s
@@ -215,6 +223,14 @@ class LiveProfile:
         lp[LV.LP_RESUME_S] = self.resume_s
         lp[LV.LP_NOW_RATE] = 1.0
         return lp
+
+    @staticmethod
+    def kernel_trace(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+        """(period_end_s, bandwidth_bps, latency_s, start_s, wrap_s): the trace as the loop reads
+        it (each line's bandwidth from its time on; the trace loops to its start)."""
+        lat = trace.latency_s if trace.latency_s is not None else np.zeros(trace.n_periods)
+        ends = np.append(trace.time_s[1:], trace.end_s)
+        return ends, trace.bandwidth_bps, lat, float(trace.time_s[0]), float(trace.time_s[0])
 
     def session_duration_s(self, trace: Trace) -> float:
         return float(self.duration_s) if self.duration_s is not None else trace.total_duration_s
@@ -380,9 +396,7 @@ class LiveBatchResult:
 
 
 def _live_controller(spec: Any) -> Controller:
-    from .custom import is_python_controller
-
-    if is_python_controller(spec):
+    if not isinstance(spec, (str, Controller)) and callable(getattr(spec, "decide", None)):
         raise ParameterError("controllers", type(spec).__name__,
                              "Python controllers are not supported by the live profile yet (use a built-in controller)")
     c = get_controller(spec)
@@ -390,6 +404,58 @@ def _live_controller(spec: Any) -> Controller:
         raise ParameterError("predictor", "oracle", f"controller {c.name!r}: the oracle reads the chunk model's "
                              "whole-chunk requests; the live model has none")
     return c
+
+
+@dataclass(frozen=True)
+class LiveInputs:
+    """Traces, videos and controllers concatenated for the kernel (``_kernels.groups``)."""
+
+    traces: G.Traces
+    videos: G.Videos
+    ctrls: G.Controllers
+
+
+def pack_inputs(traces: list[Trace], videos: list[Video], controllers: list[Controller], buffer_s: float) -> LiveInputs:
+    """The groups ``_kernels.live.run_live_batch`` takes; controllers packed for a ``buffer_s`` buffer."""
+    parts = [LiveProfile.kernel_trace(t) for t in traces]
+    for v in videos:
+        playable_sizes(v.name, v.sizes_bytes)
+        for c in controllers:
+            c.check_video(v)
+    packed_ctrl = [c.pack_for(buffer_s) for c in controllers]
+    packed_pred = [c.pack_predictor() for c in controllers]
+    state_sizes = np.array([p[2] for p in packed_pred], dtype=np.int64)
+    n_draws = len(traces) * sum(4 * v.n_chunks + 2 for v in videos)
+    data = [np.ascontiguousarray(c.pack_data(n_draws), dtype=np.float32) for c in controllers]
+    return LiveInputs(
+        traces=G.Traces(
+            offsets=np.concatenate(([0], np.cumsum([p[0].size for p in parts]))).astype(np.int64),
+            end_s=np.ascontiguousarray(np.concatenate([p[0] for p in parts])),
+            bw_bps=np.ascontiguousarray(np.concatenate([p[1] for p in parts])),
+            lat_s=np.ascontiguousarray(np.concatenate([p[2] for p in parts])),
+            start_s=np.array([p[3] for p in parts], dtype=np.float64),
+            wrap_s=np.array([p[4] for p in parts], dtype=np.float64),
+        ),
+        videos=G.Videos(
+            offsets=np.concatenate(([0], np.cumsum([v.sizes_bytes.size for v in videos]))).astype(np.int64),
+            sizes_bytes=np.ascontiguousarray(np.concatenate([v.sizes_bytes.ravel() for v in videos])),
+            n_rungs=np.array([v.n_rungs for v in videos], dtype=np.int64),
+            n_chunks=np.array([v.n_chunks for v in videos], dtype=np.int64),
+            chunk_s=np.array([v.chunk_s for v in videos], dtype=np.float64),
+            ladder_offsets=np.concatenate(([0], np.cumsum([v.n_rungs for v in videos]))).astype(np.int64),
+            ladder_bps=np.ascontiguousarray(np.concatenate([v.bitrates_bps for v in videos])),
+        ),
+        ctrls=G.Controllers(
+            ids=np.array([c[0] for c in packed_ctrl], dtype=np.int64),
+            params=np.ascontiguousarray(np.stack([c[1] for c in packed_ctrl])),
+            pred_ids=np.array([p[0] for p in packed_pred], dtype=np.int64),
+            pred_params=np.ascontiguousarray(np.stack([p[1] for p in packed_pred])),
+            pred_state_sizes=state_sizes,
+            pred_carry=np.zeros((len(controllers), int(state_sizes.max())), dtype=np.float64),
+            data=np.ascontiguousarray(np.concatenate(data), dtype=np.float32),
+            data_offsets=np.concatenate(([0], np.cumsum([d.size for d in data]))).astype(np.int64),
+        ),
+    )
 
 
 def run_live_batch(
@@ -407,8 +473,6 @@ def run_live_batch(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from .simulation import _pack
-
     prof = LIVE_PROFILES[profile] if isinstance(profile, str) and profile in LIVE_PROFILES else profile
     if not isinstance(prof, LiveProfile):
         raise ParameterError("profile", profile, f"is not a live profile ({', '.join(LIVE_PROFILES)})")
@@ -423,7 +487,7 @@ def run_live_batch(
     if len(seg) != 1:
         raise ParameterError("videos", sorted(seg), "a live batch takes videos of one segment duration")
     segment_s = seg.pop()
-    packed = _pack(tr, vids, ctrls, prof.chunk_profile(segment_s))
+    packed = pack_inputs(tr, vids, ctrls, prof.bola_buffer_s(segment_s))
     lp = prof.pack(segment_s)
     grid = np.stack(np.meshgrid(np.arange(len(tr)), np.arange(len(vids)), np.arange(len(ctrls)), indexing="ij"), -1).reshape(-1, 3)
     job_trace, job_video, job_ctrl = (np.ascontiguousarray(grid[:, i], dtype=np.int64) for i in range(3))
@@ -440,8 +504,6 @@ def run_live_batch(
                        dtype=np.int64)
     kinds = groups[job_ctrl] * 1000 + (pgroups[job_ctrl] + 1)
     order = np.argsort(kinds, kind="stable")
-    import abrkit._kernels.groups as G
-
     jobs = G.Jobs(*(np.ascontiguousarray(a[order]) for a in (job_trace, job_video, job_ctrl)))
     d_sorted = np.ascontiguousarray(durations[order])
     out = LiveOutputs(log, n_seg, status, metrics)
