@@ -393,3 +393,12 @@ def test_twitch_samples_are_what_the_script_writes(tmp_path):
     # the "1200 kbps" of the challenge is Chrome's 1200 x 1024 bit/s
     assert mine["cascade.csv"].bandwidth_bps[0] == 1200 * 1024
     assert mine["fast_jitters.csv"].total_duration_s == pytest.approx(11.6)
+
+
+def test_simulate_returns_a_sim_result_under_live():
+    from abrkit import simulate
+
+    r = simulate(Trace.constant(2e6, 60.0), challenge_video(60.0), "l2a", "live")
+    assert r.status == "complete" and not r.stalled and r.n_chunks == r.rung.size > 100
+    assert r.qoe == pytest.approx(r.totals["NQoE"])
+    assert "live_latency_s" in r.to_frame().columns
