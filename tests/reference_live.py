@@ -494,8 +494,9 @@ def run_live_session(trace, sizes_bytes, bitrates_bps, seg_s, lp, kind, cparams,
             if player.started:
                 edge = math.floor((now - delay) / dc) * dc
                 m[LV.LM_EDGE_GAP_S] = max(m[LV.LM_EDGE_GAP_S], player.play - edge)
-        if not player.started and done:
+        if not player.started and done and player.end - max(player.play, join - target) >= dc * (1 - 1e-12):
             player.started = True
+            player.play = max(player.play, join - target)
             m[LV.LM_STARTUP_S] = now - join
             m[LV.LM_FIRST_PLAY_S] = player.play
             m[LV.LM_MIN_LATENCY_S] = m[LV.LM_MAX_LATENCY_S] = now - player.play

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import reference_live as RL
@@ -127,23 +127,29 @@ def test_latency_never_below_the_availability_delay_and_the_playhead_never_passe
        chunk=st.sampled_from([None, 1 / 30, 0.1]))
 def test_a_fast_constant_link_at_rate_one_converges_to_the_target_without_stalls(target, delay, join, chunk):
     # the stream has run long enough to hold the target's worth of media (a session joining
-    # earlier starts closer to the edge than the target, and at rate 1.0 stays there)
+    # earlier starts closer to the edge than the target, and at rate 1.0 stays there), and the
+    # target leaves room for the availability grain and a download (10 ms for the top rung here)
     join = target + VIDEO.chunk_s + join
+    grain = VIDEO.chunk_s if chunk is None else VIDEO.chunk_s / round(VIDEO.chunk_s / chunk)
+    assume(target >= delay + grain + 0.02)
     prof = LiveProfile(target_latency_s=target, availability_delay_s=delay, join_s=join, cmaf_chunk_s=chunk,
                        duration_s=60.0, rate_min=1.0, rate_max=1.0)
     fast = Trace.constant(50e6, 1000.0)  # 50x the top rung
     batch = run_live_batch(fast, VIDEO, ("fixed:rung=2", "l2a"), prof, n_workers=1)
     seg = VIDEO.chunk_s
-    grain = seg if chunk is None else seg / round(seg / chunk)
     for j in range(len(batch)):
         m = batch.metrics[j]
         assert m[LV.LM_STALLS] == 0 and m[LV.LM_STALL_S] == 0.0
         final = batch.segment_log(j)[-5:, LV.LV_LIVE_LATENCY_S]
-        # at rate 1.0 latency is frozen once playing: the start lands within a chunk (plus the
-        # first download) of the target, or at the edge when the target is closer than that
-        lo = max(target, delay + grain) if chunk is not None else max(target, delay + seg)
+        # at rate 1.0 latency is frozen once playing: the target plus the start-up time (the
+        # first segment's wait and download), or the live edge when the target is closer
+        startup = m[LV.LM_STARTUP_S]
+        edge = delay + (grain if chunk is not None else seg)
         assert (final >= target - 1e-9).all()
-        assert (final <= lo + grain + seg + 0.01).all()
+        assert (np.abs(final - final[0]) < 1e-9).all()
+        assert (final <= max(target + startup, edge + seg) + 1e-9).all()
+        if target > edge + seg:  # the start segment existed at join: only its download delays the start
+            assert startup < 0.05 and (final <= target + 0.05).all()
 
 
 def test_catch_up_brings_latency_to_the_target():

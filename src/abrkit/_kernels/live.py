@@ -21,7 +21,9 @@ The model, in wall-clock seconds (``live_layout`` explains the clock):
   The sample feeds the controller's predictor and ``report``.
 * Each chunk is playable on arrival. The playhead advances at the playback rate while media is
   buffered; when it reaches the buffered end the player stalls until ``resume_s`` is buffered.
-  Playback starts when the first segment has arrived, at that segment's start.
+  Playback starts at ``join - target`` (dash.js starts at the live edge minus the target
+  latency) once the segment holding it has arrived and a chunk's worth of media (a segment's
+  without chunked transfer) lies ahead of it.
 * Latency is ``now - playhead`` (capture to display). Before each request and after each download
   the rate is set: the controller's ``live_rate`` if it has one, else the profile's catch-up rule,
   within the bounds, never above 1.0 below the minimum latency, applied only if it moves by at
@@ -186,7 +188,8 @@ def play_live(trace, video, lp, kind, control, pgroup, duration_s, log, m):
     live profile vector (``live_layout.LP_*``, written: the loop refreshes its ``LP_NOW_*``
     entries), ``kind`` and ``pgroup`` the controller id and predictor group (literals),
     ``control`` a ``groups.SessionControl``. The session runs from wall time ``LP_JOIN_S`` for
-    ``duration_s`` seconds (the segment in progress then completes).
+    ``duration_s`` seconds (the segment in progress then completes). Its first request is the
+    segment holding media ``join - target``; playback starts there once that segment arrived.
     """
     period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s = trace
     sizes_bytes, bitrates_bps, seg_s, n_rows = video
@@ -377,8 +380,11 @@ def play_live(trace, video, lp, kind, control, pgroup, duration_s, log, m):
             if started:
                 edge_s = math.floor((now_s - delay_s) / chunk_dur_s) * chunk_dur_s
                 m[LM_EDGE_GAP_S] = max(m[LM_EDGE_GAP_S], play_s - edge_s)
-        if not started and done:
+        if not started and done and buf_end_s - max(play_s, join_s - target_s) >= chunk_dur_s * (1.0 - 1e-12):
+            # dash.js starts at live edge - target latency (inside the first segment), here
+            # once a chunk's worth of media (a segment without chunked transfer) lies ahead
             started = True
+            play_s = max(play_s, join_s - target_s)
             m[LM_STARTUP_S] = now_s - join_s
             m[LM_FIRST_PLAY_S] = play_s
             m[LM_MIN_LATENCY_S] = now_s - play_s
