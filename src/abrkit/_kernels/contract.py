@@ -1,7 +1,8 @@
 """The one controller contract: what every player model's loop calls, for every controller.
 
-Each loop (the chunk model in ``session.py``, the event model in ``event.py``) asks a controller
-through three functions, always in seconds, bytes and bits per second:
+Each loop (the chunk model in ``session.py``, the event model in ``event.py``, the live model in
+``live.py``) asks a controller through three functions, always in seconds, bytes and bits per
+second:
 
 * ``start(kind, cparams, cstate, cdata, bitrates_bps, chunk_s)`` once per session, after the
   loop zeroed ``cstate`` (shape ``(CTRL_STATE + 3 * n_rungs,)``);
@@ -16,6 +17,13 @@ through three functions, always in seconds, bytes and bits per second:
   chunk_s)`` after each completed download (``download_s`` from request to last byte,
   ``buffer_s`` after it), and ``full_wait(kind, cparams, cstate, wait_s)`` when the player waited
   because its buffer was full.
+
+The live model adds one hook: ``live_rate(kind, cparams, cstate, buffer_s, latency_s, target_s,
+prof) -> rate`` before each request and after each download, NaN (every controller but LoL+) to
+leave the playback rate to the profile's catch-up rule. There ``prof`` is the live profile
+vector (``live_layout.LP_*``, which extends ``layout.PROF_*`` with the current latency and rate
+that L2A-LL and LoL+ read), and ``report``'s ``download_s`` is the time bytes were flowing (idle
+gaps waiting for the encoder and the request latency excluded).
 
 ``cdata`` is the controller's own data (float32, 1-D; ``groups.Controllers.data``): a learned
 controller's network weights, which are too large for ``cparams`` and shared by all its
