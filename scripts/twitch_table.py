@@ -1,6 +1,6 @@
 """The table of docs/live.md: every controller on the Twitch challenge's five networks.
 
-    PYTHONPATH=src python scripts/twitch_table.py [--target-latency-s 1.0] [--runs 1]
+    PYTHONPATH=src python scripts/twitch_table.py [--target-latency-s 1.0] [--prelude-s 20]
 
 Each network (``samples/twitch/traces``, from ``scripts/make_twitch_samples.py``) plays once
 under profile ``live`` with the challenge's media (``samples/twitch/twitch_normal.json``); the
@@ -26,6 +26,9 @@ EXTRA = {"throughput (dash.js 5 rule)": "rate:predictor=sabre-ewma(half_lives_s=
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target-latency-s", type=float, default=1.0)
+    parser.add_argument("--prelude-s", type=float, default=20.0,
+                        help="seconds on a 3 Mbit/s link before each network, left out of the metrics (the "
+                        "challenge starts after 10 s of stable top-rung playback; 0: a cold start)")
     args = parser.parse_args()
     traces = load_traces(TWITCH / "traces")
     order = ["cascade.csv", "intra_cascade.csv", "spike.csv", "slow_jitters.csv", "fast_jitters.csv"]
@@ -34,7 +37,7 @@ def main() -> None:
     names = [n for n in CONTROLLERS if n not in LEAVE_OUT]
     specs = names + list(EXTRA.values())
     labels = names + list(EXTRA)
-    prof = LiveProfile(target_latency_s=args.target_latency_s)
+    prof = LiveProfile(target_latency_s=args.target_latency_s, prelude_s=args.prelude_s)
     s = run_batch(traces, video, specs, prof, n_workers=1).sessions()
     s["label"] = [labels[i % len(labels)] for i in range(len(s))]  # sessions: trace-major, then controller
     cols = ["averageBitrate", "numSwitches", "stallDuration", "numStalls", "avgLatency", "avgBufferLength",

@@ -407,6 +407,14 @@ def _new_rate(ctrl, lp, player, buffer_s, latency_s, ctx):
     return player.rate
 
 
+def log_totals(row, m, play):
+    for col, key in ((LV.LV_CUM_LATENCY_INT, LV.LM_LATENCY_INT), (LV.LV_CUM_BUFFER_INT, LV.LM_BUFFER_INT),
+                     (LV.LV_CUM_RATE_INT, LV.LM_RATE_INT), (LV.LV_CUM_PLAY_S, LV.LM_PLAY_S),
+                     (LV.LV_CUM_STALL_S, LV.LM_STALL_S), (LV.LV_CUM_STALLS, LV.LM_STALLS)):
+        row[col] = m[key]
+    row[LV.LV_PLAYHEAD_S] = play
+
+
 def run_live_session(trace, sizes_bytes, bitrates_bps, seg_s, lp, kind, cparams, pid, pparams, state_size, duration_s,
                      log, m):
     """One live session; fills ``log`` and ``m`` like the kernel; returns (segments, status)."""
@@ -517,7 +525,10 @@ def run_live_session(trace, sizes_bytes, bitrates_bps, seg_s, lp, kind, cparams,
             log[i, L.LOG_REBUFFER_S] = m[LV.LM_STALL_S] - stall0
             log[i, LV.LV_LIVE_LATENCY_S] = now - player.play
             log[i, LV.LV_RATE] = player.rate
-            return i + 1, L.STATUS_STALLED
+            log_totals(log[i], m, player.play)
+            status = L.STATUS_STALLED
+            i += 1
+            break
         buf = player.end - player.play
         ctrl.report(size, active)
         if pid >= 0:
@@ -532,6 +543,7 @@ def run_live_session(trace, sizes_bytes, bitrates_bps, seg_s, lp, kind, cparams,
         log[i, L.LOG_REBUFFER_S] = m[LV.LM_STALL_S] - stall0
         log[i, LV.LV_LIVE_LATENCY_S] = now - player.play
         log[i, LV.LV_RATE] = player.rate
+        log_totals(log[i], m, player.play)
         last_lat = rtt
         prev = rung
         k += 1

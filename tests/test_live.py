@@ -408,3 +408,25 @@ def test_simulate_returns_a_sim_result_under_live():
     assert r.status == "complete" and not r.stalled and r.n_chunks == r.rung.size > 100
     assert r.qoe == pytest.approx(r.totals["NQoE"])
     assert "live_latency_s" in r.to_frame().columns
+
+
+def test_a_prelude_is_played_first_and_left_out_of_the_metrics():
+    spike = Trace.from_durations([10.0, 10.0, 10.0], [1.2288e6, 3.072e5, 8.192e5], name="spike")
+    plain = run_live_batch(spike, VIDEO, "l2a", LiveProfile(), n_workers=1)
+    warm = run_live_batch(spike, VIDEO, "l2a", LiveProfile(prelude_s=20.0), n_workers=1)
+    log = warm.segment_log(0)
+    # the session is 20 s longer and starts on the prelude's link, at the top rung once warmed up
+    assert warm.durations_s[0] == plain.durations_s[0] + 20.0
+    assert log[:, LV.LV_DONE_S].max() >= 49.0
+    in_prelude = log[:, LV.LV_DONE_S] <= 20.0
+    assert log[in_prelude, L.LOG_RUNG][-5:].tolist() == [2] * 5
+    m, mp = warm.live_metrics(0), plain.live_metrics(0)
+    total = warm.metrics[0]
+    # the window's totals are the session's less what the prelude's last row had accumulated
+    r = log[np.flatnonzero(in_prelude)[-1]]
+    assert m["stallDuration"] == pytest.approx(total[LV.LM_STALL_S] - r[LV.LV_CUM_STALL_S])
+    assert m["NQoE"] == pytest.approx(NQoE().rewards(VIDEO, log[~in_prelude]).sum())
+    # warmed up at the top rung, the spike's drop costs more stall than a cold start at the bottom
+    assert m["averageBitrate"] > mp["averageBitrate"]
+    with pytest.raises(ParameterError, match="prelude_s"):
+        LiveProfile(prelude_s=-1.0)

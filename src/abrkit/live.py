@@ -129,6 +129,9 @@ class LiveProfile:
     * ``rtt_s``: time to first byte of each request; None: the trace's per-period latency.
     * ``payload_efficiency``, ``max_download_s``: as in the chunk model (a chunk still
       unfinished after ``max_download_s`` ends the session, status ``stalled``).
+    * ``prelude_s``, ``prelude_kbps``: play this long on a constant ``prelude_kbps`` link before
+      the trace starts, and measure only what follows (the challenge starts each network after
+      10 s of stable playback at the top rung of a >= 3 Mbit/s link); 0: no prelude.
     * ``qoe``: the score in the ``NQoE`` column.
 
     Controllers whose parameters derive from a buffer size (Sabre's BOLA) get
@@ -154,6 +157,8 @@ class LiveProfile:
     rtt_s: float | None = None
     payload_efficiency: float = 1.0
     max_download_s: float = 60.0
+    prelude_s: float = 0.0
+    prelude_kbps: float = 3000.0
     qoe: NQoE = NQoE()
 
     def __post_init__(self) -> None:
@@ -178,6 +183,8 @@ class LiveProfile:
             number("rtt_s", self.rtt_s, ge=0, le=3600)
         number("payload_efficiency", self.payload_efficiency, gt=0, le=1)
         number("max_download_s", self.max_download_s, gt=0, le=86_400)
+        number("prelude_s", self.prelude_s, ge=0, le=86_400)
+        number("prelude_kbps", self.prelude_kbps, gt=0)
         if not isinstance(self.qoe, NQoE):
             raise ParameterError("qoe", self.qoe, "must be an NQoE model")
 
@@ -233,7 +240,17 @@ class LiveProfile:
         return ends, trace.bandwidth_bps, lat, float(trace.time_s[0]), float(trace.time_s[0])
 
     def session_duration_s(self, trace: Trace) -> float:
+        """How long a session on ``trace`` plays, the prelude excluded."""
         return float(self.duration_s) if self.duration_s is not None else trace.total_duration_s
+
+    def with_prelude(self, trace: Trace) -> Trace:
+        """``trace`` as the session plays it: after the prelude, if there is one."""
+        if self.prelude_s == 0.0:
+            return trace
+        d = np.concatenate(([self.prelude_s], trace.duration_s))
+        bw = np.concatenate(([self.prelude_kbps * 1e3], trace.bandwidth_bps))
+        lat = None if trace.latency_s is None else np.concatenate(([0.0], trace.latency_s))
+        return Trace.from_durations(d, bw, latency_s=lat, name=trace.name)
 
     def settings(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "qoe"}
@@ -307,6 +324,20 @@ class LiveBatchResult:
         log = self.segment_log(j)
         played_to = m[LV.LM_PLAYHEAD_S]
         first = m[LV.LM_FIRST_PLAY_S]
+        elapsed = m[LV.LM_ELAPSED_S]
+        base = {k: 0.0 for k in ("lat", "buf", "rate", "play", "stall", "stalls")}
+        scored = np.isfinite(log[:, L.LOG_THROUGHPUT_BPS])
+        prelude = self.profile.prelude_s
+        if prelude > 0.0 and len(log):
+            # measure from the last row written before the prelude ended: its running totals
+            before = np.flatnonzero(log[:, LV.LV_DONE_S] <= prelude)
+            if before.size:
+                r = log[before[-1]]
+                base = {"lat": r[LV.LV_CUM_LATENCY_INT], "buf": r[LV.LV_CUM_BUFFER_INT], "rate": r[LV.LV_CUM_RATE_INT],
+                        "play": r[LV.LV_CUM_PLAY_S], "stall": r[LV.LV_CUM_STALL_S], "stalls": r[LV.LV_CUM_STALLS]}
+                first = max(first, r[LV.LV_PLAYHEAD_S])
+                elapsed = m[LV.LM_ELAPSED_S] + m[LV.LM_STARTUP_S] - r[LV.LV_DONE_S]
+                scored &= np.arange(len(log)) > before[-1]
         rungs = log[:, L.LOG_RUNG].astype(np.int64)
         seg0 = log[:, LV.LV_SEGMENT] * video.chunk_s
         # media of each segment that was played (the switch history's start/end, stats.js)
@@ -314,16 +345,16 @@ class LiveBatchResult:
         shown = played > 0
         kept = rungs[shown]
         avg_bps = float(np.dot(played, video.bitrates_bps[rungs]) / played.sum()) if played.sum() > 0 else float("nan")
-        elapsed = m[LV.LM_ELAPSED_S]
-        rewards = self.qoe.rewards(video, log[np.isfinite(log[:, L.LOG_THROUGHPUT_BPS])])
+        rewards = self.qoe.rewards(video, log[scored])
+        play_s = m[LV.LM_PLAY_S] - base["play"]
         return {
             "averageBitrate": avg_bps,
             "numSwitches": int(np.count_nonzero(np.diff(kept))),
-            "stallDuration": float(m[LV.LM_STALL_S]),
-            "numStalls": int(m[LV.LM_STALLS]),
-            "avgLatency": float(m[LV.LM_LATENCY_INT] / elapsed) if elapsed > 0 else float("nan"),
-            "avgBufferLength": float(m[LV.LM_BUFFER_INT] / elapsed) if elapsed > 0 else float("nan"),
-            "avgPlaybackRate": float(m[LV.LM_RATE_INT] / m[LV.LM_PLAY_S]) if m[LV.LM_PLAY_S] > 0 else float("nan"),
+            "stallDuration": float(m[LV.LM_STALL_S] - base["stall"]),
+            "numStalls": int(m[LV.LM_STALLS] - base["stalls"]),
+            "avgLatency": float((m[LV.LM_LATENCY_INT] - base["lat"]) / elapsed) if elapsed > 0 else float("nan"),
+            "avgBufferLength": float((m[LV.LM_BUFFER_INT] - base["buf"]) / elapsed) if elapsed > 0 else float("nan"),
+            "avgPlaybackRate": float((m[LV.LM_RATE_INT] - base["rate"]) / play_s) if play_s > 0 else float("nan"),
             "NQoE": float(rewards.sum()),
             "NQoE_per_segment": float(rewards.mean()) if rewards.size else float("nan"),
             "seeks": int(m[LV.LM_SEEKS]),
@@ -487,12 +518,12 @@ def run_live_batch(
     if len(seg) != 1:
         raise ParameterError("videos", sorted(seg), "a live batch takes videos of one segment duration")
     segment_s = seg.pop()
-    packed = pack_inputs(tr, vids, ctrls, prof.bola_buffer_s(segment_s))
+    packed = pack_inputs([prof.with_prelude(t) for t in tr], vids, ctrls, prof.bola_buffer_s(segment_s))
     lp = prof.pack(segment_s)
     grid = np.stack(np.meshgrid(np.arange(len(tr)), np.arange(len(vids)), np.arange(len(ctrls)), indexing="ij"), -1).reshape(-1, 3)
     job_trace, job_video, job_ctrl = (np.ascontiguousarray(grid[:, i], dtype=np.int64) for i in range(3))
     n_jobs = job_trace.size
-    durations = np.array([prof.session_duration_s(tr[t]) for t in job_trace], dtype=np.float64)
+    durations = np.array([prof.session_duration_s(tr[t]) + prof.prelude_s for t in job_trace], dtype=np.float64)
     cap = int(math.ceil((durations.max() + prof.target_latency_s + prof.availability_delay_s) / segment_s)) + 4
     log = np.empty((n_jobs, cap, LV.LV_COLS))
     n_seg = np.zeros(n_jobs, dtype=np.int64)

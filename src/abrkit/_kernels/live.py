@@ -98,8 +98,15 @@ from .live_layout import (
     LP_RATE_MIN,
     LP_RESUME_S,
     LP_TARGET_S,
+    LV_CUM_BUFFER_INT,
+    LV_CUM_LATENCY_INT,
+    LV_CUM_PLAY_S,
+    LV_CUM_RATE_INT,
+    LV_CUM_STALL_S,
+    LV_CUM_STALLS,
     LV_DONE_S,
     LV_IDLE_S,
+    LV_PLAYHEAD_S,
     LV_LIVE_LATENCY_S,
     LV_RATE,
     LV_SEEK,
@@ -154,6 +161,18 @@ def _advance(dt, now_s, play_s, buf_end_s, rate, stalled, m):
         m[LM_STALL_S] += ts
     m[LM_MAX_LATENCY_S] = max(m[LM_MAX_LATENCY_S], now_s + dt - play_s)
     return now_s + dt, play_s, stalled, began
+
+
+@njit_inline
+def _log_totals(row, m, play_s):
+    """The running totals into a log row (``LV_CUM_*``)."""
+    row[LV_CUM_LATENCY_INT] = m[LM_LATENCY_INT]
+    row[LV_CUM_BUFFER_INT] = m[LM_BUFFER_INT]
+    row[LV_CUM_RATE_INT] = m[LM_RATE_INT]
+    row[LV_CUM_PLAY_S] = m[LM_PLAY_S]
+    row[LV_CUM_STALL_S] = m[LM_STALL_S]
+    row[LV_CUM_STALLS] = m[LM_STALLS]
+    row[LV_PLAYHEAD_S] = play_s
 
 
 @njit_inline
@@ -407,6 +426,7 @@ def play_live(trace, video, lp, kind, control, pgroup, duration_s, log, m):
             log[i, LOG_REBUFFER_S] = m[LM_STALL_S] - stall0_s
             log[i, LV_LIVE_LATENCY_S] = now_s - play_s
             log[i, LV_RATE] = rate
+            _log_totals(log[i], m, play_s)
             status = STATUS_STALLED
             i += 1
             break
@@ -424,6 +444,7 @@ def play_live(trace, video, lp, kind, control, pgroup, duration_s, log, m):
         log[i, LOG_REBUFFER_S] = m[LM_STALL_S] - stall0_s
         log[i, LV_LIVE_LATENCY_S] = now_s - play_s
         log[i, LV_RATE] = rate
+        _log_totals(log[i], m, play_s)
         last_lat_s = lat_s
         prev = rung
         k += 1

@@ -51,7 +51,16 @@ LV_IDLE_S = 12  # time inside the download spent waiting for the encoder (idle g
 LV_SEGMENT = 13  # the stream's segment index
 LV_SEEK = 14  # 1.0: the player seeked to the live edge before this request
 LV_DONE_S = 15  # session time the last byte arrived
-LV_COLS = 16
+# the session's running totals when the row was written (LM_* of the same names), so that a
+# window of the session can be measured from the log alone (``LiveProfile.prelude_s``)
+LV_CUM_LATENCY_INT = 16
+LV_CUM_BUFFER_INT = 17
+LV_CUM_RATE_INT = 18
+LV_CUM_PLAY_S = 19
+LV_CUM_STALL_S = 20
+LV_CUM_STALLS = 21
+LV_PLAYHEAD_S = 22  # media position of the playhead
+LV_COLS = 23
 
 # -- per-session metrics --------------------------------------------------------------------------
 LM_LATENCY_INT = 0  # integral of latency over the played session (s * s)
