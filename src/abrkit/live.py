@@ -277,8 +277,9 @@ class LiveBatchResult:
 
     Reading interface of :class:`abrkit.simulation.BatchResult`: :meth:`sessions` (one row per
     session: status, the live metrics of :data:`LIVE_METRICS`, seeks, startup), :meth:`summary`,
-    :meth:`chunks` (one row per segment downloaded, the chunk model's columns plus ``latency_s``
-    and ``playback_rate`` when it arrived), :meth:`session`. ``log`` has shape (sessions,
+    :meth:`chunks` (one row per segment downloaded, the chunk model's columns -- ``latency_s``
+    there is the request's time to first byte -- plus ``segment``, ``live_latency_s`` and
+    ``playback_rate`` when it arrived, ``idle_s``, ``done_s``, ``seek``), :meth:`session`. ``log`` has shape (sessions,
     segments, ``live_layout.LV_COLS``); ``metrics`` (sessions, ``LM_SIZE``).
     """
 
