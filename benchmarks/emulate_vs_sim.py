@@ -17,12 +17,14 @@ What it does:
    ``--rtt-s``, the tc shaper where root), then the first trace **again** (run-to-run agreement of
    the emulation itself), then, with ``--shaper-check``, the first trace with the server's pacing
    instead of tc (the two shapers against each other);
-4. the simulator on the same traces and segment sizes (``--profile event --set
-   latency_s=<rtt> --controller dashjs``) and the per-session comparison.
+4. the simulator on the same traces and segment sizes (``--profile dashjs --set
+   latency_s=<rtt> --controller dashjs``; ``--profile event`` for the tables measured before
+   the dash.js player profile) and the per-session comparison.
 
 Every finished session is appended to ``OUT/sessions.jsonl`` and its chunk table to
-``OUT/chunks/<n>.csv`` at once, so an interrupted run keeps what it measured and ``--report``
-prints the tables from them. The report goes to stdout and ``OUT/report.md``.
+``OUT/chunks/<n>.csv`` at once, so an interrupted run keeps what it measured and resumes, and
+``--report`` prints the tables from them: the recorded sessions are reused, only the simulator
+runs again (seconds), so the simulator's settings can be changed without playing again. The report goes to stdout and ``OUT/report.md``.
 """
 
 from __future__ import annotations
@@ -128,7 +130,11 @@ def report(args: argparse.Namespace) -> str:
         sessions.append((row, EmulatedSession(read_trace(row["path"]), player, row["shaper"],
                                               float(row["rtt_s"]), chunks, row, [], [], [], stream.video.truncated(n))))
     main = [s for r, s in sessions if r["role"] == "main"]
-    table = compare(EmulationResult(main, stream))
+    from abrkit.cli.simulate import _profile_with
+    from abrkit.profiles import get_profile
+
+    profile = _profile_with(get_profile(args.profile), args.set)
+    table = compare(EmulationResult(main, stream), args.controller, profile)
     s = compare_summary(table)
     cols = ["trace", "rung_agreement", "emu_mean_bitrate_kbps", "sim_mean_bitrate_kbps", "bitrate_diff_pct",
             "emu_rebuffer_s", "sim_rebuffer_s", "emu_startup_s", "sim_startup_s", "emu_downloads", "sim_downloads"]
@@ -136,8 +142,8 @@ def report(args: argparse.Namespace) -> str:
     shown["trace"] = shown["trace"].str.slice(0, 34)
     shown["rung_agreement"] = (100 * shown["rung_agreement"]).round(0)
     lines = [
-        f"{'dash.js' if player.name == 'dashjs' else 'hls.js'} {player.version} (default settings) in Chromium vs `abrkit simulate --profile event --set latency_s={settings['rtt_s']:g} "
-        f"--controller dashjs`; {len(main)} trace(s) x {settings['duration_s']:g} s; shaper {main[0].shaper}",
+        f"{'dash.js' if player.name == 'dashjs' else 'hls.js'} {player.version} (default settings) in Chromium vs `abrkit simulate --profile {args.profile} --set latency_s={settings['rtt_s']:g}{''.join(' --set ' + x for x in args.set)} "
+        f"--controller {args.controller}`; {len(main)} trace(s) x {settings['duration_s']:g} s; shaper {main[0].shaper}",
         "",
         shown.to_markdown(index=False, floatfmt=".2f") if hasattr(shown, "to_markdown") and _has_tabulate() else shown.to_string(index=False),
         "",
@@ -196,7 +202,12 @@ def main() -> None:
                     help="dashjs (dash.js 5.2.1, DASH; default) or hlsjs (hls.js 1.7.4, HLS)")
     ap.add_argument("--video", default=None, help="a packaged folder instead of the 2-minute test stream")
     ap.add_argument("--out", default="emulate-bench", help="results folder (resumed when it exists)")
-    ap.add_argument("--report", metavar="DIR", default=None, help="only print the report of a results folder")
+    ap.add_argument("--report", metavar="DIR", default=None,
+                    help="only print the report of a results folder: the recorded sessions are re-simulated, not re-played")
+    ap.add_argument("--profile", default="dashjs", help="the simulator's profile (default dashjs; the docs' first tables: event)")
+    ap.add_argument("--controller", default="dashjs", help="the simulator's controller (default dashjs)")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="a field of the simulator's profile, as abrkit simulate --set (repeatable)")
     args = ap.parse_args()
     if args.report:
         args.out = args.report

@@ -20,6 +20,7 @@ LAYERS = [
     ("abrkit.event_controllers", "abrkit.live_controllers"),
     ("abrkit.controllers",),
     ("abrkit.event", "abrkit.live"),
+    ("abrkit.dashjs",),
     ("abrkit.profiles",),
     ("abrkit.custom",),
     ("abrkit.simulation",),

@@ -302,3 +302,73 @@ def test_camera_clip_encode_and_score(ff: FFmpeg, work: Path) -> None:
     assert enc.n_frames == q.n_frames == 40 and enc.keyframe_times_s.tolist() == [0.0, 1.0]
     assert 10 < q.vmaf < 95 and q.versions["reference_size"] == [640, 360]
     assert q.segment_values("vmaf").shape == (2,)
+
+
+# -- aligning two videos of different lengths ---------------------------------------------------
+
+
+def _lossless_frames(ff: FFmpeg, source: Path, out: Path, first: int, count: int) -> Path:
+    """Frames ``first .. first + count - 1`` of ``source``, losslessly (the same pixels)."""
+    ff.run([
+        "-i", file_url(source), "-vf", f"trim=start_frame={first}:end_frame={first + count},setpts=PTS-STARTPTS",
+        "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", "-y", file_url(out),
+    ])
+    return out
+
+
+@pytest.fixture(scope="module")
+def late(ff: FFmpeg, ref: Path, work: Path) -> Path:
+    """The reference without its first 5 frames (55 frames, same pixels)."""
+    return _lossless_frames(ff, ref, work / "late.mp4", 5, 55)
+
+
+def test_mismatch_says_by_how_many_frames_and_how_to_align(ref: Path, short: Path, ff: FFmpeg) -> None:
+    with pytest.raises(VideoFormatError, match=r"the reference is 20 frame\(s\) longer.*first 40 frames.*trim=True.*offset_frames"):
+        score(ref, short, ffmpeg=ff)
+
+
+def test_trim_scores_the_common_frames(ref: Path, short: Path, ff: FFmpeg, work: Path) -> None:
+    trimmed = score(ref, short, ffmpeg=ff, trim=True)
+    first40 = _lossless_frames(ff, ref, work / "first40.mp4", 0, 40)
+    direct = score(first40, short, ffmpeg=ff)
+    assert trimmed.n_frames == 40 == len(trimmed.per_frame)
+    assert trimmed.versions["alignment"] == {"reference_start_frame": 0, "distorted_start_frame": 0, "n_frames": 40}
+    np.testing.assert_array_equal(trimmed.per_frame.to_numpy(), direct.per_frame.to_numpy())
+
+
+@pytest.mark.parametrize("order", ["reference_longer", "distorted_longer"])
+def test_offset_pairs_the_right_frames(ref: Path, late: Path, ff: FFmpeg, order: str) -> None:
+    # the same pixels once aligned: PSNR at its cap on every frame; misaligned by one: far below
+    if order == "reference_longer":
+        aligned = score(ref, late, ffmpeg=ff, offset_frames=-5)
+        off_by_one = score(ref, late, ffmpeg=ff, offset_frames=-4, trim=True)
+        assert aligned.versions["alignment"] == {"reference_start_frame": 5, "distorted_start_frame": 0, "n_frames": 55}
+    else:
+        aligned = score(late, ref, ffmpeg=ff, offset_frames=5)
+        off_by_one = score(late, ref, ffmpeg=ff, offset_frames=4, trim=True)
+        assert aligned.versions["alignment"] == {"reference_start_frame": 0, "distorted_start_frame": 5, "n_frames": 55}
+    assert len(aligned.per_frame) == 55
+    assert (aligned.per_frame["psnr_y"] == 60.0).all()
+    assert off_by_one.value("psnr_y", "max") < 40.0
+
+
+def test_offset_without_trim_still_checks_lengths(ref: Path, late: Path, ff: FFmpeg) -> None:
+    with pytest.raises(VideoFormatError, match=r"has 60; after skipping the first 4 of the reference, the reference is 1 frame\(s\) longer"):
+        score(ref, late, ffmpeg=ff, offset_frames=-4)
+
+
+def test_offset_past_the_end_is_a_parameter_error(ref: Path, late: Path, ff: FFmpeg) -> None:
+    with pytest.raises(ParameterError, match=r"offset_frames.*skips every frame of .*late.mp4 \(55 frames\)"):
+        score(ref, late, ffmpeg=ff, offset_frames=55)
+    with pytest.raises(ParameterError, match="trim"):
+        score(ref, late, ffmpeg=ff, trim="yes")  # type: ignore[arg-type]
+
+
+def test_cambi_column_and_cache_key(ref: Path, degraded: Path, ff: FFmpeg) -> None:
+    q = score(ref, degraded, QualitySettings(cambi=True, psnr=False, ssim=False), ffmpeg=ff)
+    assert list(q.per_frame.columns) == ["frame", "vmaf", "cambi"]
+    assert (q.per_frame["cambi"] >= 0).all() and (q.per_frame["cambi"] <= 24).all()
+    # keys written before CAMBI existed stay valid; with it on, the key differs
+    assert "cambi" not in QualitySettings().key()
+    assert QualitySettings(cambi=True).key() == QualitySettings().key() | {"cambi": True}
+    assert QualityResult.from_dict(json.loads(json.dumps(q.to_dict()))).settings.cambi

@@ -87,7 +87,8 @@ def check_session(trace, video, controller, profile) -> None:
 
 #: Kernels compiled per value of some integer arguments: called through LiteralEntry, as the
 #: façades call them (Numba's own literal dispatch from Python re-types them on every call).
-_LITERAL_ARGS = {"session.run_batch": ("kind", "pkind"), "session.run_session": ("ctrl_id", "pgroup")}
+_LITERAL_ARGS = {"session.run_batch": ("kind", "pkind"), "session.run_session": ("ctrl_id", "pgroup"),
+                 "dashjs_player.play_dashjs": ("kind", "pgroup")}
 
 
 def _kernel(name: str):

@@ -17,8 +17,11 @@ from .controller_spec import Controller
 from .errors import ParameterError
 from .event_controllers import EVENT_CONTROLLERS
 from .learned.controllers import Learned, Pensieve
+import numpy as np
+
 from .live_controllers import LIVE_CONTROLLERS
 from .predictors import (
+    DualEwma,
     HarmonicMean,
     Predictor,
     RobustDiscount,
@@ -29,7 +32,7 @@ from .predictors import (
 )
 
 __all__ = [
-    "Controller", "BufferBased", "BBA0", "BBA1", "RateBased", "FixedRung", "MPC", "RobustMPC", "Festive", "CONTROLLERS",
+    "Controller", "BufferBased", "BBA0", "BBA1", "RateBased", "FixedRung", "MPC", "RobustMPC", "Festive", "DashJs5", "CONTROLLERS",
     "MAX_HORIZON", "get_controller", "Pensieve", "Learned",
 ]
 
@@ -251,6 +254,78 @@ class Festive(Controller):
 
 
 #: Name -> factory; the CLI and :func:`get_controller` resolve names here.
+
+@dataclass(frozen=True)
+class DashJs5(Controller):
+    """dash.js 5.2.1's own ABR rule collection with its default settings (``dashjs5``).
+
+    The lowest rung any active rule asks for: the ThroughputRule (safe throughput = average x
+    ``safety``) or BOLA (dash.js 5's ``BolaRule``), DYNAMIC switching to BOLA from a buffer of
+    ``switch_s`` and back below half of it; the InsufficientBufferRule (after ``ibr_ignore``
+    segments: the lowest rung with at most ``stall_s`` buffered, else ``ibr_safety`` x average x
+    buffer / segment); the SwitchHistoryRule (``history_size`` decisions, ``history_threshold``).
+    The average is the ``predictor``'s: dash.js 5's throughput EWMA (``DualEwma.dashjs5()``
+    without its safety factor, which this controller applies). Source lines:
+    ``_kernels/dashjs_rules.py`` and docs/controllers.md. Under the ``dashjs`` player profile the
+    player adds what dash.js does around the rules (startup, fast switching, abandonment).
+    """
+
+    predictor: Predictor = field(default_factory=lambda: DualEwma(3.0, 8.0, weight_per_s=1.5))
+    safety: float = 0.9
+    switch_s: float = 12.0
+    ibr_safety: float = 0.7
+    ibr_ignore: int = 2
+    history_size: int = 8
+    history_threshold: float = 0.075
+    buffer_time_s: float = 18.0
+    stall_s: float = 0.3
+    bola: bool = True
+    throughput: bool = True
+    ibr: bool = True
+    history: bool = True
+    kernel_id: ClassVar[int] = L.CTRL_DASHJS5
+    label: ClassVar[str] = "dashjs5"
+
+    def __post_init__(self) -> None:
+        from ._kernels.dashjs_rules import MAX_HISTORY
+
+        object.__setattr__(self, "predictor", get_predictor(self.predictor))
+        number("safety", self.safety, gt=0)
+        number("switch_s", self.switch_s, ge=0)
+        number("ibr_safety", self.ibr_safety, gt=0)
+        integer("ibr_ignore", self.ibr_ignore, ge=0)
+        if integer("history_size", self.history_size, ge=1) > MAX_HISTORY:
+            raise ParameterError("history_size", self.history_size, f"must be <= {MAX_HISTORY}")
+        number("history_threshold", self.history_threshold, ge=0)
+        number("buffer_time_s", self.buffer_time_s, gt=0)
+        number("stall_s", self.stall_s, ge=0)
+        for key in ("bola", "throughput", "ibr", "history"):
+            if not isinstance(getattr(self, key), (bool, np.bool_)):
+                raise ParameterError(key, getattr(self, key), "must be true or false")
+        if not (self.bola or self.throughput):
+            raise ParameterError("bola", self.bola, "bola and throughput cannot both be off")
+
+    def params(self) -> list[float]:
+        from ._kernels import dashjs_rules as R
+
+        p = [0.0] * R.N_PARAMS
+        p[R.P_SAFETY] = self.safety
+        p[R.P_SWITCH_S] = self.switch_s
+        p[R.P_IBR_SAFETY] = self.ibr_safety
+        p[R.P_IBR_IGNORE] = self.ibr_ignore
+        p[R.P_HISTORY_SIZE] = self.history_size
+        p[R.P_HISTORY_THRESHOLD] = self.history_threshold
+        p[R.P_BUFFER_TIME_S] = self.buffer_time_s
+        p[R.P_STALL_S] = self.stall_s
+        p[R.P_BOLA_MIN_BUFFER_S] = 10.0
+        p[R.P_BOLA_PER_LEVEL_S] = 2.0
+        p[R.P_PLACEHOLDER_DECAY] = 0.99
+        p[R.P_USE_BOLA] = float(self.bola)
+        p[R.P_USE_THROUGHPUT] = float(self.throughput)
+        p[R.P_USE_IBR] = float(self.ibr)
+        p[R.P_USE_HISTORY] = float(self.history)
+        return p
+
 CONTROLLERS: dict[str, Callable[..., Controller]] = {
     "bb": BufferBased,
     "bba0": BBA0,
@@ -262,6 +337,7 @@ CONTROLLERS: dict[str, Callable[..., Controller]] = {
     "festive": Festive,
     "pensieve": Pensieve,
     "learned": Learned,
+    "dashjs5": DashJs5,
     **EVENT_CONTROLLERS,
     **LIVE_CONTROLLERS,
 }

@@ -14,6 +14,11 @@ to switch to in a variable it never reads, so the segment is decided afresh
 Sabre's second defect -- a custom ``.py`` replacement module is silently replaced by "none" --
 has no counterpart: abrkit's replacement strategies are ``none``, ``left`` and ``right``, and
 any other value is an error.
+
+Profile ``dashjs`` (:class:`abrkit.dashjs.DashjsProfile`, registered here by
+:mod:`abrkit.profiles`) is an event-model profile with a loop of its own, the dash.js 5.2.1
+player (``_kernels/dashjs_player.py``); :func:`run_event_batch` runs it through the profile's
+``session_runner`` and ``batch_result`` (``EventProfile.model`` tells the loops apart).
 """
 
 from __future__ import annotations
@@ -119,6 +124,11 @@ class EventProfile:
 
     def replace(self, **changes: Any) -> "EventProfile":
         return replace(self, **changes)
+
+    @property
+    def model(self) -> str:
+        """The player loop the profile runs: ``event`` (Sabre's player) or ``dashjs``."""
+        return "event"
 
     def config(self, controller: Controller, video: Video) -> np.ndarray:
         """The kernel's config vector for ``controller`` under this profile. A controller that
@@ -510,18 +520,26 @@ def run_event_batch(
     # a sampling controller: at most one draw per request (a contract controller never abandons,
     # so at most two requests per segment), plus one discarded between sessions
     n_draws = len(tr) * sum(2 * v.n_chunks + 2 for v in vids)
-    contracts = [_contract_of(c, prof, n_draws) for c in ctrls]
-    configs = [[prof.config(c, v) for v in vids] for c in ctrls]
-    histories = [c.history_arrays() if isinstance(c, EventController) else sabre_history() for c in ctrls]
     grid = np.array([(t, v, c) for t in range(len(tr)) for v in range(len(vids)) for c in range(len(ctrls))], dtype=np.int64)
     job_trace, job_video, job_ctrl = grid[:, 0].copy(), grid[:, 1].copy(), grid[:, 2].copy()
-
     cancel = threading.Event()
+    if prof.model != "event":
+        # another player loop (the dash.js player, abrkit.dashjs): the profile runs the sessions
+        runner = prof.session_runner(ctrls, vids, n_draws)  # type: ignore[attr-defined]
 
-    def work(j: int):
-        check(cancel)  # Ctrl-C: stop between sessions (see _interrupt)
-        t, v, c = job_trace[j], job_video[j], job_ctrl[j]
-        return _one_session(packed_traces[t], packed_videos[v], configs[c][v], *histories[c], contracts[c], si_videos[v])
+        def work(j: int):
+            check(cancel)
+            t, v, c = job_trace[j], job_video[j], job_ctrl[j]
+            return runner(packed_traces[t], packed_videos[v], si_videos[v], v, c)
+    else:
+        contracts = [_contract_of(c, prof, n_draws) for c in ctrls]
+        configs = [[prof.config(c, v) for v in vids] for c in ctrls]
+        histories = [c.history_arrays() if isinstance(c, EventController) else sabre_history() for c in ctrls]
+
+        def work(j: int):
+            check(cancel)  # Ctrl-C: stop between sessions (see _interrupt)
+            t, v, c = job_trace[j], job_video[j], job_ctrl[j]
+            return _one_session(packed_traces[t], packed_videos[v], configs[c][v], *histories[c], contracts[c], si_videos[v])
 
     n_jobs = len(grid)
     steps = int(sum(vids[v].n_chunks for v in job_video))
@@ -553,6 +571,8 @@ def run_event_batch(
             if bar is not None:
                 bar.close()
     metrics = np.array([r[0] for r in results]).reshape(n_jobs, E.N_METRICS)
+    if prof.model != "event":
+        return prof.batch_result(tr, vids, ctrls, model, job_trace, job_video, job_ctrl, metrics, results)  # type: ignore[attr-defined]
     return EventBatchResult(
         tr, vids, ctrls, prof, model, job_trace, job_video, job_ctrl, metrics,
         [r[1] for r in results], [r[2] for r in results],
@@ -564,3 +584,4 @@ def sabre_sessions(batch: EventBatchResult) -> pd.DataFrame:
     """Sabre's printed metrics only: trace, controller, then ``METRIC_NAMES`` (one row per session)."""
     s = batch.sessions()
     return s[["trace", "controller", *METRIC_NAMES]]
+

@@ -80,6 +80,7 @@ import numpy as np
 from ._checks import integer, number
 from ._kernels import layout as L
 from .errors import ParameterError
+from .dashjs import DashjsProfile
 from .event import EVENT_PROFILES, MAX_BUFFER_CAP_S, MAX_DOWNLOAD_S, EventProfile
 from .qoe import QoE
 from .traces import Trace
@@ -234,6 +235,10 @@ PROFILES: dict[str, Profile] = {
 TRAINING_PROFILES: dict[str, Profile] = {
     "pensieve-train": PROFILES["pensieve"].replace(name="pensieve-train", random_start=True, delay_noise=(0.9, 1.1)),
 }
+
+
+#: The dash.js 5.2.1 player (abrkit.dashjs), an event-model profile with its own loop.
+EVENT_PROFILES["dashjs"] = DashjsProfile()
 
 
 def get_profile(spec: Any) -> Any:

@@ -370,6 +370,9 @@ def run_batch(
         # Sabre's player: its own loop, the same result interface and units
         if shadow_predictors:
             raise ParameterError("shadow_predictors", shadow_predictors, "are not supported by the event model")
+        if user and prof.model == "dashjs":
+            raise ParameterError("controllers", "a Python controller (decide)",
+                                 "does not run under the dashjs profile yet: its player has no Python twin")
         stand_in = [_STAND_IN if i in user else c for i, c in enumerate(items)]
         batch = run_event_batch(traces, videos, stand_in, prof, qoe, n_workers, progress)
         for j in np.flatnonzero(np.isin(batch.job_ctrl, list(user))):

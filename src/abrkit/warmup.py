@@ -8,9 +8,10 @@ process that compile time::
     python -c "import abrkit.warmup as w; print(w.warmup())"
     abrkit warmup --controllers bb bba0 rate --profiles default
 
-Each session streams a 3-chunk synthetic video (300/750/1200 kbit/s, 4 s chunks) over a 30 s
-synthetic trace, both made in code: the kernels compiled depend on the controller and the
-profile, not on the sizes of the data.
+Each session streams a 3-chunk synthetic video over a 30 s synthetic trace, both made in code:
+the kernels compiled depend on the controller and the profile, not on the sizes of the data.
+The video has Pensieve's 6 rungs (300-4300 kbit/s), so that the learned controllers, which need
+exactly the ladder size their network was trained for, compile too.
 """
 
 from __future__ import annotations
@@ -38,11 +39,12 @@ WARMUP_COLUMNS = ("controller", "profile", "status", "seconds", "note")
 
 def warmup_inputs() -> tuple[Trace, Video]:
     """The tiny session :func:`warmup` runs: a 30 s trace (1 s periods alternating 1.5 and
-    3 Mbit/s, 20 ms latency) and a 3-chunk video (300/750/1200 kbit/s, 4 s chunks, VBR, seed 0)."""
+    3 Mbit/s, 20 ms latency) and a 3-chunk video (300/750/1200/1850/2850/4300 kbit/s, Pensieve's
+    ladder, 4 s chunks, VBR, seed 0)."""
     time_s = np.arange(30, dtype=np.float64)
     bandwidth_bps = np.where(np.arange(30) % 2 == 0, 1.5e6, 3.0e6)
     trace = Trace(time_s, bandwidth_bps, latency_s=np.full(30, 0.02), name="warmup")
-    video = Video.synthetic_vbr([300.0, 750.0, 1200.0], 4.0, 3, seed=0)
+    video = Video.synthetic_vbr([300.0, 750.0, 1200.0, 1850.0, 2850.0, 4300.0], 4.0, 3, seed=0)
     return trace, video
 
 

@@ -61,6 +61,7 @@ from . import event_layout as E
 from .controllers import bb_pensieve, bba0, bba1, highest_below, mpc_decide
 from .sabre_rules import NO_ABANDON, controller_decide, controller_report, init_controller
 from .festive import festive_decide, festive_report
+from .dashjs_rules import dashjs5_choose, dashjs5_idle, dashjs5_report, dashjs5_start
 from .live_rules import LOLP_P_OWN_RATE, catchup_lolp, l2a_choose, l2a_report, l2a_start, lolp_choose
 from .live_layout import LP_BUFFER_MIN_S, LP_RATE_MAX, LP_RATE_MIN
 from .pensieve_net import ST_LAST_DELAY_S, ST_LAST_SIZE_BYTES, pensieve_choose, pensieve_start
@@ -68,6 +69,7 @@ from .layout import (
     CTRL_BB_PENSIEVE,
     CTRL_BBA0,
     CTRL_BBA1,
+    CTRL_DASHJS5,
     CTRL_FESTIVE,
     CTRL_FIXED,
     CTRL_L2A,
@@ -104,6 +106,23 @@ def _start_sabre(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
     st[E.S_THROUGHPUT] = np.nan
     st[E.S_LATENCY] = np.nan
     init_controller(st, cparams, chunk_s * 1000.0, kbps, u0, u1)
+
+
+def _start_dashjs5(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
+    dashjs5_start(cparams, cstate, bitrates_bps, chunk_s, CTRL_STATE)
+
+
+def _choose_dashjs5(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s,
+                    est_bps, est_latency_s, latency_s, prof):
+    return dashjs5_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, chunk_s, est_bps, CTRL_STATE)
+
+
+def _report_dashjs5(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps, chunk_s):
+    dashjs5_report(cparams, cstate, k, rung, download_s, buffer_s, bitrates_bps, chunk_s, CTRL_STATE)
+
+
+def _idle_dashjs5(kind, cparams, cstate, wait_s):
+    dashjs5_idle(cparams, cstate, wait_s)
 
 
 def _choose_mpc(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
@@ -234,6 +253,7 @@ _CHOOSE = {
     CTRL_PENSIEVE: _choose_pensieve,
     CTRL_L2A: _choose_l2a,
     CTRL_LOLP: _choose_lolp,
+    CTRL_DASHJS5: _choose_dashjs5,
     CTRL_SIMPLE: _choose_simple,
 }
 #: Controllers the batch driver compiles together (``compile_group``).
@@ -244,14 +264,17 @@ for _kind in _SABRE_KINDS:
 _START = {kind: (_start_sabre if kind in _SABRE_KINDS else _start_none) for kind in _CHOOSE}
 _START[CTRL_PENSIEVE] = _start_pensieve
 _START[CTRL_L2A] = _start_l2a
+_START[CTRL_DASHJS5] = _start_dashjs5
 _REPORT = {kind: _report_none for kind in _CHOOSE}
 _REPORT[CTRL_FESTIVE] = _report_festive
 _REPORT[CTRL_PENSIEVE] = _report_pensieve
 _REPORT[CTRL_L2A] = _report_l2a
+_REPORT[CTRL_DASHJS5] = _report_dashjs5
 #: The live model's playback-rate hook: NaN leaves the rate to the profile's catch-up rule.
 _RATE = {kind: _rate_none for kind in _CHOOSE}
 _RATE[CTRL_LOLP] = _rate_lolp
 _IDLE = {kind: _idle_none for kind in _CHOOSE}
+_IDLE[CTRL_DASHJS5] = _idle_dashjs5
 for _kind in _SABRE_KINDS:
     _REPORT[_kind] = _report_sabre
     _IDLE[_kind] = _idle_sabre

@@ -6,6 +6,7 @@ Subcommands::
                     [--format table|csv|json|jsonl] [--plot FILE.png] ...
     abrkit predict --traces PATH... [--predictor SPEC...] [--format table|csv|json|jsonl]
     abrkit ladder SOURCE --out DIR [--mode fast|exhaustive] [--codec x264] ...
+    abrkit score REFERENCE DISTORTED [--metrics vmaf,psnr,ssim,cambi] [--format table|csv|json] [--per-frame FILE]
     abrkit traces stats PATH... [--format table|csv|json|jsonl]
     abrkit traces convert IN OUT --to FORMAT [--from FORMAT]
     abrkit traces generate --preset NAME [--count N] [--duration-s S] [--seed S] --out DIR [--to FORMAT]
@@ -20,7 +21,7 @@ is a bug and keeps its traceback. Outputs are deterministic: the same arguments 
 bytes, whatever ``--workers`` is.
 
 Layout: one module per command (:mod:`.simulate`, :mod:`.predict`, :mod:`.traces`,
-:mod:`.ladder`, :mod:`.warmup`, :mod:`.train`, :mod:`.emulate`), each with ``add_parser(subparsers)``; shared pieces in
+:mod:`.ladder`, :mod:`.score`, :mod:`.warmup`, :mod:`.train`, :mod:`.emulate`), each with ``add_parser(subparsers)``; shared pieces in
 :mod:`._args` (argparse value types, help formatter, :class:`CLIError`), :mod:`._help` (the
 registry lists of ``--help``), :mod:`._inputs`, :mod:`._output` (table/CSV/JSON/JSONL),
 :mod:`._sweep` (controller parameter sweeps) and :mod:`._columns` (parameter columns).
@@ -35,7 +36,7 @@ from typing import Sequence
 
 from .._version import __version__
 from ..errors import AbrkitError
-from . import emulate, ladder, predict, simulate, train, traces, warmup
+from . import emulate, ladder, predict, score, simulate, train, traces, warmup
 from ._args import PROG, CLIError, HelpFormatter
 
 __all__ = ["main", "build_parser", "CLIError"]
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_parser(sub)
     traces.add_parser(sub)
     ladder.add_parser(sub, formatter_class=HelpFormatter)
+    score.add_parser(sub)
     warmup.add_parser(sub)
     train.add_parser(sub)
     emulate.add_parser(sub)

@@ -85,6 +85,12 @@ def _profile_description(profile: Profile) -> str:
 
 
 def _event_profile_description(profile: EventProfile) -> str:
+    if profile.model == "dashjs":
+        return (
+            "the dash.js 5.2.1 player (abrkit.dashjs, docs/simulator.md): startup, buffer target "
+            f"{profile.buffer_cap_s:g} s ({getattr(profile, 'top_buffer_s', 30.0):g} s at the top rung), fast switching, "
+            "AbandonRequestsRule for every controller; the dashjs controller runs as dash.js's own rules (dashjs5)"
+        )
     what = (
         "Sabre's player and network model, reproducing sabre.py's printed metrics (with its abandonment defect)"
         if not profile.apply_abandon_quality else "the event model (Sabre's player) with Sabre's defects fixed"
@@ -96,7 +102,7 @@ def _event_profile_description(profile: EventProfile) -> str:
 
 
 def profiles_help() -> str:
-    lines = ["profiles (--profile; fields documented in abrkit.profiles and abrkit.event):"]
+    lines = ["profiles (--profile; fields documented in abrkit.profiles, abrkit.event and abrkit.dashjs):"]
     for name, profile in PROFILES.items():
         lines.append(entry(name, _profile_description(profile)))
     for name, eprofile in EVENT_PROFILES.items():

@@ -123,8 +123,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="also simulate the same traces and segment sizes, and print the per-session differences "
                         "and rung agreement")
     g.add_argument("--sim-controller", default="dashjs", metavar="SPEC", help="the simulator's controller (default dashjs)")
-    g.add_argument("--sim-profile", default="event", metavar="NAME",
-                   help="the simulator's profile; an event profile gets latency_s = --rtt-s (default event)")
+    g.add_argument("--sim-profile", default="dashjs", metavar="NAME",
+                   help="the simulator's profile; an event profile gets latency_s = --rtt-s (default dashjs: the "
+                        "dash.js 5.2.1 player model; event: Sabre's player)")
     g = p.add_argument_group("output")
     g.add_argument("--format", choices=FORMATS_TABULAR, default="table",
                    help="table, or csv/json/jsonl: one record per session (with --compare, per compared session)")

@@ -3,8 +3,8 @@
 The simulator gets what the player got: the same traces (looped the same way), the segment
 sizes of the files the player downloaded with the ladder its manifest announces
 (:class:`~abrkit.emulate.stream.Stream`), cut to the same length, and the server's added round
-trip as the event model's ``latency_s``. By default it runs ``--profile event --controller
-dashjs`` (abrkit's model of dash.js's rules).
+trip as the event model's ``latency_s``. By default it runs ``--profile dashjs --controller
+dashjs`` (abrkit's model of the dash.js 5.2.1 player and its rules, :mod:`abrkit.dashjs`).
 
 Per session (:func:`compare`): mean bitrate, stalls, startup and downloads of both, their
 differences, and the **rung agreement**: the share of segments both played at the same rung
@@ -33,7 +33,7 @@ COMPARE_COLUMNS = (
 )
 
 
-def simulate_like(result: EmulationResult, controller: str = "dashjs", profile: str = "event",
+def simulate_like(result: EmulationResult, controller: str = "dashjs", profile: Any = "dashjs",
                   qoe: QoE | None = None) -> Any:
     """The simulator's batch for the emulation's traces, video and round trip."""
     from ..profiles import get_profile
@@ -47,7 +47,7 @@ def simulate_like(result: EmulationResult, controller: str = "dashjs", profile: 
                      n_workers=1, progress=False)
 
 
-def compare(result: EmulationResult, controller: str = "dashjs", profile: str = "event") -> pd.DataFrame:
+def compare(result: EmulationResult, controller: str = "dashjs", profile: Any = "dashjs") -> pd.DataFrame:
     """One row per emulated session with the simulator's session beside it (:data:`COMPARE_COLUMNS`).
 
     ``bitrate_diff_pct`` = 100 x (simulated - emulated) / emulated; the other differences are
@@ -69,7 +69,7 @@ def compare(result: EmulationResult, controller: str = "dashjs", profile: str = 
         sim_downloads = int(sim["requests"]) if "requests" in sim else int(sim["chunks"])
         emu_rate, sim_rate = float(e["mean_bitrate_kbps"]), float(sim["mean_bitrate_kbps"])
         rows.append({
-            "trace": e["trace"], "player": e["controller"], "simulator": f"{profile}:{controller}",
+            "trace": e["trace"], "player": e["controller"], "simulator": f"{getattr(profile, 'name', profile)}:{controller}",
             "emu_status": e["status"], "sim_status": sim["status"], "chunks": len(common), "rung_agreement": agree,
             "emu_mean_bitrate_kbps": emu_rate, "sim_mean_bitrate_kbps": sim_rate,
             "bitrate_diff_pct": 100.0 * (sim_rate - emu_rate) / emu_rate if emu_rate > 0 else float("nan"),

@@ -43,6 +43,15 @@ _EXPORTS: dict[str, str] = {
     "score": "quality",
     "encode_and_score": "quality",
     "pool": "quality",
+    # shots.py: scene cuts, shot tables, explicit shot lists
+    "scene_scores": "shots",
+    "detect_shots": "shots",
+    "read_shot_list": "shots",
+    "shots_table": "shots",
+    # pershot.py: per-shot allocations at a common slope
+    "allocation_path": "pershot",
+    "allocate": "pershot",
+    "per_shot_ladder": "pershot",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -65,6 +74,8 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the lazy names
     from .encoder import CODECS, SCALERS, Codec, EncodeResult, EncodeSettings, encode, even_width, read_packets
     from .ffmpeg import FFmpeg, escape_filter_value, file_url, find_ffmpeg, temp_run_dir
     from .quality import BUILTIN_VMAF_MODELS, QualityResult, QualitySettings, encode_and_score, pool, score
+    from .pershot import allocate, allocation_path, per_shot_ladder
+    from .shots import detect_shots, read_shot_list, scene_scores, shots_table
 
 # package.py: final renditions, the simulator's Video, HLS and DASH; plot.py: the ladder plot
 _EXPORTS.update({

@@ -142,6 +142,9 @@ class QualitySettings:
         libvmaf threads.
     subsample : int
         Score every ``subsample``-th frame only (1: every frame).
+    cambi : bool
+        Also CAMBI, libvmaf's banding score of the distorted frames (column ``cambi``; 0 is no
+        visible banding, about 5 and up is noticeable, 24 the maximum).
     """
 
     vmaf_model: str = "vmaf_v0.6.1"
@@ -152,6 +155,7 @@ class QualitySettings:
     scaler: str = "bicubic"
     n_threads: int = 2
     subsample: int = 1
+    cambi: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.vmaf_model, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", self.vmaf_model):
@@ -159,7 +163,7 @@ class QualitySettings:
                 "vmaf_model", self.vmaf_model,
                 f"must be the name of a built-in libvmaf model, e.g. {', '.join(BUILTIN_VMAF_MODELS[:4])}",
             )
-        for flag in ("neg", "phone", "psnr", "ssim"):
+        for flag in ("neg", "phone", "psnr", "ssim", "cambi"):
             if not isinstance(getattr(self, flag), bool):
                 raise ParameterError(flag, getattr(self, flag), "must be True or False")
         if self.neg and self.vmaf_model not in _NEG_TWIN:
@@ -191,14 +195,19 @@ class QualitySettings:
             names += ["psnr_y", "psnr_u", "psnr_v"]
         if self.ssim:
             names.append("ssim")
+        if self.cambi:
+            names.append("cambi")
         return tuple(names)
 
     def key(self) -> dict[str, Any]:
         """A stable, JSON-ready description (for cache keys)."""
-        return {
+        found = {
             "vmaf_model": self.vmaf_model, "neg": self.neg, "phone": self.phone, "psnr": self.psnr,
             "ssim": self.ssim, "scaler": self.scaler, "subsample": self.subsample,
         }
+        if self.cambi:  # only when on: every key written before CAMBI existed stays valid
+            found["cambi"] = True
+        return found
 
     def libvmaf_filter(self, log_path: str | os.PathLike[str]) -> str:
         """The ``libvmaf=...`` filter (options escaped) writing a JSON log to ``log_path``."""
@@ -213,6 +222,8 @@ class QualitySettings:
             features.append("name=psnr")
         if self.ssim:
             features.append("name=float_ssim")
+        if self.cambi:
+            features.append("name=cambi")
         options = [
             # Stop at the end of the shorter leg rather than repeat its last frame, so a short
             # leg shows up as a short log (checked) instead of a plausible score.
@@ -359,6 +370,8 @@ def score(
     reference_info: MediaInfo | None = None,
     distorted_info: MediaInfo | None = None,
     timeout_s: float | None = None,
+    offset_frames: int = 0,
+    trim: bool = False,
 ) -> QualityResult:
     """Score ``distorted`` against ``reference`` at the reference's resolution, in one ffmpeg run.
 
@@ -380,12 +393,25 @@ def score(
         :func:`~abrkit.encode.probe.probe` results, to skip probing again.
     timeout_s : float, optional
         Kill the run after this many seconds.
+    offset_frames : int
+        Align the two before pairing frames: a positive ``k`` skips the distorted video's first
+        ``k`` frames (its frame ``k`` is compared with the reference's frame 0), a negative one
+        skips the reference's first ``-k``. Default 0.
+    trim : bool
+        When the two (after the offset) differ in length, score only as many frames as the
+        shorter has, instead of refusing. Default False: a mismatch is an error.
+
+    Frames are counted from the scored pairs: ``per_frame["frame"]`` is the pair's index, and
+    ``versions["alignment"]`` gives the first reference and distorted frame and the count.
 
     Raises
     ------
     VideoFormatError
-        A file is missing, not a video or corrupt; or the two differ in frame count or frame
-        rate; or libvmaf scored a different number of frames than expected.
+        A file is missing, not a video or corrupt; or the two differ in frame count (without
+        ``trim``; the message says by how many) or frame rate; or libvmaf scored a different
+        number of frames than expected.
+    ParameterError
+        ``offset_frames`` skips every frame of one of the videos.
     ToolNotFoundError
         ffmpeg has no libvmaf, or libvmaf lacks the model.
     FFmpegError
@@ -397,24 +423,30 @@ def score(
     seg = None if segment_s is None else number("segment_s", segment_s, gt=0)
     ff = ffmpeg if ffmpeg is not None else find_ffmpeg()
     ff.require_filter("libvmaf")
+    offset = integer("offset_frames", offset_frames)
+    if not isinstance(trim, (bool, np.bool_)):
+        raise ParameterError("trim", trim, "must be True or False")
     ref = reference_info if reference_info is not None else probe(reference, ff)
     dis = distorted_info if distorted_info is not None else probe(distorted, ff)
-    _check_pair(ref, dis)
+    ref_start, dis_start, n_frames = _align(ref, dis, offset, bool(trim))
 
     start = time.perf_counter()
     with temp_run_dir() as tmp:
         log = tmp / "vmaf.json"
-        graph = _scoring_graph("0:V:0", "1:V:0", ref, qs, log)
+        cut_ref = None if (ref_start, n_frames) == (0, ref.n_frames) else (ref_start, n_frames)
+        cut_dis = None if (dis_start, n_frames) == (0, dis.n_frames) else (dis_start, n_frames)
+        graph = _scoring_graph("0:V:0", "1:V:0", ref, qs, log, cut_ref, cut_dis)
         args = [
             "-i", file_url(reference), "-i", file_url(distorted),
             "-filter_complex", graph, "-map", "[vmaf_out]", "-f", "null", "-",
         ]
-        _run_scoring(ff, args, tmp, qs, ref, progress, timeout_s)
+        _run_scoring(ff, args, tmp, qs, ref, progress, timeout_s, float(n_frames / ref.fps))
         version, per_frame, own_pools = _read_log(log, qs, ref.bit_depth)
-    _check_log(per_frame, ref.n_frames, qs.subsample, str(distorted))
+    _check_log(per_frame, n_frames, qs.subsample, str(distorted))
     versions = _versions(ff, version, qs, ref, (dis.width, dis.height))
+    versions["alignment"] = {"reference_start_frame": ref_start, "distorted_start_frame": dis_start, "n_frames": n_frames}
     result = _assemble(
-        per_frame, qs, versions, str(reference), str(distorted), ref.n_frames, ref.fps, seg,
+        per_frame, qs, versions, str(reference), str(distorted), n_frames, ref.fps, seg,
         time.perf_counter() - start,
     )
     result.meta["libvmaf_pooled"] = own_pools
@@ -505,36 +537,59 @@ def _scoring_pix_fmt(ref: MediaInfo) -> str:
     return "yuv420p" if ref.bit_depth <= 8 else "yuv420p10le"
 
 
-def _check_pair(ref: MediaInfo, dis: MediaInfo) -> None:
-    if dis.n_frames != ref.n_frames:
-        raise VideoFormatError(
-            dis.path,
-            f"has {dis.n_frames} frames but the reference {ref.path} has {ref.n_frames}: "
-            "frame counts must match to score (cut both to the same frames)",
-        )
+def _align(ref: MediaInfo, dis: MediaInfo, offset: int, trim: bool) -> tuple[int, int, int]:
+    """(first reference frame, first distorted frame, frames) of the pairs to score."""
     if dis.fps != ref.fps:
         raise VideoFormatError(
             dis.path, f"has frame rate {dis.fps} fps but the reference {ref.path} has {ref.fps} fps",
         )
+    ref_start, dis_start = max(-offset, 0), max(offset, 0)
+    n_ref, n_dis = ref.n_frames - ref_start, dis.n_frames - dis_start
+    if n_ref <= 0 or n_dis <= 0:
+        short, n = (ref, ref.n_frames) if n_ref <= 0 else (dis, dis.n_frames)
+        raise ParameterError("offset_frames", offset, f"skips every frame of {short.path} ({n} frames)")
+    if n_ref != n_dis and not trim:
+        after = f"; after skipping the first {abs(offset)} of the {'distorted' if offset > 0 else 'reference'}, " if offset else ": "
+        longer = "distorted" if n_dis > n_ref else "reference"
+        raise VideoFormatError(
+            dis.path,
+            f"has {dis.n_frames} frames but the reference {ref.path} has {ref.n_frames}{after}the {longer} is "
+            f"{abs(n_dis - n_ref)} frame(s) longer. Score the first {min(n_ref, n_dis)} frames of both with "
+            "trim=True (abrkit score --trim), or skip frames at the start of one with offset_frames (--offset)",
+        )
+    return ref_start, dis_start, min(n_ref, n_dis)
 
 
-def _scoring_graph(ref_label: str, dis_label: str, ref: MediaInfo, qs: QualitySettings, log: Path) -> str:
-    """Filtergraph: reset both legs to a shared frame clock, scale the distorted leg, libvmaf."""
+def _scoring_graph(
+    ref_label: str, dis_label: str, ref: MediaInfo, qs: QualitySettings, log: Path,
+    cut_ref: tuple[int, int] | None = None, cut_dis: tuple[int, int] | None = None,
+) -> str:
+    """Filtergraph: keep the aligned frames of each leg (``cut_*``: first frame and count, None
+    for all), reset both to a shared frame clock, scale the distorted leg, libvmaf."""
     clock = f"settb={ref.fps.denominator}/{ref.fps.numerator},setpts=N"
     pix_fmt = _scoring_pix_fmt(ref)
     return (
-        f"[{ref_label}]{clock},format={pix_fmt}[vmaf_ref];"
-        f"[{dis_label}]{clock},scale={ref.width}:{ref.height}:flags={qs.scaler},format={pix_fmt}[vmaf_dis];"
+        f"[{ref_label}]{_cut(cut_ref)}{clock},format={pix_fmt}[vmaf_ref];"
+        f"[{dis_label}]{_cut(cut_dis)}{clock},scale={ref.width}:{ref.height}:flags={qs.scaler},format={pix_fmt}[vmaf_dis];"
         f"[vmaf_dis][vmaf_ref]{qs.libvmaf_filter(log)}[vmaf_out]"
     )
 
 
+def _cut(frames: tuple[int, int] | None) -> str:
+    """A ``trim`` by frame numbers (counted in decode order from the leg's first frame)."""
+    if frames is None:
+        return ""
+    first, count = frames
+    return f"trim=start_frame={first}:end_frame={first + count},"
+
+
 def _run_scoring(
     ff: FFmpeg, args: list[str], cwd: Path, qs: QualitySettings, ref: MediaInfo,
-    progress: Callable[[float], None] | None, timeout_s: float | None,
+    progress: Callable[[float], None] | None, timeout_s: float | None, total_s: float | None = None,
 ) -> None:
     try:
-        ff.run(args, cwd=cwd, progress=progress, total_s=ref.duration_s, timeout_s=timeout_s)
+        ff.run(args, cwd=cwd, progress=progress, total_s=ref.duration_s if total_s is None else total_s,
+               timeout_s=timeout_s)
     except FFmpegError as err:
         text = err.stderr
         if "could not load libvmaf model" in text:
