@@ -9,7 +9,8 @@ cache). Three commands:
 
 * ``readme_main_job``: the README's first command, ``--controller bb bba0 rate``;
 * ``single_controller_bb``: the same with ``--controller bb`` only;
-* ``event_model_bolae_sabre``: ``--profile sabre --controller bolae``, the event model.
+* ``event_model_bolae_sabre``: ``--profile sabre --controller bolae``, the event model;
+* ``live_model_l2a``: ``--profile live --controller l2a`` on the Twitch challenge's samples.
 
 ``timeraw_*`` is asv's wall time of the statement (interpreter start-up excluded);
 ``track_cpu_s_*`` the CPU seconds (user + system) of the whole child process, start-up
@@ -40,6 +41,10 @@ COMMANDS: dict[str, list[str]] = {
     "event_model_bolae_sabre": [
         "simulate", "--profile", "sabre", "--traces", str(SAMPLES / "traces"),
         "--video", str(SAMPLES / "videos" / "synthetic_vbr.json"), "--controller", "bolae",
+    ],
+    "live_model_l2a": [
+        "simulate", "--profile", "live", "--traces", str(SAMPLES / "twitch" / "traces"),
+        "--video", str(SAMPLES / "twitch" / "twitch_normal.json"), "--controller", "l2a",
     ],
 }
 
@@ -99,6 +104,9 @@ class ColdStartCommands:
     def timeraw_event_model_bolae_sabre(self) -> tuple[str, str]:
         return _statement(COMMANDS["event_model_bolae_sabre"]), _EMPTY_CACHE
 
+    def timeraw_live_model_l2a(self) -> tuple[str, str]:
+        return _statement(COMMANDS["live_model_l2a"]), _EMPTY_CACHE
+
     def track_cpu_s_readme_main_job(self) -> float:
         return _child_cpu_s(COMMANDS["readme_main_job"])
 
@@ -108,6 +116,10 @@ class ColdStartCommands:
     def track_cpu_s_event_model_bolae_sabre(self) -> float:
         return _child_cpu_s(COMMANDS["event_model_bolae_sabre"])
 
+    def track_cpu_s_live_model_l2a(self) -> float:
+        return _child_cpu_s(COMMANDS["live_model_l2a"])
+
     track_cpu_s_readme_main_job.unit = "s"  # type: ignore[attr-defined]
+    track_cpu_s_live_model_l2a.unit = "s"  # type: ignore[attr-defined]
     track_cpu_s_single_controller_bb.unit = "s"  # type: ignore[attr-defined]
     track_cpu_s_event_model_bolae_sabre.unit = "s"  # type: ignore[attr-defined]

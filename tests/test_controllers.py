@@ -238,6 +238,7 @@ def test_names_and_settings():
     assert set(CONTROLLERS) == {
         "bb", "bba0", "bba1", "rate", "fixed", "mpc", "robustmpc", "festive", "pensieve", "learned", "dashjs5",
         "bola", "bolae", "throughput", "dynamic", "dynamicdash", "dashjs", "dashjs4",  # Sabre's rules
+        "l2a", "lolp",  # dash.js's low-latency rules (abrkit.live_controllers)
     }
 
 

@@ -19,6 +19,7 @@ from .event_controllers import EVENT_CONTROLLERS
 from .learned.controllers import Learned, Pensieve
 import numpy as np
 
+from .live_controllers import LIVE_CONTROLLERS
 from .predictors import (
     DualEwma,
     HarmonicMean,
@@ -338,6 +339,7 @@ CONTROLLERS: dict[str, Callable[..., Controller]] = {
     "learned": Learned,
     "dashjs5": DashJs5,
     **EVENT_CONTROLLERS,
+    **LIVE_CONTROLLERS,
 }
 
 

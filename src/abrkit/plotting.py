@@ -16,7 +16,7 @@ from ._optional import pyplot as _pyplot
 from .errors import ParameterError
 from .simulation import SimResult
 
-__all__ = ["plot_session", "plot_qoe_cdf", "plot_comparison", "save_comparison", "COMPARISON_METRICS"]
+__all__ = ["plot_session", "plot_qoe_cdf", "plot_comparison", "save_comparison", "COMPARISON_METRICS", "plot_live_session"]
 
 
 def plot_session(result: SimResult, axes: Any = None) -> Any:
@@ -140,3 +140,40 @@ def save_comparison(sessions: pd.DataFrame, path: str | PathLike[str], title: st
         raise ParameterError("plot", str(path), f"cannot be written: {exc.strerror or exc}") from None
     finally:
         plt.close(fig)
+
+
+def plot_live_session(batch: Any, j: int = 0, path: str | PathLike[str] | None = None) -> Any:
+    """Latency, playback rate and bitrate of live session ``j`` of a
+    :class:`abrkit.live.LiveBatchResult` against session time (seconds), one point per segment
+    (when it arrived). Saves to ``path`` when given; returns the matplotlib Figure."""
+    from ._kernels import layout as L
+    from ._kernels import live_layout as LV
+
+    if not 0 <= j < len(batch):
+        raise ParameterError("session", j, f"must be between 0 and {len(batch) - 1}")
+    plt = _pyplot()
+    log = batch.segment_log(j)
+    video = batch.videos[batch.job_video[j]]
+    t = log[:, LV.LV_DONE_S]
+    fig, axes = plt.subplots(3, 1, sharex=True, figsize=(9, 7), constrained_layout=True)
+    m = batch.live_metrics(j)
+    names = batch._names()
+    axes[0].plot(t, log[:, LV.LV_LIVE_LATENCY_S], color="C0", label="latency")
+    axes[0].axhline(batch.profile.target_latency_s, color="0.5", ls="--", lw=1, label="target")
+    axes[0].set_ylabel("latency (s)")
+    axes[0].set_title(f"{names['controller'][j]} on {names['trace'][j]} (live): avgLatency {m['avgLatency']:.2f} s, "
+                      f"{m['numStalls']} stalls ({m['stallDuration']:.2f} s), NQoE {m['NQoE']:.0f}")
+    axes[0].legend(loc="upper right", fontsize="small")
+    axes[1].step(t, log[:, LV.LV_RATE], where="post", color="C1")
+    axes[1].axhline(1.0, color="0.5", lw=1)
+    axes[1].set_ylabel("playback rate")
+    axes[2].step(t, video.bitrates_bps[log[:, L.LOG_RUNG].astype(np.int64)] / 1e3, where="post", color="C2",
+                 label="bitrate")
+    axes[2].plot(t, log[:, L.LOG_THROUGHPUT_BPS] / 1e3, ".", ms=3, color="C3", label="throughput sample")
+    axes[2].set_ylabel("kbps")
+    axes[2].set_xlabel("session time (s)")
+    axes[2].legend(loc="upper right", fontsize="small")
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig

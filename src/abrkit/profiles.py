@@ -241,15 +241,20 @@ TRAINING_PROFILES: dict[str, Profile] = {
 EVENT_PROFILES["dashjs"] = DashjsProfile()
 
 
-def get_profile(spec: str | Profile | EventProfile) -> Profile | EventProfile:
-    """A profile by name: the chunk model's (``PROFILES``) or the event model's (``EVENT_PROFILES``)."""
-    if isinstance(spec, (Profile, EventProfile)):
+def get_profile(spec: Any) -> Any:
+    """A profile by name: the chunk model's (``PROFILES``), the event model's (``EVENT_PROFILES``)
+    or the live model's (``abrkit.live.LIVE_PROFILES``)."""
+    from .live import LIVE_PROFILES, LiveProfile
+
+    if isinstance(spec, (Profile, EventProfile, LiveProfile)):
         return spec
     name = str(spec).lower()
     if name in EVENT_PROFILES:
         return EVENT_PROFILES[name]
+    if name in LIVE_PROFILES:
+        return LIVE_PROFILES[name]
     try:
         return PROFILES[name]
     except KeyError:
-        known = ", ".join([*PROFILES, *EVENT_PROFILES])
+        known = ", ".join([*PROFILES, *EVENT_PROFILES, *LIVE_PROFILES])
         raise ParameterError("profile", spec, f"unknown profile; known: {known}") from None

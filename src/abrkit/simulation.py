@@ -368,6 +368,14 @@ def run_batch(
             "controllers", type(controllers).__name__, "must be a name, spec, Controller or object with decide(obs), or a list of them"
         ) from None
     user = {i: c for i, c in enumerate(items) if is_python_controller(c)}
+    from .live import LiveProfile, run_live_batch
+
+    if isinstance(prof, LiveProfile):  # the live model: its own loop and result class
+        if shadow_predictors:
+            raise ParameterError("shadow_predictors", shadow_predictors, "are not supported by the live model")
+        if qoe is not None:
+            raise ParameterError("qoe", qoe, "the live model scores with its profile's NQoE (LiveProfile.qoe)")
+        return run_live_batch(traces, videos, items, prof, n_workers)  # type: ignore[return-value]
     if isinstance(prof, EventProfile):
         # Sabre's player: its own loop, the same result interface and units
         if shadow_predictors:

@@ -1,7 +1,8 @@
 """The one controller contract: what every player model's loop calls, for every controller.
 
-Each loop (the chunk model in ``session.py``, the event model in ``event.py``) asks a controller
-through three functions, always in seconds, bytes and bits per second:
+Each loop (the chunk model in ``session.py``, the event model in ``event.py``, the live model in
+``live.py``) asks a controller through three functions, always in seconds, bytes and bits per
+second:
 
 * ``start(kind, cparams, cstate, cdata, bitrates_bps, chunk_s)`` once per session, after the
   loop zeroed ``cstate`` (shape ``(CTRL_STATE + 3 * n_rungs,)``);
@@ -16,6 +17,13 @@ through three functions, always in seconds, bytes and bits per second:
   chunk_s)`` after each completed download (``download_s`` from request to last byte,
   ``buffer_s`` after it), and ``full_wait(kind, cparams, cstate, wait_s)`` when the player waited
   because its buffer was full.
+
+The live model adds one hook: ``live_rate(kind, cparams, cstate, buffer_s, latency_s, target_s,
+prof) -> rate`` before each request and after each download, NaN (every controller but LoL+) to
+leave the playback rate to the profile's catch-up rule. There ``prof`` is the live profile
+vector (``live_layout.LP_*``, which extends ``layout.PROF_*`` with the current latency and rate
+that L2A-LL and LoL+ read), and ``report``'s ``download_s`` is the time bytes were flowing (idle
+gaps waiting for the encoder and the request latency excluded).
 
 ``cdata`` is the controller's own data (float32, 1-D; ``groups.Controllers.data``): a learned
 controller's network weights, which are too large for ``cparams`` and shared by all its
@@ -54,6 +62,8 @@ from .controllers import bb_pensieve, bba0, bba1, highest_below, mpc_decide
 from .sabre_rules import NO_ABANDON, controller_decide, controller_report, init_controller
 from .festive import festive_decide, festive_report
 from .dashjs_rules import dashjs5_choose, dashjs5_idle, dashjs5_report, dashjs5_start
+from .live_rules import LOLP_P_OWN_RATE, catchup_lolp, l2a_choose, l2a_report, l2a_start, lolp_choose
+from .live_layout import LP_BUFFER_MIN_S, LP_RATE_MAX, LP_RATE_MIN
 from .pensieve_net import ST_LAST_DELAY_S, ST_LAST_SIZE_BYTES, pensieve_choose, pensieve_start
 from .layout import (
     CTRL_BB_PENSIEVE,
@@ -62,6 +72,8 @@ from .layout import (
     CTRL_DASHJS5,
     CTRL_FESTIVE,
     CTRL_FIXED,
+    CTRL_L2A,
+    CTRL_LOLP,
     CTRL_MPC,
     CTRL_PENSIEVE,
     CTRL_RATE,
@@ -202,6 +214,34 @@ def _idle_sabre(kind, cparams, cstate, wait_s):
         cstate[E.S_BOLAE_PLACEHOLDER] += wait_s * 1000.0  # BolaEnh.report_delay
 
 
+def _start_l2a(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
+    l2a_start(cstate)
+
+
+def _choose_l2a(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s,
+                est_bps, est_latency_s, latency_s, prof):
+    return l2a_choose(cparams, cstate, buffer_s, prev_rung, bitrates_bps, chunk_s, est_bps, prof), 0.0
+
+
+def _report_l2a(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps, chunk_s):
+    l2a_report(cstate, size_bytes, download_s)
+
+
+def _choose_lolp(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s,
+                 est_bps, est_latency_s, latency_s, prof):
+    return lolp_choose(cparams, cstate, buffer_s, prev_rung, bitrates_bps, chunk_s, est_bps, prof), 0.0
+
+
+def _rate_none(kind, cparams, cstate, buffer_s, latency_s, target_s, prof):
+    return np.nan
+
+
+def _rate_lolp(kind, cparams, cstate, buffer_s, latency_s, target_s, prof):
+    if cparams[LOLP_P_OWN_RATE] == 0.0:
+        return np.nan
+    return catchup_lolp(latency_s, target_s, buffer_s, prof[LP_BUFFER_MIN_S], prof[LP_RATE_MIN], prof[LP_RATE_MAX])
+
+
 _CHOOSE = {
     CTRL_BB_PENSIEVE: _choose_simple,
     CTRL_BBA0: _choose_simple,
@@ -211,6 +251,8 @@ _CHOOSE = {
     CTRL_BBA1: _choose_bba1,
     CTRL_FESTIVE: _choose_festive,
     CTRL_PENSIEVE: _choose_pensieve,
+    CTRL_L2A: _choose_l2a,
+    CTRL_LOLP: _choose_lolp,
     CTRL_DASHJS5: _choose_dashjs5,
     CTRL_SIMPLE: _choose_simple,
 }
@@ -221,11 +263,16 @@ for _kind in _SABRE_KINDS:
     _CHOOSE[_kind] = _choose_sabre
 _START = {kind: (_start_sabre if kind in _SABRE_KINDS else _start_none) for kind in _CHOOSE}
 _START[CTRL_PENSIEVE] = _start_pensieve
+_START[CTRL_L2A] = _start_l2a
 _START[CTRL_DASHJS5] = _start_dashjs5
 _REPORT = {kind: _report_none for kind in _CHOOSE}
 _REPORT[CTRL_FESTIVE] = _report_festive
 _REPORT[CTRL_PENSIEVE] = _report_pensieve
+_REPORT[CTRL_L2A] = _report_l2a
 _REPORT[CTRL_DASHJS5] = _report_dashjs5
+#: The live model's playback-rate hook: NaN leaves the rate to the profile's catch-up rule.
+_RATE = {kind: _rate_none for kind in _CHOOSE}
+_RATE[CTRL_LOLP] = _rate_lolp
 _IDLE = {kind: _idle_none for kind in _CHOOSE}
 _IDLE[CTRL_DASHJS5] = _idle_dashjs5
 for _kind in _SABRE_KINDS:
@@ -278,6 +325,13 @@ def full_wait(kind, cparams, cstate, wait_s):
     return _table_entry(_IDLE, kind, "full_wait")(kind, cparams, cstate, wait_s)
 
 
+def live_rate(kind, cparams, cstate, buffer_s, latency_s, target_s, prof):
+    """The playback rate the controller wants now (the live model asks before each request and
+    after each download), or NaN to leave it to the profile's catch-up rule. ``prof`` is the
+    live profile vector (``live_layout.LP_*``), which bounds the rate."""
+    return _table_entry(_RATE, kind, "live_rate")(kind, cparams, cstate, buffer_s, latency_s, target_s, prof)
+
+
 def _literal_kind(kind, what):
     if not isinstance(kind, types.IntegerLiteral):
         raise TypingError(f"contract.{what}: the controller id must be a compile-time literal (numba.literally)")
@@ -313,12 +367,12 @@ def specialise(public, impl_for, inline_for=None):
 
 
 #: Implementations small enough to inline into the loops (see ``specialise``).
-_LIGHT = {_choose_simple, _start_none, _report_none, _idle_none, _report_pensieve}
+_LIGHT = {_choose_simple, _start_none, _report_none, _idle_none, _report_pensieve, _rate_none, _start_l2a, _report_l2a}
 
 
 def _inline_contract(table):
     return lambda kind: table[kind] in _LIGHT
 
 
-for _public, _table in ((start, _START), (choose, _CHOOSE), (report, _REPORT), (full_wait, _IDLE)):
+for _public, _table in ((start, _START), (choose, _CHOOSE), (report, _REPORT), (full_wait, _IDLE), (live_rate, _RATE)):
     specialise(_public, _table.__getitem__, _inline_contract(_table))

@@ -66,6 +66,11 @@ CTRL_DASHJS5 = 104  # dash.js 5.2.1's rule collection (dashjs_rules.P_*; its sta
 # the rule is ``cparams[event_layout.C_ABR]``; their parameter vector is the event kernel's config
 # vector (event_layout.C_*), their state the event kernel's ``st`` vector.
 CTRL_SABRE = 200
+# Low-latency live rules (dash.js L2ARule, LoLpRule; ``live_rules.py``). They read the live
+# player's latency and playback rate from the live profile vector (``live_layout.LP_*``), which
+# extends the chunk-model one; under other profiles they see latency 0 and rate 1.
+CTRL_L2A = 300  # params: live_rules.L2A_P_*
+CTRL_LOLP = 301  # params: live_rules.LOLP_P_* (its initial SOM weights are drawn by the facade)
 CTRL_PYTHON = 900  # a controller written in Python (only on the Python twin of a loop)
 # A compile group, not a controller: bb, bba0, rate and fixed are a few lines each, so the batch
 # driver compiles one loop for all four (per predictor) and ``contract`` picks among them at run

@@ -14,6 +14,7 @@ from ..controllers import get_controller
 from ..custom import load_controller, spec_of
 from ..errors import ParameterError
 from ..event import EVENT_PROFILES, EventProfile
+from ..live import LIVE_METRICS, LIVE_PROFILES, LiveProfile
 from ..profiles import PROFILES, Profile, get_profile
 from ..qoe import QOE_MODELS, QoE, get_qoe
 from ..simulation import run_batch
@@ -160,9 +161,67 @@ def _warn_optimum(optimum: pd.DataFrame) -> None:
         )
 
 
+#: Headers of the live table (the JSON/CSV keep the challenge's names, as stats.js spells them).
+LIVE_LABELS = {
+    "averageBitrate": "averageBitrate kbps", "numSwitches": "numSwitches", "stallDuration": "stallDuration s",
+    "numStalls": "numStalls", "avgLatency": "avgLatency s", "avgBufferLength": "avgBufferLength s",
+    "avgPlaybackRate": "avgPlaybackRate", "NQoE": "NQoE",
+}
+
+
+def _cmd_simulate_live(args: argparse.Namespace, profile: LiveProfile) -> int:
+    """``abrkit simulate --profile live``: the live model's sessions and metrics."""
+    for flag, used in (("--optimum", args.optimum), ("--qoe", args.qoe is not None),
+                       ("--include-first-chunk/--skip-first-chunk", args.include_first_chunk is not None)):
+        if used:
+            raise CLIError(f"{flag} does not apply to --profile {args.profile}: the live model scores every session "
+                           "with the challenge's NQoE (docs/live.md)")
+    if args.plot is not None:
+        from .._optional import pyplot
+
+        pyplot()
+    controllers = resolve_controllers(args.controller)
+    video = load_video(args)
+    if args.video_length_s is not None:
+        video = video.looped(args.video_length_s)
+    traces = load_trace_args(args.traces, args.trace_format, args.strict)
+    batch: Any = run_batch(traces, [video], controllers, profile, None, n_workers=args.workers, progress=args.progress)
+    sessions = batch.sessions()
+    for j in np.flatnonzero(sessions["status"].to_numpy() != "complete"):
+        row = sessions.iloc[int(j)]
+        warn(f"session did not finish: trace {row['trace']}, controller {row['controller']}, status {row['status']}, "
+             f"{int(row['segments'])} segments requested")
+    summary = batch.summary(sessions).reset_index()
+    sessions = with_parameter_columns(sessions, controllers)
+    if args.log is not None:
+        write_text(to_csv(batch.chunks()), args.log, sys.stdout)
+    if args.plot is not None:
+        from ..plotting import plot_live_session
+
+        plot_live_session(batch, args.plot_session, args.plot)
+    if args.format == "table":
+        shown = summary.copy()
+        shown["averageBitrate"] = shown["averageBitrate"] / 1e3
+        v = batch.videos[0]
+        head = (f"profile {profile.name}: target latency {profile.target_latency_s:g} s, catch-up {profile.catchup} "
+                f"(rate {profile.rate_min:g}-{profile.rate_max:g}), "
+                f"{profile.chunks_per_segment(v.chunk_s)} CMAF chunks per segment; QoE NQoE; video {v.name}: "
+                f"{v.chunk_s:g} s segments, {v.n_rungs} rungs {format_kbps(v.bitrates_kbps)} kbps; "
+                f"{len(traces)} trace{'s' if len(traces) != 1 else ''}; means over sessions\n")
+        text = head + "\n" + format_table(shown, {"controller": "controller", "sessions": "sessions", **LIVE_LABELS})
+    elif args.summary:
+        text = render(summary, args.format)
+    else:
+        text = render(sessions, args.format)
+    write_text(text, args.out, sys.stdout)
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run ``abrkit simulate``; returns the exit code (abrkit errors propagate to ``main``)."""
     profile = _profile_with(get_profile(args.profile), args.set)
+    if isinstance(profile, LiveProfile):
+        return _cmd_simulate_live(args, profile)
     if args.optimum and not isinstance(profile, Profile):
         # Checked before any session runs: the event player may delay requests and abandon
         # downloads, which the optimum's model (and its proof of the bound) leaves out.
@@ -251,8 +310,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                         "bb). A sweep, e.g. 'bba0:reservoir_s=2:10:1' or 'rate:safety=0.7,0.8,0.9', gives one "
                         "controller per value (listed below). A Python controller (docs/custom-controllers.md): "
                         "FILE.py:ClassName, or FILE.py when it defines one class with decide()")
-    g.add_argument("--profile", default="default", choices=[*PROFILES, *EVENT_PROFILES], metavar="NAME",
-                   help=f"player and network model: {', '.join([*PROFILES, *EVENT_PROFILES])} (default: default)")
+    g.add_argument("--profile", default="default", choices=[*PROFILES, *EVENT_PROFILES, *LIVE_PROFILES], metavar="NAME",
+                   help=f"player and network model: {', '.join([*PROFILES, *EVENT_PROFILES, *LIVE_PROFILES])} "
+                   "(default: default; live: docs/live.md)")
     g.add_argument("--set", action="append", metavar="FIELD=VALUE", default=None,
                    help="change a field of the profile, repeatable: e.g. --set buffer_cap_s=60 (Sabre's -b 60), "
                         "--set replacement=left (-r left), --set network_multiplier=0.5 (-nm 0.5); "
@@ -282,6 +342,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="write the comparison figure: QoE, mean bitrate and rebuffering per controller, the spread "
                         "over traces as box plots with the mean marked (needs matplotlib: pip install "
                         "'abrkit[plot]')")
+    g.add_argument("--plot-session", type=int, metavar="J", default=0,
+                   help="with --profile live, --plot draws session J's latency, playback rate and bitrate over time "
+                        f"(sessions in the order of the table; default 0); LIVE_METRICS: {', '.join(LIVE_METRICS)}")
     g.add_argument("--out", metavar="FILE", default=None, help="write the main output to FILE instead of stdout")
     g.add_argument("--workers", type=positive_int, metavar="N", default=None,
                    help="worker threads (default: CPU count, at most 8); results do not depend on it")

@@ -36,6 +36,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``warmup`` to the subcommands ``sub``; returns its parser."""
     from ..controllers import CONTROLLERS
     from ..event import EVENT_PROFILES
+    from ..live import LIVE_PROFILES
     from ..profiles import PROFILES
 
     p = sub.add_parser(
@@ -50,8 +51,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--controllers", nargs="+", metavar="NAME", default=None,
                    help=f"controllers (default: all: {', '.join(sorted(CONTROLLERS))})")
-    p.add_argument("--profiles", nargs="+", metavar="NAME", default=None, choices=[*PROFILES, *EVENT_PROFILES],
-                   help=f"profiles (default: all: {', '.join([*PROFILES, *EVENT_PROFILES])})")
+    p.add_argument("--profiles", nargs="+", metavar="NAME", default=None,
+                   choices=[*PROFILES, *EVENT_PROFILES, *LIVE_PROFILES],
+                   help=f"profiles (default: all: {', '.join([*PROFILES, *EVENT_PROFILES])}; also: "
+                        f"{', '.join(LIVE_PROFILES)})")
     p.add_argument("--format", choices=FORMATS_TABULAR, default="table", help="output format (default: table)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
