@@ -72,6 +72,7 @@ from .dashjs_layout import (
     D_TOP_BUFFER_MS,
     TIMED_OUT,
 )
+from .dashjs_rules import rung_for  # one copy: the rules and the player pick rungs alike
 from .estimators import latency_for, learn, predict_for
 from .event_layout import (
     E_ABANDON_TO,
@@ -199,19 +200,6 @@ def fetch(tr, clk, ps, stall, bits, avail_ms, total_ms, seg_ms, max_ms):
     _, el = send(tr, clk, bits, max_ms - lat)
     play(ps, stall, el, before, avail_ms, total_ms, seg_ms)
     return clk[K_NOW] - t0, el < max_ms - lat
-
-
-@njit
-def rung_for(bitrates, kbps):
-    """``AbrController.getOptimalRepresentationForBitrate``: the highest rung whose bitrate is at
-    most ``kbps``, the lowest when none is (or ``kbps`` <= 0 / NaN)."""
-    q = 0
-    if not kbps > 0.0:
-        return 0
-    for i in range(bitrates.size):
-        if bitrates[i] <= kbps:
-            q = i
-    return q
 
 
 @njit
