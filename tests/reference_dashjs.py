@@ -145,6 +145,7 @@ def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, kind, cparams, pid, ppara
         return [], "stalled", math.nan, []
     cur = rung_for(bitrates, cfg[D.D_INITIAL_KBPS])
     loaded_init = None
+    inits_seen = set()
     last = [-1] * n_seg
     abandoned = [False] * n_seg
     nxt = 0
@@ -184,9 +185,11 @@ def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, kind, cparams, pid, ppara
         if q != loaded_init:
             if loaded_init is not None:
                 wait(cfg[D.D_SWITCH_MS])
-            if not small_request(cfg[D.D_INIT_BITS]):
-                status = "stalled"
-                break
+            if cfg[D.D_INIT_EVERY_SWITCH] or q not in inits_seen:  # hls.js: a level's playlist once
+                if not small_request(cfg[D.D_INIT_BITS]):
+                    status = "stalled"
+                    break
+                inits_seen.add(q)
             loaded_init = q
         seg = nxt
         size = sizes_bits[seg, q]

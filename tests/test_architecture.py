@@ -21,6 +21,7 @@ LAYERS = [
     ("abrkit.controllers",),
     ("abrkit.event",),
     ("abrkit.dashjs",),
+    ("abrkit.hlsjs",),
     ("abrkit.profiles",),
     ("abrkit.custom",),
     ("abrkit.simulation",),
