@@ -66,8 +66,10 @@ class HlsAbr:
 
     def __init__(self, bitrates_bps, fast=3.0, slow=9.0, default_bps=5e5, bw_factor=0.95, bw_up_factor=0.7,
                  max_starvation_s=4.0, max_loading_s=4.0, default_ttfb_s=0.1, playlist_s=0.0, processing_s=0.0,
-                 bitrate_test=True, min_weight=0.001, min_delay_s=0.05):
+                 bitrate_test=True, min_weight=0.001, min_delay_s=0.05, average_bitrate=True):
         self.bitrates = list(bitrates_bps)
+        self.average_bitrate = average_bitrate
+        self.averages = None  # AVERAGE-BANDWIDTH per level, from the size table at the first decision
         self.est = Estimator(fast, slow, default_bps, default_ttfb_s, min_weight, min_delay_s)
         self.bw_factor, self.bw_up_factor = bw_factor, bw_up_factor
         self.max_starvation_s, self.max_loading_s = max_starvation_s, max_loading_s
@@ -86,17 +88,23 @@ class HlsAbr:
         if first:
             bw = max(bw, self.bitrates[0])
         ttfb = self.est.ttfb_s()
+        average = self.frag_s > 0 and starvation_s >= 2 * self.frag_s and max_starvation_s == 0
         for i in reversed(range(len(self.bitrates))):
             adjusted = (up_factor if i > base else factor) * bw
+            bitrate = self.averages[i] if average else self.bitrates[i]
             known = i in self.details
             duration = chunk_s if known else (self.frag_s or 1.0)
-            fetch = ttfb + self.bitrates[i] * duration / adjusted + (0.0 if known else ttfb + self.playlist_s)
-            if adjusted >= self.bitrates[i] and (fetch <= ttfb or not math.isfinite(fetch)
+            fetch = ttfb + bitrate * duration / adjusted + (0.0 if known else ttfb + self.playlist_s)
+            if adjusted >= bitrate and (fetch <= ttfb or not math.isfinite(fetch)
                                                  or fetch < starvation_s + max_starvation_s):
                 return i
         return -1
 
-    def choose(self, buffer_s, chunk_s, latency_s):
+    def choose(self, buffer_s, sizes_bytes, chunk_s, latency_s):
+        if self.averages is None:
+            rows = len(sizes_bytes)
+            self.averages = [8 * sum(float(r[i]) for r in sizes_bytes) / (rows * chunk_s)
+                             if self.average_bitrate and rows else b for i, b in enumerate(self.bitrates)]
         if self.pending is not None:
             n_bytes, download_s = self.pending
             self.est.sample_ttfb(latency_s)
@@ -144,7 +152,7 @@ def _from(cparams, cstate, bitrates, ctrl_state):
                cparams[R.P_BW_FACTOR], cparams[R.P_BW_UP_FACTOR], cparams[R.P_MAX_STARVATION_S],
                cparams[R.P_MAX_LOADING_S], cparams[R.P_DEFAULT_TTFB_S], cparams[R.P_PLAYLIST_S],
                cparams[R.P_PROCESSING_S], bool(cparams[R.P_BITRATE_TEST]), cparams[R.P_MIN_WEIGHT],
-               cparams[R.P_MIN_DELAY_S])
+               cparams[R.P_MIN_DELAY_S], bool(cparams[R.P_AVERAGE]))
     for ewma, at in ((a.est.fast, R.R_FAST), (a.est.slow, R.R_SLOW), (a.est.ttfb, R.R_TTFB)):
         ewma.estimate, ewma.weight = cstate[at], cstate[at + 1]
     a.last_level = int(cstate[R.R_LAST_LEVEL])
@@ -153,6 +161,9 @@ def _from(cparams, cstate, bitrates, ctrl_state):
     a.test_s = None if cstate[R.R_TEST_S] < 0 else cstate[R.R_TEST_S]
     a.reports = int(cstate[R.R_REPORTS])
     a.details = {i for i in range(len(bitrates)) if cstate[ctrl_state + i]}
+    n = len(bitrates)
+    if cstate[ctrl_state + n]:
+        a.averages = [cstate[ctrl_state + n + i] for i in range(n)]
     return a
 
 
@@ -170,6 +181,8 @@ def _to(a, cstate, ctrl_state):
     cstate[R.R_REPORTS] = a.reports
     for i in range(len(a.bitrates)):
         cstate[ctrl_state + i] = 1.0 if i in a.details else 0.0
+        if a.averages is not None:
+            cstate[ctrl_state + len(a.bitrates) + i] = a.averages[i]
 
 
 def hlsjs_start(cparams, cstate, bitrates_bps, chunk_s, ctrl_state):
@@ -179,9 +192,9 @@ def hlsjs_start(cparams, cstate, bitrates_bps, chunk_s, ctrl_state):
     cstate[ctrl_state] = 1.0
 
 
-def hlsjs_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, chunk_s, latency_s, ctrl_state):
+def hlsjs_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, latency_s, ctrl_state):
     a = _from(cparams, cstate, list(bitrates_bps), ctrl_state)
-    q = a.choose(buffer_s, chunk_s, latency_s)
+    q = a.choose(buffer_s, sizes_bytes.tolist(), chunk_s, latency_s)
     _to(a, cstate, ctrl_state)
     return q, 0.0
 
@@ -189,8 +202,8 @@ def hlsjs_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, chunk_s,
 def hlsjs_report(cparams, cstate, k, rung, size_bytes, download_s, chunk_s):
     from abrkit._kernels.layout import CTRL_STATE
 
-    n = cstate.size - CTRL_STATE  # the scratch holds 3 x n_rungs; only the flags of real rungs are read
-    a = _from(cparams, cstate, [1.0] * (n // 3), CTRL_STATE)
+    n = (cstate.size - CTRL_STATE) // 3  # the scratch holds 3 x n_rungs
+    a = _from(cparams, cstate, [1.0] * n, CTRL_STATE)
     a.report(rung, size_bytes, download_s, chunk_s)
     _to(a, cstate, CTRL_STATE)
 
@@ -209,36 +222,38 @@ def _random_situation(rng):
               slow_half_life_s=float(rng.choice([9.0, rng.uniform(0.5, 20)])),
               default_kbps=float(rng.choice([500.0, rng.uniform(100, 5000)])),
               playlist_s=float(rng.choice([0.0, rng.uniform(0, 0.2)])),
-              processing_s=float(rng.choice([0.0, rng.uniform(0, 0.2)])), bitrate_test=bool(rng.random() < 0.8))
+              processing_s=float(rng.choice([0.0, rng.uniform(0, 0.2)])), bitrate_test=bool(rng.random() < 0.8),
+              average_bitrate=bool(rng.random() < 0.8))
     cparams = c.pack()[1]
     cstate = np.zeros(CTRL_STATE + 3 * n)
+    sizes = bitrates[None, :] / 8 * 2.0 * rng.uniform(0.6, 1.0, (int(rng.integers(1, 30)), n))
     hlsjs_start(cparams, cstate, bitrates, 2.0, CTRL_STATE)
     for k in range(int(rng.integers(0, 20))):
-        q, _ = hlsjs_choose(cparams, cstate, k, float(rng.choice([0.0, rng.uniform(0, 30)])), -1, bitrates, 2.0,
-                            float(rng.uniform(0, 0.5)), CTRL_STATE)
+        q, _ = hlsjs_choose(cparams, cstate, k, float(rng.choice([0.0, rng.uniform(0, 30)])), -1, bitrates, sizes,
+                            2.0, float(rng.uniform(0, 0.5)), CTRL_STATE)
         hlsjs_report(cparams, cstate, k, q, float(rng.uniform(0, 2e6)), float(rng.choice([0.0, rng.uniform(0, 5)])),
                      2.0)
-    return n, bitrates, cparams, cstate
+    return n, bitrates, cparams, cstate, sizes
 
 
 def _args_start(rng):
     import numpy as np
     from abrkit._kernels.layout import CTRL_STATE
 
-    n, bitrates, cparams, cstate = _random_situation(rng)
+    n, bitrates, cparams, cstate, sizes = _random_situation(rng)
     return cparams, np.zeros_like(cstate), bitrates, 2.0, CTRL_STATE
 
 
 def _args_choose(rng):
     from abrkit._kernels.layout import CTRL_STATE
 
-    n, bitrates, cparams, cstate = _random_situation(rng)
+    n, bitrates, cparams, cstate, sizes = _random_situation(rng)
     return (cparams, cstate, int(rng.integers(0, 40)), float(rng.choice([0.0, rng.uniform(0, 30)])), -1, bitrates,
-            2.0, float(rng.uniform(0, 0.5)), CTRL_STATE)
+            sizes, 2.0, float(rng.uniform(0, 0.5)), CTRL_STATE)
 
 
 def _args_report(rng):
-    n, bitrates, cparams, cstate = _random_situation(rng)
+    n, bitrates, cparams, cstate, sizes = _random_situation(rng)
     return (cparams, cstate, int(rng.integers(0, 40)), int(rng.integers(0, n)), float(rng.uniform(0, 2e6)),
             float(rng.uniform(0, 5)), 2.0)
 

@@ -30,8 +30,10 @@ def _fresh(c: HlsJs, ladder=LADDER):
     return cparams, cstate
 
 
-def _choose(cparams, cstate, buffer_s, latency_s=0.1, ladder=LADDER):
-    return R.hlsjs_choose(cparams, cstate, 0, buffer_s, -1, ladder, 2.0, latency_s, CTRL_STATE)[0]
+def _choose(cparams, cstate, buffer_s, latency_s=0.1, ladder=LADDER, sizes=None):
+    """A decision; the video's segments are at the ladder's (peak) bitrates unless ``sizes``."""
+    sizes = np.tile(ladder / 8 * 2.0, (10, 1)) if sizes is None else sizes
+    return R.hlsjs_choose(cparams, cstate, 0, buffer_s, -1, ladder, sizes, 2.0, latency_s, CTRL_STATE)[0]
 
 
 def _at_2_mbps(rung: int):
@@ -108,6 +110,20 @@ def test_bitrate_test_then_first_auto_level():
     R.hlsjs_report(cparams, cstate, 0, 0, 275_000.0, 1.1, 2.0)
     assert cstate[R.R_LAST_LEVEL] == -1.0  # the test does not count as a loaded level
     assert _choose(cparams, cstate, 2.0) == 3
+
+
+def test_average_bitrate_once_two_fragments_are_buffered():
+    # AVERAGE-BANDWIDTH 75 % of the peak: from level 0 at 2 Mbit/s, up-switches see 1.4 Mbit/s; level 2
+    # averages 1125 kbit/s (level 3: 1500): with 10 s buffered (>= 2 fragments, no rebuffering allowed) it fits
+    sizes = np.tile(0.75 * LADDER / 8 * 2.0, (10, 1))
+    cparams, cstate = _at_2_mbps(0)
+    assert _choose(cparams, cstate, 10.0, sizes=sizes) == 2
+    # with 3 s buffered (< 2 fragments) the peak counts: level 1 (1000 <= 1400), as without averages
+    cparams, cstate = _at_2_mbps(0)
+    assert _choose(cparams, cstate, 3.0, sizes=sizes) == 1
+    cparams, cstate = _at_2_mbps(0)
+    cparams[R.P_AVERAGE] = 0.0
+    assert _choose(cparams, cstate, 10.0, sizes=sizes) == 1
 
 
 def test_controller_errors():

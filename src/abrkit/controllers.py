@@ -339,7 +339,10 @@ class HlsJs(Controller):
     the next is chosen as ``firstAutoLevel`` (factors 1, half the buffer + ``max_starvation_s``).
     ``processing_s`` (measured) is added to each sample's download time (hls.js times a fragment
     to the end of its transmuxing); ``playlist_s`` is a media playlist's load time, counted once
-    per level not yet loaded. Source lines: ``_kernels/hlsjs_rules.py``. The emergency
+    per level not yet loaded. With ``average_bitrate`` the levels announce ``AVERAGE-BANDWIDTH``
+    (as abrkit's ``write_hls`` writes it: the video's bits over its duration), which hls.js
+    compares instead of the peak once two fragments are buffered. Source lines:
+    ``_kernels/hlsjs_rules.py``. The emergency
     abandonment is the ``hlsjs`` player profile's (:mod:`abrkit.hlsjs`).
     """
 
@@ -354,6 +357,7 @@ class HlsJs(Controller):
     playlist_s: float = 0.0
     processing_s: float = 0.0
     bitrate_test: bool = True
+    average_bitrate: bool = True
     kernel_id: ClassVar[int] = L.CTRL_HLSJS
     label: ClassVar[str] = "hlsjs"
 
@@ -362,8 +366,9 @@ class HlsJs(Controller):
             number(key, getattr(self, key), gt=0)
         for key in ("max_starvation_s", "max_loading_s", "default_ttfb_s", "playlist_s", "processing_s"):
             number(key, getattr(self, key), ge=0)
-        if not isinstance(self.bitrate_test, (bool, np.bool_)):
-            raise ParameterError("bitrate_test", self.bitrate_test, "must be true or false")
+        for key in ("bitrate_test", "average_bitrate"):
+            if not isinstance(getattr(self, key), (bool, np.bool_)):
+                raise ParameterError(key, getattr(self, key), "must be true or false")
 
     def params(self) -> list[float]:
         from ._kernels import hlsjs_rules as R
@@ -382,6 +387,7 @@ class HlsJs(Controller):
         p[R.P_PLAYLIST_S] = self.playlist_s
         p[R.P_PROCESSING_S] = self.processing_s
         p[R.P_BITRATE_TEST] = float(self.bitrate_test)
+        p[R.P_AVERAGE] = float(self.average_bitrate)
         return p
 
 

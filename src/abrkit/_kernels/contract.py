@@ -122,7 +122,8 @@ def _start_hlsjs(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
 def _choose_hlsjs(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s,
                   est_bps, est_latency_s, latency_s, prof):
     # its own estimator, not the predictor's: the last request's time to first byte is its TTFB sample
-    return hlsjs_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, chunk_s, latency_s, CTRL_STATE)
+    return hlsjs_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, latency_s,
+                        CTRL_STATE)
 
 
 def _report_hlsjs(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps, chunk_s):

@@ -27,7 +27,9 @@ returns as ``nextAutoLevel`` with hls.js's default settings (``src/config.ts``):
   TTFB estimate + the last playlist's load time when that level's playlist was never loaded)
   is below the buffer + allowed rebuffering (or at most the TTFB estimate). The duration is the
   level's target duration once its playlist is loaded, else the current fragment's (1 s
-  before any).
+  before any). The bitrate is the level's ``averageBitrate`` (``AVERAGE-BANDWIDTH``: the video's
+  bits over its duration at that rung) when the buffer holds two fragments and no rebuffering
+  is allowed, else its ``BANDWIDTH`` (the ladder's, peak) bitrate.
 
 The emergency abandonment (``_abandonRulesCheck``) watches a download in progress: it is the
 player's, not this function's (the contract has no hook inside a download; see
@@ -56,9 +58,11 @@ P_MIN_DELAY_S = 9  # minDelayMs_ (50 ms): floor of a sample's duration (at most 
 P_PLAYLIST_S = 10  # lastLevelLoadSec: a media playlist's load time, first byte to last
 P_PROCESSING_S = 11  # measured: fragment processing (transmuxing) after its last byte, in the sample
 P_BITRATE_TEST = 12  # 1.0: testBandwidth (the first fragment is a bitrate test at level 0)
-N_PARAMS = 13
+P_AVERAGE = 13  # 1.0: the playlist announces AVERAGE-BANDWIDTH (abrkit's write_hls does): hls.js's averageBitrate
+N_PARAMS = 14
 
-# state (cstate[:CTRL_STATE]); cstate[CTRL_STATE + i] = 1.0 once level i's playlist is loaded
+# state (cstate[:CTRL_STATE]); cstate[CTRL_STATE + i] = 1.0 once level i's playlist is loaded, and
+# cstate[CTRL_STATE + n + i] level i's average bitrate (bits/s; 0 until the first decision computes it)
 R_FAST = 0  # fast EWMA: estimate (bits/s, not yet zero-bias corrected)
 R_FAST_W = 1  # its total weight (s)
 R_SLOW = 2
@@ -138,8 +142,8 @@ def ttfb_sample(cparams, cstate, ttfb_s):
 
 
 @njit
-def find_best_level(cparams, cstate, loaded, bitrates_bps, bw_bps, max_level, starvation_s, max_starvation_s,
-                    bw_factor, up_factor, first, chunk_s):
+def find_best_level(cparams, cstate, loaded, average_bps, bitrates_bps, bw_bps, max_level, starvation_s,
+                    max_starvation_s, bw_factor, up_factor, first, chunk_s):
     """findBestLevel: the highest level from ``max_level`` down that loads in time, or -1."""
     n = bitrates_bps.size
     if n == 1:
@@ -152,14 +156,16 @@ def find_best_level(cparams, cstate, loaded, bitrates_bps, bw_bps, max_level, st
         bw_bps = max(bw_bps, bitrates_bps[0])  # the start tier's minimum bitrate
     ttfb_s = ttfb_estimate_s(cparams, cstate)
     frag_s = cstate[R_FRAG_S]
+    use_average = frag_s > 0.0 and starvation_s >= 2.0 * frag_s and max_starvation_s == 0.0
     for i in range(max_level, -1, -1):
         adjusted = (up_factor if i > base else bw_factor) * bw_bps
+        bitrate = average_bps[i] if use_average else bitrates_bps[i]
         has_details = loaded[i] != 0.0
         duration_s = chunk_s if has_details else (frag_s if frag_s > 0.0 else 1.0)
-        fetch_s = ttfb_s + bitrates_bps[i] * duration_s / adjusted
+        fetch_s = ttfb_s + bitrate * duration_s / adjusted
         if not has_details:
             fetch_s += ttfb_s + cparams[P_PLAYLIST_S]
-        if adjusted >= bitrates_bps[i] and (fetch_s <= ttfb_s or not math.isfinite(fetch_s) or fetch_s < max_fetch_s):
+        if adjusted >= bitrate and (fetch_s <= ttfb_s or not math.isfinite(fetch_s) or fetch_s < max_fetch_s):
             return i
     return -1
 
@@ -184,11 +190,23 @@ def _take_sample(cparams, cstate, ttfb_s):
 
 
 @njit
-def hlsjs_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, chunk_s, latency_s, ctrl_state):
+def hlsjs_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, latency_s, ctrl_state):
     """(rung, 0.0) for the next fragment: ``nextAutoLevel`` (see the module docstring).
-    ``latency_s`` is the last request's time to first byte (its TTFB sample)."""
+    ``sizes_bytes`` is the video's size table (the levels' average bitrates); ``latency_s`` the
+    last request's time to first byte (its TTFB sample)."""
     n = bitrates_bps.size
     loaded = cstate[ctrl_state: ctrl_state + n]
+    average = cstate[ctrl_state + n: ctrl_state + 2 * n]
+    if average[0] == 0.0:
+        rows = sizes_bytes.shape[0]
+        for i in range(n):
+            if cparams[P_AVERAGE] != 0.0 and rows > 0:
+                total = 0.0
+                for r in range(rows):
+                    total += sizes_bytes[r, i]
+                average[i] = 8.0 * total / (rows * chunk_s)
+            else:
+                average[i] = bitrates_bps[i]
     if cstate[R_PENDING] != 0.0:
         _take_sample(cparams, cstate, latency_s)
     if cparams[P_BITRATE_TEST] != 0.0 and cstate[R_REPORTS] == 0.0:
@@ -198,13 +216,13 @@ def hlsjs_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, chunk_s,
     has_estimate = cstate[R_FAST_W] >= cparams[P_MIN_WEIGHT]
     q = -1
     if not has_estimate or cstate[R_LAST_LEVEL] < 0.0:
-        q = find_best_level(cparams, cstate, loaded, bitrates_bps, est, n - 1, starvation_s / 2.0,
+        q = find_best_level(cparams, cstate, loaded, average, bitrates_bps, est, n - 1, starvation_s / 2.0,
                             cparams[P_MAX_STARVATION_S], 1.0, 1.0, cstate[R_LAST_LEVEL] < 0.0, chunk_s)
         if q < 0:
             q = 0
     else:
         if starvation_s > 0.0:
-            q = find_best_level(cparams, cstate, loaded, bitrates_bps, est, n - 1, starvation_s, 0.0,
+            q = find_best_level(cparams, cstate, loaded, average, bitrates_bps, est, n - 1, starvation_s, 0.0,
                                 cparams[P_BW_FACTOR], cparams[P_BW_UP_FACTOR], False, chunk_s)
         if q < 0:
             frag_s = cstate[R_FRAG_S]
@@ -216,7 +234,7 @@ def hlsjs_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, chunk_s,
                 max_starvation = loading - cstate[R_TEST_S]
                 factor = 1.0
                 up = 1.0
-            q = find_best_level(cparams, cstate, loaded, bitrates_bps, est, n - 1, starvation_s, max_starvation,
+            q = find_best_level(cparams, cstate, loaded, average, bitrates_bps, est, n - 1, starvation_s, max_starvation,
                                 factor, up, False, chunk_s)
             if q < 0:
                 q = 0
