@@ -66,7 +66,8 @@ class HlsAbr:
 
     def __init__(self, bitrates_bps, fast=3.0, slow=9.0, default_bps=5e5, bw_factor=0.95, bw_up_factor=0.7,
                  max_starvation_s=4.0, max_loading_s=4.0, default_ttfb_s=0.1, playlist_s=0.0, processing_s=0.0,
-                 bitrate_test=True, min_weight=0.001, min_delay_s=0.05, average_bitrate=True):
+                 bitrate_test=True, min_weight=0.001, min_delay_s=0.05, average_bitrate=True, first_processing_s=0.0):
+        self.first_processing_s = first_processing_s
         self.bitrates = list(bitrates_bps)
         self.average_bitrate = average_bitrate
         self.averages = None  # AVERAGE-BANDWIDTH per level, from the size table at the first decision
@@ -109,6 +110,8 @@ class HlsAbr:
             n_bytes, download_s = self.pending
             self.est.sample_ttfb(latency_s)
             processing = download_s + self.processing_s - min(latency_s, self.est.ttfb_s())
+            if self.reports == 1:
+                processing += self.first_processing_s
             self.est.sample(processing, n_bytes)
             self.test_s = processing if self.test_s is None else 0.0
             self.pending = None
@@ -152,7 +155,7 @@ def _from(cparams, cstate, bitrates, ctrl_state):
                cparams[R.P_BW_FACTOR], cparams[R.P_BW_UP_FACTOR], cparams[R.P_MAX_STARVATION_S],
                cparams[R.P_MAX_LOADING_S], cparams[R.P_DEFAULT_TTFB_S], cparams[R.P_PLAYLIST_S],
                cparams[R.P_PROCESSING_S], bool(cparams[R.P_BITRATE_TEST]), cparams[R.P_MIN_WEIGHT],
-               cparams[R.P_MIN_DELAY_S], bool(cparams[R.P_AVERAGE]))
+               cparams[R.P_MIN_DELAY_S], bool(cparams[R.P_AVERAGE]), cparams[R.P_FIRST_PROCESSING_S])
     for ewma, at in ((a.est.fast, R.R_FAST), (a.est.slow, R.R_SLOW), (a.est.ttfb, R.R_TTFB)):
         ewma.estimate, ewma.weight = cstate[at], cstate[at + 1]
     a.last_level = int(cstate[R.R_LAST_LEVEL])
@@ -222,7 +225,8 @@ def _random_situation(rng):
               slow_half_life_s=float(rng.choice([9.0, rng.uniform(0.5, 20)])),
               default_kbps=float(rng.choice([500.0, rng.uniform(100, 5000)])),
               playlist_s=float(rng.choice([0.0, rng.uniform(0, 0.2)])),
-              processing_s=float(rng.choice([0.0, rng.uniform(0, 0.2)])), bitrate_test=bool(rng.random() < 0.8),
+              processing_s=float(rng.choice([0.0, rng.uniform(0, 0.2)])), bitrate_test=bool(rng.random() < 0.5),
+              first_processing_s=float(rng.choice([0.0, rng.uniform(0, 0.2)])),
               average_bitrate=bool(rng.random() < 0.8))
     cparams = c.pack()[1]
     cstate = np.zeros(CTRL_STATE + 3 * n)

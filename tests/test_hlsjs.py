@@ -103,9 +103,9 @@ def test_buffer_aware_choice():
 
 
 def test_bitrate_test_then_first_auto_level():
-    # the first fragment is the bitrate test at level 0; the next is firstAutoLevel (factors 1, half the
+    # startLevel -1: the first fragment is the bitrate test at level 0; the next is firstAutoLevel (factors 1, half the
     # buffer + 4 s): 2.2 Mbit/s reaches level 3 (2000 <= 2200), 0.1 + 2.0 x 2 / 2.2 + 0.1 = 2.02 s < 1 + 4 s
-    cparams, cstate = _fresh(HlsJs())
+    cparams, cstate = _fresh(HlsJs(bitrate_test=True))
     assert _choose(cparams, cstate, 0.0) == 0
     R.hlsjs_report(cparams, cstate, 0, 0, 275_000.0, 1.1, 2.0)
     assert cstate[R.R_LAST_LEVEL] == -1.0  # the test does not count as a loaded level
@@ -124,6 +124,17 @@ def test_average_bitrate_once_two_fragments_are_buffered():
     cparams, cstate = _at_2_mbps(0)
     cparams[R.P_AVERAGE] = 0.0
     assert _choose(cparams, cstate, 10.0, sizes=sizes) == 1
+
+
+def test_first_fragment_processing():
+    # 250 kB in 1.1 s with a 100 ms TTFB, plus 0.25 s of first-fragment set-up: 2e6 / 1.25 = 1.6 Mbit/s
+    cparams, cstate = _fresh(HlsJs(first_processing_s=0.25))
+    R.hlsjs_report(cparams, cstate, 0, 0, 250_000.0, 1.1, 2.0)
+    _choose(cparams, cstate, 10.0)
+    assert R.bw_estimate(cparams, cstate) == pytest.approx(1.6e6, rel=1e-12)
+    R.hlsjs_report(cparams, cstate, 1, 0, 250_000.0, 1.1, 2.0)  # the second one has none
+    _choose(cparams, cstate, 10.0)
+    assert 1.6e6 < R.bw_estimate(cparams, cstate) < 2e6
 
 
 def test_controller_errors():
@@ -151,11 +162,18 @@ def test_profile_buffer_targets():
         p.replace(max_buffer_bytes=0.0)
 
 
-def test_profile_first_fragment_is_the_bitrate_test():
-    # initial_kbps 0: the loop requests fragment 0 at level 0 whatever the controller
+def test_profile_first_fragment_at_the_default_estimate():
+    # firstAutoLevel with 500 kbit/s: level 0 (300 kbit/s), whatever the controller
     video = Video.synthetic_vbr([300, 750, 1200, 1850, 2850], 2.0, 20, seed=3)
     for c in ("hlsjs", "fixed:rung=4", "rate"):
         assert simulate(Trace.constant(5e6), video, c, "hlsjs").rung[0] == 0
+
+
+def test_profile_gives_the_controller_its_first_processing():
+    p = get_profile("hlsjs")
+    assert p.controller_for(HlsJs()).first_processing_s == p.first_processing_s == 0.085
+    assert p.controller_for(HlsJs(first_processing_s=0.2)).first_processing_s == 0.2
+    assert get_profile("dashjs").controller_for(HlsJs()).first_processing_s == 0.0
 
 
 def test_playlist_once_per_level():

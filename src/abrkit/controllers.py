@@ -335,10 +335,12 @@ class HlsJs(Controller):
     next level is the highest whose bitrate is at most ``bw_factor`` (at or below the last
     loaded level) or ``bw_up_factor`` (above it) x the estimate and whose fetch time is below the
     buffer; failing that, allowing ``max_starvation_s`` (at most a fragment) of rebuffering; else
-    the lowest. With ``bitrate_test`` the first fragment is hls.js's bitrate test at level 0 and
-    the next is chosen as ``firstAutoLevel`` (factors 1, half the buffer + ``max_starvation_s``).
-    ``processing_s`` (measured) is added to each sample's download time (hls.js times a fragment
-    to the end of its transmuxing); ``playlist_s`` is a media playlist's load time, counted once
+    the lowest. Until a fragment has loaded the choice is ``firstAutoLevel`` (factors 1, half the
+    buffer + ``max_starvation_s``: with the default estimate, the highest level of at most 500
+    kbit/s). ``bitrate_test`` is hls.js's ``startLevel: -1`` (not its default): the first fragment
+    is a bitrate test at level 0 that does not count as loaded. ``processing_s`` and, for the
+    first fragment, ``first_processing_s`` (transmuxer and SourceBuffer set-up) are added to a
+    sample's download time (hls.js times a fragment to the end of its transmuxing); ``playlist_s`` is a media playlist's load time, counted once
     per level not yet loaded. With ``average_bitrate`` the levels announce ``AVERAGE-BANDWIDTH``
     (as abrkit's ``write_hls`` writes it: the video's bits over its duration), which hls.js
     compares instead of the peak once two fragments are buffered. Source lines:
@@ -356,7 +358,8 @@ class HlsJs(Controller):
     default_ttfb_s: float = 0.1
     playlist_s: float = 0.0
     processing_s: float = 0.0
-    bitrate_test: bool = True
+    first_processing_s: float = 0.0
+    bitrate_test: bool = False
     average_bitrate: bool = True
     kernel_id: ClassVar[int] = L.CTRL_HLSJS
     label: ClassVar[str] = "hlsjs"
@@ -364,7 +367,7 @@ class HlsJs(Controller):
     def __post_init__(self) -> None:
         for key in ("fast_half_life_s", "slow_half_life_s", "default_kbps", "bw_factor", "bw_up_factor"):
             number(key, getattr(self, key), gt=0)
-        for key in ("max_starvation_s", "max_loading_s", "default_ttfb_s", "playlist_s", "processing_s"):
+        for key in ("max_starvation_s", "max_loading_s", "default_ttfb_s", "playlist_s", "processing_s", "first_processing_s"):
             number(key, getattr(self, key), ge=0)
         for key in ("bitrate_test", "average_bitrate"):
             if not isinstance(getattr(self, key), (bool, np.bool_)):
@@ -388,6 +391,7 @@ class HlsJs(Controller):
         p[R.P_PROCESSING_S] = self.processing_s
         p[R.P_BITRATE_TEST] = float(self.bitrate_test)
         p[R.P_AVERAGE] = float(self.average_bitrate)
+        p[R.P_FIRST_PROCESSING_S] = self.first_processing_s
         return p
 
 

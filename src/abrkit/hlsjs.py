@@ -29,9 +29,16 @@ field                           default    hls.js 1.7.4
 ``switch_s``                    0.0        a level change costs nothing besides that request
 ``append_s``                    0.01       measured: a download's end to the next request
 ``start_s``                     0.08       measured: first fragment loaded to playback start
-``initial_kbps``                0          ``startLevel`` unset + ``testBandwidth``:
-                                           ``stream-controller.ts startLoad`` loads the first
-                                           fragment at level 0 (the bitrate test)
+``initial_kbps``                500        ``startLevel`` unset: the first fragment's level is
+                                           ``firstAutoLevel`` (``level-controller.ts``), with
+                                           nothing measured the highest level of at most
+                                           ``abrEwmaDefaultEstimate`` (500 kbit/s; factors 1)
+``first_processing_s``          0.085      measured: what the ``hlsjs`` controller adds to its first
+                                           sample (its ``first_processing_s``, when left at 0):
+                                           hls.js times a fragment to the end of its parsing,
+                                           and the first one waits for the transmuxer and
+                                           SourceBuffer set-up (fitted on the first decisions of
+                                           three sessions at an 80 ms round trip)
 ``fast_switch``                 False      hls.js's automatic level switches
                                            (``nextLoadLevel``) never replace buffered fragments
 ``abandon``                     False      dash.js's AbandonRequestsRule is not hls.js's; hls.js's
@@ -56,6 +63,7 @@ import numpy as np
 
 from ._checks import number
 from ._kernels import dashjs_layout as D
+from .controllers import Controller, HlsJs
 from .dashjs import DashjsProfile
 from .video import Video
 
@@ -82,7 +90,8 @@ class HlsjsProfile(DashjsProfile):
     switch_s: float = 0.0
     append_s: float = 0.01
     start_s: float = 0.08
-    initial_kbps: float = 0.0
+    initial_kbps: float = 500.0
+    first_processing_s: float = 0.085
     fast_switch: bool = False
     abandon: bool = False
 
@@ -90,9 +99,17 @@ class HlsjsProfile(DashjsProfile):
         DashjsProfile.__post_init__(self)
         number("max_buffer_bytes", self.max_buffer_bytes, gt=0)
         number("max_max_buffer_s", self.max_max_buffer_s, gt=0)
+        number("first_processing_s", self.first_processing_s, ge=0)
 
     def replace(self, **changes: Any) -> "HlsjsProfile":
         return replace(self, **changes)
+
+    def controller_for(self, c: Controller) -> Controller:
+        """``c`` as this player runs it: the ``hlsjs`` controller with this player's measured
+        ``first_processing_s`` unless it sets its own; the others as the dash.js player runs them."""
+        if isinstance(c, HlsJs) and c.first_processing_s == 0.0:
+            return replace(c, first_processing_s=self.first_processing_s)
+        return super().controller_for(c)
 
     def player_config(self, video: Video) -> np.ndarray:
         """The loop's config: dash.js's fields, with hls.js's buffer targets (the target below

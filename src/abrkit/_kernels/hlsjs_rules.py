@@ -12,10 +12,12 @@ returns as ``nextAutoLevel`` with hls.js's default settings (``src/config.ts``):
   its processing less ``min(ttfb, TTFB estimate)``, floored at ``min(50 ms, bytes / 100000)``;
   the TTFB estimate is a third EWMA (slow half-life) of the TTFBs in ms weighted by
   ``sqrt(2) exp(-ttfb_s ** 2 / 2)`` (default 100 ms);
-* **first level** (``stream-controller.ts`` ``startLoad``): with ``startLevel`` unset and
-  ``testBandwidth`` on, the first fragment is a bitrate test at level 0; until a fragment other
-  than the test has loaded, the choice is ``firstAutoLevel``: ``findBestLevel`` with the
-  estimate, half the buffer as starvation delay, ``maxStarvationDelay`` (4 s) and factors 1;
+* **first level** (``level-controller.ts`` ``get startLevel``): with ``startLevel`` unset (the
+  default) it is ``firstAutoLevel``, and so is every choice until a fragment has loaded:
+  ``findBestLevel`` with the estimate (the default one at first), half the buffer as starvation
+  delay, ``maxStarvationDelay`` (4 s) and factors 1. Only with ``startLevel: -1`` and
+  ``testBandwidth`` (``stream-controller.ts`` ``startLoad``; not the default) is the first
+  fragment a bitrate test at level 0, which does not count as a loaded level (``P_BITRATE_TEST``);
 * **next level** (``getNextABRAutoLevel``): with a buffer, the highest level that
   ``findBestLevel`` finds with no rebuffering allowed and the factors ``abrBandWidthFactor``
   (0.95, levels at or below the last loaded one) and ``abrBandWidthUpFactor`` (0.7, above it);
@@ -57,9 +59,10 @@ P_MIN_WEIGHT = 8  # minWeight_ (0.001): the fast EWMA's weight before the estima
 P_MIN_DELAY_S = 9  # minDelayMs_ (50 ms): floor of a sample's duration (at most bytes / 100000 ms)
 P_PLAYLIST_S = 10  # lastLevelLoadSec: a media playlist's load time, first byte to last
 P_PROCESSING_S = 11  # measured: fragment processing (transmuxing) after its last byte, in the sample
-P_BITRATE_TEST = 12  # 1.0: testBandwidth (the first fragment is a bitrate test at level 0)
+P_BITRATE_TEST = 12  # 1.0: startLevel -1 + testBandwidth (the first fragment is a bitrate test at level 0)
 P_AVERAGE = 13  # 1.0: the playlist announces AVERAGE-BANDWIDTH (abrkit's write_hls does): hls.js's averageBitrate
-N_PARAMS = 14
+P_FIRST_PROCESSING_S = 14  # measured: the first fragment's extra processing (transmuxer and SourceBuffer set-up)
+N_PARAMS = 15
 
 # state (cstate[:CTRL_STATE]); cstate[CTRL_STATE + i] = 1.0 once level i's playlist is loaded, and
 # cstate[CTRL_STATE + n + i] level i's average bitrate (bits/s; 0 until the first decision computes it)
@@ -181,6 +184,8 @@ def _take_sample(cparams, cstate, ttfb_s):
     """onFragLoaded (sampleTTFB) then onFragBuffered (sample) for the pending download."""
     ttfb_sample(cparams, cstate, ttfb_s)
     processing_s = cstate[R_PENDING_S] + cparams[P_PROCESSING_S] - min(ttfb_s, ttfb_estimate_s(cparams, cstate))
+    if cstate[R_REPORTS] == 1.0:
+        processing_s += cparams[P_FIRST_PROCESSING_S]
     bw_sample(cparams, cstate, processing_s, cstate[R_PENDING_BYTES])
     if cstate[R_TEST_S] < 0.0:  # the bitrate test's sample
         cstate[R_TEST_S] = processing_s
