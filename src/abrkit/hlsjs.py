@@ -4,9 +4,9 @@ The smallest honest equivalent of a new player model: hls.js's scheduling differ
 dash.js's in its numbers (buffer target, tick, start level, playlists instead of init
 segments, no buffer replacement), not in the shape of the loop, so :class:`HlsjsProfile` is a
 :class:`~abrkit.dashjs.DashjsProfile` whose fields are hls.js's, run by the same compiled loop
-(:mod:`abrkit._kernels.dashjs_player`). Its default controller is ``hlsjs``
-(:class:`~abrkit.controllers.HlsJs`, hls.js's ``AbrController``); every controller of the
-registry runs under it. Sources: ``video-dev/hls.js`` v1.7.4, ``src/...``:
+(:mod:`abrkit._kernels.dashjs_player`). hls.js's own ABR is the ``hlsjs`` controller
+(:class:`~abrkit.controllers.HlsJs`, its ``AbrController``; what ``abrkit emulate --compare``
+pairs with this profile for hls.js); every controller of the registry runs under it. Sources: ``video-dev/hls.js`` v1.7.4, ``src/...``:
 
 ==============================  =========  =====================================================
 field                           default    hls.js 1.7.4
