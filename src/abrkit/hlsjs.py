@@ -21,8 +21,8 @@ field                           default    hls.js 1.7.4
 ``schedule_s``                  0.1        ``stream-controller.ts`` ``TICK_INTERVAL`` (100 ms):
                                            a full buffer is checked again at the next tick
 ``setup_s``                     0.03       measured: player set-up before the master playlist
-``manifest_bytes``              600        the master playlist (one request)
-``init_bytes``                  4000       a level's media playlist: requested before the
+``manifest_bytes``              760        the master playlist (one request; the test stream's)
+``init_bytes``                  2000       a level's media playlist: requested before the
                                            level's first fragment, once (VoD playlists are
                                            kept, ``level-controller.ts``); MPEG-TS fragments
                                            have no init segment
@@ -85,8 +85,8 @@ class HlsjsProfile(DashjsProfile):
     max_max_buffer_s: float = 600.0
     schedule_s: float = 0.1
     setup_s: float = 0.03
-    manifest_bytes: float = 600.0
-    init_bytes: float = 4000.0
+    manifest_bytes: float = 760.0
+    init_bytes: float = 2000.0
     switch_s: float = 0.0
     append_s: float = 0.01
     start_s: float = 0.08
