@@ -4,7 +4,7 @@ A script, not an asv suite: every session runs in real time (about 2 minutes eac
 
     python benchmarks/emulate_vs_sim.py --traces 20 --out /tmp/emu        # 10 Norway + 10 FCC
     python benchmarks/emulate_vs_sim.py --report /tmp/emu                  # the tables again
-    python benchmarks/emulate_vs_sim.py --player hlsjs --traces 4 --out /tmp/emu-hls
+    python benchmarks/emulate_vs_sim.py --player hlsjs --traces 20 --out /tmp/emu-hlsjs   # vs --profile hlsjs
 
 What it does:
 
@@ -18,8 +18,9 @@ What it does:
    the emulation itself), then, with ``--shaper-check``, the first trace with the server's pacing
    instead of tc (the two shapers against each other);
 4. the simulator on the same traces and segment sizes (``--profile dashjs --set
-   latency_s=<rtt> --controller dashjs``; ``--profile event`` for the tables measured before
-   the dash.js player profile) and the per-session comparison.
+   latency_s=<rtt> --controller dashjs``, or ``hlsjs`` for both with ``--player hlsjs``;
+   ``--profile event`` for the tables measured before the dash.js player profile) and the
+   per-session comparison.
 
 Every finished session is appended to ``OUT/sessions.jsonl`` and its chunk table to
 ``OUT/chunks/<n>.csv`` at once, so an interrupted run keeps what it measured and resumes, and
@@ -133,6 +134,8 @@ def report(args: argparse.Namespace) -> str:
     from abrkit.cli.simulate import _profile_with
     from abrkit.profiles import get_profile
 
+    args.profile = args.profile or player.name  # the player's own model by default
+    args.controller = args.controller or player.name
     profile = _profile_with(get_profile(args.profile), args.set)
     table = compare(EmulationResult(main, stream), args.controller, profile)
     s = compare_summary(table)
@@ -204,8 +207,9 @@ def main() -> None:
     ap.add_argument("--out", default="emulate-bench", help="results folder (resumed when it exists)")
     ap.add_argument("--report", metavar="DIR", default=None,
                     help="only print the report of a results folder: the recorded sessions are re-simulated, not re-played")
-    ap.add_argument("--profile", default="dashjs", help="the simulator's profile (default dashjs; the docs' first tables: event)")
-    ap.add_argument("--controller", default="dashjs", help="the simulator's controller (default dashjs)")
+    ap.add_argument("--profile", default=None,
+                    help="the simulator's profile (default: the player's, dashjs or hlsjs; the docs' first tables: event)")
+    ap.add_argument("--controller", default=None, help="the simulator's controller (default: the player's, dashjs or hlsjs)")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="a field of the simulator's profile, as abrkit simulate --set (repeatable)")
     args = ap.parse_args()

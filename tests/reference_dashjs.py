@@ -145,6 +145,7 @@ def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, kind, cparams, pid, ppara
         return [], "stalled", math.nan, []
     cur = rung_for(bitrates, cfg[D.D_INITIAL_KBPS])
     loaded_init = None
+    inits_seen = set()
     last = [-1] * n_seg
     abandoned = [False] * n_seg
     nxt = 0
@@ -184,9 +185,11 @@ def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, kind, cparams, pid, ppara
         if q != loaded_init:
             if loaded_init is not None:
                 wait(cfg[D.D_SWITCH_MS])
-            if not small_request(cfg[D.D_INIT_BITS]):
-                status = "stalled"
-                break
+            if cfg[D.D_INIT_EVERY_SWITCH] or q not in inits_seen:  # hls.js: a level's playlist once
+                if not small_request(cfg[D.D_INIT_BITS]):
+                    status = "stalled"
+                    break
+                inits_seen.add(q)
             loaded_init = q
         seg = nxt
         size = sizes_bits[seg, q]
@@ -300,10 +303,10 @@ def _args_play_dashjs(rng):
         trace = Trace.constant(2e6)
     video = Video.synthetic_vbr([300, 750, 1200, 1850, 2850], float(rng.choice([1.0, 2.0, 4.0])), int(rng.integers(3, 20)),
                                 seed=int(rng.integers(0, 1000)))
-    profile = EVENT_PROFILES["dashjs"].replace(
+    profile = EVENT_PROFILES[str(rng.choice(["dashjs", "dashjs", "hlsjs"]))].replace(
         latency_s=float(rng.uniform(0, 0.2)), fast_switch=bool(rng.random() < 0.8), abandon=bool(rng.random() < 0.8),
         overlap_stall_s=float(rng.uniform(0, 1)), payload_efficiency=float(rng.uniform(0.9, 1.0)), max_download_s=60.0)
-    spec = str(rng.choice(["dashjs", "rate", "fixed:rung=4", "bola", "bb"]))
+    spec = str(rng.choice(["dashjs", "rate", "fixed:rung=4", "bola", "bb", "hlsjs"]))
     contract = profile.contract(_event_controller(get_controller(spec)), 200)
     seg_ms, bitrates, sizes = video_arrays(video)
     log = np.zeros((4 * sizes.shape[0] + 8, 12))

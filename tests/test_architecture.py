@@ -22,6 +22,7 @@ LAYERS = [
     ("abrkit.controllers",),
     ("abrkit.event", "abrkit.live"),
     ("abrkit.dashjs",),
+    ("abrkit.hlsjs",),
     ("abrkit.profiles",),
     ("abrkit.custom",),
     ("abrkit.simulation",),

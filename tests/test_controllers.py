@@ -236,7 +236,7 @@ def test_names_and_settings():
         "safety": 0.9,
     }
     assert set(CONTROLLERS) == {
-        "bb", "bba0", "bba1", "rate", "fixed", "mpc", "robustmpc", "festive", "pensieve", "learned", "dashjs5",
+        "bb", "bba0", "bba1", "rate", "fixed", "mpc", "robustmpc", "festive", "pensieve", "learned", "dashjs5", "hlsjs",
         "bola", "bolae", "throughput", "dynamic", "dynamicdash", "dashjs", "dashjs4",  # Sabre's rules
         "l2a", "lolp",  # dash.js's low-latency rules (abrkit.live_controllers)
     }

@@ -32,7 +32,7 @@ from .predictors import (
 )
 
 __all__ = [
-    "Controller", "BufferBased", "BBA0", "BBA1", "RateBased", "FixedRung", "MPC", "RobustMPC", "Festive", "DashJs5", "CONTROLLERS",
+    "Controller", "BufferBased", "BBA0", "BBA1", "RateBased", "FixedRung", "MPC", "RobustMPC", "Festive", "DashJs5", "HlsJs", "CONTROLLERS",
     "MAX_HORIZON", "get_controller", "Pensieve", "Learned",
 ]
 
@@ -326,6 +326,76 @@ class DashJs5(Controller):
         p[R.P_USE_HISTORY] = float(self.history)
         return p
 
+@dataclass(frozen=True)
+class HlsJs(Controller):
+    """hls.js 1.7.4's ABR (``AbrController.nextAutoLevel``) with its default settings (``hlsjs``).
+
+    Its own bandwidth estimate, not a predictor's: the lower of two EWMAs of the fragments'
+    download rates weighted by their download time, half-lives ``fast_half_life_s`` and
+    ``slow_half_life_s`` (seconds of download), ``default_kbps`` until there is a sample. The
+    next level is the highest whose bitrate is at most ``bw_factor`` (at or below the last
+    loaded level) or ``bw_up_factor`` (above it) x the estimate and whose fetch time is below the
+    buffer; failing that, allowing ``max_starvation_s`` (at most a fragment) of rebuffering; else
+    the lowest. Until a fragment has loaded the choice is ``firstAutoLevel`` (factors 1, half the
+    buffer + ``max_starvation_s``: with the default estimate, the highest level of at most 500
+    kbit/s). ``bitrate_test`` is hls.js's ``startLevel: -1`` (not its default): the first fragment
+    is a bitrate test at level 0 that does not count as loaded. ``processing_s`` and, for the
+    first fragment, ``first_processing_s`` (transmuxer and SourceBuffer set-up) are added to a
+    sample's download time (hls.js times a fragment to the end of its transmuxing); ``playlist_s`` is a media playlist's load time, counted once
+    per level not yet loaded. With ``average_bitrate`` the levels announce ``AVERAGE-BANDWIDTH``
+    (as abrkit's ``write_hls`` writes it: the video's bits over its duration), which hls.js
+    compares instead of the peak once two fragments are buffered. Source lines:
+    ``_kernels/hlsjs_rules.py``. The emergency
+    abandonment is the ``hlsjs`` player profile's (:mod:`abrkit.hlsjs`).
+    """
+
+    fast_half_life_s: float = 3.0
+    slow_half_life_s: float = 9.0
+    default_kbps: float = 500.0
+    bw_factor: float = 0.95
+    bw_up_factor: float = 0.7
+    max_starvation_s: float = 4.0
+    max_loading_s: float = 4.0
+    default_ttfb_s: float = 0.1
+    playlist_s: float = 0.0
+    processing_s: float = 0.0
+    first_processing_s: float = 0.0
+    bitrate_test: bool = False
+    average_bitrate: bool = True
+    kernel_id: ClassVar[int] = L.CTRL_HLSJS
+    label: ClassVar[str] = "hlsjs"
+
+    def __post_init__(self) -> None:
+        for key in ("fast_half_life_s", "slow_half_life_s", "default_kbps", "bw_factor", "bw_up_factor"):
+            number(key, getattr(self, key), gt=0)
+        for key in ("max_starvation_s", "max_loading_s", "default_ttfb_s", "playlist_s", "processing_s", "first_processing_s"):
+            number(key, getattr(self, key), ge=0)
+        for key in ("bitrate_test", "average_bitrate"):
+            if not isinstance(getattr(self, key), (bool, np.bool_)):
+                raise ParameterError(key, getattr(self, key), "must be true or false")
+
+    def params(self) -> list[float]:
+        from ._kernels import hlsjs_rules as R
+
+        p = [0.0] * R.N_PARAMS
+        p[R.P_FAST_HALF_LIFE_S] = self.fast_half_life_s
+        p[R.P_SLOW_HALF_LIFE_S] = self.slow_half_life_s
+        p[R.P_DEFAULT_BPS] = self.default_kbps * 1000.0
+        p[R.P_BW_FACTOR] = self.bw_factor
+        p[R.P_BW_UP_FACTOR] = self.bw_up_factor
+        p[R.P_MAX_STARVATION_S] = self.max_starvation_s
+        p[R.P_MAX_LOADING_S] = self.max_loading_s
+        p[R.P_DEFAULT_TTFB_S] = self.default_ttfb_s
+        p[R.P_MIN_WEIGHT] = 0.001
+        p[R.P_MIN_DELAY_S] = 0.05
+        p[R.P_PLAYLIST_S] = self.playlist_s
+        p[R.P_PROCESSING_S] = self.processing_s
+        p[R.P_BITRATE_TEST] = float(self.bitrate_test)
+        p[R.P_AVERAGE] = float(self.average_bitrate)
+        p[R.P_FIRST_PROCESSING_S] = self.first_processing_s
+        return p
+
+
 CONTROLLERS: dict[str, Callable[..., Controller]] = {
     "bb": BufferBased,
     "bba0": BBA0,
@@ -338,6 +408,7 @@ CONTROLLERS: dict[str, Callable[..., Controller]] = {
     "pensieve": Pensieve,
     "learned": Learned,
     "dashjs5": DashJs5,
+    "hlsjs": HlsJs,
     **EVENT_CONTROLLERS,
     **LIVE_CONTROLLERS,
 }

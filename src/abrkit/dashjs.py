@@ -179,6 +179,7 @@ class DashjsProfile(EventProfile):
         cfg[D.D_ABANDON_HOLD_MS] = self.abandon_hold_s * 1000.0
         cfg[D.D_MAX_DOWNLOAD_MS] = self.max_download_s * 1000.0
         cfg[D.D_OVERLAP_MS] = self.overlap_stall_s * 1000.0
+        cfg[D.D_INIT_EVERY_SWITCH] = 1.0
         return cfg
 
     def controller_for(self, c: Controller) -> Controller:

@@ -81,6 +81,7 @@ from ._checks import integer, number
 from ._kernels import layout as L
 from .errors import ParameterError
 from .dashjs import DashjsProfile
+from .hlsjs import HlsjsProfile
 from .event import EVENT_PROFILES, MAX_BUFFER_CAP_S, MAX_DOWNLOAD_S, EventProfile
 from .qoe import QoE
 from .traces import Trace
@@ -239,6 +240,8 @@ TRAINING_PROFILES: dict[str, Profile] = {
 
 #: The dash.js 5.2.1 player (abrkit.dashjs), an event-model profile with its own loop.
 EVENT_PROFILES["dashjs"] = DashjsProfile()
+#: The hls.js 1.7.4 player (abrkit.hlsjs): the dash.js loop with hls.js's settings.
+EVENT_PROFILES["hlsjs"] = HlsjsProfile()
 
 
 def get_profile(spec: Any) -> Any:

@@ -62,6 +62,7 @@ from .controllers import bb_pensieve, bba0, bba1, highest_below, mpc_decide
 from .sabre_rules import NO_ABANDON, controller_decide, controller_report, init_controller
 from .festive import festive_decide, festive_report
 from .dashjs_rules import dashjs5_choose, dashjs5_idle, dashjs5_report, dashjs5_start
+from .hlsjs_rules import hlsjs_choose, hlsjs_report, hlsjs_start
 from .live_rules import LOLP_P_OWN_RATE, catchup_lolp, l2a_choose, l2a_report, l2a_start, lolp_choose
 from .live_layout import LP_BUFFER_MIN_S, LP_RATE_MAX, LP_RATE_MIN
 from .pensieve_net import ST_LAST_DELAY_S, ST_LAST_SIZE_BYTES, pensieve_choose, pensieve_start
@@ -72,6 +73,7 @@ from .layout import (
     CTRL_DASHJS5,
     CTRL_FESTIVE,
     CTRL_FIXED,
+    CTRL_HLSJS,
     CTRL_L2A,
     CTRL_LOLP,
     CTRL_MPC,
@@ -123,6 +125,21 @@ def _report_dashjs5(kind, cparams, cstate, k, rung, size_bytes, download_s, buff
 
 def _idle_dashjs5(kind, cparams, cstate, wait_s):
     dashjs5_idle(cparams, cstate, wait_s)
+
+
+def _start_hlsjs(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
+    hlsjs_start(cparams, cstate, bitrates_bps, chunk_s, CTRL_STATE)
+
+
+def _choose_hlsjs(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s,
+                  est_bps, est_latency_s, latency_s, prof):
+    # its own estimator, not the predictor's: the last request's time to first byte is its TTFB sample
+    return hlsjs_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, latency_s,
+                        CTRL_STATE)
+
+
+def _report_hlsjs(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps, chunk_s):
+    hlsjs_report(cparams, cstate, k, rung, size_bytes, download_s, chunk_s)
 
 
 def _choose_mpc(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
@@ -254,6 +271,7 @@ _CHOOSE = {
     CTRL_L2A: _choose_l2a,
     CTRL_LOLP: _choose_lolp,
     CTRL_DASHJS5: _choose_dashjs5,
+    CTRL_HLSJS: _choose_hlsjs,
     CTRL_SIMPLE: _choose_simple,
 }
 #: Controllers the batch driver compiles together (``compile_group``).
@@ -265,11 +283,13 @@ _START = {kind: (_start_sabre if kind in _SABRE_KINDS else _start_none) for kind
 _START[CTRL_PENSIEVE] = _start_pensieve
 _START[CTRL_L2A] = _start_l2a
 _START[CTRL_DASHJS5] = _start_dashjs5
+_START[CTRL_HLSJS] = _start_hlsjs
 _REPORT = {kind: _report_none for kind in _CHOOSE}
 _REPORT[CTRL_FESTIVE] = _report_festive
 _REPORT[CTRL_PENSIEVE] = _report_pensieve
 _REPORT[CTRL_L2A] = _report_l2a
 _REPORT[CTRL_DASHJS5] = _report_dashjs5
+_REPORT[CTRL_HLSJS] = _report_hlsjs
 #: The live model's playback-rate hook: NaN leaves the rate to the profile's catch-up rule.
 _RATE = {kind: _rate_none for kind in _CHOOSE}
 _RATE[CTRL_LOLP] = _rate_lolp

@@ -27,7 +27,9 @@ D_ABANDON_HOLD_MS = 17  # streaming.abandonLoadTimeout (10 s): after an abandonm
 D_MAX_DOWNLOAD_MS = 18  # a download still running this long after its request ends the session (stalled)
 D_OVERLAP_MS = 19  # measured: a replacement of the segment under the playhead that lands with less than this
 #                   buffered ahead of the playhead stalls playback for the difference (MSE append over the playing range)
-D_SIZE = 20
+D_INIT_EVERY_SWITCH = 20  # 1.0: every rung change requests the new rung's init segment (dash.js); 0.0: only a rung's
+#                           first request does (hls.js, VoD: a level's media playlist is loaded once and kept)
+D_SIZE = 21
 
 #: Returned as the abandon-to of a download that ran past ``D_MAX_DOWNLOAD_MS``.
 TIMED_OUT = -200

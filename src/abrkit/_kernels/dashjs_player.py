@@ -60,6 +60,7 @@ from .dashjs_layout import (
     D_FAST_SWITCH,
     D_FAST_SWITCH_MARGIN_MS,
     D_INIT_BITS,
+    D_INIT_EVERY_SWITCH,
     D_INITIAL_KBPS,
     D_MANIFEST_BITS,
     D_MAX_DOWNLOAD_MS,
@@ -281,6 +282,7 @@ def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, log, played, kind, cparam
     stall = np.zeros(n_seg + 1)
     last_rung = np.full(n_seg, -1, dtype=np.int64)
     abandoned = np.zeros(n_seg, dtype=np.bool_)
+    init_loaded = np.zeros(n_q, dtype=np.bool_)  # rungs whose init segment (hls.js: media playlist) was loaded
     cstate = np.zeros(CTRL_STATE + 3 * n_q)
     start(kind, cparams, cstate, cdata, bitrates_bps, seg_ms / 1000.0)
     max_ms = cfg[D_MAX_DOWNLOAD_MS]
@@ -335,10 +337,12 @@ def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, log, played, kind, cparam
         if q != init_rung:
             if init_rung >= 0:
                 wait(tr, clk, ps, stall, cfg[D_SWITCH_MS], tail * seg_ms, total_ms, seg_ms)
-            _, ok = fetch(tr, clk, ps, stall, cfg[D_INIT_BITS], tail * seg_ms, total_ms, seg_ms, max_ms)
-            if not ok:
-                status = EV_STALLED
-                break
+            if cfg[D_INIT_EVERY_SWITCH] != 0.0 or not init_loaded[q]:
+                _, ok = fetch(tr, clk, ps, stall, cfg[D_INIT_BITS], tail * seg_ms, total_ms, seg_ms, max_ms)
+                if not ok:
+                    status = EV_STALLED
+                    break
+                init_loaded[q] = True
             init_rung = q
         seg = next_req
         size = sizes_bits[seg, q]

@@ -62,6 +62,7 @@ CTRL_BBA1 = 101  # params: cushion_s, lookahead_s, min_reservoir_s, max_reservoi
 CTRL_FESTIVE = 102  # params: festive.P_* (its own throughput window lives in its state)
 CTRL_PENSIEVE = 103  # Pensieve's actor network (pensieve_net.P_*; its weights are the controller's data)
 CTRL_DASHJS5 = 104  # dash.js 5.2.1's rule collection (dashjs_rules.P_*; its state dashjs_rules.R_*)
+CTRL_HLSJS = 105  # hls.js 1.7.4's AbrController (hlsjs_rules.P_*; its state hlsjs_rules.R_*)
 # Sabre's rules (BOLA, BOLA-E, the throughput rule, DYNAMIC, DynamicDash, fixed quality): one id,
 # the rule is ``cparams[event_layout.C_ABR]``; their parameter vector is the event kernel's config
 # vector (event_layout.C_*), their state the event kernel's ``st`` vector.

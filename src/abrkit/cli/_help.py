@@ -85,6 +85,15 @@ def _profile_description(profile: Profile) -> str:
 
 
 def _event_profile_description(profile: EventProfile) -> str:
+    from ..hlsjs import HlsjsProfile
+
+    if isinstance(profile, HlsjsProfile):
+        return (
+            "the hls.js 1.7.4 player on the dash.js player's loop (abrkit.hlsjs, docs/simulator.md): buffer target "
+            f"8 x {profile.max_buffer_bytes:g} bytes / bitrate within {profile.buffer_cap_s:g}-{profile.max_max_buffer_s:g} s, "
+            f"{profile.schedule_s:g} s tick, first fragment at {profile.initial_kbps:g} kbit/s, a media playlist once per level, "
+            "no replacement, no abandonment; hls.js's own ABR is the hlsjs controller"
+        )
     if profile.model == "dashjs":
         return (
             "the dash.js 5.2.1 player (abrkit.dashjs, docs/simulator.md): startup, buffer target "

@@ -51,6 +51,10 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     if args.compare:
         from ..emulate.compare import compare, compare_summary, plot_compare
 
+        # the player's own model unless told otherwise: dashjs for dash.js, hlsjs for hls.js
+        args.sim_controller = args.sim_controller or player.name
+        args.sim_profile = args.sim_profile or player.name
+
         table = compare(result, controller=args.sim_controller, profile=args.sim_profile)
         if args.plot is not None:
             plot_compare(table, args.plot, title=f"{player.package} {player.version} vs {args.sim_profile}:{args.sim_controller}")
@@ -122,10 +126,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--compare", action="store_true",
                    help="also simulate the same traces and segment sizes, and print the per-session differences "
                         "and rung agreement")
-    g.add_argument("--sim-controller", default="dashjs", metavar="SPEC", help="the simulator's controller (default dashjs)")
-    g.add_argument("--sim-profile", default="dashjs", metavar="NAME",
-                   help="the simulator's profile; an event profile gets latency_s = --rtt-s (default dashjs: the "
-                        "dash.js 5.2.1 player model; event: Sabre's player)")
+    g.add_argument("--sim-controller", default=None, metavar="SPEC",
+                   help="the simulator's controller (default: the player's, dashjs or hlsjs)")
+    g.add_argument("--sim-profile", default=None, metavar="NAME",
+                   help="the simulator's profile; an event profile gets latency_s = --rtt-s (default: the player's "
+                        "model, dashjs for dash.js 5.2.1 or hlsjs for hls.js 1.7.4; event: Sabre's player)")
     g = p.add_argument_group("output")
     g.add_argument("--format", choices=FORMATS_TABULAR, default="table",
                    help="table, or csv/json/jsonl: one record per session (with --compare, per compared session)")
