@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[int, dict[str, Any]] = {}
     for n in args.workers:
         with distributed.LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50,
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50,
         ) as lc, distributed.Client(lc, set_as_default=False) as client:
             row: dict[str, Any] = {}
             # the fixed cost of a call: one trace on the cluster (warm-up included) against here

@@ -122,7 +122,7 @@ def test_catalog_survives_a_killed_worker_and_resumes(sources, tmp_path):
     sources = sources[:2]
     out = tmp_path / "catalog"
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50,
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50,
     ) as lc, distributed.Client(lc, set_as_default=False) as client:
         box: dict = {}
         job = threading.Thread(target=lambda: box.setdefault("r", optimize_catalog(sources, out, scheduler=client, progress=False, **OPTIONS)))

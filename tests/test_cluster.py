@@ -21,7 +21,7 @@ distributed = pytest.importorskip("distributed")
 def client():
     # two worker processes of one thread each, as a small cluster would have
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50,
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50,
     ) as lc, distributed.Client(lc, set_as_default=False) as c:
         yield c
 
