@@ -321,4 +321,4 @@ REFERENCES = {"dashjs_player.play_dashjs": play_dashjs_like_kernel}
 KERNEL_INPUTS = {"dashjs_player.play_dashjs": (_args_play_dashjs, 6)}
 #: The loop's helpers, checked through the whole loop against the reference above.
 COVERED_BY = {f"dashjs_player.{name}": "dashjs_player.play_dashjs" for name in (
-    "next_period", "idle_network", "send", "play", "wait", "fetch", "rung_for", "download_media")}
+    "next_period", "idle_network", "send", "play", "wait", "fetch", "download_media")}

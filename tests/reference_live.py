@@ -553,3 +553,105 @@ def run_live_session(trace, sizes_bytes, bitrates_bps, seg_s, lp, kind, cparams,
         m[LV.LM_PLAYHEAD_S] = player.play
     del last_lat
     return i, status
+
+
+# -- registration with tests/test_simulate.py (REFERENCES / KERNEL_INPUTS / COVERED_BY) ------------
+
+
+def run_live_batch_like_kernel(job_lo, job_hi, jobs, traces, videos, lp, ctrls, durations_s, out, kind, pkind):
+    """``_kernels.live.run_live_batch`` job by job through :func:`run_live_session`."""
+    del pkind  # the reference predictors dispatch on the predictor id alone
+    for j in range(job_lo, job_hi):
+        t, v, c = int(jobs.trace[j]), int(jobs.video[j]), int(jobs.ctrl[j])
+        t0, t1 = traces.offsets[t], traces.offsets[t + 1]
+        trace = (traces.end_s[t0:t1], traces.bw_bps[t0:t1], traces.lat_s[t0:t1], traces.start_s[t], traces.wrap_s[t])
+        n_r = int(videos.n_rungs[v])
+        sizes = videos.sizes_bytes[videos.offsets[v]:videos.offsets[v + 1]].reshape(-1, n_r)
+        ladder = videos.ladder_bps[videos.ladder_offsets[v]:videos.ladder_offsets[v + 1]]
+        n, status = run_live_session(trace, sizes, ladder, float(videos.chunk_s[v]), lp.copy(), kind,
+                                     ctrls.params[c].copy(), int(ctrls.pred_ids[c]), ctrls.pred_params[c],
+                                     int(ctrls.pred_state_sizes[c]), float(durations_s[j]), out.log[j], out.metrics[j])
+        out.log[j, n:, :] = np.nan
+        out.n_seg[j] = n
+        out.status[j] = status
+
+
+def _args_run_live_batch(rng):
+    """One random session on a one-chunk-per-segment stream. Without chunked transfer a segment
+    arrives once, so the kernel's constant-link closed form samples the edge gap where the
+    reference does (with CMAF chunks the two sample it differently; tests/test_live.py covers
+    that case with its own comparison)."""
+    from abrkit import Trace
+    from abrkit._kernels import groups as G
+    from abrkit._kernels.contract import compile_group
+    from abrkit._kernels.estimators import predictor_group
+    from abrkit._kernels.live import LiveOutputs
+    from abrkit.live import LiveProfile, _live_controller, challenge_video, pack_inputs
+
+    n = int(rng.integers(1, 8))
+    bw = rng.uniform(100e3, 2.5e6, n)
+    bw[rng.random(n) < 0.1] = 0.0
+    bw[0] = max(bw[0], 50e3)
+    lat = rng.uniform(0.0, 0.05, n) if rng.random() < 0.5 else None
+    trace = Trace.from_durations(rng.uniform(0.05, 8.0, n), bw, latency_s=lat)
+    prof = LiveProfile(
+        target_latency_s=float(rng.uniform(0.6, 4.0)), min_latency_s=float(rng.choice([0.0, 0.3])),
+        max_drift_s=float(rng.choice([0.0, 2.0, 12.0])), rate_min=float(rng.choice([0.5, 0.8, 1.0])),
+        rate_max=float(rng.choice([1.0, 1.2, 1.5])), catchup=str(rng.choice(["dashjs", "lolp", "none"])),
+        cmaf_chunk_s=None, availability_delay_s=float(rng.choice([0.0, 0.05, 0.3])),
+        join_s=float(rng.uniform(0.0, 50.0)), duration_s=float(rng.uniform(5.0, 30.0)),
+        resume_s=float(rng.choice([0.0, 0.1])), rtt_s=None if rng.random() < 0.5 else float(rng.uniform(0.0, 0.1)),
+        max_download_s=float(rng.choice([5.0, 60.0])))
+    video = challenge_video(60.0)
+    ctrl = _live_controller(str(rng.choice(["fixed:rung=1", "rate:predictor=last", "l2a", "lolp"])))
+    packed = pack_inputs([trace], [video], [ctrl], prof.bola_buffer_s(video.chunk_s))
+    duration = prof.session_duration_s(trace)
+    cap = int(math.ceil((duration + prof.target_latency_s + prof.availability_delay_s) / video.chunk_s)) + 4
+    out = LiveOutputs(np.zeros((1, cap, LV.LV_COLS)), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64),
+                      np.zeros((1, LV.LM_SIZE)))
+    one = np.zeros(1, dtype=np.int64)
+    kind = int(compile_group(int(packed.ctrls.ids[0])))
+    pkind = int(predictor_group(int(packed.ctrls.pred_ids[0]), packed.ctrls.pred_params[0]))
+    return (0, 1, G.Jobs(one, one.copy(), one.copy()), packed.traces, packed.videos, prof.pack(video.chunk_s),
+            packed.ctrls, np.array([duration]), out, kind, pkind)
+
+
+REFERENCES = {
+    "live.run_live_batch": run_live_batch_like_kernel,
+    "live_rules.catchup_sigmoid": sigmoid_rate,
+    "live_rules.catchup_dashjs": lambda lat, target, buffer_s, stalled, drift, rmin, rmax: catchup_dashjs(
+        lat, target, stalled, drift, rmin, rmax),
+    "live_rules.catchup_lolp": catchup_lolp,
+}
+
+
+def _args_catchup_sigmoid(rng):
+    return float(rng.uniform(-5, 5)), float(rng.choice([0.5, 0.8, 1.0])), float(rng.choice([1.0, 1.2, 1.5]))
+
+
+def _args_catchup_dashjs(rng):
+    target = float(rng.uniform(0.5, 4))
+    lat = target + float(rng.choice([0.0, 0.01, rng.uniform(-3, 3)]))
+    return (lat, target, float(rng.uniform(0, 3)), bool(rng.random() < 0.2), float(rng.choice([0.0, 0.02, 0.1])),
+            float(rng.choice([0.5, 0.8, 1.0])), float(rng.choice([1.0, 1.2, 1.5])))
+
+
+def _args_catchup_lolp(rng):
+    target = float(rng.uniform(0.5, 4))
+    lat = target + float(rng.choice([0.0, 0.01 * target, rng.uniform(-3, 3)]))
+    return (lat, target, float(rng.uniform(0, 2)), float(rng.choice([0.0, 0.5, 1.0])),
+            float(rng.choice([0.5, 0.8, 1.0])), float(rng.choice([1.0, 1.2, 1.5])))
+
+
+KERNEL_INPUTS = {
+    "live.run_live_batch": (_args_run_live_batch, 10),
+    "live_rules.catchup_sigmoid": (_args_catchup_sigmoid, 40),
+    "live_rules.catchup_dashjs": (_args_catchup_dashjs, 60),
+    "live_rules.catchup_lolp": (_args_catchup_lolp, 60),
+}
+#: The session loop's pieces and the L2A-LL / LoL+ rules, checked through the whole live session
+#: against the reference above (whose rules are written from dash.js, not from the kernels).
+COVERED_BY = {f"live.{name}": "live.run_live_batch" for name in ("_advance", "_log_totals", "_new_rate", "play_live")}
+COVERED_BY.update({f"live_rules.{name}": "live.run_live_batch" for name in (
+    "_lolp_update", "euclidean_projection", "highest_at_most", "l2a_choose", "l2a_report", "l2a_start", "live_now",
+    "lolp_centres", "lolp_choose", "lolp_distance", "lolp_next_buffer", "lolp_single_qoe", "splitmix64")})
