@@ -103,6 +103,17 @@ def add_parser(subparsers: Any, **kwargs: Any) -> argparse.ArgumentParser:
     g.add_argument("--renditions", action="store_true",
                    help="also encode the rungs as final renditions (capped CRF over the whole source) and package\n"
                    "them: OUT/renditions/, OUT/hls/master.m3u8, OUT/dash/manifest.mpd, OUT/video.json")
+    g = p.add_argument_group("shots (per-shot encoding)")
+    g.add_argument("--shots", default=None, metavar="auto|FILE",
+                   help="per-shot ladder: 'auto' detects the cuts, FILE lists shot starts (seconds, or frames as\n"
+                   "Nf); each shot is searched, the rungs combine one encode per shot at a common slope, and\n"
+                   "each rung is joined into OUT/rung<k>.ts and scored again (x264/x265)")
+    g.add_argument("--shot-threshold", type=finite_float, default=10.0, metavar="SCORE",
+                   help="scene score (0-100) that makes a cut, with --shots auto (default: 10)")
+    g.add_argument("--min-shot-s", type=finite_float, default=1.0, metavar="S",
+                   help="shortest shot, seconds, with --shots auto (default: 1)")
+    g.add_argument("--max-shot-s", type=finite_float, default=None, metavar="S",
+                   help="split longer shots into equal parts of at most S seconds")
     p.set_defaults(func=cmd_ladder)
     return p
 
@@ -179,6 +190,8 @@ def cmd_ladder(args: argparse.Namespace) -> int:
         cache_dir = Path(args.cache_dir)
     else:
         cache_dir = out / ".abrkit-cache"
+    if args.shots is not None:
+        return _cmd_shots(args, out, options, cache_dir)
     result = optimize_ladder(args.source, cache_dir=cache_dir, progress=args.progress, scheduler=args.scheduler, **options)
     out.mkdir(parents=True, exist_ok=True)
     written = [result.to_json(out / "result.json"), *result.to_csv(out)]
@@ -314,3 +327,64 @@ def _renditions(result: Any, args: argparse.Namespace, out: Path, quality: Any) 
     table = out / "renditions.csv"
     frame.to_csv(table, index=False, float_format="%.6g", lineterminator="\n")
     return [table, hls, dash, video_path], frame
+
+
+def _cmd_shots(args: argparse.Namespace, out: Path, options: dict[str, Any], cache_dir: Any) -> int:
+    """``abrkit ladder --shots``: :func:`~abrkit.encode.shotladder.optimize_shots` into ``out``."""
+    from ..encode.shotladder import PRODUCIBLE_CODECS, optimize_shots
+    from ..errors import ParameterError
+
+    if args.renditions:
+        raise ParameterError("--renditions", True, "is not available with --shots yet: the per-shot rungs are "
+                             "OUT/rung<k>.ts (packaging shots of unequal duration as HLS/DASH is not built)")
+    options.pop("axis")
+    result = optimize_shots(
+        args.source, shots=args.shots, threshold=args.shot_threshold, min_shot_s=args.min_shot_s,
+        max_shot_s=args.max_shot_s, cache_dir=cache_dir, out_dir=out, produce=args.codec in PRODUCIBLE_CODECS,
+        progress=args.progress, scheduler=args.scheduler, **options,
+    )
+    written = [result.to_json(out / "shot-result.json"), *result.to_csv(out)]
+    if result.per_title is not None:
+        written += [result.per_title.to_json(out / "result.json"), *result.per_title.to_csv(out)]
+    if args.plot:
+        from ..encode.plot import plot_shot_hulls
+        import matplotlib.pyplot as plt
+
+        fig = plot_shot_hulls(result, title=Path(args.source).name)
+        fig.savefig(out / "shot-hulls.png", dpi=120)
+        plt.close(fig)
+        written.append(out / "shot-hulls.png")
+    if args.format == "json":
+        summary = result.to_dict()
+        for bulky in ("points", "path"):
+            summary.pop(bulky)
+        summary["files"] = [str(p) for p in written]
+        sys.stdout.write(json.dumps(summary, indent=1) + "\n")
+    else:
+        sys.stdout.write(format_shot_summary(result) + "\n")
+        print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
+    return 0
+
+
+def format_shot_summary(result: Any) -> str:
+    """The shots, the per-shot rungs (predicted and measured) and the BD-rates as text."""
+    lines = [f"{len(result.shots)} shots:"]
+    lines += _table(("shot", "start s", "duration s", "cause"), [
+        (str(r.shot), _cell(r.start_s, ".3f"), _cell(r.duration_s, ".3f"), str(r.cause)) for r in result.shots.itertuples()
+    ])
+    lines.append("")
+    lines.append("per-shot rungs (predicted from the shots' encodes, measured on the joined stream):")
+    lines += _table(("rung", "kbps", "VMAF", "measured kbps", "measured VMAF", "worst shot VMAF"), [
+        (str(r.rung), _cell(r.bitrate_kbps, ".1f"), _cell(r.vmaf, ".2f"), _cell(r.measured_bitrate_kbps, ".1f"),
+         _cell(r.measured_vmaf, ".2f"), _cell(r.min_shot_vmaf, ".2f")) for r in result.rungs.itertuples()
+    ])
+    if result.bd_rate:
+        lines.append("")
+        lines.append("BD-rate of the per-shot rungs (negative: fewer bits for the same VMAF):")
+        for name, value in result.bd_rate.items():
+            lines.append(f"  against {name}: " + ("n/a" if value is None else f"{value:+.1f} %"))
+    n = result.n_encodes
+    lines.append(f"{n['search']} shot encodes ({n['search_performed']} run now, the rest from the cache), "
+                 f"{n['produced']} made for the rungs ({n['produced_reused']} reused)")
+    lines += [f"note: {text}" for text in result.notes]
+    return "\n".join(lines)

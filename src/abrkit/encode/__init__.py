@@ -52,6 +52,11 @@ _EXPORTS: dict[str, str] = {
     "allocation_path": "pershot",
     "allocate": "pershot",
     "per_shot_ladder": "pershot",
+    # shotladder.py: the per-shot ladder end to end (search, combination, joined rungs re-scored)
+    "optimize_shots": "shotladder",
+    "ShotLadderResult": "shotladder",
+    "cut_shot": "shotladder",
+    "join_shots": "shotladder",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -75,6 +80,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the lazy names
     from .ffmpeg import FFmpeg, escape_filter_value, file_url, find_ffmpeg, temp_run_dir
     from .quality import BUILTIN_VMAF_MODELS, QualityResult, QualitySettings, encode_and_score, pool, score
     from .pershot import allocate, allocation_path, per_shot_ladder
+    from .shotladder import ShotLadderResult, cut_shot, join_shots, optimize_shots
     from .shots import detect_shots, read_shot_list, scene_scores, shots_table
 
 # package.py: final renditions, the simulator's Video, HLS and DASH; plot.py: the ladder plot

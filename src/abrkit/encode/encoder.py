@@ -332,17 +332,21 @@ class Packets:
         return (self.pts - self.pts.min()).astype(np.float64) * float(self.time_base)
 
 
-def read_packets(path: str | os.PathLike[str], ffmpeg: FFmpeg | None = None) -> Packets:
+def read_packets(path: str | os.PathLike[str], ffmpeg: FFmpeg | None = None, *, bsf: str | None = None) -> Packets:
     """List the packets of the first video stream of ``path`` without decoding it.
 
     Uses ffmpeg's ``framecrc`` muxer on a stream copy, which writes one line per packet:
     stream, dts, pts, duration, size and checksum, plus ``F=0x..`` when the flags are not just
-    "key". Raises :class:`VideoFormatError` if the list cannot be read.
+    "key". ``bsf``: a bitstream filter applied first (e.g. ``filter_units=remove_types=9`` to
+    leave out H.264 access unit delimiters). Raises :class:`VideoFormatError` if the list cannot
+    be read.
     """
     ff = ffmpeg if ffmpeg is not None else find_ffmpeg()
     with temp_run_dir() as tmp:
         listing = tmp / "packets.framecrc"
-        ff.run(["-i", file_url(path), "-map", "0:V:0", "-c", "copy", "-f", "framecrc", file_url(listing)], cwd=tmp)
+        filters = ["-bsf:v", bsf] if bsf else []
+        ff.run(["-i", file_url(path), "-map", "0:V:0", "-c", "copy", *filters, "-f", "framecrc", file_url(listing)],
+               cwd=tmp)
         text = listing.read_text(encoding="utf-8", errors="replace")
     return _parse_framecrc(text, path)
 

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._checks import number
 from ..errors import ParameterError
 from .hull import upper_hull
 
@@ -77,7 +78,8 @@ class AllocationPath:
         if not 0 <= step < len(self.steps):
             raise ParameterError("step", step, f"must be in 0..{len(self.steps) - 1}")
         rows = self.choice[step]
-        table = self.points.iloc[rows].drop(columns=["on_hull"]).reset_index(drop=True)
+        # a points table from encodes has its own duration_s (the encode's): the shot's replaces it
+        table = self.points.iloc[rows].drop(columns=["on_hull", "duration_s"], errors="ignore").reset_index(drop=True)
         table.insert(1, "duration_s", self.durations_s)
         row = self.steps.iloc[step]
         return Allocation(
@@ -239,6 +241,7 @@ def per_shot_ladder(
     constraints: Any = None,
     *,
     max_candidates: int = 80,
+    min_quality: float | None = None,
 ) -> list[Allocation]:
     """Rungs of a per-shot ladder: path allocations chosen by
     :func:`~abrkit.encode.rungs.select_rungs` under ``constraints`` (a
@@ -246,6 +249,8 @@ def per_shot_ladder(
     ladder chooses among hull points. Resolution constraints do not apply: a per-shot rung mixes
     resolutions. The path is first thinned to at most ``max_candidates`` points spread evenly
     in mean quality (the rung search is cubic in the candidates), always keeping both ends.
+    ``min_quality``: the lowest mean quality a rung may have (the per-title ``min_vmaf``); path
+    points below it are not candidates.
     """
     from .rungs import RungConstraints, select_rungs
 
@@ -260,6 +265,12 @@ def per_shot_ladder(
     if n < 2:
         raise ParameterError("max_candidates", max_candidates, "must be >= 2")
     steps = path.steps
+    if min_quality is not None:
+        floor = number("min_quality", min_quality)
+        steps = steps[steps["mean_quality"] >= floor]
+        if steps.empty:
+            best = path.steps["mean_quality"].max()
+            raise ParameterError("min_quality", min_quality, f"no allocation reaches it (the best mean is {best:.2f})")
     q = steps["mean_quality"].to_numpy()
     # the path's mean quality never falls: pick the first step at or above evenly spaced levels
     levels = np.linspace(q[0], q[-1], n)

@@ -14,7 +14,7 @@ import pandas as pd
 from ..errors import ParameterError
 from .._optional import pyplot as _pyplot
 
-__all__ = ["plot_ladder"]
+__all__ = ["plot_ladder", "plot_shot_hulls"]
 
 _FIXED_MARKERS = ("s", "^", "D", "v", "P", "X")
 
@@ -162,4 +162,60 @@ def plot_ladder(
         title = "per-title ladder" + (": " + ", ".join(parts) if parts else "")
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize="small")
+    return fig
+
+
+def plot_shot_hulls(result: Any, *, log_rate: bool = True, title: str | None = None) -> Any:
+    """Two panels for a :class:`~abrkit.encode.shotladder.ShotLadderResult`.
+
+    Left: each shot's convex hull (rate of the shot alone against its VMAF), one colour per
+    shot, and the point each rung chose for it (numbered markers). Right: the title's
+    allocation path (duration-weighted mean VMAF against mean rate), the per-shot rungs as
+    predicted and as measured on the joined streams, and the per-title ladder's hull and rungs
+    when the result has them.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    points = _table(result, "points", ("shot", "bitrate_kbps", "vmaf", "on_hull"))
+    rungs = _table(result, "rungs", ("rung", "bitrate_kbps", "vmaf", "measured_bitrate_kbps", "measured_vmaf"))
+    choices = _table(result, "choices", ("rung", "shot", "bitrate_kbps", "vmaf"))
+    steps = _columns(result.path.steps, "result.path.steps", ("bitrate_kbps", "mean_quality"))
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12.0, 5.0), constrained_layout=True)
+    cmap = plt.get_cmap("tab10")
+    for i, group in points.groupby("shot"):
+        colour = cmap(int(i) % 10)
+        hull = group[group["on_hull"].astype(bool)].sort_values("bitrate_kbps")
+        left.plot(group["bitrate_kbps"], group["vmaf"], "o", color=colour, ms=3, alpha=0.35)
+        left.plot(hull["bitrate_kbps"], hull["vmaf"], "-", color=colour, lw=1.6, label=f"shot {int(i)}")
+        picked = choices[choices["shot"] == i]
+        for row in picked.itertuples():
+            left.annotate(str(int(row.rung)), (row.bitrate_kbps, row.vmaf), fontsize=7, color=colour,
+                          xytext=(3, -9), textcoords="offset points")
+        left.plot(picked["bitrate_kbps"], picked["vmaf"], "s", color=colour, mec="black", mew=0.5, ms=5)
+    left.set_title("per-shot hulls (numbers: the rung that chose the point)")
+    right.plot(steps["bitrate_kbps"], steps["mean_quality"], "-", color="black", lw=1.5, label="allocation path")
+    per_title = getattr(result, "per_title", None)
+    if per_title is not None:
+        hull = per_title.hull.sort_values("bitrate_kbps")
+        right.plot(hull["bitrate_kbps"], hull["vmaf"], "--", color="0.5", lw=1.2, label="per-title hull")
+        right.plot(per_title.rungs["bitrate_kbps"], per_title.rungs["vmaf"], "D", color="0.4", ms=6,
+                   label="per-title rungs")
+    right.plot(rungs["bitrate_kbps"], rungs["vmaf"], "o", mfc="none", mec="crimson", ms=9, label="per-shot rungs, predicted")
+    right.plot(rungs["measured_bitrate_kbps"], rungs["measured_vmaf"], "*", color="crimson", mec="black", mew=0.5,
+               ms=11, label="per-shot rungs, measured")
+    bd = getattr(result, "bd_rate", {}) or {}
+    value = bd.get("per-title")
+    right.set_title("title" + (f" (per-shot vs per-title BD-rate {value:+.1f} %)" if isinstance(value, float) else ""))
+    for ax in (left, right):
+        if log_rate:
+            ax.set_xscale("log")
+        ax.set_xlabel("bitrate (kbit/s)")
+        ax.set_ylabel("VMAF")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    if title is not None:
+        fig.suptitle(title)
     return fig

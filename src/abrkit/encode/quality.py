@@ -437,7 +437,9 @@ def score(
         cut_dis = None if (dis_start, n_frames) == (0, dis.n_frames) else (dis_start, n_frames)
         graph = _scoring_graph("0:V:0", "1:V:0", ref, qs, log, cut_ref, cut_dis)
         args = [
-            "-i", file_url(reference), "-i", file_url(distorted),
+            # -reinit_filter 0: a stream whose frame size changes (per-shot rungs mix resolutions)
+            # keeps one graph (its scale adapts per frame) instead of a rebuilt libvmaf
+            "-i", file_url(reference), "-reinit_filter", "0", "-i", file_url(distorted),
             "-filter_complex", graph, "-map", "[vmaf_out]", "-f", "null", "-",
         ]
         _run_scoring(ff, args, tmp, qs, ref, progress, timeout_s, float(n_frames / ref.fps))

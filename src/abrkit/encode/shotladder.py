@@ -1,0 +1,498 @@
+"""The per-shot ladder end to end: shots, a search per shot, the common-slope combination, and
+each rung produced as one stream and scored again.
+
+:func:`optimize_shots` runs the pieces in order:
+
+1. **Shots**: detected (:func:`~abrkit.encode.shots.detect_shots`) or listed (frame numbers, or
+   a shot-list file read by :func:`~abrkit.encode.shots.read_shot_list`).
+2. **Cuts**: each shot cut losslessly (FFV1, bit-exact flags, no metadata), so the same source
+   and shot always give the same bytes: the cut's hash keys the measurement cache, and a rerun
+   (after a kill, or with more shots of the same title) finds every measured encode there.
+3. **Search**: :func:`~abrkit.encode.ladder.optimize_ladder` on every cut (its fast or
+   exhaustive search, cache, workers and scheduler), scored at the source's display size; the
+   shot's points and convex hull.
+4. **Combination**: :func:`~abrkit.encode.pershot.allocation_path` over all shots and
+   :func:`~abrkit.encode.pershot.per_shot_ladder` under the rung constraints.
+5. **Production**: every rung's chosen encode of every shot is encoded again (same settings,
+   same thread count: x264 and x265 give the same bits, which is checked), remuxed to MPEG-TS
+   (parameter sets in band, so the stream may change resolution at a shot's first frame) and
+   joined by ffmpeg's concat demuxer without re-encoding. The joined stream is decoded and
+   scored against the source, and the report gives each rung's predicted and measured bitrate
+   (packet payload, as the search measures it) and VMAF.
+6. **Comparison**: the per-title ladder of the same source with the same settings (which also
+   encodes the fixed ladders), and BD-rates of the per-shot rungs (measured) against it and
+   against the fixed ladders.
+
+Production joins H.264/HEVC elementary streams, so it needs ``codec`` x264 or x265; with other
+codecs the ladder is predicted only (``produce=False``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._version import __version__
+from .._checks import number
+from ..errors import ParameterError, VideoFormatError
+from .encoder import CODECS, EncodeSettings, encode, read_packets
+from .ffmpeg import FFmpeg, file_url, find_ffmpeg, temp_run_dir
+from .ladder import DEFAULT_FIXED_LADDERS, DEFAULT_MIN_VMAF, LadderResult, _clean, _compare, _records, optimize_ladder
+from .pershot import AllocationPath, allocation_path, per_shot_ladder
+from .probe import MediaInfo, probe
+from .quality import QualitySettings, score
+from .rungs import RungConstraints
+from .shots import detect_shots, read_shot_list, shots_from_starts
+
+__all__ = ["ShotLadderResult", "optimize_shots", "cut_shot", "join_shots", "PRODUCIBLE_CODECS"]
+
+#: Codecs whose per-shot encodes :func:`join_shots` can join without re-encoding.
+PRODUCIBLE_CODECS = ("x264", "x265")
+
+#: Columns of :attr:`ShotLadderResult.rungs`.
+SHOT_RUNG_COLUMNS = (
+    "rung", "step", "slope", "bitrate_kbps", "vmaf", "min_shot_vmaf", "measured_bitrate_kbps", "measured_vmaf",
+    "bitrate_error_pct", "vmaf_error", "stream_bitrate_kbps", "file",
+)
+
+#: What the joined MPEG-TS stream carries besides coded pictures: an access unit delimiter before
+#: every frame (MPEG-TS requires them; 6-7 bytes, 1.2 kbit/s at 25 fps) and the parameter sets
+#: before every keyframe (in MP4 they sit once in the header). The measured payload leaves both
+#: out, as the search's MP4 measurement does; ``stream_bitrate_kbps`` counts them.
+_PICTURES_ONLY = {"x264": "filter_units=remove_types=7|8|9", "x265": "filter_units=remove_types=32|33|34|35"}
+
+
+@dataclass(frozen=True, eq=False)
+class ShotLadderResult:
+    """What :func:`optimize_shots` found and made.
+
+    Attributes
+    ----------
+    shots : pandas.DataFrame
+        The shot table (:data:`~abrkit.encode.shots.SHOT_COLUMNS`: ``shot``, ``start_frame``,
+        ``n_frames``, ``start_s``, ``duration_s`` in seconds, ``score``, ``cause``).
+    points : pandas.DataFrame
+        Every measured encode of every shot: ``shot`` then the per-title point columns
+        (``width``, ``height``, ``crf``, ``bitrate_kbps`` of the shot alone, ``vmaf``, ...) and
+        ``on_hull`` (on the shot's own hull).
+    path : AllocationPath
+        Every optimal allocation, cheapest first.
+    rungs : pandas.DataFrame
+        One row per rung (:data:`SHOT_RUNG_COLUMNS`): its place on the path (``step``,
+        ``slope`` in VMAF per kbit/s), predicted ``bitrate_kbps`` and ``vmaf`` (duration-weighted
+        over the shots) and the worst shot's VMAF; with production, the joined stream's
+        ``measured_bitrate_kbps`` (payload bits over the duration, without the access unit
+        delimiters and in-band parameter sets of MPEG-TS, as the search measures MP4 files) and ``measured_vmaf`` (mean over its frames), the errors
+        (percent; VMAF points), ``stream_bitrate_kbps`` (every video packet byte, delimiters
+        and parameter sets included) and the stream's ``file``.
+    choices : pandas.DataFrame
+        One row per (rung, shot): ``rung``, ``shot``, ``start_s``, ``duration_s`` and the chosen
+        encode (``width``, ``height``, ``crf``, ``bitrate_kbps``, ``vmaf``).
+    per_title : LadderResult or None
+        The per-title ladder of the same source and settings (None when not asked for).
+    bd_rate : dict of str to float or None
+        BD-rate (percent, PCHIP, VMAF) of the per-shot rungs (measured values with production,
+        predicted without) against ``per_title`` (key ``"per-title"``) and each fixed ladder.
+    settings, source, versions : dict
+        What was asked for, the source (path, size, frames) and tool versions.
+    n_encodes : dict
+        ``search`` (points over all shots), ``search_performed`` (encoded now, the rest came from
+        the cache), ``produced`` (per-shot encodes made for the rungs) and ``produced_reused``
+        (already in the output folder).
+    elapsed_s : float
+        Wall time.
+    notes : list of str
+        Anything the report should say (a BD-rate not computed, and why).
+    """
+
+    shots: pd.DataFrame
+    points: pd.DataFrame
+    path: AllocationPath
+    rungs: pd.DataFrame
+    choices: pd.DataFrame
+    per_title: LadderResult | None
+    bd_rate: dict[str, float | None]
+    settings: dict[str, Any]
+    source: dict[str, Any]
+    versions: dict[str, Any]
+    n_encodes: dict[str, int]
+    elapsed_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> pd.DataFrame:
+        """The rungs, predicted and measured, without the file column."""
+        return self.rungs.drop(columns=["file"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the rungs, BD-rates, settings and every table (NaN as None); the
+        per-title result under ``per_title`` (its rungs and BD-rates only: its own ``to_dict``
+        has the rest)."""
+        title = None
+        if self.per_title is not None:
+            full = self.per_title.to_dict()
+            title = {k: full[k] for k in ("rungs", "bd_rate", "n_encodes")}
+        return {
+            "format": "abrkit-shot-ladder", "version": 1,
+            "rungs": _records(self.rungs), "bd_rate": {k: _clean(v) for k, v in self.bd_rate.items()},
+            "source": _clean(self.source), "settings": _clean(self.settings), "versions": _clean(self.versions),
+            "n_encodes": dict(self.n_encodes), "elapsed_s": _clean(self.elapsed_s), "notes": list(self.notes),
+            "shots": _records(self.shots), "choices": _records(self.choices), "path": _records(self.path.steps),
+            "points": _records(self.points), "per_title": title,
+        }
+
+    def to_json(self, path: str | os.PathLike[str]) -> Path:
+        """Write :meth:`to_dict` as JSON to ``path`` (written whole, then renamed); returns it."""
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n", encoding="utf-8")
+        os.replace(tmp, out)
+        return out
+
+    def to_csv(self, directory: str | os.PathLike[str]) -> list[Path]:
+        """Write ``shots.csv``, ``shot-points.csv``, ``shot-path.csv``, ``shot-rungs.csv`` and
+        ``shot-choices.csv`` into ``directory``; returns the paths."""
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for stem, frame in (("shots", self.shots), ("shot-points", self.points), ("shot-path", self.path.steps),
+                            ("shot-rungs", self.rungs), ("shot-choices", self.choices)):
+            path = folder / f"{stem}.csv"
+            frame.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
+            written.append(path)
+        return written
+
+    def __repr__(self) -> str:
+        return (f"ShotLadderResult({len(self.shots)} shots, {len(self.points)} encodes, {len(self.rungs)} rungs, "
+                f"BD-rate {self.bd_rate})")
+
+
+# -- cutting and joining ------------------------------------------------------------------------
+
+
+def cut_shot(
+    source: str | os.PathLike[str], start_frame: int, n_frames: int, directory: str | os.PathLike[str],
+    ffmpeg: FFmpeg | None = None, tag: str = "shot",
+) -> tuple[Path, MediaInfo]:
+    """Frames ``start_frame .. start_frame + n_frames - 1`` of ``source``'s video, losslessly.
+
+    FFV1 in Matroska with bit-exact flags and no metadata, so one ffmpeg gives the same bytes
+    every time; named ``{tag}-f{start}-n{count}.mkv`` in ``directory`` and reused when there
+    (written by renaming a finished file into place, so a kill never leaves a partial cut).
+    """
+    ff = ffmpeg if ffmpeg is not None else find_ffmpeg()
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{tag}-f{int(start_frame)}-n{int(n_frames)}.mkv"
+    if out.is_file():
+        info = probe(out, ff)
+        if info.n_frames == n_frames:
+            return out, info
+    partial = out.with_name(f".{out.stem}.{os.getpid()}.{threading.get_ident()}.mkv")
+    end = int(start_frame) + int(n_frames)
+    ff.run(
+        ["-i", file_url(source), "-map", "0:V:0",
+         "-vf", f"trim=start_frame={int(start_frame)}:end_frame={end},setpts=PTS-STARTPTS",
+         "-fps_mode", "passthrough", "-c:v", "ffv1", "-an", "-sn", "-dn", "-map_metadata", "-1",
+         "-fflags", "+bitexact", "-flags:v", "+bitexact", "-y", file_url(partial)],
+        cwd=folder,
+    )
+    os.replace(partial, out)
+    info = probe(out, ff)
+    if info.n_frames != n_frames:
+        raise VideoFormatError(source, f"cutting frames {start_frame}..{end - 1} gave {info.n_frames} frames, not {n_frames}")
+    return out, info
+
+
+def join_shots(files: Sequence[str | os.PathLike[str]], out_path: str | os.PathLike[str],
+               ffmpeg: FFmpeg | None = None) -> Path:
+    """Join per-shot H.264/HEVC encodes into one MPEG-TS stream without re-encoding.
+
+    Each file is remuxed to MPEG-TS (its parameter sets move in band, before every keyframe),
+    then ffmpeg's concat demuxer joins them with continuous timestamps. Each shot starts with a
+    keyframe, so the joined stream decodes from any shot's start, and its frame size may change
+    there.
+    """
+    ff = ffmpeg if ffmpeg is not None else find_ffmpeg()
+    if not files:
+        raise ParameterError("files", [], "at least one file is needed")
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with temp_run_dir(prefix="abrkit-join-") as tmp:
+        listing = []
+        for i, f in enumerate(files):
+            ts = tmp / f"part{i:05d}.ts"
+            ff.run(["-i", file_url(f), "-map", "0:V:0", "-c", "copy", "-f", "mpegts", "-y", file_url(ts)], cwd=tmp)
+            listing.append(f"file '{ts.name}'")
+        (tmp / "list.txt").write_text("\n".join(listing) + "\n", encoding="utf-8")
+        partial = tmp / "joined.ts"
+        ff.run(["-f", "concat", "-safe", "0", "-i", "list.txt", "-map", "0:V:0", "-c", "copy", "-f", "mpegts",
+                "-y", file_url(partial)], cwd=tmp)
+        shutil.move(partial, out)  # the temp folder may be on another file system
+    return out
+
+
+# -- the job --------------------------------------------------------------------------------------
+
+
+def _shot_table(source: Path, info: MediaInfo, shots: Any, ff: FFmpeg, threshold: float, min_shot_s: float,
+                max_shot_s: float | None) -> pd.DataFrame:
+    if isinstance(shots, str) and shots == "auto":
+        return detect_shots(source, threshold=threshold, min_shot_s=min_shot_s, max_shot_s=max_shot_s, ffmpeg=ff,
+                            info=info)
+    if isinstance(shots, (str, os.PathLike)):
+        starts = read_shot_list(shots, info.n_frames, info.fps)
+    else:
+        try:
+            starts = np.asarray(list(shots), dtype=np.int64)
+        except (TypeError, ValueError) as err:
+            raise ParameterError("shots", shots, "must be 'auto', a shot-list file or shot start frames") from err
+    return shots_from_starts(starts, info, max_shot_s=max_shot_s)
+
+
+def _measured_curve(rungs: pd.DataFrame, measured: bool) -> pd.DataFrame:
+    if measured:
+        return pd.DataFrame({"bitrate_kbps": rungs["measured_bitrate_kbps"], "vmaf": rungs["measured_vmaf"]})
+    return pd.DataFrame({"bitrate_kbps": rungs["bitrate_kbps"], "vmaf": rungs["vmaf"]})
+
+
+def optimize_shots(
+    source: str | os.PathLike[str],
+    *,
+    shots: Any = "auto",
+    threshold: float = 10.0,
+    min_shot_s: float = 1.0,
+    max_shot_s: float | None = None,
+    codec: str = "x264",
+    mode: str = "fast",
+    resolutions: Sequence[tuple[int, int] | int] | None = None,
+    crfs: Sequence[float] | None = None,
+    constraints: RungConstraints | None = None,
+    quality: QualitySettings | None = None,
+    segment_s: float = 2.0,
+    preset: str | None = None,
+    workers: int | None = None,
+    threads: int = 1,
+    cache_dir: str | os.PathLike[str] | bool | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    produce: bool = True,
+    per_title: bool = True,
+    fixed_ladders: Sequence[Any] = DEFAULT_FIXED_LADDERS,
+    min_vmaf: float | None = DEFAULT_MIN_VMAF,
+    progress: bool | None = None,
+    ffmpeg: FFmpeg | str | os.PathLike[str] | None = None,
+    max_duration_s: float | None = None,
+    scheduler: Any = None,
+) -> ShotLadderResult:
+    """The per-shot ladder of ``source`` (module docstring), produced and measured.
+
+    Parameters
+    ----------
+    shots : "auto", path or sequence of int
+        ``"auto"``: detect cuts (``threshold``: ffmpeg's scene score, 0-100; ``min_shot_s``:
+        the shortest shot, seconds). A path: a shot-list file (start times in seconds, or frame
+        numbers written ``Nf``). A sequence: the frames where shots start.
+    max_shot_s : float, optional
+        Split longer shots into equal parts of at most this many seconds.
+    codec, mode, resolutions, crfs, quality, segment_s, preset, workers, threads, scheduler
+        As :func:`~abrkit.encode.ladder.optimize_ladder`, for every shot's search. The
+        resolutions default to the source's (:func:`~abrkit.encode.ladder.default_resolutions`),
+        the same for every shot; ``segment_s`` is the keyframe interval inside a shot.
+    constraints : RungConstraints, optional
+        The rung constraints (``allowed_resolutions`` does not apply: a rung mixes resolutions).
+    cache_dir : path, bool or None
+        The measurement cache (as :func:`optimize_ladder`); a rerun finds every shot's encodes
+        there.
+    out_dir : path, optional
+        Where cuts, per-shot encodes and the rung streams (``rung{k}.ts``) go. Required with
+        ``produce``; a rerun reuses the per-shot encodes it finds there.
+    produce : bool
+        Make and score each rung's stream (x264 and x265 only).
+    per_title : bool
+        Also find the per-title ladder (and the fixed ladders') for the BD-rate comparison.
+    fixed_ladders, min_vmaf
+        As :func:`optimize_ladder`; ``min_vmaf`` is the lowest mean VMAF of a rung.
+    progress : bool or None
+        A tqdm bar over shots, per-title search and rung production (None: when stderr is a
+        terminal).
+    max_duration_s : float, optional
+        Use only the first this many seconds of the source (cut once, losslessly).
+
+    Raises
+    ------
+    ParameterError
+        A bad argument (as :func:`optimize_ladder`), ``produce`` without ``out_dir`` or with a
+        codec that cannot be joined.
+    VideoFormatError, ToolNotFoundError, FFmpegError
+        As :func:`optimize_ladder`.
+    """
+    import sys
+
+    from tqdm.auto import tqdm
+
+    started = time.perf_counter()
+    if codec not in CODECS:
+        raise ParameterError("codec", codec, f"must be one of {', '.join(CODECS)}")
+    if produce and codec not in PRODUCIBLE_CODECS:
+        raise ParameterError("produce", produce, f"joining per-shot encodes needs codec {' or '.join(PRODUCIBLE_CODECS)}, "
+                             f"not {codec!r}; pass produce=False for a predicted ladder")
+    if produce and out_dir is None:
+        raise ParameterError("out_dir", None, "is needed to produce the rungs (pass a folder, or produce=False)")
+    cons = RungConstraints() if constraints is None else constraints
+    if not isinstance(cons, RungConstraints):
+        raise ParameterError("constraints", constraints, "must be a RungConstraints")
+    qs = QualitySettings() if quality is None else quality
+    segment_s = number("segment_s", segment_s, gt=0)
+    ff = ffmpeg if isinstance(ffmpeg, FFmpeg) else find_ffmpeg(ffmpeg)
+    source_path = Path(source)
+    info = probe(source_path, ff)
+    if resolutions is None:
+        from .ladder import default_resolutions
+
+        resolutions = default_resolutions(info.width, info.height)
+
+    with temp_run_dir(prefix="abrkit-shots-") as tmp:
+        work = Path(out_dir) if out_dir is not None else tmp
+        cuts_dir = work / "cuts"
+        title, title_info = source_path, info
+        if max_duration_s is not None:
+            k = max(1, int(math.floor(number("max_duration_s", max_duration_s, gt=0) * float(info.fps) + 1e-9)))
+            if k < info.n_frames:
+                title, title_info = cut_shot(source_path, 0, k, cuts_dir, ff, tag="title")
+        table = _shot_table(title, title_info, shots, ff, threshold, min_shot_s, max_shot_s)
+        n_shots = len(table)
+        show = progress if progress is not None else sys.stderr.isatty()
+        bar = tqdm(total=n_shots + int(per_title), desc="per-shot ladder", unit="step", disable=not show)
+        common = dict(codec=codec, mode=mode, resolutions=resolutions, crfs=crfs, quality=qs, segment_s=segment_s,
+                      preset=preset, workers=workers, threads=threads, cache_dir=cache_dir, progress=False,
+                      ffmpeg=ff, scheduler=scheduler)
+        try:
+            frames, cut_infos, cut_files = [], [], []
+            performed = 0
+            for row in table.itertuples():
+                bar.set_postfix_str(f"shot {row.shot + 1}/{n_shots}")
+                cut, cut_info = cut_shot(title, row.start_frame, row.n_frames, cuts_dir, ff)
+                res = optimize_ladder(cut, fixed_ladders=(), min_vmaf=None, constraints=RungConstraints(), **common)
+                pts = res.points.copy()
+                pts.insert(0, "shot", np.int64(row.shot))
+                frames.append(pts)
+                cut_infos.append(cut_info)
+                cut_files.append(cut)
+                performed += res.n_encodes["search_performed"]
+                bar.update(1)
+            points = pd.concat(frames, ignore_index=True)
+            points = points.drop(columns=["on_pareto", "on_hull"])  # each shot's own hull comes next
+            path = allocation_path(points, table["duration_s"].to_numpy())
+            points = path.points
+            chosen = per_shot_ladder(path, replace_resolutions(cons), min_quality=min_vmaf)
+
+            title_result = None
+            if per_title:
+                bar.set_postfix_str("per-title ladder")
+                title_result = optimize_ladder(title, fixed_ladders=fixed_ladders, min_vmaf=min_vmaf,
+                                               constraints=cons, **common)
+                bar.update(1)
+
+            rows, choice_rows = [], []
+            produced = reused = 0
+            if produce:
+                bar.total += len(chosen)
+                bar.refresh()
+            for k, alloc in enumerate(chosen, start=1):
+                for s in alloc.shots.itertuples():
+                    choice_rows.append({
+                        "rung": k, "shot": int(s.shot), "start_s": float(table["start_s"].iloc[int(s.shot)]),
+                        "duration_s": float(s.duration_s), "width": int(s.width), "height": int(s.height),
+                        "crf": float(s.crf), "bitrate_kbps": float(s.bitrate_kbps), "vmaf": float(s.vmaf),
+                    })
+                record: dict[str, Any] = {
+                    "rung": k, "step": alloc.step, "slope": alloc.slope, "bitrate_kbps": alloc.bitrate_kbps,
+                    "vmaf": alloc.mean_quality, "min_shot_vmaf": alloc.min_quality,
+                    "measured_bitrate_kbps": math.nan, "measured_vmaf": math.nan, "bitrate_error_pct": math.nan,
+                    "vmaf_error": math.nan, "stream_bitrate_kbps": math.nan, "file": "",
+                }
+                if produce:
+                    bar.set_postfix_str(f"rung {k}/{len(chosen)}")
+                    files = []
+                    for s in alloc.shots.itertuples():
+                        i = int(s.shot)
+                        settings = EncodeSettings(codec=codec, width=int(s.width), height=int(s.height), crf=float(s.crf),
+                                                  preset=preset, segment_s=segment_s, threads=threads)
+                        target = work / "shots" / f"shot{i:04d}-{settings.digest}.mp4"
+                        if target.is_file() and _same_encode(target, float(s.payload_bytes), ff):
+                            reused += 1
+                        else:
+                            enc = encode(cut_files[i], settings, target, ffmpeg=ff, source_info=cut_infos[i])
+                            produced += 1
+                            if int(enc.payload_bytes) != int(s.payload_bytes):
+                                raise RuntimeError(
+                                    f"shot {i} at {settings.label}: the encode gave {enc.payload_bytes} payload bytes, "
+                                    f"the search measured {int(s.payload_bytes)} (the encoder is not deterministic "
+                                    "with these settings)")
+                        files.append(target)
+                    stream = join_shots(files, work / f"rung{k}.ts", ff)
+                    total_s = float(table["duration_s"].sum())
+                    payload = float(read_packets(stream, ff, bsf=_PICTURES_ONLY[codec]).size_bytes.sum())
+                    everything = float(read_packets(stream, ff).size_bytes.sum())
+                    q = score(title, stream, qs, ffmpeg=ff, reference_info=title_info)
+                    mb = payload * 8.0 / total_s / 1000.0
+                    mv = float(q.pooled.loc["vmaf", "mean"])
+                    record.update(measured_bitrate_kbps=mb, measured_vmaf=mv,
+                                  stream_bitrate_kbps=everything * 8.0 / total_s / 1000.0,
+                                  bitrate_error_pct=100.0 * (mb / alloc.bitrate_kbps - 1.0),
+                                  vmaf_error=mv - alloc.mean_quality, file=str(stream))
+                    bar.update(1)
+                rows.append(record)
+        finally:
+            bar.close()
+
+    rungs = pd.DataFrame(rows, columns=list(SHOT_RUNG_COLUMNS))
+    choices = pd.DataFrame(choice_rows)
+    notes: list[str] = []
+    bd: dict[str, float | None] = {}
+    if title_result is not None:
+        curve = _measured_curve(rungs, produce)
+        bd["per-title"], _ = _compare("per-title", "rungs", curve, title_result.rungs, notes)
+        for name, fixed in title_result.fixed.items():
+            bd[name], _ = _compare(name, "rungs", curve, fixed, notes)
+    notes = [n.replace("per-title rungs", "per-shot rungs") for n in notes]
+    return ShotLadderResult(
+        shots=table, points=points, path=path, rungs=rungs, choices=choices, per_title=title_result, bd_rate=bd,
+        settings={
+            "codec": codec, "mode": mode, "segment_s": segment_s, "preset": preset, "threads": threads,
+            "resolutions": [list(r) if not isinstance(r, int) else r for r in resolutions], "crfs": crfs,
+            "quality": qs.key(), "threshold": threshold, "min_shot_s": min_shot_s, "max_shot_s": max_shot_s,
+            "min_vmaf": min_vmaf, "produce": produce, "max_duration_s": max_duration_s,
+        },
+        source={"path": str(source_path), "width": info.width, "height": info.height, "n_frames": info.n_frames,
+                "scored_frames": title_info.n_frames, "fps": f"{info.fps.numerator}/{info.fps.denominator}"},
+        versions={"abrkit": __version__, "ffmpeg": ff.version, "libvmaf": ff.libvmaf_version},
+        n_encodes={"search": len(points), "search_performed": performed, "produced": produced, "produced_reused": reused},
+        elapsed_s=time.perf_counter() - started,
+        notes=notes,
+    )
+
+
+def replace_resolutions(c: RungConstraints) -> RungConstraints:
+    """``c`` without ``allowed_resolutions`` (a per-shot rung mixes resolutions)."""
+    from dataclasses import replace
+
+    return replace(c, allowed_resolutions=None)
+
+
+def _same_encode(path: Path, payload_bytes: float, ff: FFmpeg) -> bool:
+    """Whether an encode left in the output folder is the one measured (same payload bytes)."""
+    try:
+        return int(read_packets(path, ff).size_bytes.sum()) == int(payload_bytes)
+    except (VideoFormatError, OSError):
+        return False
