@@ -398,3 +398,29 @@ def test_camera_clip_tiny_grid(tmp_path) -> None:
     assert by.loc[(360, 26.0), "vmaf"] > by.loc[(234, 26.0), "vmaf"]
     assert by.loc[(360, 26.0), "bitrate_kbps"] > by.loc[(360, 38.0), "bitrate_kbps"]
     assert validate_ladder(r.rungs, RungConstraints(min_quality_step=3, quality_cap=None)) == []
+
+
+def test_fast_mode_progress_total_is_known_up_front_and_counts_agree(clip, cache_dir, fast: LadderResult) -> None:
+    from abrkit.encode.sampling import FastSearch, fast_search, max_points
+
+    events: list[LadderProgress] = []
+    again = optimize_ladder(clip, mode="fast", resolutions=RES, crfs=CRFS, constraints=CONS,
+                            fixed_ladders=(SMALL_FIXED,), cache_dir=cache_dir,
+                            **{**COMMON, "progress": events.append})
+    n_fixed = len(again.fixed[SMALL_FIXED.name])
+    bound = max_points(len(RES), len(CRFS)) + n_fixed
+    # the first event already carries the bound; the total never grows, and ends at what was done
+    assert events[0].total == bound
+    totals = [e.total for e in events]
+    assert all(a >= b for a, b in zip(totals, totals[1:])) and totals[-1] == events[-1].done == len(events)
+    # counts over distinct encodes: what the result uses, split into run now and cached
+    n = again.n_encodes
+    distinct = set(again.points["point_id"]) | set(again.fixed[SMALL_FIXED.name]["point_id"])
+    assert n["search"] == len(again.points) and n["performed"] + n["cached"] == len(distinct)
+    assert n["performed"] == 0  # everything came from the cache the fixture filled
+
+    # the bound holds for the search itself, on any grid
+    for n_res, m in ((1, 1), (1, 5), (3, 4), (5, 17)):
+        got = fast_search(n_res, list(range(10, 10 + 3 * m, 3)), lambda batch, r: [
+            (float(np.exp(-0.1 * c) * 1000 / (1 + ri)), float(100 - c - 5 * ri)) for ri, c in batch], params=FastSearch())
+        assert len(got) <= max_points(n_res, m)

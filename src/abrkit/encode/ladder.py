@@ -55,7 +55,7 @@ from .ladders import FIXED_LADDERS, FixedLadder
 from .probe import MediaInfo, probe
 from .quality import QualitySettings, encode_and_score
 from .rungs import RungConstraints, select_rungs, validate_ladder
-from .sampling import FastSearch, fast_search
+from .sampling import FastSearch, fast_search, max_points
 
 from ..video import video_from_segments
 
@@ -487,7 +487,9 @@ class LadderProgress:
     done : int
         Points finished so far in this call, both stages, cached ones included.
     total : int
-        Points planned so far (grows during a fast search, which decides as it goes).
+        The most points this call measures, known before the first encode (the grid, or fast
+        mode's budget, :func:`~abrkit.encode.sampling.max_points`, plus the fixed rungs); when a
+        fast search stops before its budget it drops to the points done plus the fixed rungs.
     label : str
         The encode's label (``x264_640x360_crf28_medium``).
     cached : bool
@@ -819,7 +821,9 @@ def optimize_ladder(
                 fixed_plan.append((name, k, rung, settings))
 
         try:
-            runner.start(planned=(len(grid_res) * len(crf_grid) if mode == "exhaustive" else 0) + len(fixed_plan))
+            n_grid = len(grid_res) * len(crf_grid)
+            runner.start(planned=(n_grid if mode == "exhaustive" else max_points(len(grid_res), len(crf_grid), params))
+                         + len(fixed_plan))
             rows: list[dict[str, Any]] = []
             if mode == "exhaustive":
                 jobs = [(r, crf) for r in range(len(grid_res)) for crf in crf_grid]
@@ -831,7 +835,8 @@ def optimize_ladder(
                     return [(row["bitrate_kbps"], row["vmaf"]) for row in got]
 
                 fast_search(len(grid_res), crf_grid, measure, params=params, axis=axis,
-                            on_plan=runner.plan, pixels=[w * h for w, h in grid_res])
+                            pixels=[w * h for w, h in grid_res])
+                runner.settle(len(fixed_plan))  # the search may stop before its budget
             fixed_rows = runner.measure([p[3] for p in fixed_plan], "fixed", 0)
         finally:
             runner.close()
@@ -899,14 +904,7 @@ def optimize_ladder(
         settings=settings_record,
         versions={"abrkit": __version__, "ffmpeg": ff.version, "libvmaf": libvmaf},
         source=source_record,
-        n_encodes={
-            "search": n_search,
-            "fixed": len(fixed_rows),
-            "performed": runner.performed["search"] + runner.performed["fixed"],
-            "cached": runner.cached["search"] + runner.cached["fixed"],
-            "search_performed": runner.performed["search"],
-            "fixed_performed": runner.performed["fixed"],
-        },
+        n_encodes=_encode_counts(rows, fixed_rows),
         elapsed_s=time.perf_counter() - started,
         notes=notes,
         cpu_s=runner.cpu_totals(rows + fixed_rows),
@@ -947,11 +945,15 @@ class _Runner:
             self._bar = tqdm(total=0, unit="point", desc="ladder", file=sys.stderr, dynamic_ncols=True)
 
     def start(self, planned: int) -> None:
-        self.plan(planned)
+        """The most points this run measures (the progress total, before the first encode)."""
+        self._set_total(planned)
 
-    def plan(self, n: int) -> None:
-        """Announce ``n`` more points (the progress total grows)."""
-        self._total += int(n)
+    def settle(self, remaining: int) -> None:
+        """The total becomes what was done plus ``remaining`` (a fast search stopped early)."""
+        self._set_total(self._done + int(remaining))
+
+    def _set_total(self, total: int) -> None:
+        self._total = int(total)
         if self._bar is not None:
             self._bar.total = self._total
             self._bar.refresh()
@@ -1097,8 +1099,8 @@ class _Runner:
 
     def _report(self, stage: str, settings: EncodeSettings, measurement: dict[str, Any], cached: bool) -> None:
         self._done += 1
-        if self._done > self._total:
-            self.plan(self._done - self._total)
+        if self._done > self._total:  # never, with the bounds given to start(); kept honest anyway
+            self._set_total(self._done)
         if self._bar is not None:
             self._bar.set_postfix_str(f"{settings.label()}{' (cached)' if cached else ''}", refresh=False)
             self._bar.update(1)
@@ -1302,6 +1304,22 @@ def _row(
     row["_segments"] = m["segments"]
     row["_cpu_s"] = m.get("cpu_s")
     return row
+
+
+def _encode_counts(rows: list[dict[str, Any]], fixed_rows: list[dict[str, Any]]) -> dict[str, int]:
+    """:attr:`LadderResult.n_encodes`, counted over distinct encodes (point ids), so that
+    ``performed + cached`` is the number of distinct encodes the result uses."""
+    search = {r["point_id"]: bool(r["cached"]) for r in rows}
+    fixed = {r["point_id"]: bool(r["cached"]) for r in fixed_rows if r["point_id"] not in search}
+    both = {**search, **fixed}
+    return {
+        "search": len(search),
+        "fixed": len(fixed_rows),
+        "performed": sum(not c for c in both.values()),
+        "cached": sum(c for c in both.values()),
+        "search_performed": sum(not c for c in search.values()),
+        "fixed_performed": sum(not c for c in fixed.values()),
+    }
 
 
 def _table(records: list[dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame:

@@ -184,6 +184,19 @@ def fast_search(
     return order
 
 
+def max_points(n_resolutions: int, n_crfs: int, params: FastSearch | None = None) -> int:
+    """The most points :func:`fast_search` measures on a grid of ``n_resolutions`` x ``n_crfs``
+    (its seeds, then rounds until the ``max_fraction`` budget): a progress total known before
+    the first encode."""
+    p = FastSearch() if params is None else params
+    n_res, m = integer("n_resolutions", n_resolutions, ge=1), integer("n_crfs", n_crfs, ge=1)
+    budget = max(1, int(math.floor(p.max_fraction * n_res * m + 1e-9)))
+    seeds = {(0, 0), (n_res - 1, m - 1)}
+    for r in range(n_res):
+        seeds |= {(r, min(m - 1, int(math.floor(s * m + 1e-9)))) for s in p.seeds}
+    return max(min(len(seeds), max(budget, 2)), min(budget, n_res * m))
+
+
 def _logit(q: np.ndarray) -> np.ndarray:
     x = np.clip(np.asarray(q, dtype=np.float64) / 100.0, _LOGIT_CLIP, 1.0 - _LOGIT_CLIP)
     return np.log(x / (1.0 - x))
