@@ -258,6 +258,73 @@ def test_live_rejects_what_it_cannot_run():
         run_live_batch(Trace.constant(2e6), wide, "lolp")
 
 
+# -- Python controllers ----------------------------------------------------------------------------
+
+
+class _PyFixed:
+    """Rung 1 always, as ``fixed:rung=1``; records what it was shown."""
+
+    name = "py-fixed"
+
+    def __init__(self, rate=None):
+        self.seen, self.rate = [], rate
+
+    def reset(self):
+        self.seen.clear()
+
+    def decide(self, obs):
+        self.seen.append(obs)
+        return 1
+
+    def playback_rate(self, obs):
+        return self.rate
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_python_controller_runs_on_the_kernels_own_loop(seed):
+    rng = np.random.default_rng(100 + seed)
+    prof = _random_profile(rng)
+    traces = [_random_trace(rng) for _ in range(2)]
+    py = _PyFixed()
+    batch = run_live_batch(traces, VIDEO, ["fixed:rung=1", py], prof, n_workers=1)
+    assert list(batch.summary().index) == ["fixed(rung=1)", "py-fixed"]
+    for t in range(2):
+        a, b = 2 * t, 2 * t + 1
+        n = batch.n_done[a]
+        assert (n, batch.status[a]) == (batch.n_done[b], batch.status[b])
+        np.testing.assert_array_equal(batch.log[a, :n], batch.log[b, :n])
+        np.testing.assert_array_equal(batch.metrics[a], batch.metrics[b])
+
+
+def test_the_observation_under_live_holds_the_downloads_latency_and_rate():
+    py = _PyFixed()
+    prof = LiveProfile(duration_s=30.0, target_latency_s=1.5)
+    batch = run_live_batch(Trace.from_durations([5.0, 5.0], [8e5, 3e6]), VIDEO, [py], prof, n_workers=1)
+    seen, log = py.seen, batch.log[0, : batch.n_done[0]]
+    assert len(seen) == len(log)
+    assert math.isnan(seen[0].latency_s) and seen[0].sample_bytes.size == 0 and seen[0].prev_rung == -1
+    k = len(seen) - 1
+    last = seen[k]
+    assert last.sample_bytes.size == k and last.prev_rung == 1 and np.isfinite(last.latency_s)
+    np.testing.assert_allclose(last.sample_bytes * 8.0 / last.sample_time_s, log[:k, L.LOG_THROUGHPUT_BPS])
+    np.testing.assert_array_equal(last.sample_end_s, log[:k, LV.LV_DONE_S])
+    np.testing.assert_allclose([o.session_s for o in seen], log[:, L.LOG_REQUEST_S] - log[:, L.LOG_WAIT_S])
+    assert all(o.chunk == int(s) % VIDEO.n_chunks for o, s in zip(seen, log[:, LV.LV_SEGMENT]))
+
+
+def test_a_python_controller_may_set_the_playback_rate():
+    prof = LiveProfile(duration_s=40.0, target_latency_s=1.0, rate_min=0.8, rate_max=1.2, min_latency_s=0.0)
+    trace = Trace.constant(3e6, 100.0)
+    fast = run_live_batch(trace, VIDEO, [_PyFixed(rate=1.5)], prof, n_workers=1)
+    rates = fast.log[0, : fast.n_done[0], LV.LV_RATE]
+    assert np.nanmax(rates) == 1.2 and np.nanmin(rates[3:]) == 1.2  # asked 1.5: held to the bound
+    slow = run_live_batch(trace, VIDEO, [_PyFixed(rate=0.9)], prof, n_workers=1)
+    assert slow.log[0, slow.n_done[0] - 1, LV.LV_RATE] == 0.9
+    assert slow.sessions()["avgPlaybackRate"].iloc[0] < 1.0 < fast.sessions()["avgPlaybackRate"].iloc[0]
+    with pytest.raises(ParameterError, match="playback_rate"):
+        run_live_batch(trace, VIDEO, [_PyFixed(rate=-1.0)], prof, n_workers=1)
+
+
 # -- the rules on their own ------------------------------------------------------------------------
 
 

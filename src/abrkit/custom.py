@@ -84,6 +84,9 @@ class Observation:
         after it, and the seconds the player then idled because the buffer was full.
     profile : Profile
         The player and network model of the session.
+    latency_s, playback_rate : float
+        Under the live profile: the live latency now (seconds from capture to display; NaN
+        before playback starts) and the playback rate. Elsewhere NaN and 1.0.
     """
 
     chunk: int
@@ -103,6 +106,8 @@ class Observation:
     sample_wait_s: np.ndarray
     profile: Profile
     _oracle: Callable[[float], float] = field(repr=False, compare=False)
+    latency_s: float = float("nan")
+    playback_rate: float = 1.0
 
     @property
     def n_rungs(self) -> int:

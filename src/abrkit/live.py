@@ -38,8 +38,10 @@ from ._kernels.contract import compile_group
 from ._kernels.estimators import predictor_group
 from ._kernels.live import LiveOutputs
 from ._kernels.live import run_live_batch as _run_live_dispatcher
-from .controllers import Controller, get_controller
+from .controllers import Controller, FixedRung, get_controller
+from .custom import is_python_controller, spec_of
 from .errors import ParameterError
+from .live_custom import play_live_session
 from .result import STATUS_NAMES, SimResult
 from .tables import chunk_frame, summary_table
 from .traces import Trace
@@ -428,9 +430,6 @@ class LiveBatchResult:
 
 
 def _live_controller(spec: Any) -> Controller:
-    if not isinstance(spec, (str, Controller)) and callable(getattr(spec, "decide", None)):
-        raise ParameterError("controllers", type(spec).__name__,
-                             "Python controllers are not supported by the live profile yet (use a built-in controller)")
     c = get_controller(spec)
     if c.pack_predictor()[0] == L.PRED_ORACLE:
         raise ParameterError("predictor", "oracle", f"controller {c.name!r}: the oracle reads the chunk model's "
@@ -510,8 +509,12 @@ def run_live_batch(
         raise ParameterError("profile", profile, f"is not a live profile ({', '.join(LIVE_PROFILES)})")
     tr = [traces] if isinstance(traces, Trace) else list(traces)
     vids = [videos] if isinstance(videos, Video) else list(videos)
-    specs = [controllers] if isinstance(controllers, (str, Controller)) else list(controllers)
-    ctrls = [_live_controller(c) for c in specs]
+    single = isinstance(controllers, (str, Controller)) or is_python_controller(controllers)
+    specs = [controllers] if single else list(controllers)
+    # Python controllers (objects with decide(obs)) run on the loop's Python twin, one session at
+    # a time in job order after the compiled ones; a fixed rung holds their place in the packing
+    user = {i: c for i, c in enumerate(specs) if is_python_controller(c)}
+    ctrls = [FixedRung() if i in user else _live_controller(c) for i, c in enumerate(specs)]
     for name, seq in (("traces", tr), ("videos", vids), ("controllers", ctrls)):
         if not seq:
             raise ParameterError(name, [], "at least one is needed")
@@ -535,12 +538,15 @@ def run_live_batch(
     pgroups = np.array([predictor_group(int(i), p) for i, p in zip(packed.ctrls.pred_ids, packed.ctrls.pred_params)],
                        dtype=np.int64)
     kinds = groups[job_ctrl] * 1000 + (pgroups[job_ctrl] + 1)
+    is_user = np.isin(job_ctrl, list(user))
+    kinds[is_user] = np.iinfo(np.int64).max  # after every compiled job, in job order
     order = np.argsort(kinds, kind="stable")
+    n_compiled = int(n_jobs - is_user.sum())
     jobs = G.Jobs(*(np.ascontiguousarray(a[order]) for a in (job_trace, job_video, job_ctrl)))
     d_sorted = np.ascontiguousarray(durations[order])
     out = LiveOutputs(log, n_seg, status, metrics)
-    k_kinds = kinds[order]
-    edges = sorted(set([0, n_jobs, *(np.flatnonzero(np.diff(k_kinds)) + 1).tolist()]))
+    k_kinds = kinds[order][:n_compiled]
+    edges = sorted(set([0, n_compiled, *(np.flatnonzero(np.diff(k_kinds)) + 1).tolist()]))
     workers = min(worker_count(n_workers), n_jobs)
     per = max(1, n_jobs // max(workers * 4, 1))
     blocks = []
@@ -556,16 +562,24 @@ def run_live_batch(
                     int(pgroups[c]))
 
     with CtrlC(cancel):
-        work(blocks[0])
-        if workers == 1 or len(blocks) == 1:
+        if blocks:
+            work(blocks[0])
+        if workers == 1 or len(blocks) <= 1:
             for b in blocks[1:]:
                 work(b)
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 list(pool.map(work, blocks[1:]))
+        for p in range(n_compiled, n_jobs):
+            check(cancel)
+            j = int(order[p])
+            n_seg[p], status[p] = play_live_session(
+                prof.with_prelude(tr[job_trace[j]]), vids[job_video[j]], user[int(job_ctrl[j])], prof, d_sorted[p],
+                log[p], metrics[p])
     inverse = np.empty_like(order)
     inverse[order] = np.arange(n_jobs)
-    return LiveBatchResult(tr, vids, ctrls, prof, job_trace, job_video, job_ctrl, log[inverse], n_seg[inverse],
+    shown = [spec_of(user[i]) if i in user else c for i, c in enumerate(ctrls)]
+    return LiveBatchResult(tr, vids, shown, prof, job_trace, job_video, job_ctrl, log[inverse], n_seg[inverse],
                            status[inverse], metrics[inverse], durations)
 
 
