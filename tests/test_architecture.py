@@ -20,6 +20,8 @@ LAYERS = [
     ("abrkit.learned",),
     ("abrkit.event_controllers", "abrkit.live_controllers"),
     ("abrkit.controllers",),
+    ("abrkit.observation",),
+    ("abrkit.live_custom",),
     ("abrkit.event", "abrkit.live"),
     ("abrkit.dashjs",),
     ("abrkit.hlsjs",),

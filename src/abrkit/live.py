@@ -39,11 +39,11 @@ from ._kernels.estimators import predictor_group
 from ._kernels.live import LiveOutputs
 from ._kernels.live import run_live_batch as _run_live_dispatcher
 from .controllers import Controller, FixedRung, get_controller
-from .custom import is_python_controller, spec_of
+from .observation import UserSpec, is_python_controller, name_of
 from .errors import ParameterError
 from .live_custom import play_live_session
 from .result import STATUS_NAMES, SimResult
-from .tables import chunk_frame, summary_table
+from .tables import chunk_frame
 from .traces import Trace
 from .video import Video
 
@@ -578,7 +578,7 @@ def run_live_batch(
                 log[p], metrics[p])
     inverse = np.empty_like(order)
     inverse[order] = np.arange(n_jobs)
-    shown = [spec_of(user[i]) if i in user else c for i, c in enumerate(ctrls)]
+    shown = [UserSpec(name_of(user[i]), type(user[i]).__qualname__) if i in user else c for i, c in enumerate(ctrls)]
     return LiveBatchResult(tr, vids, shown, prof, job_trace, job_video, job_ctrl, log[inverse], n_seg[inverse],
                            status[inverse], metrics[inverse], durations)
 

@@ -29,7 +29,7 @@ from ._kernels import layout as L
 from ._kernels import live as K
 from ._kernels import live_layout as LV
 from ._kernels.groups import SessionControl, SessionTrace, SessionVideo
-from .custom import Observation, _checked_choice, _name_of, _readonly
+from .observation import Observation, checked_choice, name_of, readonly
 from .errors import ParameterError
 from .traces import Trace
 from .video import Video
@@ -46,13 +46,13 @@ def play_live_session(trace: Trace, video: Video, controller: Any, prof: Any, du
     """One live session of a Python controller: fills ``log`` (shape (>= segments, LV_COLS))
     and ``m`` (LM_SIZE) like ``_kernels.live.play_live`` and returns (segments, status).
     ``trace`` already carries the profile's prelude (``LiveProfile.with_prelude``)."""
-    name = _name_of(controller)
+    name = name_of(controller)
     end_s, bw_bps, lat_s, start_s, wrap_s = prof.kernel_trace(trace)
     sizes = np.ascontiguousarray(video.sizes_bytes, dtype=np.float64)
     ladder = np.ascontiguousarray(video.bitrates_bps, dtype=np.float64)
     n_rows, n_rungs = sizes.shape
     lp = prof.pack(video.chunk_s)
-    ladder_ro, sizes_ro = _readonly(ladder.copy()), _readonly(sizes.copy())
+    ladder_ro, sizes_ro = readonly(ladder.copy()), readonly(sizes.copy())
     rate_hook = getattr(controller, "playback_rate", None)
     asked = [0]  # requests so far
     got: list[tuple[float, float, float]] = []  # (bytes, seconds flowing, buffer after) per download
@@ -66,10 +66,10 @@ def play_live_session(trace: Trace, video: Video, controller: Any, prof: Any, du
         return Observation(
             chunk=int(row), n_chunks=n_rows, buffer_s=float(buffer_s), prev_rung=int(done[-1, L.LOG_RUNG]) if k else -1,
             session_s=clock[0] - join_s, chunk_s=float(video.chunk_s),
-            bitrates_bps=ladder_ro, sizes_bytes=sizes_ro, sample_bytes=_readonly(table[:, 0].copy()),
-            sample_time_s=_readonly(table[:, 1].copy()), sample_latency_s=_readonly(done[:, L.LOG_LATENCY_S].copy()),
-            sample_end_s=_readonly(done[:, LV.LV_DONE_S].copy()), sample_delay_s=_readonly(done[:, L.LOG_DELAY_S].copy()),
-            sample_buffer_s=_readonly(table[:, 2].copy()), sample_wait_s=_readonly(np.zeros(k)),
+            bitrates_bps=ladder_ro, sizes_bytes=sizes_ro, sample_bytes=readonly(table[:, 0].copy()),
+            sample_time_s=readonly(table[:, 1].copy()), sample_latency_s=readonly(done[:, L.LOG_LATENCY_S].copy()),
+            sample_end_s=readonly(done[:, LV.LV_DONE_S].copy()), sample_delay_s=readonly(done[:, L.LOG_DELAY_S].copy()),
+            sample_buffer_s=readonly(table[:, 2].copy()), sample_wait_s=readonly(np.zeros(k)),
             profile=prof, _oracle=_no_oracle, latency_s=float(latency_s), playback_rate=float(lp[LV.LP_NOW_RATE]),
         )
 
@@ -79,7 +79,7 @@ def play_live_session(trace: Trace, video: Video, controller: Any, prof: Any, du
     def choose(kind, cparams, cstate, cdata, row, n_rows_, buffer_s, prev, bitrates_bps, sizes_bytes, seg_s, est_bps,
                est_lat_s, last_lat_s, lp_):
         obs = observe(row, buffer_s, lp[LV.LP_NOW_LATENCY_S])
-        rung, wait_s = _checked_choice(controller.decide(obs), n_rungs, name, asked[0])
+        rung, wait_s = checked_choice(controller.decide(obs), n_rungs, name, asked[0])
         asked[0] += 1
         return rung, wait_s
 
