@@ -46,7 +46,7 @@ def clip(ff: FFmpeg, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def result(clip: Path, tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp("shotladder-run")
     return optimize_shots(clip, shots=[40, 80], out_dir=work / "out", cache_dir=work / "cache", progress=False,
-                          fixed_ladders=("apple-hls-h264",), min_vmaf=None, **GRID), work
+                          fixed_ladders=("apple-hls-h264",), min_vmaf=None, align_to_segments=True, **GRID), work
 
 
 def _sha(path: Path) -> str:
@@ -127,7 +127,8 @@ def test_the_per_shot_ladder_is_at_least_as_good_as_the_per_title_ladder(result)
 def test_a_rerun_resumes_without_encoding_again(result, clip: Path):
     res, work = result
     again = optimize_shots(clip, shots=[40, 80], out_dir=work / "out", cache_dir=work / "cache", progress=False,
-                           fixed_ladders=("apple-hls-h264",), min_vmaf=None, per_title=False, **GRID)
+                           fixed_ladders=("apple-hls-h264",), min_vmaf=None, per_title=False, align_to_segments=True,
+                           **GRID)
     assert again.n_encodes["search_performed"] == 0
     assert again.n_encodes["produced"] == 0 and again.n_encodes["produced_reused"] == len(again.choices)
     assert again.rungs["measured_bitrate_kbps"].tolist() == res.rungs["measured_bitrate_kbps"].tolist()
@@ -138,7 +139,41 @@ def test_results_write_json_and_csv(result, tmp_path: Path):
     data = json.loads(res.to_json(tmp_path / "r.json").read_text())
     assert data["format"] == "abrkit-shot-ladder" and len(data["rungs"]) == len(res.rungs)
     names = sorted(p.name for p in res.to_csv(tmp_path))
-    assert names == ["shot-choices.csv", "shot-path.csv", "shot-points.csv", "shot-rungs.csv", "shots.csv"]
+    assert names == ["shot-choices.csv", "shot-path.csv", "shot-points.csv", "shot-rungs.csv", "shot-segments.csv",
+                     "shots.csv"]
+
+
+def test_the_rungs_go_to_the_simulator_segment_by_segment(result):
+    from abrkit import Trace, simulate
+
+    res, _ = result
+    seg = res.segments
+    # 6 s in 2 s segments, the last one 1.5 s: every segment opens with a keyframe (aligned shots)
+    assert seg["starts_with_keyframe"].all() and sorted(set(seg["segment"])) == [0, 1, 2]
+    for r in res.rungs.itertuples():
+        mine = seg[seg["rung"] == r.rung]
+        # the segments hold every coded byte of the stream and its frame-weighted VMAF
+        assert np.isclose(mine["size_bytes"].sum() * 8 / mine["duration_s"].sum() / 1000, r.measured_bitrate_kbps)
+        assert np.isclose((mine["vmaf"] * mine["duration_s"]).sum() / mine["duration_s"].sum(), r.measured_vmaf,
+                          atol=1e-6)
+    video = res.to_video()
+    assert video.n_chunks == 2 and video.chunk_s == 2.0 and video.n_rungs == len(res.rungs)  # the 1.5 s tail dropped
+    first = seg[seg["segment"] == 0].sort_values("rung")
+    np.testing.assert_array_equal(video.sizes_bytes[0], first["size_bytes"].to_numpy(dtype=float))
+    assert res.to_video(tail="keep").n_chunks == 3
+    session = simulate(Trace.constant(2e5, 60.0), video, "bb").to_frame()
+    assert len(session) == 2 and set(session["rung"]) <= set(range(video.n_rungs))
+
+
+def test_shots_off_the_segment_grid_cannot_become_a_video(clip: Path, tmp_path: Path):
+    res = optimize_shots(clip, shots=[30, 80], out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", progress=False,
+                         per_title=False, min_vmaf=None, resolutions=[(160, 90)], crfs=[30, 40], mode="exhaustive",
+                         workers=2)
+    assert not res.segments["starts_with_keyframe"].all()
+    with pytest.raises(ParameterError, match="segment grid"):
+        res.to_video()
+    with pytest.raises(ParameterError, match="whole number"):
+        optimize_shots(clip, out_dir=tmp_path, segment_s=0.33, align_to_segments=True, **GRID)
 
 
 def test_bad_arguments_are_named(clip: Path, tmp_path: Path):
@@ -158,12 +193,13 @@ def test_cli_ladder_shots_writes_the_tables_and_the_plot(result, clip: Path, tmp
     out = tmp_path / "out"
     code = main(["ladder", str(clip), "--shots", str(listing), "--out", str(out), "--cache-dir", str(work / "cache"),
                  "--mode", "exhaustive", "--resolutions", "320x180,160x90", "--crfs", "22,30,38,46", "--workers", "2",
-                 "--fixed", "apple-hls-h264", "--min-vmaf", "none", "--plot", "--format", "json", "--no-progress"])
+                 "--fixed", "apple-hls-h264", "--min-vmaf", "none", "--plot", "--format", "json", "--no-progress",
+                 "--align-to-segments"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert len(summary["shots"]) == 3 and summary["bd_rate"]["per-title"] < 0
     for name in ("shot-result.json", "shot-rungs.csv", "shot-choices.csv", "shots.csv", "result.json", "rungs.csv",
-                 "shot-hulls.png", "rung1.ts"):
+                 "shot-hulls.png", "rung1.ts", "shot-video.json"):
         assert (out / name).is_file(), name
     # the search came from the cache the library run filled
     assert summary["n_encodes"]["search_performed"] == 0

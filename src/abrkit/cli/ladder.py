@@ -114,6 +114,9 @@ def add_parser(subparsers: Any, **kwargs: Any) -> argparse.ArgumentParser:
                    help="shortest shot, seconds, with --shots auto (default: 1)")
     g.add_argument("--max-shot-s", type=finite_float, default=None, metavar="S",
                    help="split longer shots into equal parts of at most S seconds")
+    g.add_argument("--align-to-segments", action="store_true",
+                   help="snap shot starts to the --segment-s grid, so that every segment starts with a keyframe\n"
+                   "and OUT/shot-video.json (the rungs for abrkit simulate --video) is written")
     p.set_defaults(func=cmd_ladder)
     return p
 
@@ -340,10 +343,13 @@ def _cmd_shots(args: argparse.Namespace, out: Path, options: dict[str, Any], cac
     options.pop("axis")
     result = optimize_shots(
         args.source, shots=args.shots, threshold=args.shot_threshold, min_shot_s=args.min_shot_s,
-        max_shot_s=args.max_shot_s, cache_dir=cache_dir, out_dir=out, produce=args.codec in PRODUCIBLE_CODECS,
+        max_shot_s=args.max_shot_s, align_to_segments=args.align_to_segments, cache_dir=cache_dir, out_dir=out, produce=args.codec in PRODUCIBLE_CODECS,
         progress=args.progress, scheduler=args.scheduler, **options,
     )
     written = [result.to_json(out / "shot-result.json"), *result.to_csv(out)]
+    if args.align_to_segments and not result.segments.empty:
+        result.to_video().to_json(out / "shot-video.json")
+        written.append(out / "shot-video.json")
     if result.per_title is not None:
         written += [result.per_title.to_json(out / "result.json"), *result.per_title.to_csv(out)]
     if args.plot:

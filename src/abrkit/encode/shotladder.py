@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 import os
 import shutil
 import threading
@@ -45,7 +46,8 @@ import pandas as pd
 from .._version import __version__
 from .._checks import number
 from ..errors import ParameterError, VideoFormatError
-from .encoder import CODECS, EncodeSettings, encode, read_packets
+from ..video import Video, video_from_segments
+from .encoder import CODECS, EncodeSettings, encode, read_packets, segment_index
 from .ffmpeg import FFmpeg, file_url, find_ffmpeg, temp_run_dir
 from .ladder import DEFAULT_FIXED_LADDERS, DEFAULT_MIN_VMAF, LadderResult, _clean, _compare, _records, optimize_ladder
 from .pershot import AllocationPath, allocation_path, per_shot_ladder
@@ -58,6 +60,9 @@ __all__ = ["ShotLadderResult", "optimize_shots", "cut_shot", "join_shots", "PROD
 
 #: Codecs whose per-shot encodes :func:`join_shots` can join without re-encoding.
 PRODUCIBLE_CODECS = ("x264", "x265")
+
+#: Columns of :attr:`ShotLadderResult.segments`.
+SHOT_SEGMENT_COLUMNS = ("rung", "segment", "start_s", "duration_s", "size_bytes", "vmaf", "starts_with_keyframe")
 
 #: Columns of :attr:`ShotLadderResult.rungs`.
 SHOT_RUNG_COLUMNS = (
@@ -111,6 +116,10 @@ class ShotLadderResult:
         (already in the output folder).
     elapsed_s : float
         Wall time.
+    segments : pandas.DataFrame
+        With production, one row per (rung, segment of ``segment_s``) of the joined streams:
+        ``rung``, ``segment``, ``start_s``, ``duration_s``, ``size_bytes`` (coded pictures),
+        ``vmaf`` (mean over its frames), ``starts_with_keyframe``. Used by :meth:`to_video`.
     notes : list of str
         Anything the report should say (a BD-rate not computed, and why).
     """
@@ -128,10 +137,55 @@ class ShotLadderResult:
     n_encodes: dict[str, int]
     elapsed_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    segments: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> pd.DataFrame:
         """The rungs, predicted and measured, without the file column."""
         return self.rungs.drop(columns=["file"])
+
+    def to_video(self, name: str | None = None, *, tail: str = "drop") -> Video:
+        """A :class:`~abrkit.video.Video` of the produced rungs, for the simulator.
+
+        Per chunk: the joined stream's coded-picture bytes in that segment (as
+        ``measured_bitrate_kbps`` counts them) and the mean VMAF of its frames from the
+        end-to-end scoring; nominal bitrates: the rungs' measured bitrates. The simulator plays
+        chunks of one duration, so every segment must start with a keyframe on the
+        ``segment_s`` grid: shots that start on it (``align_to_segments=True``, or a shot list
+        of multiples of the segment) give that, each shot's own keyframes following every
+        ``segment_s`` from its start. ``tail`` treats a short last segment as
+        :func:`~abrkit.video.video_from_segments` does. Resolutions are not given (a rung mixes
+        them); ``meta["resolutions_per_rung"]`` lists each rung's sizes, shot by shot.
+
+        Raises
+        ------
+        ParameterError
+            Nothing was produced (``produce=False``), or a segment does not start with a
+            keyframe (the shots are off the segment grid).
+        """
+        seg = self.segments
+        if seg.empty:
+            raise ParameterError("produce", False, "to_video needs the produced rungs (optimize_shots(produce=True))")
+        off = seg[~seg["starts_with_keyframe"]]
+        if not off.empty:
+            first = off.iloc[0]
+            raise ParameterError(
+                "shots", f"rung {int(first['rung'])} segment {int(first['segment'])}",
+                f"does not start with a keyframe: the shots are off the {self.settings['segment_s']:g} s segment grid "
+                "(pass align_to_segments=True, or shot starts at multiples of the segment)")
+        per_rung = []
+        for k in self.rungs["rung"]:
+            rows = seg[seg["rung"] == k].sort_values("segment")
+            per_rung.append((rows["duration_s"].to_numpy(), rows["size_bytes"].to_numpy(dtype=np.float64),
+                             rows["vmaf"].to_numpy()))
+        fps = Fraction(self.source["fps"])
+        sizes = {int(k): [f"{int(r.width)}x{int(r.height)}" for r in group.itertuples()]
+                 for k, group in self.choices.groupby("rung")}
+        return video_from_segments(
+            self.rungs["measured_bitrate_kbps"].to_numpy(dtype=np.float64), per_rung,
+            segment_s=float(self.settings["segment_s"]), frame_s=float(1 / fps), tail=tail,
+            name=name if name is not None else "per-shot",
+            meta={"ladder": "per-shot", "resolutions_per_rung": sizes, "source": self.source.get("path")},
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the rungs, BD-rates, settings and every table (NaN as None); the
@@ -147,7 +201,7 @@ class ShotLadderResult:
             "source": _clean(self.source), "settings": _clean(self.settings), "versions": _clean(self.versions),
             "n_encodes": dict(self.n_encodes), "elapsed_s": _clean(self.elapsed_s), "notes": list(self.notes),
             "shots": _records(self.shots), "choices": _records(self.choices), "path": _records(self.path.steps),
-            "points": _records(self.points), "per_title": title,
+            "points": _records(self.points), "segments": _records(self.segments), "per_title": title,
         }
 
     def to_json(self, path: str | os.PathLike[str]) -> Path:
@@ -160,13 +214,14 @@ class ShotLadderResult:
         return out
 
     def to_csv(self, directory: str | os.PathLike[str]) -> list[Path]:
-        """Write ``shots.csv``, ``shot-points.csv``, ``shot-path.csv``, ``shot-rungs.csv`` and
-        ``shot-choices.csv`` into ``directory``; returns the paths."""
+        """Write ``shots.csv``, ``shot-points.csv``, ``shot-path.csv``, ``shot-rungs.csv``,
+        ``shot-choices.csv`` and ``shot-segments.csv`` into ``directory``; returns the paths."""
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
         written = []
         for stem, frame in (("shots", self.shots), ("shot-points", self.points), ("shot-path", self.path.steps),
-                            ("shot-rungs", self.rungs), ("shot-choices", self.choices)):
+                            ("shot-rungs", self.rungs), ("shot-choices", self.choices),
+                            ("shot-segments", self.segments)):
             path = folder / f"{stem}.csv"
             frame.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
             written.append(path)
@@ -246,10 +301,10 @@ def join_shots(files: Sequence[str | os.PathLike[str]], out_path: str | os.PathL
 
 
 def _shot_table(source: Path, info: MediaInfo, shots: Any, ff: FFmpeg, threshold: float, min_shot_s: float,
-                max_shot_s: float | None) -> pd.DataFrame:
+                max_shot_s: float | None, grid: int) -> pd.DataFrame:
     if isinstance(shots, str) and shots == "auto":
         return detect_shots(source, threshold=threshold, min_shot_s=min_shot_s, max_shot_s=max_shot_s, ffmpeg=ff,
-                            info=info)
+                            info=info, grid_frames=grid)
     if isinstance(shots, (str, os.PathLike)):
         starts = read_shot_list(shots, info.n_frames, info.fps)
     else:
@@ -257,7 +312,7 @@ def _shot_table(source: Path, info: MediaInfo, shots: Any, ff: FFmpeg, threshold
             starts = np.asarray(list(shots), dtype=np.int64)
         except (TypeError, ValueError) as err:
             raise ParameterError("shots", shots, "must be 'auto', a shot-list file or shot start frames") from err
-    return shots_from_starts(starts, info, max_shot_s=max_shot_s)
+    return shots_from_starts(starts, info, max_shot_s=max_shot_s, grid_frames=grid)
 
 
 def _measured_curve(rungs: pd.DataFrame, measured: bool) -> pd.DataFrame:
@@ -273,6 +328,7 @@ def optimize_shots(
     threshold: float = 10.0,
     min_shot_s: float = 1.0,
     max_shot_s: float | None = None,
+    align_to_segments: bool = False,
     codec: str = "x264",
     mode: str = "fast",
     resolutions: Sequence[tuple[int, int] | int] | None = None,
@@ -304,6 +360,10 @@ def optimize_shots(
         numbers written ``Nf``). A sequence: the frames where shots start.
     max_shot_s : float, optional
         Split longer shots into equal parts of at most this many seconds.
+    align_to_segments : bool
+        Snap shot starts to the ``segment_s`` grid (``segment_s`` must be a whole number of
+        frames), so every segment of a rung starts with a keyframe and :meth:`ShotLadderResult.to_video`
+        can hand the rungs to the simulator. Default False: cuts where the content cuts.
     codec, mode, resolutions, crfs, quality, segment_s, preset, workers, threads, scheduler
         As :func:`~abrkit.encode.ladder.optimize_ladder`, for every shot's search. The
         resolutions default to the source's (:func:`~abrkit.encode.ladder.default_resolutions`),
@@ -369,7 +429,14 @@ def optimize_shots(
             k = max(1, int(math.floor(number("max_duration_s", max_duration_s, gt=0) * float(info.fps) + 1e-9)))
             if k < info.n_frames:
                 title, title_info = cut_shot(source_path, 0, k, cuts_dir, ff, tag="title")
-        table = _shot_table(title, title_info, shots, ff, threshold, min_shot_s, max_shot_s)
+        grid = 1
+        if align_to_segments:
+            frames_per_segment = segment_s * float(title_info.fps)
+            grid = int(round(frames_per_segment))
+            if grid < 1 or abs(frames_per_segment - grid) > 1e-6:
+                raise ParameterError("segment_s", segment_s, f"is {frames_per_segment:g} frames at {title_info.fps} fps: "
+                                     "aligning shots to segments needs a whole number")
+        table = _shot_table(title, title_info, shots, ff, threshold, min_shot_s, max_shot_s, grid)
         n_shots = len(table)
         show = progress if progress is not None else sys.stderr.isatty()
         bar = tqdm(total=n_shots + int(per_title), desc="per-shot ladder", unit="step", disable=not show)
@@ -403,7 +470,7 @@ def optimize_shots(
                                                constraints=cons, **common)
                 bar.update(1)
 
-            rows, choice_rows = [], []
+            rows, choice_rows, segment_rows = [], [], []
             produced = reused = 0
             if produce:
                 bar.total += len(chosen)
@@ -442,9 +509,11 @@ def optimize_shots(
                         files.append(target)
                     stream = join_shots(files, work / f"rung{k}.ts", ff)
                     total_s = float(table["duration_s"].sum())
-                    payload = float(read_packets(stream, ff, bsf=_PICTURES_ONLY[codec]).size_bytes.sum())
+                    pictures = read_packets(stream, ff, bsf=_PICTURES_ONLY[codec])
+                    payload = float(pictures.size_bytes.sum())
                     everything = float(read_packets(stream, ff).size_bytes.sum())
-                    q = score(title, stream, qs, ffmpeg=ff, reference_info=title_info)
+                    q = score(title, stream, qs, ffmpeg=ff, reference_info=title_info, segment_s=segment_s)
+                    segment_rows.extend(_segment_rows(k, pictures, q.per_segment, segment_s, title_info))
                     mb = payload * 8.0 / total_s / 1000.0
                     mv = float(q.pooled.loc["vmaf", "mean"])
                     record.update(measured_bitrate_kbps=mb, measured_vmaf=mv,
@@ -473,6 +542,7 @@ def optimize_shots(
             "resolutions": [list(r) if not isinstance(r, int) else r for r in resolutions], "crfs": crfs,
             "quality": qs.key(), "threshold": threshold, "min_shot_s": min_shot_s, "max_shot_s": max_shot_s,
             "min_vmaf": min_vmaf, "produce": produce, "max_duration_s": max_duration_s,
+            "align_to_segments": bool(align_to_segments),
         },
         source={"path": str(source_path), "width": info.width, "height": info.height, "n_frames": info.n_frames,
                 "scored_frames": title_info.n_frames, "fps": f"{info.fps.numerator}/{info.fps.denominator}"},
@@ -480,7 +550,25 @@ def optimize_shots(
         n_encodes={"search": len(points), "search_performed": performed, "produced": produced, "produced_reused": reused},
         elapsed_s=time.perf_counter() - started,
         notes=notes,
+        segments=pd.DataFrame(segment_rows, columns=list(SHOT_SEGMENT_COLUMNS)),
     )
+
+
+def _segment_rows(rung: int, pictures: Any, per_segment: pd.DataFrame, segment_s: float,
+                  info: MediaInfo) -> list[dict[str, Any]]:
+    """One row per segment of a joined stream: its bytes, VMAF and whether a keyframe opens it."""
+    frame_s = float(1 / info.fps)
+    index = segment_index(pictures.times_s, segment_s, frame_s)
+    rows = []
+    for seg in per_segment.itertuples():
+        mine = index == int(seg.segment)
+        first = np.flatnonzero(mine)
+        rows.append({
+            "rung": int(rung), "segment": int(seg.segment), "start_s": float(seg.start_s),
+            "duration_s": float(seg.duration_s), "size_bytes": int(pictures.size_bytes[mine].sum()),
+            "vmaf": float(seg.vmaf), "starts_with_keyframe": bool(first.size and pictures.key[first[0]]),
+        })
+    return rows
 
 
 def replace_resolutions(c: RungConstraints) -> RungConstraints:
