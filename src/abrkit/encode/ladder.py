@@ -875,7 +875,6 @@ def optimize_ladder(
         bd_hull[name], _ = _compare(name, "hull", hull, table, notes)
 
     segments = _segments_frame(rows + fixed_rows)
-    n_search = len(points)
     settings_record = {
         "codec": codec, "encoder": CODECS[codec].encoder,
         "preset": preset if preset is not None else CODECS[codec].default_preset,
@@ -923,8 +922,6 @@ class _Runner:
     ) -> None:
         self.ff, self.source, self.info, self.quality, self.cache = ff, source, info, quality, cache
         self.sha, self.frames, self.workers, self.libvmaf = sha, frames, workers, libvmaf
-        self.performed = {"search": 0, "fixed": 0}
-        self.cached = {"search": 0, "fixed": 0}
         self.cpu_performed_s = 0.0
         self._scheduler = scheduler
         self._executor: Any = None
@@ -1012,7 +1009,6 @@ class _Runner:
                 hit = None
             if hit is not None:
                 found[key] = (hit, True)
-                self.cached[stage] += 1
                 self._report(stage, settings, hit, True)
             else:
                 todo[key] = (settings, ctx)
@@ -1032,7 +1028,6 @@ class _Runner:
                         key = futures[fut]
                         measurement = fut.result()
                         found[key] = (measurement, False)
-                        self.performed[stage] += 1
                         self._report(stage, todo[key][0], measurement, False)
             except BaseException:
                 self._stop.set()
@@ -1075,10 +1070,7 @@ class _Runner:
                 else:
                     self.cache.remember(self.sha, key, measurement)  # the worker stored it
                 if performed:
-                    self.performed[stage] += 1
                     self.cpu_performed_s += float(measurement.get("cpu_s") or 0.0)
-                else:
-                    self.cached[stage] += 1
                 self._report(stage, todo[key][0], measurement, not performed)
         except BaseException:
             ex.cancel(futures)

@@ -503,7 +503,7 @@ def optimize_shots(
                             produced += 1
                             if int(enc.payload_bytes) != int(s.payload_bytes):
                                 raise RuntimeError(
-                                    f"shot {i} at {settings.label}: the encode gave {enc.payload_bytes} payload bytes, "
+                                    f"shot {i} at {settings.label()}: the encode gave {enc.payload_bytes} payload bytes, "
                                     f"the search measured {int(s.payload_bytes)} (the encoder is not deterministic "
                                     "with these settings)")
                         files.append(target)
