@@ -122,8 +122,12 @@ def test_plan_tasks_sizes():
     # one item of 10 ms, 2 s tasks: 200 items a task; 20,000 items on 2 workers: 100 tasks
     parts = cluster.plan_tasks(20_000, 0.01, 2)
     assert len(parts) == 100 and parts[0] == (0, 200) and parts[-1][1] == 20_000
-    # few items: at least 4 tasks per worker when possible
-    assert len(cluster.plan_tasks(16, 0.001, 2)) == 8
+    # uneven items (the optimum's traces): at least 16 tasks per worker, so the idle tail is short
+    parts = cluster.plan_tasks(240, 0.125, 2)
+    assert len(parts) == 30 and parts[0] == (0, 8)
+    # ... but not tasks below 0.25 s of work: 16 items of 1 ms are one task
+    assert cluster.plan_tasks(16, 0.001, 2) == [(0, 16)]
+    assert len(cluster.plan_tasks(64, 0.05, 2)) == 13  # 5 items (0.25 s) a task
     assert cluster.plan_tasks(3, 5.0, 8) == [(0, 1), (1, 2), (2, 3)]
     assert cluster.plan_tasks(0, 1.0, 2) == []
 

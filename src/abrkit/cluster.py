@@ -64,14 +64,20 @@ __all__ = [
     "worker_cache_root",
     "TASK_TARGET_S",
     "MIN_TASKS_PER_WORKER",
+    "MIN_TASK_S",
     "WORKER_CACHE_ENV_VAR",
 ]
 
 #: Wall time a task aims at, in seconds: long enough that the scheduler's per-task cost
 #: (milliseconds) is a small fraction, short enough to balance load and lose little to a kill.
 TASK_TARGET_S = 2.0
-#: Fewer, longer tasks leave workers idle at the end of a batch: at least this many per worker.
-MIN_TASKS_PER_WORKER = 4
+#: Fewer, longer tasks leave workers idle at the end of a batch (the last task of one worker
+#: runs alone; with items of uneven cost, such as the optimum's traces, it is often the longest):
+#: at least this many per worker, so the idle tail is a few percent of the batch...
+MIN_TASKS_PER_WORKER = 16
+#: ...unless tasks would get shorter than this (seconds of work), where the scheduler's cost per
+#: task (5-10 ms measured) would start to count.
+MIN_TASK_S = 0.25
 #: Environment variable naming the folder below which workers keep their Numba caches.
 WORKER_CACHE_ENV_VAR = "ABRKIT_WORKER_CACHE"
 
@@ -357,13 +363,16 @@ def _noop(_shared: Any, *args: Any) -> None:
 
 
 def plan_tasks(n_items: int, item_s: float, n_workers: int, target_s: float = TASK_TARGET_S) -> list[tuple[int, int]]:
-    """Cut ``n_items`` into contiguous ``(start, stop)`` ranges of about ``target_s`` seconds of
-    work each (``item_s`` seconds per item), and at least :data:`MIN_TASKS_PER_WORKER` ranges per
-    worker when there are items enough."""
+    """Cut ``n_items`` into contiguous ``(start, stop)`` ranges of at most about ``target_s``
+    seconds of work each (``item_s`` seconds per item), and at least :data:`MIN_TASKS_PER_WORKER`
+    ranges per worker when that leaves each at least :data:`MIN_TASK_S` of work."""
     if n_items <= 0:
         return []
-    per = max(1, int(target_s / max(item_s, 1e-9)))
-    per = min(per, max(1, math.ceil(n_items / (MIN_TASKS_PER_WORKER * max(1, n_workers)))))
+    item = max(item_s, 1e-9)
+    per_target = max(1, int(target_s / item))
+    per_balance = max(1, math.ceil(n_items / (MIN_TASKS_PER_WORKER * max(1, n_workers))))
+    per_floor = max(1, int(MIN_TASK_S / item))
+    per = min(per_target, max(per_balance, per_floor))
     n_tasks = math.ceil(n_items / per)
     edges = [round(i * n_items / n_tasks) for i in range(n_tasks + 1)]
     return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
