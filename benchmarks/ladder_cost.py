@@ -1,0 +1,123 @@
+"""Where a ladder search's CPU time goes: encoding, and each part of scoring at display size.
+
+A script, not an asv suite (it runs ffmpeg for minutes)::
+
+    python benchmarks/ladder_cost.py                          # the camera clip's first 4 s
+    python benchmarks/ladder_cost.py --seconds 14 --crfs 20 30 40 --out /tmp/cost.json
+
+For a sample of the default search grid (every default resolution of the source x ``--crfs``,
+x264 at the default preset, one thread, as the ladder search encodes), it measures the CPU
+seconds (user + system of the ffmpeg children) of:
+
+* ``encode``: the search encode itself (scaling down included);
+* ``score``: abrkit's scoring run (:func:`abrkit.encode.quality.score`: VMAF + PSNR + SSIM at
+  the source's size), and its parts, each a run of its own: ``decode`` (both inputs decoded,
+  nothing else), ``scale`` (the distorted video decoded and scaled to the display size),
+  ``vmaf`` (VMAF alone), and ``vmaf_sub5`` (VMAF on every 5th frame, with its bias against
+  every frame);
+* an alternative encode at ``--alt-preset`` (veryfast by default) with its rate and VMAF at the
+  same CRF, since a faster search preset is the other obvious saving.
+
+It prints a table per point and the totals as CPU-seconds per second of source. Reference
+figures in docs/ladder.md ("Where the time goes").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from abrkit.encode.encoder import EncodeSettings, encode
+from abrkit.encode.ffmpeg import file_url, find_ffmpeg
+from abrkit.encode.ladder import default_resolutions
+from abrkit.encode.quality import QualitySettings, score
+from abrkit.encode.shotladder import cut_shot
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_SOURCE = HERE.parents[1] / "shared" / "data" / "clips" / "cockatoo_720p.mp4"
+
+
+def _children_cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _timed(fn):  # type: ignore[no-untyped-def]
+    before = _children_cpu_s()
+    value = fn()
+    return value, _children_cpu_s() - before
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    p.add_argument("--seconds", type=float, default=4.0, help="score the first this many seconds (default 4)")
+    p.add_argument("--crfs", type=float, nargs="+", default=[20.0, 30.0, 40.0])
+    p.add_argument("--alt-preset", default="veryfast")
+    p.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
+    args = p.parse_args(argv)
+    if not args.source.is_file():
+        print(f"source not found: {args.source}", file=sys.stderr)
+        return 2
+    ff = find_ffmpeg()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="abrkit-cost-") as tmp:
+        work = Path(tmp)
+        from abrkit.encode.probe import probe
+
+        full = probe(args.source, ff)
+        n = min(full.n_frames, max(1, int(args.seconds * float(full.fps))))
+        ref, info = cut_shot(args.source, 0, n, work, ff, tag="reference")
+        seconds = n / float(info.fps)
+        qs_full = QualitySettings()
+        for w, h in default_resolutions(info.width, info.height):
+            for crf in args.crfs:
+                settings = EncodeSettings(width=w, height=h, crf=crf, threads=1)
+                enc, t_enc = _timed(lambda: encode(ref, settings, work / "e.mp4", ffmpeg=ff, source_info=info))
+                q, t_score = _timed(lambda: score(ref, enc.path, qs_full, ffmpeg=ff, reference_info=info))
+                _, t_decode = _timed(lambda: ff.run(["-i", file_url(ref), "-i", file_url(enc.path), "-map", "0:v",
+                                                     "-map", "1:v", "-f", "null", "-"], cwd=work))
+                _, t_scale = _timed(lambda: ff.run(["-i", file_url(enc.path), "-vf",
+                                                    f"scale={info.width}:{info.height}:flags=bicubic,format=yuv420p",
+                                                    "-f", "null", "-"], cwd=work))
+                qv, t_vmaf = _timed(lambda: score(ref, enc.path, QualitySettings(psnr=False, ssim=False), ffmpeg=ff,
+                                                  reference_info=info))
+                q5, t_sub = _timed(lambda: score(ref, enc.path, QualitySettings(psnr=False, ssim=False, subsample=5),
+                                                 ffmpeg=ff, reference_info=info))
+                alt_settings = EncodeSettings(width=w, height=h, crf=crf, threads=1, preset=args.alt_preset)
+                alt, t_alt = _timed(lambda: encode(ref, alt_settings, work / "a.mp4", ffmpeg=ff, source_info=info))
+                qa = score(ref, alt.path, QualitySettings(psnr=False, ssim=False), ffmpeg=ff, reference_info=info)
+                vmaf = float(q.pooled.loc["vmaf", "mean"])
+                row = {
+                    "width": w, "height": h, "crf": crf, "bitrate_kbps": enc.bitrate_kbps, "vmaf": vmaf,
+                    "encode_cpu_s": t_enc, "score_cpu_s": t_score, "decode_cpu_s": t_decode, "scale_cpu_s": t_scale,
+                    "vmaf_only_cpu_s": t_vmaf, "vmaf_sub5_cpu_s": t_sub,
+                    "vmaf_sub5_bias": float(q5.pooled.loc["vmaf", "mean"]) - float(qv.pooled.loc["vmaf", "mean"]),
+                    "alt_encode_cpu_s": t_alt, "alt_bitrate_kbps": alt.bitrate_kbps,
+                    "alt_vmaf": float(qa.pooled.loc["vmaf", "mean"]),
+                }
+                rows.append(row)
+                print(f"{w}x{h} crf {crf:g}: {enc.bitrate_kbps:8.1f} kbps VMAF {vmaf:6.2f} | encode {t_enc:5.2f} s, "
+                      f"score {t_score:5.2f} s (decode {t_decode:4.2f}, scale {t_scale:4.2f}, VMAF alone {t_vmaf:4.2f}, "
+                      f"1/5 frames {t_sub:4.2f}, bias {row['vmaf_sub5_bias']:+.2f}) | {args.alt_preset}: "
+                      f"{t_alt:5.2f} s, {alt.bitrate_kbps:8.1f} kbps VMAF {row['alt_vmaf']:6.2f}", flush=True)
+    total = {k: float(np.sum([r[k] for r in rows])) for k in rows[0] if k.endswith("_cpu_s")}
+    per_s = {k: v / seconds / len(rows) for k, v in total.items()}
+    share = total["score_cpu_s"] / (total["score_cpu_s"] + total["encode_cpu_s"])
+    print(f"\n{len(rows)} points of {seconds:g} s of {info.width}x{info.height}: CPU-seconds per source second and "
+          "point: " + ", ".join(f"{k[:-6]} {v:.2f}" for k, v in per_s.items()))
+    print(f"scoring is {100 * share:.0f} % of encode + score; VMAF on 1 frame in 5 shifts the mean by "
+          f"{min(r['vmaf_sub5_bias'] for r in rows):+.2f} to {max(r['vmaf_sub5_bias'] for r in rows):+.2f}")
+    if args.out is not None:
+        args.out.write_text(json.dumps({"seconds": seconds, "rows": rows, "per_source_second": per_s}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
