@@ -68,17 +68,30 @@ def measured(client: Any, fn: Callable[[], Any]) -> dict[str, float]:
             "load_after": os.getloadavg()[0]}
 
 
-def make_titles(folder: Path, n: int) -> list[Path]:
+#: Catalog titles (``--title-size``): frame size, rate and length of the lavfi sources, and the
+#: ladder each is searched on. ``tiny`` encodes take 0.2-0.4 s of CPU with their scoring, less
+#: than the "seconds of work" a task should hold; ``sd`` ones take a few seconds.
+TITLE_SIZES: dict[str, dict[str, Any]] = {
+    "tiny": dict(size="192x108", rate=12, seconds=2, resolutions=[(128, 72), (192, 108)], preset="ultrafast",
+                 segment_s=1.0, fixed=((25, 128, 72), (60, 128, 72), (150, 192, 108))),
+    "sd": dict(size="640x360", rate=24, seconds=4, resolutions=[(384, 216), (640, 360)], preset="veryfast",
+               segment_s=2.0, fixed=((150, 384, 216), (400, 384, 216), (900, 640, 360))),
+}
+
+
+def make_titles(folder: Path, n: int, size: str = "tiny") -> list[Path]:
     from abrkit.encode.ffmpeg import find_ffmpeg
 
     ff = find_ffmpeg()
+    spec = TITLE_SIZES[size]
     sources = ["testsrc2", "mandelbrot", "cellauto", "life", "smptehdbars", "rgbtestsrc"]
     out = []
     for i in range(n):
         path = folder / f"title{i}.mp4"
         src = sources[i % len(sources)]
-        ff.run(["-f", "lavfi", "-i", f"{src}=size=192x108:rate=12", "-t", "2", "-vf", f"hue=h={37 * i}",
-                "-c:v", "libx264", "-preset", "ultrafast", "-crf", "6", "-pix_fmt", "yuv420p", "-y", str(path)])
+        ff.run(["-f", "lavfi", "-i", f"{src}=size={spec['size']}:rate={spec['rate']}", "-t", str(spec["seconds"]),
+                "-vf", f"hue=h={37 * i}", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "6", "-pix_fmt", "yuv420p",
+                "-y", str(path)])
         out.append(path)
     return out
 
@@ -88,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--traces", type=int, default=20_000, help="traces of the controller sweep (default 20000)")
     parser.add_argument("--optimum-traces", type=int, default=400, help="traces solved by the offline optimum (default 400)")
     parser.add_argument("--titles", type=int, default=4, help="titles of the catalog (default 4)")
+    parser.add_argument("--title-size", choices=sorted(TITLE_SIZES), default="tiny",
+                        help="catalog titles: tiny (192x108, 2 s; default) or sd (640x360, 4 s)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts (default 1 2)")
     parser.add_argument("--jobs", nargs="+", choices=JOBS, default=list(JOBS), help="which jobs to run (default: all)")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
@@ -108,11 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     video = Video.synthetic_vbr(LADDER_KBPS, 4.0, 48, seed=0, name="vbr48")
     opt_traces = traces[: args.optimum_traces]
     tmp = Path(tempfile.mkdtemp(prefix="abrkit-cluster-bench-"))
-    titles = make_titles(tmp, args.titles)
+    titles = make_titles(tmp, args.titles, args.title_size)
+    spec = TITLE_SIZES[args.title_size]
     ladder = dict(
-        mode="exhaustive", resolutions=[(128, 72), (192, 108)], crfs=[22.0, 30.0, 38.0, 46.0], preset="ultrafast",
-        segment_s=1.0, min_vmaf=None, constraints=RungConstraints(min_quality_step=4.0, quality_cap=None),
-        fixed_ladders=(FixedLadder("tiny", (LadderRung(25, 128, 72), LadderRung(60, 128, 72), LadderRung(150, 192, 108))),),
+        mode="exhaustive", resolutions=spec["resolutions"], crfs=[22.0, 30.0, 38.0, 46.0], preset=spec["preset"],
+        segment_s=spec["segment_s"], min_vmaf=None, constraints=RungConstraints(min_quality_step=4.0, quality_cap=None),
+        fixed_ladders=(FixedLadder(args.title_size, tuple(LadderRung(*r) for r in spec["fixed"])),),
     )
 
     # the local reference (one thread), which also fills the Numba cache the workers start from
@@ -180,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     base = runs[min(runs)]
     lines = [
         f"machine: {os.cpu_count()} CPUs; sweep {len(traces)} traces x {len(CONTROLLERS)} controllers "
-        f"(local, 1 thread: {local_sweep_s:.1f} s); optimum on {len(opt_traces)} traces; catalog of {len(titles)} titles",
+        f"(local, 1 thread: {local_sweep_s:.1f} s); optimum on {len(opt_traces)} traces; catalog of {len(titles)} "
+        f"{args.title_size} titles",
         "",
         "| workers | job | wall s | worker CPU s | client CPU s | efficiency (wall) | CPU(1)/CPU(N) | load avg before/after |",
         "|---|---|---|---|---|---|---|---|",
