@@ -15,6 +15,13 @@ rungs and the BD-rate against each fixed ladder) as a table or JSON. Measured po
 in ``DIR/.abrkit-cache`` unless ``--cache-dir`` says otherwise, so running the same command again
 resumes an interrupted job and re-does no encode of a finished one.
 
+With ``--shots auto|FILE`` the command builds the per-shot ladder instead
+(:func:`abrkit.encode.shotladder.optimize_shots`): ``shot-result.json``, ``shots.csv``,
+``shot-points.csv``, ``shot-path.csv``, ``shot-rungs.csv``, ``shot-choices.csv``,
+``shot-segments.csv``, the joined rungs ``rung<k>.ts`` (x264 and x265), the per-title
+``result.json`` and tables for comparison, ``shot-video.json`` with ``--align-to-segments`` and
+``shot-hulls.png`` with ``--plot``.
+
 Three bitrates describe each rung, and the summary says which is which:
 
 * the **search** rate (``rungs`` of ``result.json``, ``rungs.csv``, the first table): video payload
@@ -339,12 +346,12 @@ def _cmd_shots(args: argparse.Namespace, out: Path, options: dict[str, Any], cac
 
     if args.renditions:
         raise ParameterError("--renditions", True, "is not available with --shots yet: the per-shot rungs are "
-                             "OUT/rung<k>.ts (packaging shots of unequal duration as HLS/DASH is not built)")
+                             "OUT/rung<k>.ts (HLS/DASH packaging of per-shot rungs is not built)")
     options.pop("axis")
     result = optimize_shots(
         args.source, shots=args.shots, threshold=args.shot_threshold, min_shot_s=args.min_shot_s,
-        max_shot_s=args.max_shot_s, align_to_segments=args.align_to_segments, cache_dir=cache_dir, out_dir=out, produce=args.codec in PRODUCIBLE_CODECS,
-        progress=args.progress, scheduler=args.scheduler, **options,
+        max_shot_s=args.max_shot_s, align_to_segments=args.align_to_segments, cache_dir=cache_dir, out_dir=out,
+        produce=args.codec in PRODUCIBLE_CODECS, progress=args.progress, scheduler=args.scheduler, **options,
     )
     written = [result.to_json(out / "shot-result.json"), *result.to_csv(out)]
     if args.align_to_segments and not result.segments.empty:

@@ -97,9 +97,10 @@ class ShotLadderResult:
         ``slope`` in VMAF per kbit/s), predicted ``bitrate_kbps`` and ``vmaf`` (duration-weighted
         over the shots) and the worst shot's VMAF; with production, the joined stream's
         ``measured_bitrate_kbps`` (payload bits over the duration, without the access unit
-        delimiters and in-band parameter sets of MPEG-TS, as the search measures MP4 files) and ``measured_vmaf`` (mean over its frames), the errors
-        (percent; VMAF points), ``stream_bitrate_kbps`` (every video packet byte, delimiters
-        and parameter sets included) and the stream's ``file``.
+        delimiters and in-band parameter sets of MPEG-TS, as the search measures MP4 files) and
+        ``measured_vmaf`` (mean over its frames), the errors (percent; VMAF points),
+        ``stream_bitrate_kbps`` (every video packet byte, delimiters and parameter sets
+        included) and the stream's ``file``.
     choices : pandas.DataFrame
         One row per (rung, shot): ``rung``, ``shot``, ``start_s``, ``duration_s`` and the chosen
         encode (``width``, ``height``, ``crf``, ``bitrate_kbps``, ``vmaf``).
