@@ -20,7 +20,7 @@ LAYERS = [
     ("abrkit.learned",),
     ("abrkit.event_controllers", "abrkit.live_controllers"),
     ("abrkit.controllers",),
-    ("abrkit.observation",),
+    ("abrkit.packing", "abrkit.observation"),
     ("abrkit.live_custom",),
     ("abrkit.event", "abrkit.live"),
     ("abrkit.dashjs",),

@@ -40,6 +40,7 @@ from ._kernels.live import LiveOutputs
 from ._kernels.live import run_live_batch as _run_live_dispatcher
 from .controllers import Controller, FixedRung, get_controller
 from .observation import UserSpec, is_python_controller, name_of
+from .packing import pack_controllers, pack_traces, pack_videos
 from .errors import ParameterError
 from .live_custom import play_live_session
 from .result import STATUS_NAMES, SimResult
@@ -448,44 +449,15 @@ class LiveInputs:
 
 def pack_inputs(traces: list[Trace], videos: list[Video], controllers: list[Controller], buffer_s: float) -> LiveInputs:
     """The groups ``_kernels.live.run_live_batch`` takes; controllers packed for a ``buffer_s`` buffer."""
-    parts = [LiveProfile.kernel_trace(t) for t in traces]
     for v in videos:
         playable_sizes(v.name, v.sizes_bytes)
         for c in controllers:
             c.check_video(v)
-    packed_ctrl = [c.pack_for(buffer_s) for c in controllers]
-    packed_pred = [c.pack_predictor() for c in controllers]
-    state_sizes = np.array([p[2] for p in packed_pred], dtype=np.int64)
     n_draws = len(traces) * sum(4 * v.n_chunks + 2 for v in videos)
-    data = [np.ascontiguousarray(c.pack_data(n_draws), dtype=np.float32) for c in controllers]
     return LiveInputs(
-        traces=G.Traces(
-            offsets=np.concatenate(([0], np.cumsum([p[0].size for p in parts]))).astype(np.int64),
-            end_s=np.ascontiguousarray(np.concatenate([p[0] for p in parts])),
-            bw_bps=np.ascontiguousarray(np.concatenate([p[1] for p in parts])),
-            lat_s=np.ascontiguousarray(np.concatenate([p[2] for p in parts])),
-            start_s=np.array([p[3] for p in parts], dtype=np.float64),
-            wrap_s=np.array([p[4] for p in parts], dtype=np.float64),
-        ),
-        videos=G.Videos(
-            offsets=np.concatenate(([0], np.cumsum([v.sizes_bytes.size for v in videos]))).astype(np.int64),
-            sizes_bytes=np.ascontiguousarray(np.concatenate([v.sizes_bytes.ravel() for v in videos])),
-            n_rungs=np.array([v.n_rungs for v in videos], dtype=np.int64),
-            n_chunks=np.array([v.n_chunks for v in videos], dtype=np.int64),
-            chunk_s=np.array([v.chunk_s for v in videos], dtype=np.float64),
-            ladder_offsets=np.concatenate(([0], np.cumsum([v.n_rungs for v in videos]))).astype(np.int64),
-            ladder_bps=np.ascontiguousarray(np.concatenate([v.bitrates_bps for v in videos])),
-        ),
-        ctrls=G.Controllers(
-            ids=np.array([c[0] for c in packed_ctrl], dtype=np.int64),
-            params=np.ascontiguousarray(np.stack([c[1] for c in packed_ctrl])),
-            pred_ids=np.array([p[0] for p in packed_pred], dtype=np.int64),
-            pred_params=np.ascontiguousarray(np.stack([p[1] for p in packed_pred])),
-            pred_state_sizes=state_sizes,
-            pred_carry=np.zeros((len(controllers), int(state_sizes.max())), dtype=np.float64),
-            data=np.ascontiguousarray(np.concatenate(data), dtype=np.float32),
-            data_offsets=np.concatenate(([0], np.cumsum([d.size for d in data]))).astype(np.int64),
-        ),
+        traces=pack_traces([LiveProfile.kernel_trace(t) for t in traces]),
+        videos=pack_videos(videos),
+        ctrls=pack_controllers(controllers, buffer_s, n_draws),
     )
 
 

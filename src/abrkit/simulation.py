@@ -32,6 +32,7 @@ from ._interrupt import CtrlC, check
 from .controllers import Controller, get_controller
 from .custom import PythonController, is_python_controller, play_event_session, play_session, spec_of
 from .errors import ParameterError
+from .packing import pack_controllers, pack_traces, pack_videos
 from .event import EventProfile, run_event_batch
 from .predictors import Predictor, get_predictor
 from .profiles import Profile, get_profile
@@ -84,13 +85,9 @@ def _pack(
     traces: Sequence[Trace], videos: Sequence[Video], controllers: Sequence[Controller], profile: Profile,
     shadows: Sequence[Predictor] = (),
 ) -> _Packed:
-    parts = [profile.kernel_trace(t) for t in traces]
-    lengths = [p[0].size for p in parts]
     n_chunks = [v.n_chunks if profile.max_chunks is None else min(v.n_chunks, profile.max_chunks) for v in videos]
     if profile.buffer_cap_s < max(v.chunk_s for v in videos):
         raise ParameterError("buffer_cap_s", profile.buffer_cap_s, "must be >= the chunk duration, or no chunk could ever be buffered")
-    packed_ctrl = [c.pack_for(profile.buffer_cap_s) for c in controllers]
-    packed_pred = [c.pack_predictor() for c in controllers]
     sh_ids, sh_params, sh_offsets = _pack_predictors(shadows)
     for v in videos:
         playable_sizes(v.name, v.sizes_bytes)
@@ -99,41 +96,16 @@ def _pack(
     for c in controllers:
         for v in videos:
             c.check_video(v)
-    state_sizes = np.array([p[2] for p in packed_pred], dtype=np.int64)
-    carries = profile.carry_robust_errors and any(p[0] == L.PRED_ROBUST for p in packed_pred)
-    carries = carries or any(c.carries_state() for c in controllers)
     # A sampling controller makes at most one draw per chunk, plus one for chunk 0 and one
     # discarded between sessions: enough draws for every session it runs in this batch.
     n_draws = len(traces) * sum(n + 2 for n in n_chunks)
-    data = [np.ascontiguousarray(c.pack_data(n_draws), dtype=np.float32) for c in controllers]
+    ctrls = pack_controllers(controllers, profile.buffer_cap_s, n_draws)
+    carries = profile.carry_robust_errors and bool(np.any(ctrls.pred_ids == L.PRED_ROBUST))
+    carries = carries or any(c.carries_state() for c in controllers)
     return _Packed(
-        traces=G.Traces(
-            offsets=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
-            end_s=np.ascontiguousarray(np.concatenate([p[0] for p in parts])),
-            bw_bps=np.ascontiguousarray(np.concatenate([p[1] for p in parts])),
-            lat_s=np.ascontiguousarray(np.concatenate([p[2] for p in parts])),
-            start_s=np.array([p[3] for p in parts], dtype=np.float64),
-            wrap_s=np.array([p[4] for p in parts], dtype=np.float64),
-        ),
-        videos=G.Videos(
-            offsets=np.concatenate(([0], np.cumsum([v.sizes_bytes.size for v in videos]))).astype(np.int64),
-            sizes_bytes=np.ascontiguousarray(np.concatenate([v.sizes_bytes.ravel() for v in videos])),
-            n_rungs=np.array([v.n_rungs for v in videos], dtype=np.int64),
-            n_chunks=np.array(n_chunks, dtype=np.int64),
-            chunk_s=np.array([v.chunk_s for v in videos], dtype=np.float64),
-            ladder_offsets=np.concatenate(([0], np.cumsum([v.n_rungs for v in videos]))).astype(np.int64),
-            ladder_bps=np.ascontiguousarray(np.concatenate([v.bitrates_bps for v in videos])),
-        ),
-        ctrls=G.Controllers(
-            ids=np.array([c[0] for c in packed_ctrl], dtype=np.int64),
-            params=np.ascontiguousarray(np.stack([c[1] for c in packed_ctrl])),
-            pred_ids=np.array([p[0] for p in packed_pred], dtype=np.int64),
-            pred_params=np.ascontiguousarray(np.stack([p[1] for p in packed_pred])),
-            pred_state_sizes=state_sizes,
-            pred_carry=np.zeros((len(controllers), int(state_sizes.max())), dtype=np.float64),
-            data=np.ascontiguousarray(np.concatenate(data), dtype=np.float32),
-            data_offsets=np.concatenate(([0], np.cumsum([d.size for d in data]))).astype(np.int64),
-        ),
+        traces=pack_traces([profile.kernel_trace(t) for t in traces]),
+        videos=pack_videos(videos, n_chunks),
+        ctrls=ctrls,
         carries=carries,
         sh_ids=sh_ids,
         sh_params=sh_params,

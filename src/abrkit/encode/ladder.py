@@ -1361,9 +1361,10 @@ def _constraints_dict(c: RungConstraints) -> dict[str, Any]:
 
 
 def _compare(
-    name: str, what: str, test: pd.DataFrame, fixed: pd.DataFrame, notes: list[str],
+    name: str, what: str, test: pd.DataFrame, fixed: pd.DataFrame, notes: list[str], subject: str = "per-title",
 ) -> tuple[float | None, float | None]:
-    """(BD-rate %, BD-VMAF) of the ``test`` curve against a measured fixed ladder, or Nones."""
+    """(BD-rate %, BD-VMAF) of the ``test`` curve (the ``subject`` ladder's ``what``) against a
+    measured anchor ladder, or Nones with a note saying why."""
     anchor = fixed.sort_values("bitrate_kbps", kind="stable")
     rates = anchor["bitrate_kbps"].to_numpy(dtype=np.float64)
     vmaf = anchor["vmaf"].to_numpy(dtype=np.float64)
@@ -1378,5 +1379,5 @@ def _compare(
                 test["vmaf"].to_numpy(dtype=np.float64))
         return bd_rate(*args, method="pchip"), bd_quality(*args, method="pchip")
     except ParameterError as err:
-        notes.append(f"BD-rate of the per-title {what} against {name} not computed: {err}")
+        notes.append(f"BD-rate of the {subject} {what} against {name} not computed: {err}")
         return None, None

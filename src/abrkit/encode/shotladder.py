@@ -36,7 +36,7 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -462,7 +462,7 @@ def optimize_shots(
             points = points.drop(columns=["on_pareto", "on_hull"])  # each shot's own hull comes next
             path = allocation_path(points, table["duration_s"].to_numpy())
             points = path.points
-            chosen = per_shot_ladder(path, replace_resolutions(cons), min_quality=min_vmaf)
+            chosen = per_shot_ladder(path, replace(cons, allowed_resolutions=None), min_quality=min_vmaf)  # rungs mix sizes
 
             title_result = None
             if per_title:
@@ -532,10 +532,9 @@ def optimize_shots(
     bd: dict[str, float | None] = {}
     if title_result is not None:
         curve = _measured_curve(rungs, produce)
-        bd["per-title"], _ = _compare("per-title", "rungs", curve, title_result.rungs, notes)
+        bd["per-title"], _ = _compare("per-title", "rungs", curve, title_result.rungs, notes, subject="per-shot")
         for name, fixed in title_result.fixed.items():
-            bd[name], _ = _compare(name, "rungs", curve, fixed, notes)
-    notes = [n.replace("per-title rungs", "per-shot rungs") for n in notes]
+            bd[name], _ = _compare(name, "rungs", curve, fixed, notes, subject="per-shot")
     return ShotLadderResult(
         shots=table, points=points, path=path, rungs=rungs, choices=choices, per_title=title_result, bd_rate=bd,
         settings={
@@ -570,13 +569,6 @@ def _segment_rows(rung: int, pictures: Any, per_segment: pd.DataFrame, segment_s
             "vmaf": float(seg.vmaf), "starts_with_keyframe": bool(first.size and pictures.key[first[0]]),
         })
     return rows
-
-
-def replace_resolutions(c: RungConstraints) -> RungConstraints:
-    """``c`` without ``allowed_resolutions`` (a per-shot rung mixes resolutions)."""
-    from dataclasses import replace
-
-    return replace(c, allowed_resolutions=None)
 
 
 def _same_encode(path: Path, payload_bytes: float, ff: FFmpeg) -> bool:
