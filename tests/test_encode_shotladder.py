@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,8 @@ from abrkit.encode.encoder import EncodeSettings, encode, read_packets
 from abrkit.encode.ffmpeg import FFmpeg, file_url, find_ffmpeg
 from abrkit.encode.probe import probe
 from abrkit.encode.quality import psnr_cap_db, score
-from abrkit.encode.shotladder import cut_shot, join_shots, optimize_shots
+from abrkit.encode.package import packaged_segment_sizes, read_media_playlist, write_dash, write_hls
+from abrkit.encode.shotladder import cut_shot, join_shots, most_demanding_codecs, optimize_shots
 from abrkit.errors import ParameterError
 
 #: A small grid: every shot at two sizes and four CRFs, exhaustively.
@@ -149,8 +152,9 @@ def test_the_rungs_go_to_the_simulator_segment_by_segment(result):
 
     res, _ = result
     seg = res.segments
-    # 6 s in 2 s segments, the last one 1.5 s: every segment opens with a keyframe (aligned shots)
-    assert seg["starts_with_keyframe"].all() and sorted(set(seg["segment"])) == [0, 1, 2]
+    # 5.5 s in 2 s segments, the last one 1.5 s (aligned shots)
+    assert sorted(set(seg["segment"])) == [0, 1, 2] and seg["duration_s"].tolist()[:3] == [2.0, 2.0, 1.5]
+    assert all(r.on_grid for r in res.renditions())
     for r in res.rungs.itertuples():
         mine = seg[seg["rung"] == r.rung]
         # the segments hold every coded byte of the stream and its frame-weighted VMAF
@@ -166,15 +170,62 @@ def test_the_rungs_go_to_the_simulator_segment_by_segment(result):
     assert len(session) == 2 and set(session["rung"]) <= set(range(video.n_rungs))
 
 
-def test_shots_off_the_segment_grid_cannot_become_a_video(clip: Path, tmp_path: Path):
+def _decoded_sizes(ff: FFmpeg, *args: str) -> list[tuple[int, int]]:
+    """The frame size of every decoded frame of an ffmpeg input."""
+    run = subprocess.run([ff.path, "-hide_banner", "-nostdin", *args, "-vf", "showinfo", "-f", "null", "-"],
+                         capture_output=True, text=True, check=True)
+    return [(int(w), int(h)) for w, h in re.findall(r"\bn: *\d+ .*? s:(\d+)x(\d+)", run.stderr)]
+
+
+def test_shots_off_the_grid_give_unequal_segments_packaged_as_hls_and_dash(ff: FFmpeg, clip: Path, tmp_path: Path):
+    # shots of 1.5 s, 2.5 s and 1.5 s in 2 s segments: segments of 1.5, 2, 0.5 and 1.5 s
     res = optimize_shots(clip, shots=[30, 80], out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", progress=False,
-                         per_title=False, min_vmaf=None, resolutions=[(160, 90)], crfs=[30, 40], mode="exhaustive",
-                         workers=2)
-    assert not res.segments["starts_with_keyframe"].all()
-    with pytest.raises(ParameterError, match="segment grid"):
+                         per_title=False, min_vmaf=None, **GRID)
+    seg = res.segments
+    for k, mine in seg.groupby("rung"):
+        assert mine["duration_s"].tolist() == [1.5, 2.0, 0.5, 1.5]
+        assert mine["shot"].tolist() == [0, 1, 1, 2] and mine["start_frame"].tolist() == [0, 30, 70, 80]
+        r = res.rungs[res.rungs["rung"] == k].iloc[0]
+        assert np.isclose(mine["size_bytes"].sum() * 8 / 5.5 / 1000, r["measured_bitrate_kbps"])
+    with pytest.raises(ParameterError, match="off that grid"):
         res.to_video()
     with pytest.raises(ParameterError, match="whole number"):
         optimize_shots(clip, out_dir=tmp_path, segment_s=0.33, align_to_segments=True, **GRID)
+
+    renditions = res.renditions()
+    switching = [r for r in renditions if r.switches_size]
+    assert switching, "this content should give a rung that changes size (the test checks packaging of one)"
+    assert all(not r.on_grid for r in renditions)
+    master = write_hls(renditions, tmp_path / "hls")
+    mpd = write_dash(renditions, tmp_path / "dash")
+    hls_sizes, dash_sizes = packaged_segment_sizes(master), packaged_segment_sizes(mpd)
+    text = mpd.read_text()
+    for i, r in enumerate(renditions):
+        playlist = read_media_playlist(next((tmp_path / "hls").glob(f"v{i}_*/index.m3u8")))
+        np.testing.assert_allclose(playlist.durations_s, [1.5, 2.0, 0.5, 1.5])  # EXTINF as the segments
+        assert hls_sizes[i].size == dash_sizes[i].size == 4
+        # every rung decodes end to end from its fMP4 segments, at each shot's chosen size
+        files = [tmp_path / "dash" / f"init-{i}.m4s", *sorted((tmp_path / "dash").glob(f"chunk-{i}-*.m4s"))]
+        joined = tmp_path / f"rung{i}.mp4"
+        joined.write_bytes(b"".join(f.read_bytes() for f in files))
+        chosen = res.choices[res.choices["rung"] == i + 1].sort_values("shot")
+        want = [(int(c.width), int(c.height)) for c in chosen.itertuples() for _ in range(int(round(c.duration_s * 20)))]
+        assert _decoded_sizes(ff, "-i", str(joined)) == want
+        assert _decoded_sizes(ff, "-i", str(next((tmp_path / "hls").glob(f"v{i}_*/index.m3u8")))) == want
+    for r in switching:
+        # in-band parameter sets, the largest size and the most demanding shot's level announced
+        assert f'codecs="avc3.{r.codecs.split(".")[1]}" bandwidth=' in text
+        assert (r.width, r.height) == max(r.frame_sizes, key=lambda wh: wh[0] * wh[1])
+    assert 'maxWidth="320" maxHeight="180"' in text
+    assert "SegmentTimeline" in text and '<S d="45000" />' in text  # the 0.5 s segment at 90 kHz
+
+
+def test_the_most_demanding_codec_string_wins():
+    assert most_demanding_codecs(["avc1.64000c", "avc1.64001f", "avc1.640016"]) == "avc1.64001f"
+    assert most_demanding_codecs(["avc1.4d401f", "avc1.64001f"]) == "avc1.64001f"  # same level: High over Main
+    assert most_demanding_codecs(["hvc1.1.6.L93.B0", "hvc1.1.6.L120.B0"]) == "hvc1.1.6.L120.B0"
+    with pytest.raises(ParameterError):
+        most_demanding_codecs([])
 
 
 def test_bad_arguments_are_named(clip: Path, tmp_path: Path):
@@ -195,12 +246,13 @@ def test_cli_ladder_shots_writes_the_tables_and_the_plot(result, clip: Path, tmp
     code = main(["ladder", str(clip), "--shots", str(listing), "--out", str(out), "--cache-dir", str(work / "cache"),
                  "--mode", "exhaustive", "--resolutions", "320x180,160x90", "--crfs", "22,30,38,46", "--workers", "2",
                  "--fixed", "apple-hls-h264", "--min-vmaf", "none", "--plot", "--format", "json", "--no-progress",
-                 "--align-to-segments"])
+                 "--align-to-segments", "--renditions"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert len(summary["shots"]) == 3 and summary["bd_rate"]["per-title"] < 0
     for name in ("shot-result.json", "shot-rungs.csv", "shot-choices.csv", "shots.csv", "result.json", "rungs.csv",
-                 "shot-hulls.png", "rung1.ts", "shot-video.json"):
+                 "shot-hulls.png", "rung1.ts", "shot-video.json", "hls/master.m3u8", "dash/manifest.mpd"):
         assert (out / name).is_file(), name
+    assert len(packaged_segment_sizes(out / "dash" / "manifest.mpd")) == len(summary["rungs"])
     # the search came from the cache the library run filled
     assert summary["n_encodes"]["search_performed"] == 0

@@ -19,8 +19,10 @@ With ``--shots auto|FILE`` the command builds the per-shot ladder instead
 (:func:`abrkit.encode.shotladder.optimize_shots`): ``shot-result.json``, ``shots.csv``,
 ``shot-points.csv``, ``shot-path.csv``, ``shot-rungs.csv``, ``shot-choices.csv``,
 ``shot-segments.csv``, the joined rungs ``rung<k>.ts`` (x264 and x265), the per-title
-``result.json`` and tables for comparison, ``shot-video.json`` with ``--align-to-segments`` and
-``shot-hulls.png`` with ``--plot``.
+``result.json`` and tables for comparison, ``shot-video.json`` with ``--align-to-segments``,
+``shot-hulls.png`` with ``--plot``, and with ``--renditions`` the joined rungs packaged
+(``hls/master.m3u8``, ``dash/manifest.mpd``; segments of unequal duration where shots start off
+the segment grid).
 
 Three bitrates describe each rung, and the summary says which is which:
 
@@ -109,7 +111,8 @@ def add_parser(subparsers: Any, **kwargs: Any) -> argparse.ArgumentParser:
     g.add_argument("--plot", action="store_true", help="also write rate-quality.png (needs matplotlib)")
     g.add_argument("--renditions", action="store_true",
                    help="also encode the rungs as final renditions (capped CRF over the whole source) and package\n"
-                   "them: OUT/renditions/, OUT/hls/master.m3u8, OUT/dash/manifest.mpd, OUT/video.json")
+                   "them: OUT/renditions/, OUT/hls/master.m3u8, OUT/dash/manifest.mpd, OUT/video.json; with\n"
+                   "--shots, package the joined per-shot rungs: OUT/hls/master.m3u8, OUT/dash/manifest.mpd")
     g = p.add_argument_group("shots (per-shot encoding)")
     g.add_argument("--shots", default=None, metavar="auto|FILE",
                    help="per-shot ladder: 'auto' detects the cuts, FILE lists shot starts (seconds, or frames as\n"
@@ -344,9 +347,9 @@ def _cmd_shots(args: argparse.Namespace, out: Path, options: dict[str, Any], cac
     from ..encode.shotladder import PRODUCIBLE_CODECS, optimize_shots
     from ..errors import ParameterError
 
-    if args.renditions:
-        raise ParameterError("--renditions", True, "is not available with --shots yet: the per-shot rungs are "
-                             "OUT/rung<k>.ts (HLS/DASH packaging of per-shot rungs is not built)")
+    if args.renditions and args.codec not in PRODUCIBLE_CODECS:
+        raise ParameterError("--renditions", True, f"with --shots packages the joined per-shot rungs, which needs "
+                             f"--codec {' or '.join(PRODUCIBLE_CODECS)}, not {args.codec}")
     options.pop("axis")
     result = optimize_shots(
         args.source, shots=args.shots, threshold=args.shot_threshold, min_shot_s=args.min_shot_s,
@@ -354,6 +357,13 @@ def _cmd_shots(args: argparse.Namespace, out: Path, options: dict[str, Any], cac
         produce=args.codec in PRODUCIBLE_CODECS, progress=args.progress, scheduler=args.scheduler, **options,
     )
     written = [result.to_json(out / "shot-result.json"), *result.to_csv(out)]
+    if args.renditions:
+        from ..encode.ffmpeg import find_ffmpeg
+        from ..encode.package import write_dash, write_hls
+
+        renditions = result.renditions()
+        ff = find_ffmpeg(args.ffmpeg)
+        written += [write_hls(renditions, out / "hls", ffmpeg=ff), write_dash(renditions, out / "dash", ffmpeg=ff)]
     if args.align_to_segments and not result.segments.empty:
         result.to_video().to_json(out / "shot-video.json")
         written.append(out / "shot-video.json")

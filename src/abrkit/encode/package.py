@@ -192,6 +192,11 @@ class Rendition:
         The full measurement of the encode.
     quality : QualityResult or None
         The full quality result (per-frame scores), when scored.
+    frame_sizes : tuple of (width, height), optional
+        A per-shot rendition's frame sizes, when it changes size at shot boundaries (``width``
+        and ``height`` are then the largest); empty for one size. Packaging then keeps the
+        parameter sets in band (``avc3``/``hev1`` sample entries in fMP4), so a player's decoder
+        reconfigures at the new size, and announces the largest size.
     """
 
     path: Path
@@ -213,6 +218,20 @@ class Rendition:
     settings: EncodeSettings | None = field(default=None, repr=False)
     encode: EncodeResult | None = field(default=None, repr=False)
     quality: QualityResult | None = field(default=None, repr=False)
+    frame_sizes: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def switches_size(self) -> bool:
+        """Whether the frame size changes inside the rendition (a per-shot rung)."""
+        return len(set(self.frame_sizes)) > 1
+
+    @property
+    def on_grid(self) -> bool:
+        """Whether every segment starts at the first frame at or after a multiple of
+        ``segment_s`` (as :func:`encode_renditions` cuts them); False for a per-shot rendition
+        whose shots start off that grid, whose segments then have unequal durations."""
+        grid = _played_durations_s(self.n_frames, self.fps, self.segment_s)
+        return grid.size == self.n_segments and bool(np.all(np.abs(grid - self.segment_durations_s) <= 0.5 * self.frame_s))
 
     @property
     def resolution(self) -> tuple[int, int]:
@@ -259,6 +278,7 @@ class Rendition:
             "crf": self.crf,
             "vmaf": self.vmaf,
             "settings": None if self.settings is None else self.settings.key(),
+            "frame_sizes": [list(x) for x in self.frame_sizes],
         }
 
 
@@ -1152,7 +1172,7 @@ def write_hls(
         _remove_outputs(sub, ["index.m3u8", "seg_*.ts", "seg_*.m4s", "init.mp4"])
         args = [
             "-i", file_url(r.path), "-map", "0:V:0", "-c", "copy", *_tag_args(r),
-            "-f", "hls", "-hls_time", repr(r.segment_s), "-hls_playlist_type", "vod", "-hls_list_size", "0",
+            "-f", "hls", "-hls_time", _cut_every(r), "-hls_playlist_type", "vod", "-hls_list_size", "0",
             "-hls_segment_type", segment_format, "-hls_segment_filename", f"seg_%05d.{ext}",
         ]
         if segment_format == "fmp4":
@@ -1172,7 +1192,7 @@ def write_hls(
         peak = max(peak_bitrate_bps(sizes, playlist.durations_s, target), average)
         codecs = r.codecs
         if playlist.map_uri is not None:
-            codecs = codecs_string(sub / playlist.map_uri)
+            codecs = _announced_codecs(codecs_string(sub / playlist.map_uri), r)
         variants.append({
             "uri": f"{sub.name}/index.m3u8",
             "bandwidth": math.ceil(peak),
@@ -1197,9 +1217,39 @@ def write_hls(
     return master
 
 
-def _tag_args(r: Rendition) -> list[str]:
-    # Keep HEVC as 'hvc1' in the packaged MP4 boxes (Apple's players require it).
-    return ["-tag:v", "hvc1"] if r.codecs.startswith(("hvc1", "hev1")) else []
+def _sample_entry(r: Rendition) -> str | None:
+    """The fMP4 sample entry to write: 'avc1' and 'hvc1' (Apple's players require the latter;
+    named because an MPEG-TS input carries no MP4 tag), except that a rendition changing frame
+    size keeps its parameter sets in band ('avc3', 'hev1': with 'avc1'/'hvc1' only the header's
+    set would be valid); None for other codecs (ffmpeg's default)."""
+    hevc = r.codecs.startswith(("hvc1", "hev1"))
+    if not hevc and not r.codecs.startswith(("avc1", "avc3")):
+        return None
+    if r.switches_size:
+        return "hev1" if hevc else "avc3"
+    return "hvc1" if hevc else "avc1"
+
+
+def _tag_args(r: Rendition, stream: str = "v") -> list[str]:
+    entry = _sample_entry(r)
+    return [f"-tag:{stream}", entry] if entry else []
+
+
+def _cut_every(r: Rendition) -> str:
+    """The segmenters' ``-hls_time`` / ``-seg_duration``: ffmpeg cuts at the first keyframe at or
+    after each multiple of it. ``segment_s`` for renditions on the grid; for a per-shot
+    rendition (keyframes at every segment start of every shot, nowhere else) a millisecond, so
+    that every keyframe starts a segment."""
+    return repr(r.segment_s) if r.on_grid else "0.001"
+
+
+def _announced_codecs(from_init: str, r: Rendition) -> str:
+    """``@codecs`` / ``CODECS`` of a packaged rendition: the sample entry written (from its
+    initialization segment) and, for a rendition that changes size, the profile and level of
+    its most demanding shot (``r.codecs``), not those of the first shot the header holds."""
+    if not r.switches_size:
+        return from_init
+    return from_init.split(".", 1)[0] + "." + r.codecs.split(".", 1)[1] if "." in r.codecs else from_init
 
 
 def _set_target_duration(playlist: Path, target: int) -> None:
@@ -1299,10 +1349,10 @@ def write_dash(
         args += ["-map", f"{i}:V:0"]
     args += ["-c", "copy"]
     for i, r in enumerate(items):
-        if r.codecs.startswith(("hvc1", "hev1")):
-            args += [f"-tag:v:{i}", "hvc1"]
+        args += _tag_args(r, f"v:{i}")
+    cut = _cut_every(items[0]) if all(r.on_grid == items[0].on_grid for r in items) else "0.001"
     args += [
-        "-f", "dash", "-dash_segment_type", "mp4", "-seg_duration", repr(items[0].segment_s),
+        "-f", "dash", "-dash_segment_type", "mp4", "-seg_duration", cut,
         "-use_template", "1", "-use_timeline", "1", "-single_file", "0",
         "-adaptation_sets", "id=0,streams=v",
         "-init_seg_name", "init-$RepresentationID$.$ext$",
@@ -1324,6 +1374,8 @@ def write_dash(
         raise VideoFormatError(manifest, f"has {len(reps)} Representations for {len(items)} renditions")
     for aset in root.iter(f"{{{_MPD_NS}}}AdaptationSet"):
         aset.set("bitstreamSwitching", "false")
+        aset.set("maxWidth", str(max(r.width for r in items)))
+        aset.set("maxHeight", str(max(r.height for r in items)))
     total_s = longest_s = 0.0
     for rep, r in zip(reps, items):
         rep_id = rep.get("id", "")
@@ -1340,7 +1392,9 @@ def write_dash(
         rep.set("bandwidth", str(math.ceil(dash_bandwidth_bps(sizes, durations, tau))))
         init = template.get("initialization")
         if init:
-            rep.set("codecs", codecs_string(out / _expand_template(init, rep_id, start_number)))
+            rep.set("codecs", _announced_codecs(codecs_string(out / _expand_template(init, rep_id, start_number)), r))
+        rep.set("width", str(r.width))  # the largest size of a rendition that changes size
+        rep.set("height", str(r.height))
     root.set("minBufferTime", _iso_duration(tau))
     # ffmpeg writes these rounded to 0.1 s and from the requested segment duration; use the
     # timeline's exact values.

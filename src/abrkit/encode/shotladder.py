@@ -47,27 +47,29 @@ from .._version import __version__
 from .._checks import number
 from ..errors import ParameterError, VideoFormatError
 from ..video import Video, video_from_segments
-from .encoder import CODECS, EncodeSettings, encode, read_packets, segment_index
+from .encoder import CODECS, EncodeSettings, encode, read_packets
 from .ffmpeg import FFmpeg, file_url, find_ffmpeg, temp_run_dir
 from .ladder import DEFAULT_FIXED_LADDERS, DEFAULT_MIN_VMAF, LadderResult, _clean, _compare, _records, optimize_ladder
 from .pershot import AllocationPath, allocation_path, per_shot_ladder
 from .probe import MediaInfo, probe
 from .quality import QualitySettings, score
 from .rungs import RungConstraints
-from .shots import detect_shots, read_shot_list, shots_from_starts
+from .package import Rendition, codecs_string, peak_bitrate_bps, target_duration_s
+from .shots import SEGMENT_COLUMNS, detect_shots, read_shot_list, shot_segments, shots_from_starts
 
-__all__ = ["ShotLadderResult", "optimize_shots", "cut_shot", "join_shots", "PRODUCIBLE_CODECS"]
+__all__ = ["ShotLadderResult", "optimize_shots", "cut_shot", "join_shots", "most_demanding_codecs", "PRODUCIBLE_CODECS"]
 
 #: Codecs whose per-shot encodes :func:`join_shots` can join without re-encoding.
 PRODUCIBLE_CODECS = ("x264", "x265")
 
 #: Columns of :attr:`ShotLadderResult.segments`.
-SHOT_SEGMENT_COLUMNS = ("rung", "segment", "start_s", "duration_s", "size_bytes", "vmaf", "starts_with_keyframe")
+SHOT_SEGMENT_COLUMNS = ("rung", "segment", "shot", "start_frame", "n_frames", "start_s", "duration_s", "size_bytes", "vmaf")
 
 #: Columns of :attr:`ShotLadderResult.rungs`.
 SHOT_RUNG_COLUMNS = (
     "rung", "step", "slope", "bitrate_kbps", "vmaf", "min_shot_vmaf", "measured_bitrate_kbps", "measured_vmaf",
-    "bitrate_error_pct", "vmaf_error", "stream_bitrate_kbps", "file",
+    "bitrate_error_pct", "vmaf_error", "stream_bitrate_kbps", "peak_kbps", "width", "height", "frame_sizes", "codecs",
+    "file",
 )
 
 #: What the joined MPEG-TS stream carries besides coded pictures: an access unit delimiter before
@@ -100,7 +102,10 @@ class ShotLadderResult:
         delimiters and in-band parameter sets of MPEG-TS, as the search measures MP4 files) and
         ``measured_vmaf`` (mean over its frames), the errors (percent; VMAF points),
         ``stream_bitrate_kbps`` (every video packet byte, delimiters and parameter sets
-        included) and the stream's ``file``.
+        included), ``peak_kbps`` (peak segment rate of the payload, RFC 8216's definition),
+        the largest frame size (``width``, ``height``), every size it uses (``frame_sizes``,
+        ``640x360,1280x720``), the codec string of its most demanding shot (``codecs``) and the
+        stream's ``file``.
     choices : pandas.DataFrame
         One row per (rung, shot): ``rung``, ``shot``, ``start_s``, ``duration_s`` and the chosen
         encode (``width``, ``height``, ``crf``, ``bitrate_kbps``, ``vmaf``).
@@ -118,9 +123,13 @@ class ShotLadderResult:
     elapsed_s : float
         Wall time.
     segments : pandas.DataFrame
-        With production, one row per (rung, segment of ``segment_s``) of the joined streams:
-        ``rung``, ``segment``, ``start_s``, ``duration_s``, ``size_bytes`` (coded pictures),
-        ``vmaf`` (mean over its frames), ``starts_with_keyframe``. Used by :meth:`to_video`.
+        With production, one row per (rung, segment) of the joined streams
+        (:data:`SHOT_SEGMENT_COLUMNS`): ``rung``, then the segment
+        (:func:`~abrkit.encode.shots.shot_segments`: ``segment``, ``shot``, ``start_frame``,
+        ``n_frames``, ``start_s``, ``duration_s``; a segment starts at every keyframe, each
+        shot's first frame and every ``segment_s`` after it, so shots off the grid give
+        segments of unequal duration), ``size_bytes`` (its coded pictures) and ``vmaf`` (mean
+        over its frames). Used by :meth:`renditions` and :meth:`to_video`.
     notes : list of str
         Anything the report should say (a BD-rate not computed, and why).
     """
@@ -144,49 +153,85 @@ class ShotLadderResult:
         """The rungs, predicted and measured, without the file column."""
         return self.rungs.drop(columns=["file"])
 
-    def to_video(self, name: str | None = None, *, tail: str = "drop") -> Video:
-        """A :class:`~abrkit.video.Video` of the produced rungs, for the simulator.
+    def renditions(self) -> list[Rendition]:
+        """The produced rungs as :class:`~abrkit.encode.package.Rendition` objects, lowest first,
+        for :func:`~abrkit.encode.package.write_hls` and :func:`~abrkit.encode.package.write_dash`.
 
-        Per chunk: the joined stream's coded-picture bytes in that segment (as
-        ``measured_bitrate_kbps`` counts them) and the mean VMAF of its frames from the
-        end-to-end scoring; nominal bitrates: the rungs' measured bitrates. The simulator plays
-        chunks of one duration, so every segment must start with a keyframe on the
-        ``segment_s`` grid: shots that start on it (``align_to_segments=True``, or a shot list
-        of multiples of the segment) give that, each shot's own keyframes following every
-        ``segment_s`` from its start. ``tail`` treats a short last segment as
-        :func:`~abrkit.video.video_from_segments` does. Resolutions are not given (a rung mixes
-        them); ``meta["resolutions_per_rung"]`` lists each rung's sizes, shot by shot.
+        Each is the joined stream (``rung{k}.ts``) with its keyframe-aligned segments
+        (:attr:`segments`: unequal durations where shots start off the ``segment_s`` grid, which
+        the packagers then cut at every keyframe), its largest frame size as ``width`` x
+        ``height`` and every size in ``frame_sizes`` (packaging keeps parameter sets in band when
+        a rung changes size), and the codec string of its most demanding shot.
 
         Raises
         ------
         ParameterError
-            Nothing was produced (``produce=False``), or a segment does not start with a
-            keyframe (the shots are off the segment grid).
+            Nothing was produced (``produce=False``).
         """
-        seg = self.segments
-        if seg.empty:
-            raise ParameterError("produce", False, "to_video needs the produced rungs (optimize_shots(produce=True))")
-        off = seg[~seg["starts_with_keyframe"]]
-        if not off.empty:
-            first = off.iloc[0]
+        seg = self._produced_segments()
+        fps = Fraction(self.source["fps"])
+        out = []
+        for r in self.rungs.itertuples():
+            rows = seg[seg["rung"] == r.rung].sort_values("segment")
+            sizes = tuple(tuple(int(v) for v in wh.split("x")) for wh in str(r.frame_sizes).split(","))
+            durations = rows["duration_s"].to_numpy(dtype=np.float64)
+            out.append(Rendition(
+                path=Path(r.file), width=int(r.width), height=int(r.height), target_kbps=float(r.bitrate_kbps),
+                measured_kbps=float(r.measured_bitrate_kbps), peak_kbps=float(r.peak_kbps),
+                segment_sizes_bytes=rows["size_bytes"].to_numpy(dtype=np.int64), segment_durations_s=durations,
+                segment_vmaf=rows["vmaf"].to_numpy(dtype=np.float64), codecs=str(r.codecs),
+                segment_s=float(self.settings["segment_s"]), fps=fps, n_frames=int(rows["n_frames"].sum()),
+                duration_s=float(durations.sum()), vmaf=float(r.measured_vmaf), frame_sizes=sizes,  # type: ignore[arg-type]
+            ))
+        return out
+
+    def to_video(self, name: str | None = None, *, tail: str = "drop") -> Video:
+        """A :class:`~abrkit.video.Video` of the produced rungs, for the simulator.
+
+        Per chunk (a segment of :attr:`segments`): the joined stream's coded-picture bytes in
+        that segment (as ``measured_bitrate_kbps`` counts them) and the mean VMAF of its frames
+        from the end-to-end scoring; nominal bitrates: the rungs' measured bitrates. ``tail``
+        treats a short last segment as :func:`~abrkit.video.video_from_segments` does.
+        Resolutions are not given (a rung mixes them); ``meta["resolutions_per_rung"]`` lists
+        each rung's sizes, shot by shot.
+
+        Raises
+        ------
+        ParameterError
+            Nothing was produced (``produce=False``), or the segments have unequal durations
+            (shots off the ``segment_s`` grid), which the simulator does not model yet: pass
+            ``align_to_segments=True``, or shot starts at multiples of the segment.
+        """
+        seg = self._produced_segments()
+        segment_s = float(self.settings["segment_s"])
+        fps = Fraction(self.source["fps"])
+        first = seg[seg["rung"] == seg["rung"].iloc[0]].sort_values("segment")
+        body = first["duration_s"].to_numpy(dtype=np.float64)[:-1]
+        off = np.flatnonzero(np.abs(body - segment_s) > 0.5 * float(1 / fps))
+        if off.size:
+            row = first.iloc[int(off[0])]
             raise ParameterError(
-                "shots", f"rung {int(first['rung'])} segment {int(first['segment'])}",
-                f"does not start with a keyframe: the shots are off the {self.settings['segment_s']:g} s segment grid "
+                "shots", f"segment {int(row['segment'])} (shot {int(row['shot'])}) lasts {row['duration_s']:.4g} s",
+                f"the simulator plays segments of one duration ({segment_s:g} s) and these shots are off that grid "
                 "(pass align_to_segments=True, or shot starts at multiples of the segment)")
         per_rung = []
         for k in self.rungs["rung"]:
             rows = seg[seg["rung"] == k].sort_values("segment")
             per_rung.append((rows["duration_s"].to_numpy(), rows["size_bytes"].to_numpy(dtype=np.float64),
                              rows["vmaf"].to_numpy()))
-        fps = Fraction(self.source["fps"])
         sizes = {int(k): [f"{int(r.width)}x{int(r.height)}" for r in group.itertuples()]
                  for k, group in self.choices.groupby("rung")}
         return video_from_segments(
             self.rungs["measured_bitrate_kbps"].to_numpy(dtype=np.float64), per_rung,
-            segment_s=float(self.settings["segment_s"]), frame_s=float(1 / fps), tail=tail,
+            segment_s=segment_s, frame_s=float(1 / fps), tail=tail,
             name=name if name is not None else "per-shot",
             meta={"ladder": "per-shot", "resolutions_per_rung": sizes, "source": self.source.get("path")},
         )
+
+    def _produced_segments(self) -> pd.DataFrame:
+        if self.segments.empty:
+            raise ParameterError("produce", False, "needs the produced rungs (optimize_shots(produce=True))")
+        return self.segments
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the rungs, BD-rates, settings and every table (NaN as None); the
@@ -473,6 +518,8 @@ def optimize_shots(
 
             rows, choice_rows, segment_rows = [], [], []
             produced = reused = 0
+            segs = shot_segments(table, title_info.fps, segment_s)
+            total_s = float(table["duration_s"].sum())
             if produce:
                 bar.total += len(chosen)
                 bar.refresh()
@@ -487,11 +534,12 @@ def optimize_shots(
                     "rung": k, "step": alloc.step, "slope": alloc.slope, "bitrate_kbps": alloc.bitrate_kbps,
                     "vmaf": alloc.mean_quality, "min_shot_vmaf": alloc.min_quality,
                     "measured_bitrate_kbps": math.nan, "measured_vmaf": math.nan, "bitrate_error_pct": math.nan,
-                    "vmaf_error": math.nan, "stream_bitrate_kbps": math.nan, "file": "",
+                    "vmaf_error": math.nan, "stream_bitrate_kbps": math.nan, "peak_kbps": math.nan, "width": 0,
+                    "height": 0, "frame_sizes": "", "codecs": "", "file": "",
                 }
                 if produce:
                     bar.set_postfix_str(f"rung {k}/{len(chosen)}")
-                    files = []
+                    files, entries = [], []
                     for s in alloc.shots.itertuples():
                         i = int(s.shot)
                         settings = EncodeSettings(codec=codec, width=int(s.width), height=int(s.height), crf=float(s.crf),
@@ -508,19 +556,30 @@ def optimize_shots(
                                     f"the search measured {int(s.payload_bytes)} (the encoder is not deterministic "
                                     "with these settings)")
                         files.append(target)
+                        entries.append(codecs_string(target))
                     stream = join_shots(files, work / f"rung{k}.ts", ff)
-                    total_s = float(table["duration_s"].sum())
                     pictures = read_packets(stream, ff, bsf=_PICTURES_ONLY[codec])
+                    _check_keyframes(stream, pictures, segs)
                     payload = float(pictures.size_bytes.sum())
                     everything = float(read_packets(stream, ff).size_bytes.sum())
-                    q = score(title, stream, qs, ffmpeg=ff, reference_info=title_info, segment_s=segment_s)
-                    segment_rows.extend(_segment_rows(k, pictures, q.per_segment, segment_s, title_info))
+                    q = score(title, stream, qs, ffmpeg=ff, reference_info=title_info)
+                    seg_bytes, seg_vmaf = _per_segment(pictures.size_bytes, q.per_frame, segs)
+                    for row, size, vmaf in zip(segs.itertuples(), seg_bytes, seg_vmaf):
+                        segment_rows.append({"rung": k, **{c: getattr(row, c) for c in SEGMENT_COLUMNS},
+                                             "size_bytes": int(size), "vmaf": float(vmaf)})
+                    durations = segs["duration_s"].to_numpy(dtype=np.float64)
                     mb = payload * 8.0 / total_s / 1000.0
                     mv = float(q.pooled.loc["vmaf", "mean"])
+                    peak = peak_bitrate_bps(seg_bytes.astype(np.float64), durations, target_duration_s(durations)) / 1000.0
+                    sizes = sorted({(int(s.width), int(s.height)) for s in alloc.shots.itertuples()},
+                                   key=lambda wh: (wh[0] * wh[1], wh))
                     record.update(measured_bitrate_kbps=mb, measured_vmaf=mv,
                                   stream_bitrate_kbps=everything * 8.0 / total_s / 1000.0,
                                   bitrate_error_pct=100.0 * (mb / alloc.bitrate_kbps - 1.0),
-                                  vmaf_error=mv - alloc.mean_quality, file=str(stream))
+                                  vmaf_error=mv - alloc.mean_quality, peak_kbps=max(peak, mb),
+                                  width=sizes[-1][0], height=sizes[-1][1],
+                                  frame_sizes=",".join(f"{w}x{h}" for w, h in sizes),
+                                  codecs=most_demanding_codecs(entries), file=str(stream))
                     bar.update(1)
                 rows.append(record)
         finally:
@@ -554,21 +613,49 @@ def optimize_shots(
     )
 
 
-def _segment_rows(rung: int, pictures: Any, per_segment: pd.DataFrame, segment_s: float,
-                  info: MediaInfo) -> list[dict[str, Any]]:
-    """One row per segment of a joined stream: its bytes, VMAF and whether a keyframe opens it."""
-    frame_s = float(1 / info.fps)
-    index = segment_index(pictures.times_s, segment_s, frame_s)
-    rows = []
-    for seg in per_segment.itertuples():
-        mine = index == int(seg.segment)
-        first = np.flatnonzero(mine)
-        rows.append({
-            "rung": int(rung), "segment": int(seg.segment), "start_s": float(seg.start_s),
-            "duration_s": float(seg.duration_s), "size_bytes": int(pictures.size_bytes[mine].sum()),
-            "vmaf": float(seg.vmaf), "starts_with_keyframe": bool(first.size and pictures.key[first[0]]),
-        })
-    return rows
+def _check_keyframes(stream: Path, pictures: Any, segs: pd.DataFrame) -> None:
+    """The joined stream has one picture per source frame and keyframes exactly where the
+    segments start (each shot's encode forces them there and nowhere else)."""
+    expected = segs["start_frame"].to_numpy(dtype=np.int64)
+    n_frames = int(segs["start_frame"].iloc[-1] + segs["n_frames"].iloc[-1])
+    if len(pictures) != n_frames:
+        raise VideoFormatError(stream, f"has {len(pictures)} pictures, the shots {n_frames} frames")
+    keys = np.flatnonzero(pictures.key)
+    if keys.size != expected.size or np.any(keys != expected):
+        extra = sorted(set(keys.tolist()) ^ set(expected.tolist()))[:5]
+        raise VideoFormatError(
+            stream, f"keyframes at {keys.size} frames, segments start at {expected.size}; first differences at "
+            f"frames {extra}: the per-shot encodes did not place keyframes at the segment starts only")
+
+
+def _per_segment(sizes_bytes: np.ndarray, per_frame: pd.DataFrame, segs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Bytes of each segment (its pictures' sizes, presentation order) and its mean VMAF over
+    the scored frames (NaN where subsampling scored none)."""
+    starts = segs["start_frame"].to_numpy(dtype=np.int64)
+    seg_bytes = np.add.reduceat(np.asarray(sizes_bytes, dtype=np.int64), starts)
+    owner = np.repeat(np.arange(starts.size), segs["n_frames"].to_numpy(dtype=np.int64))
+    scored = owner[per_frame["frame"].to_numpy(dtype=np.int64)]
+    sums = np.bincount(scored, weights=per_frame["vmaf"].to_numpy(dtype=np.float64), minlength=starts.size)
+    counts = np.bincount(scored, minlength=starts.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return seg_bytes, np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def most_demanding_codecs(codecs: Sequence[str]) -> str:
+    """Of RFC 6381 codec strings of one codec (``avc1.64001f``, ``hvc1.1.6.L93.B0``), the one
+    with the highest level (then profile): what a stream made of those encodes must announce."""
+    def rank(text: str) -> tuple[int, int]:
+        parts = text.split(".")
+        if parts[0] in ("avc1", "avc3") and len(parts) > 1 and len(parts[1]) == 6:
+            return int(parts[1][4:], 16), int(parts[1][:2], 16)
+        if parts[0] in ("hvc1", "hev1") and len(parts) > 3:
+            tier = 1 if parts[3][:1] == "H" else 0
+            return tier * 1000 + int(parts[3][1:] or 0), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
+        return 0, 0
+
+    if not codecs:
+        raise ParameterError("codecs", [], "at least one codec string is needed")
+    return max(codecs, key=rank)
 
 
 def _same_encode(path: Path, payload_bytes: float, ff: FFmpeg) -> bool:

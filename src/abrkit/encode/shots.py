@@ -35,15 +35,20 @@ import pandas as pd
 from .._checks import integer, number
 from .._textread import fields, lines, parse_number, read_text
 from ..errors import ParameterError, VideoFormatError
+from .encoder import segment_index
 from .ffmpeg import FFmpeg, file_url, find_ffmpeg, temp_run_dir
 from .probe import MediaInfo, probe
 
 __all__ = [
-    "SHOT_COLUMNS", "scene_scores", "cut_frames", "shots_table", "detect_shots", "read_shot_list", "shots_from_starts",
+    "SHOT_COLUMNS", "SEGMENT_COLUMNS", "scene_scores", "cut_frames", "shots_table", "detect_shots", "read_shot_list",
+    "shots_from_starts", "shot_segments",
 ]
 
 #: Columns of a shot table, in order.
 SHOT_COLUMNS = ("shot", "start_frame", "n_frames", "start_s", "duration_s", "score", "cause")
+
+#: Columns of :func:`shot_segments`' table, in order.
+SEGMENT_COLUMNS = ("segment", "shot", "start_frame", "n_frames", "start_s", "duration_s")
 
 #: ``cause`` values: the first shot, a detected cut, a start from a list, a split of a long shot.
 CAUSES = ("start", "cut", "listed", "split")
@@ -316,3 +321,41 @@ def shots_from_starts(
     grid = integer("grid_frames", grid_frames, ge=1)
     snapped = sorted({_grid_frame(int(f), grid, info.n_frames) for f in np.asarray(starts, dtype=np.int64).ravel()} - {0})
     return shots_table(snapped, info.n_frames, info.fps, max_shot_s=max_shot_s, grid_frames=grid, cause="listed")
+
+
+def shot_segments(shots: pd.DataFrame, fps: Fraction | float, segment_s: float) -> pd.DataFrame:
+    """The segments of a stream made of per-shot encodes: one row per segment
+    (:data:`SEGMENT_COLUMNS`; times in seconds from the first frame).
+
+    Every shot is encoded on its own with a keyframe forced at its first frame at or after each
+    multiple of ``segment_s`` from its start (the encoder's rule,
+    :func:`~abrkit.encode.encoder.segment_index`), so a segment starts at every such keyframe: a
+    shot of 3.3 s in 2 s segments gives segments of 2 s and 1.3 s, and the next shot starts a
+    segment of its own. Segments of a shot on the ``segment_s`` grid all last ``segment_s``
+    (the last part of the video may be shorter). The segmentation depends on the shots only, so
+    every rung of a per-shot ladder shares it, as switching between rungs needs.
+    """
+    segment_s = number("segment_s", segment_s, gt=0)
+    rate = Fraction(fps) if not isinstance(fps, float) else Fraction(fps).limit_denominator(1_000_000)
+    if rate <= 0:
+        raise ParameterError("fps", fps, "must be > 0")
+    frame_s = float(1 / rate)
+    starts, counts, owners = [], [], []
+    for shot in shots.itertuples():
+        local = segment_index(np.arange(int(shot.n_frames)) * frame_s, segment_s, frame_s)
+        per = np.bincount(local)
+        first = np.concatenate([[0], np.cumsum(per)[:-1]])
+        keep = per > 0
+        starts.extend((int(shot.start_frame) + first[keep]).tolist())
+        counts.extend(per[keep].tolist())
+        owners.extend([int(shot.shot)] * int(keep.sum()))
+    start = np.asarray(starts, dtype=np.int64)
+    count = np.asarray(counts, dtype=np.int64)
+    return pd.DataFrame({
+        "segment": np.arange(start.size, dtype=np.int64),
+        "shot": np.asarray(owners, dtype=np.int64),
+        "start_frame": start,
+        "n_frames": count,
+        "start_s": [float(Fraction(int(f)) / rate) for f in start],
+        "duration_s": [float(Fraction(int(n)) / rate) for n in count],
+    })
