@@ -1111,7 +1111,9 @@ def write_hls(
     ``out_dir/v{i}_{width}x{height}/index.m3u8`` with ``seg_00000.ts`` (or ``init.mp4`` and
     ``seg_00000.m4s`` for fMP4). The master playlist is written by abrkit with, for each
     variant, ``BANDWIDTH`` (peak segment bit rate of the files written, RFC 8216) and
-    ``AVERAGE-BANDWIDTH`` (their average), ``CODECS``, ``RESOLUTION`` and ``FRAME-RATE``, plus
+    ``AVERAGE-BANDWIDTH`` (their average; a ``BANDWIDTH`` not above the previous variant's is
+    raised to 1 bit/s above it, so the announced rates increase with the ladder),
+    ``CODECS``, ``RESOLUTION`` and ``FRAME-RATE``, plus
     ``EXT-X-INDEPENDENT-SEGMENTS`` when every segment starts with a keyframe.
 
     Checked for every media playlist: the segments match the rendition's segments (count and
@@ -1203,6 +1205,8 @@ def write_hls(
             "version": playlist.version or 3,
         })
 
+    for v, value in zip(variants, _increasing([v["bandwidth"] for v in variants])):
+        v["bandwidth"] = value
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{max(v['version'] for v in variants)}"]
     if all(r.encode is None or r.encode.keyframe_aligned for r in items):
         lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
@@ -1215,6 +1219,19 @@ def write_hls(
     master = out / master_name
     master.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return master
+
+
+def _increasing(bandwidths: list[int]) -> list[int]:
+    """Announced rates raised where needed to exceed the previous rendition's by 1 bit/s.
+
+    Players order and pick variants by the rate announced. Renditions whose average rates
+    increase can still measure the same peak (per-shot rungs that differ only in easy shots
+    share their hardest segment), and equal announcements make the order ambiguous. Raising a
+    value keeps it valid: HLS ``BANDWIDTH`` and DASH ``@bandwidth`` are upper bounds."""
+    out: list[int] = []
+    for value in bandwidths:
+        out.append(value if not out or value > out[-1] else out[-1] + 1)
+    return out
 
 
 def _sample_entry(r: Rendition) -> str | None:
@@ -1305,7 +1322,8 @@ def write_dash(
     the aligned keyframes (``-seg_duration segment_s``), with a ``SegmentTemplate`` and a
     ``SegmentTimeline`` (``-use_template 1 -use_timeline 1``) and all renditions in one
     ``AdaptationSet``. abrkit then rewrites, for every ``Representation``, ``@bandwidth``
-    (measured on the segment files with :func:`dash_bandwidth_bps` at ``@minBufferTime``) and
+    (measured on the segment files with :func:`dash_bandwidth_bps` at ``@minBufferTime``, and
+    raised to 1 bit/s above the previous Representation's where it is not above it) and
     ``@codecs`` (from its initialization segment), sets ``@minBufferTime`` and marks the
     AdaptationSet ``bitstreamSwitching="false"`` (each rendition has its own initialization
     segment).
@@ -1377,6 +1395,7 @@ def write_dash(
         aset.set("maxWidth", str(max(r.width for r in items)))
         aset.set("maxHeight", str(max(r.height for r in items)))
     total_s = longest_s = 0.0
+    bandwidths: list[int] = []
     for rep, r in zip(reps, items):
         rep_id = rep.get("id", "")
         template = rep.find(f"{{{_MPD_NS}}}SegmentTemplate")
@@ -1389,12 +1408,14 @@ def write_dash(
         media = template.get("media", "")
         files = [out / _expand_template(media, rep_id, start_number + k) for k in range(durations.size)]
         sizes = _file_sizes(manifest, files).astype(np.float64)
-        rep.set("bandwidth", str(math.ceil(dash_bandwidth_bps(sizes, durations, tau))))
+        bandwidths.append(math.ceil(dash_bandwidth_bps(sizes, durations, tau)))
         init = template.get("initialization")
         if init:
             rep.set("codecs", _announced_codecs(codecs_string(out / _expand_template(init, rep_id, start_number)), r))
         rep.set("width", str(r.width))  # the largest size of a rendition that changes size
         rep.set("height", str(r.height))
+    for rep, value in zip(reps, _increasing(bandwidths)):
+        rep.set("bandwidth", str(value))
     root.set("minBufferTime", _iso_duration(tau))
     # ffmpeg writes these rounded to 0.1 s and from the requested segment duration; use the
     # timeline's exact values.
