@@ -518,3 +518,16 @@ def test_video_from_packaged_segments(renditions: list[Rendition], work: Path, k
     assert "container included" in video.meta["sizes"] and "container included" in video.meta["bitrates"]
     with pytest.raises(ParameterError, match="package the same renditions"):
         video_from_renditions(renditions[:1], package=manifest)
+
+
+def test_announced_rates_increase_with_the_renditions_average_rates():
+    from abrkit.encode.package import _increasing
+
+    class R:
+        def __init__(self, kbps):
+            self.measured_kbps = kbps
+
+    # equal peaks in ladder order are raised by 1 bit/s; a larger one is left alone
+    assert _increasing([500, 500, 500, 900], [R(1), R(2), R(3), R(4)]) == [500, 501, 502, 900]
+    # the order is the renditions' average rates, not the order given
+    assert _increasing([500, 500, 300], [R(3), R(2), R(1)]) == [501, 500, 300]

@@ -1107,7 +1107,8 @@ def write_hls(
 
     Each rendition is segmented by ffmpeg's HLS muxer with a stream copy (``-c copy``,
     ``-hls_time segment_s``, ``-hls_playlist_type vod``), so the segments hold exactly the
-    measured packets and are cut on the aligned keyframes, into
+    measured packets and are cut on the aligned keyframes (at every keyframe for per-shot
+    renditions off the grid: each segment then has its own ``EXTINF``), into
     ``out_dir/v{i}_{width}x{height}/index.m3u8`` with ``seg_00000.ts`` (or ``init.mp4`` and
     ``seg_00000.m4s`` for fMP4). The master playlist is written by abrkit with, for each
     variant, ``BANDWIDTH`` (peak segment bit rate of the files written, RFC 8216) and
@@ -1205,7 +1206,7 @@ def write_hls(
             "version": playlist.version or 3,
         })
 
-    for v, value in zip(variants, _increasing([v["bandwidth"] for v in variants])):
+    for v, value in zip(variants, _increasing([v["bandwidth"] for v in variants], items)):
         v["bandwidth"] = value
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{max(v['version'] for v in variants)}"]
     if all(r.encode is None or r.encode.keyframe_aligned for r in items):
@@ -1221,16 +1222,20 @@ def write_hls(
     return master
 
 
-def _increasing(bandwidths: list[int]) -> list[int]:
-    """Announced rates raised where needed to exceed the previous rendition's by 1 bit/s.
+def _increasing(bandwidths: list[int], items: Sequence[Rendition]) -> list[int]:
+    """Announced rates raised where needed so that, in the order of the renditions' average
+    rates, each exceeds the one below it (by 1 bit/s where it did not).
 
     Players order and pick variants by the rate announced. Renditions whose average rates
     increase can still measure the same peak (per-shot rungs that differ only in easy shots
     share their hardest segment), and equal announcements make the order ambiguous. Raising a
     value keeps it valid: HLS ``BANDWIDTH`` and DASH ``@bandwidth`` are upper bounds."""
-    out: list[int] = []
-    for value in bandwidths:
-        out.append(value if not out or value > out[-1] else out[-1] + 1)
+    out = list(bandwidths)
+    below = None
+    for i in sorted(range(len(items)), key=lambda i: items[i].measured_kbps):
+        if below is not None and out[i] <= below:
+            out[i] = below + 1
+        below = out[i]
     return out
 
 
@@ -1319,7 +1324,8 @@ def write_dash(
     """Package renditions as DASH (static MPD, ISOBMFF live profile, one video AdaptationSet).
 
     ffmpeg's DASH muxer copies every rendition's stream (``-c copy``) into fMP4 segments cut on
-    the aligned keyframes (``-seg_duration segment_s``), with a ``SegmentTemplate`` and a
+    the aligned keyframes (``-seg_duration segment_s``; at every keyframe for per-shot
+    renditions off the grid, see :attr:`Rendition.on_grid`), with a ``SegmentTemplate`` and a
     ``SegmentTimeline`` (``-use_template 1 -use_timeline 1``) and all renditions in one
     ``AdaptationSet``. abrkit then rewrites, for every ``Representation``, ``@bandwidth``
     (measured on the segment files with :func:`dash_bandwidth_bps` at ``@minBufferTime``, and
@@ -1414,7 +1420,7 @@ def write_dash(
             rep.set("codecs", _announced_codecs(codecs_string(out / _expand_template(init, rep_id, start_number)), r))
         rep.set("width", str(r.width))  # the largest size of a rendition that changes size
         rep.set("height", str(r.height))
-    for rep, value in zip(reps, _increasing(bandwidths)):
+    for rep, value in zip(reps, _increasing(bandwidths, items)):
         rep.set("bandwidth", str(value))
     root.set("minBufferTime", _iso_duration(tau))
     # ffmpeg writes these rounded to 0.1 s and from the requested segment duration; use the
