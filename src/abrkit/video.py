@@ -179,6 +179,19 @@ class Video:
         """Whether every chunk lasts exactly ``chunk_s`` (no ``durations_s``, or all equal to it)."""
         return self.durations_s is None or bool(np.all(self.durations_s == self.chunk_s))
 
+    @property
+    def longest_chunk_s(self) -> float:
+        """The longest chunk's duration, seconds (``chunk_s`` when every chunk lasts that)."""
+        return self.chunk_s if self.durations_s is None else float(self.durations_s.max())
+
+    def played_s(self, n_chunks: Any) -> np.ndarray:
+        """Seconds of video in the first ``n_chunks`` chunks (an int or an array of counts), as float64."""
+        counts = np.asarray(n_chunks, dtype=np.int64)
+        if self.durations_s is None:
+            return counts.astype(np.float64) * self.chunk_s
+        cum = np.concatenate(([0.0], np.cumsum(self.durations_s)))
+        return cum[np.clip(counts, 0, self.n_chunks)]
+
     def chunk_durations_s(self) -> np.ndarray:
         """Each chunk's duration in seconds, shape (n_chunks,): ``durations_s``, or ``chunk_s``
         repeated (a new array)."""
