@@ -192,7 +192,8 @@ class OptimumResult:
         return {
             **self.profile.settings(),
             **self.qoe_model.settings(),
-            "video": {"name": self.video.name, "bitrates_kbps": self.video.bitrates_kbps.tolist(), "chunk_s": self.video.chunk_s},
+            "video": {"name": self.video.name, "bitrates_kbps": self.video.bitrates_kbps.tolist(), "chunk_s": self.video.chunk_s,
+                      **({} if self.video.durations_s is None else {"durations_s": self.video.durations_s.tolist()})},
             "max_front": self.max_front,
             "max_labels": self.max_labels,
             "beam_width": min(_BEAM_WIDTH, self.max_front),

@@ -146,25 +146,25 @@ def _report_hlsjs(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer
     hlsjs_report(cparams, cstate, k, rung, size_bytes, download_s, chunk_s)
 
 
-def _choose_mpc(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s, est_bps,
-                est_latency_s, latency_s, prof):
+def _choose_mpc(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes,
+                durations_s, est_bps, est_latency_s, latency_s, prof):
     return mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s, est_bps,
                       latency_s, prof), 0.0
 
 
-def _choose_bba1(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s, est_bps,
-                 est_latency_s, latency_s, prof):
+def _choose_bba1(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes,
+                 durations_s, est_bps, est_latency_s, latency_s, prof):
     return bba1(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, durations_s, cparams[0], cparams[1],
                 cparams[2], cparams[3]), 0.0
 
 
-def _choose_festive(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s, est_bps,
-                    est_latency_s, latency_s, prof):
+def _choose_festive(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes,
+                    durations_s, est_bps, est_latency_s, latency_s, prof):
     return festive_decide(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps), 0.0
 
 
-def _choose_sabre(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s, est_bps,
-                  est_latency_s, latency_s, prof):
+def _choose_sabre(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes,
+                  durations_s, est_bps, est_latency_s, latency_s, prof):
     n = bitrates_bps.size
     st = cstate[: E.S_SIZE]
     # Sabre's rules read the player's estimates from its state, in kbit/s and ms
@@ -177,8 +177,8 @@ def _choose_sabre(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung
     return q, delay_ms / 1000.0
 
 
-def _choose_simple(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s, est_bps,
-                   est_latency_s, latency_s, prof):
+def _choose_simple(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes,
+                   durations_s, est_bps, est_latency_s, latency_s, prof):
     # bb, bba0, rate and fixed: a few lines each, so one compiled copy serves all four (and the
     # compile group CTRL_SIMPLE); the rule is the id the parameter vector carries
     real = int(cparams[CPARAM_ID])

@@ -144,7 +144,8 @@ def bba1(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, durations_
     """BBA-1 (Huang et al., SIGCOMM 2014, section 5): BBA-0's map and hysteresis over chunk *size*.
 
     The chunk map rises linearly from the lowest rate's nominal chunk size ``R_min * chunk_s / 8``
-    (``chunk_s``: chunk ``k``'s own duration, ``durations_s[k]``) at the reservoir (``bba1_reservoir``) to the top rate's at reservoir + cushion. With ``s_r``
+    (``chunk_s``: chunk ``k``'s own duration, ``durations_s[k]``) at the reservoir
+    (``bba1_reservoir``) to the top rate's at reservoir + cushion. With ``s_r``
     the size of chunk ``k`` at rung ``r`` and ``p`` the previous rung: at or below the reservoir
     the lowest rung, from reservoir + cushion the top one; otherwise when the map reaches
     ``s_{p+1}`` the rung with the largest ``s_r`` below the map, when it falls to ``s_{p-1}`` the

@@ -244,7 +244,6 @@ def env_step(cmd, data, st):
     rebuffer_weight = cfg[CFG_REBUFFER_WEIGHT]
     switch_weight = cfg[CFG_SWITCH_WEIGHT]
     first_reward = cfg[CFG_FIRST_CHUNK_REWARD] != 0.0
-    chunk_s = cfg[CFG_CHUNK_S]
     # the agent's rung goes to the loop as the fixed-rung controller's parameter (contract:
     # CTRL_FIXED plays min(cparams[0], rungs - 1)); its hooks and PRED_NONE read nothing else
     cparams = np.zeros(CTRL_PARAMS)
