@@ -176,7 +176,8 @@ def test_live_and_rl_refuse_unequal_segments():
     video = shot_video(6, n_chunks=10)
     with pytest.raises(ParameterError, match=r"but the live profile 'live' plays every segment for chunk_s"):
         run_live_batch(random_trace(1), video, "bb")
-    with pytest.raises(ParameterError, match=r"has segments of unequal duration \(.* s, nominal chunk_s=2 s\), but abrkit\.rl"):
+    rl_message = r"has segments of unequal duration \(.* s, nominal chunk_s=2 s\), but the abrkit\.rl environment plays"
+    with pytest.raises(ParameterError, match=rl_message):
         AbrEnv([random_trace(1)], video)
 
 
@@ -186,3 +187,30 @@ def test_the_error_says_which_profiles_model_unequal_segments():
         video.require_uniform("somewhere")
     text = str(info.value)
     assert "video='shots' is invalid" in text and "'default' and 'pensieve'" in text and "offline optimum" in text
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def test_cli_simulates_unequal_segments_and_refuses_them_under_sabre(tmp_path, capsys, monkeypatch):
+    from abrkit import cli
+    from abrkit.traces import write_trace
+
+    import abrkit._jit
+
+    notice = getattr(abrkit._jit, "_notice", None)
+    if notice is not None:  # keep the first-compile notice out of stderr
+        monkeypatch.setattr(notice, "shown", True, raising=False)
+    video = tmp_path / "shots.json"
+    shot_video(9, n_chunks=12).to_json(video)
+    trace = tmp_path / "trace"
+    write_trace(random_trace(3), trace, "cooked")
+    code = cli.main(["simulate", "--traces", str(trace), "--video", str(video), "--controller", "bb", "robustmpc",
+                     "--optimum"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "video shots: 12 chunks of unequal duration (" in out and "optimum" in out
+    code = cli.main(["simulate", "--traces", str(trace), "--video", str(video), "--controller", "bb", "--profile", "sabre"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "profile 'sabre' (the event model) plays every segment for chunk_s" in err and len(err.strip().splitlines()) == 1

@@ -1012,8 +1012,7 @@ def optimum_session(
 
     ``durations_s[k]`` is chunk ``k``'s duration (what the buffer gains when it arrives; equal
     chunks: ``chunk_s`` repeated). ``utility[k, r]`` is the QoE utility of chunk ``k`` at rung
-    ``r``; the reward of chunk
-    ``k`` is ``utility - rebuffer_weight * rebuffer_s - switch_weight * |utility - previous
+    ``r``; the reward of chunk ``k`` is ``utility - rebuffer_weight * rebuffer_s - switch_weight * |utility - previous
     utility|`` (no switch term for chunk 0, which counts only if ``include_first_chunk``).
     ``out_stats`` (length ``OPT_STATS``) receives the value and diagnostics. When the best
     label has no merged ancestor, ``out_rung[:n_chunks]``, ``out_rebuffer_s[:n_chunks]`` and

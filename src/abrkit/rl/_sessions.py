@@ -123,7 +123,7 @@ class Sessions:
             raise ParameterError("video", type(video).__name__, "must be a Video object (read files with abrkit.read_video)")
         self.video = video
         prof = self.profile
-        video.require_uniform("abrkit.rl's environments")
+        video.require_uniform("the abrkit.rl environment")
         playable_sizes(video.name, video.sizes_bytes)
         if prof.buffer_cap_s < video.chunk_s:
             raise ParameterError("buffer_cap_s", prof.buffer_cap_s, "must be >= the chunk duration, or no chunk could ever be buffered")
