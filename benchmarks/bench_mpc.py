@@ -63,19 +63,21 @@ def problems() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarr
 def _solve_all(ladder, sizes, prev, buffer_s, est_bps, brute, out_rung):
     # Pensieve's settings: 4 s chunks, no latency or cap in the plan, weights 4.3 and 1, ties last.
     seq = np.empty(sizes.shape[1], dtype=np.int64)
+    durations_s = np.full(sizes.shape[1], 4.0)  # every planned chunk 4 s long
     for i in range(prev.size):
         if brute:
-            mpc_brute(ladder, sizes[i], prev[i], buffer_s[i], est_bps[i], 0.0, 4.0, np.inf, 4.3, 1.0, True, seq)
+            mpc_brute(ladder, sizes[i], prev[i], buffer_s[i], est_bps[i], 0.0, durations_s, np.inf, 4.3, 1.0, True, seq)
         else:
-            mpc_search(ladder, sizes[i], prev[i], buffer_s[i], est_bps[i], 0.0, 4.0, np.inf, 4.3, 1.0, True, seq)
+            mpc_search(ladder, sizes[i], prev[i], buffer_s[i], est_bps[i], 0.0, durations_s, np.inf, 4.3, 1.0, True, seq)
         out_rung[i] = seq[0]
 
 
 @numba.njit(nogil=True)
 def _solve_one(ladder, sizes, prev, buffer_s, est_bps, i, repeats):
     seq = np.empty(sizes.shape[1], dtype=np.int64)
+    durations_s = np.full(sizes.shape[1], 4.0)
     for _ in range(repeats):
-        mpc_search(ladder, sizes[i], prev[i], buffer_s[i], est_bps[i], 0.0, 4.0, np.inf, 4.3, 1.0, True, seq)
+        mpc_search(ladder, sizes[i], prev[i], buffer_s[i], est_bps[i], 0.0, durations_s, np.inf, 4.3, 1.0, True, seq)
     return seq[0]
 
 

@@ -1142,12 +1142,12 @@ def decide(ctrl_id, cparams, k, buffer_s, prev_rung, bitrates_bps, est_bps):
     return -1
 
 
-def _chooser(controller: Controller, bitrates_bps, predictor, *, sizes_bytes=None, n_chunks=0, chunk_s=0.0,
+def _chooser(controller: Controller, bitrates_bps, predictor, *, sizes_bytes=None, n_chunks=0, durations_s=None,
              profile: Profile | None = None) -> Callable[..., int]:
     """A ``choose(k, buffer_s, prev_rung, now_s, oracle_bps, last_latency_s)`` function for a public
     controller object; ``predictor`` is the reference estimator of its predictor (None if it has
     none). Planning controllers (MPC, BBA-1) also need the video's whole size table
-    ``sizes_bytes``, the number of chunks played, the chunk duration and the profile."""
+    ``sizes_bytes``, the number of chunks played, each row's chunk duration and the profile."""
     n_rungs = len(bitrates_bps)
     if isinstance(controller, BufferBased):
         return lambda k, buf, prev, now, orc, lat: bb_pensieve(buf, n_rungs, controller.reservoir_s, controller.cushion_s)
@@ -1159,13 +1159,13 @@ def _chooser(controller: Controller, bitrates_bps, predictor, *, sizes_bytes=Non
         return lambda k, buf, prev, now, orc, lat: fixed_rung(controller.rung, n_rungs)
     if isinstance(controller, BBA1):
         return lambda k, buf, prev, now, orc, lat: bba1_choose(
-            buf, prev, k, n_chunks, bitrates_bps, sizes_bytes, chunk_s, controller.cushion_s, controller.lookahead_s,
+            buf, prev, k, n_chunks, bitrates_bps, sizes_bytes, durations_s, controller.cushion_s, controller.lookahead_s,
             controller.min_reservoir_s, controller.max_reservoir_s,
         )
     if isinstance(controller, MPC):
         assert profile is not None
         return lambda k, buf, prev, now, orc, lat: mpc_choose(
-            k, n_chunks, buf, prev, bitrates_bps, sizes_bytes, chunk_s, predictor.predict(now, orc), lat,
+            k, n_chunks, buf, prev, bitrates_bps, sizes_bytes, durations_s, predictor.predict(now, orc), lat,
             horizon=controller.horizon, rebuffer_weight=controller.rebuffer_weight,
             switch_weight=controller.switch_weight, buffer_cap_s=profile.buffer_cap_s,
             throughput_includes_latency=profile.throughput_includes_latency,
@@ -1275,7 +1275,7 @@ def oracle_throughput(period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, cl
 
 def _play(
     period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s,
-    sizes_bytes, bitrates_bps, chunk_s, n_chunks,
+    sizes_bytes, bitrates_bps, durations_s, n_chunks,
     *, rtt_s, rtt_advances_clock, efficiency, buffer_cap_s, wait_quantum_s,
     first_chunk_rebuffers, initial_rung, max_download_s, throughput_includes_latency,
     choose, predictor=None, shadows=(),
@@ -1292,6 +1292,7 @@ def _play(
     ``last_latency_s`` the previous request's latency (0 before the first).
     ``predictor`` (the controller's) and ``shadows`` are estimators; after each finished download
     each one learns (size, measured time, latency, session clock at the download's end).
+    Chunk ``k`` plays ``durations_s[k]`` seconds: that is what the buffer gains when it arrives.
     """
     shadow_predictions = [[] for _ in shadows]
     if not any(bw > 0.0 for bw in period_bw_bps):
@@ -1341,11 +1342,11 @@ def _play(
             # Playback starts once the first chunk is in: its download is start-up delay.
             startup_s = delay_s
             rebuffer_s = 0.0
-            buffer_s = chunk_s
+            buffer_s = durations_s[k]
         else:
             rebuffer_s = max(delay_s - buffer_s, 0.0)
             buffer_s = max(buffer_s - delay_s, 0.0)
-            buffer_s += chunk_s
+            buffer_s += durations_s[k]
 
         # Sleep while the buffer is over the cap; the trace keeps running meanwhile.
         sleep_s = 0.0
@@ -1406,7 +1407,8 @@ def run_session(trace, video, prof, ctrl_id, control, log, shadows, pgroup=None)
 
     Returns (n_done, status, startup_s).
     """
-    sizes_bytes, bitrates_bps, chunk_s, n_chunks = video.sizes_bytes, video.bitrates_bps, video.chunk_s, video.n_chunks
+    sizes_bytes, bitrates_bps, n_chunks = video.sizes_bytes, video.bitrates_bps, video.n_chunks
+    durations_s = [float(d) for d in video.durations_s]
     cparams, pid, pparams = control.params, control.pred_id, control.pred_params
     initial = prof[L.PROF_INITIAL_RUNG]
     predictor = _PackedEstimator(pid, pparams, control.pred_state) if pid >= 0 else None
@@ -1420,13 +1422,13 @@ def run_session(trace, video, prof, ctrl_id, control, log, shadows, pgroup=None)
     def choose(k, buffer_s, prev_rung, now_s, oracle_bps, last_latency_s):
         est_bps = NAN if predictor is None else predictor.predict(now_s, oracle_bps)
         if ctrl_id in (L.CTRL_MPC, L.CTRL_BBA1):
-            return plan(ctrl_id, cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
-                        last_latency_s, prof)
+            return plan(ctrl_id, cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s,
+                        est_bps, last_latency_s, prof)
         return decide(ctrl_id, cparams, k, buffer_s, prev_rung, bitrates_bps, est_bps)
 
     rows, status, startup_s, shadow_predictions = _play(
         trace.end_s, trace.bw_bps, trace.lat_s, trace.start_s, trace.wrap_s,
-        sizes_bytes, bitrates_bps, chunk_s, n_chunks,
+        sizes_bytes, bitrates_bps, durations_s, n_chunks,
         **_profile_fields(prof),
         buffer_cap_s=prof[L.PROF_BUFFER_CAP_S],
         wait_quantum_s=prof[L.PROF_WAIT_QUANTUM_S],
@@ -1485,7 +1487,8 @@ def run_batch(job_lo, job_hi, jobs, traces, videos, prof, ctrls, shadows, out, k
         out.n_done[j], out.status[j], out.startup_s[j] = run_session(
             G.SessionTrace(traces.end_s[t_lo:t_hi], traces.bw_bps[t_lo:t_hi], traces.lat_s[t_lo:t_hi],
                            traces.start_s[t], traces.wrap_s[t]),
-            G.SessionVideo(sizes, ladder, videos.chunk_s[v], n_chunks),
+            G.SessionVideo(sizes, ladder, videos.chunk_s[v], n_chunks,
+                           videos.durations_s[int(videos.chunk_offsets[v]) : int(videos.chunk_offsets[v + 1])]),
             prof, ctrl_id, G.SessionControl(ctrls.params[c], pid, pparams, pstate,
                                                   ctrls.data[ctrls.data_offsets[c] : ctrls.data_offsets[c + 1]]), out.log[j], session_shadows,
         )
@@ -1541,7 +1544,7 @@ def simulate_session(
     shadows = [reference_predictor(p) for p in shadow_predictors]
     rows, status, startup_s, shadow_predictions = _play(
         ends, bws, lats, start_s, wrap_s,
-        sizes, ladder, video.chunk_s, n_chunks,
+        sizes, ladder, [float(d) for d in video.chunk_durations_s()], n_chunks,
         rtt_s=prof.rtt_s,
         rtt_advances_clock=prof.rtt_advances_clock,
         efficiency=prof.payload_efficiency,
@@ -1551,7 +1554,8 @@ def simulate_session(
         initial_rung=prof.initial_rung,
         max_download_s=prof.max_download_s,
         throughput_includes_latency=prof.throughput_includes_latency,
-        choose=_chooser(ctrl, ladder, predictor, sizes_bytes=table, n_chunks=n_chunks, chunk_s=video.chunk_s, profile=prof),
+        choose=_chooser(ctrl, ladder, predictor, sizes_bytes=table, n_chunks=n_chunks,
+                        durations_s=[float(d) for d in video.chunk_durations_s()], profile=prof),
         predictor=predictor,
         shadows=shadows,
     )

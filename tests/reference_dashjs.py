@@ -121,6 +121,7 @@ def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, kind, cparams, pid, ppara
     group = estimators.predictor_group(pid, pparams)
     cstate = np.zeros(CTRL_STATE + 3 * n_q)
     contract.start(kind, cparams, cstate, cdata, bitrates_bps, seg_ms / 1000.0)
+    durations_s = np.full(len(sizes_bytes), seg_ms / 1000.0)  # the player plays equal segments
     max_ms = cfg[D.D_MAX_DOWNLOAD_MS]
     tail = 0
 
@@ -169,7 +170,7 @@ def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, kind, cparams, pid, ppara
             est_bps = estimators.predict_for(group, pid, pparams, pstate, link.now / 1000.0)
             estimate = est_bps / 1000.0
             q, delay_s = contract.choose(kind, cparams, cstate, cdata, nxt, n_seg, level / 1000.0, cur, bitrates_bps,
-                                         sizes_bytes, seg_ms / 1000.0, est_bps,
+                                         sizes_bytes, durations_s, est_bps,
                                          estimators.latency_for(group, pid, pparams, pstate), last_ttfb_s, prof)
             q = min(max(int(q), 0), n_q - 1)
             if delay_s > 0:

@@ -43,9 +43,10 @@ INF = float("inf")
 # ================================================================================================
 
 
-def plan_value(bitrates_bps, plan_sizes_bytes, seq, prev_rung, buffer_s, est_bps, latency_s, chunk_s, cap_s,
+def plan_value(bitrates_bps, plan_sizes_bytes, seq, prev_rung, buffer_s, est_bps, latency_s, plan_durations_s, cap_s,
                rebuffer_weight, switch_weight):
-    """The objective of one rung sequence, in ``mpc.py``'s order of operations."""
+    """The objective of one rung sequence, in ``mpc.py``'s order of operations; the chunk at
+    ``position`` adds ``plan_durations_s[position]`` seconds to the buffer."""
     curr_rebuffer_time = 0.0
     curr_buffer = float(buffer_s)
     bitrate_sum = 0.0
@@ -59,7 +60,7 @@ def plan_value(bitrates_bps, plan_sizes_bytes, seq, prev_rung, buffer_s, est_bps
             curr_buffer = 0.0
         else:
             curr_buffer -= download_time
-        curr_buffer = min(curr_buffer + chunk_s, cap_s)
+        curr_buffer = min(curr_buffer + float(plan_durations_s[position]), cap_s)
         bitrate_sum += bitrates_bps[quality]
         if last_quality >= 0:
             smoothness_diffs += abs(bitrates_bps[quality] - bitrates_bps[last_quality])
@@ -73,7 +74,7 @@ def _all_sequences(n: int, h: int) -> np.ndarray:
     return np.array(list(itertools.product(range(n), repeat=h)), dtype=np.int64).reshape(-1, h)
 
 
-def best_plan(bitrates_bps, plan_sizes_bytes, prev_rung, buffer_s, est_bps, latency_s, chunk_s, cap_s,
+def best_plan(bitrates_bps, plan_sizes_bytes, prev_rung, buffer_s, est_bps, latency_s, plan_durations_s, cap_s,
               rebuffer_weight, switch_weight, ties_last):
     """(best value, best sequence) over every sequence in ``itertools.product`` order: the first
     best (``>``) or, when ``ties_last``, the last best (``>=``, as ``mpc.py`` keeps it).
@@ -97,7 +98,7 @@ def best_plan(bitrates_bps, plan_sizes_bytes, prev_rung, buffer_s, est_bps, late
         short = buffer < download
         rebuffer = np.where(short, rebuffer + (download - buffer), rebuffer)
         buffer = np.where(short, 0.0, buffer - download)
-        buffer = np.minimum(buffer + chunk_s, cap_s)
+        buffer = np.minimum(buffer + float(plan_durations_s[position]), cap_s)
         rate_sum = rate_sum + rates[quality]
         if last is not None:
             switch_sum = switch_sum + np.abs(rates[quality] - rates[last])
@@ -113,25 +114,25 @@ def best_plan(bitrates_bps, plan_sizes_bytes, prev_rung, buffer_s, est_bps, late
     return float(values[pick]), [int(x) for x in seqs[pick]]
 
 
-def best_plan_scalar(bitrates_bps, plan_sizes_bytes, prev_rung, buffer_s, est_bps, latency_s, chunk_s, cap_s,
+def best_plan_scalar(bitrates_bps, plan_sizes_bytes, prev_rung, buffer_s, est_bps, latency_s, plan_durations_s, cap_s,
                      rebuffer_weight, switch_weight, ties_last):
     """:func:`best_plan` written as ``mpc.py``'s own loop over ``itertools.product`` (slow; the
     tests check that the two agree)."""
     h, n = len(plan_sizes_bytes), len(bitrates_bps)
     best, best_seq = None, None
     for combo in itertools.product(range(n), repeat=h):
-        reward = plan_value(bitrates_bps, plan_sizes_bytes, combo, prev_rung, buffer_s, est_bps, latency_s, chunk_s,
-                            cap_s, rebuffer_weight, switch_weight)
+        reward = plan_value(bitrates_bps, plan_sizes_bytes, combo, prev_rung, buffer_s, est_bps, latency_s,
+                            plan_durations_s, cap_s, rebuffer_weight, switch_weight)
         if best is None or reward > best or (ties_last and reward == best):
             best, best_seq = reward, combo
     return best, list(best_seq)
 
 
-def _search(bitrates_bps, plan_sizes_bytes, prev_rung, buffer_s, est_bps, latency_s, chunk_s, cap_s,
+def _search(bitrates_bps, plan_sizes_bytes, prev_rung, buffer_s, est_bps, latency_s, plan_durations_s, cap_s,
             rebuffer_weight, switch_weight, ties_last, best_seq):
     """Reference of ``mpc.mpc_brute`` and ``mpc.mpc_search`` (kernel signature: fills ``best_seq``)."""
-    value, seq = best_plan(bitrates_bps, plan_sizes_bytes, prev_rung, buffer_s, est_bps, latency_s, chunk_s, cap_s,
-                           rebuffer_weight, switch_weight, ties_last)
+    value, seq = best_plan(bitrates_bps, plan_sizes_bytes, prev_rung, buffer_s, est_bps, latency_s, plan_durations_s,
+                           cap_s, rebuffer_weight, switch_weight, ties_last)
     best_seq[:] = seq
     return value
 
@@ -149,13 +150,15 @@ def _objective(rate_sum_bps, rebuf_s, switch_sum_bps, rebuffer_weight, switch_we
     return rate_sum_bps / 1e6 - rebuffer_weight * rebuf_s - switch_weight * (switch_sum_bps / 1e6)
 
 
-def _min_rebuffer_s(min_sizes_bytes, first, buffer_s, est_bps, latency_s, chunk_s, cap_s):
-    """Rebuffering when chunks ``first ..`` all take their smallest size."""
+def _min_rebuffer_s(min_sizes_bytes, first, buffer_s, est_bps, latency_s, plan_durations_s, cap_s):
+    """Rebuffering when chunks ``first ..`` all take their smallest size (chunk ``d`` lasting
+    ``plan_durations_s[d]``)."""
     total = 0.0
-    for size in list(min_sizes_bytes)[first:]:
-        t = latency_s + size * 8.0 / est_bps
+    sizes = list(min_sizes_bytes)
+    for d in range(first, len(sizes)):
+        t = latency_s + sizes[d] * 8.0 / est_bps
         total += max(t - buffer_s, 0.0) if buffer_s < t else 0.0
-        buffer_s = min(max(buffer_s - t, 0.0) + chunk_s, cap_s)
+        buffer_s = min(max(buffer_s - t, 0.0) + float(plan_durations_s[d]), cap_s)
     return total
 
 
@@ -169,7 +172,7 @@ def _prefers(path, depth, last_rung, best_seq, ties_last):
     return (candidate > incumbent) == bool(ties_last)
 
 
-def mpc_choose(k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps, last_latency_s, *,
+def mpc_choose(k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s, est_bps, last_latency_s, *,
                horizon, rebuffer_weight, switch_weight, buffer_cap_s, throughput_includes_latency,
                sizes_one_ahead, ignores_rtt, ignores_cap, ties_last):
     """The rung MPC picks for chunk ``k``, from plain arguments (see ``controllers.MPC``).
@@ -177,6 +180,8 @@ def mpc_choose(k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chun
     ``sizes_bytes``: the video's whole size table (rows = chunks). Without a usable estimate,
     rung 0. The horizon is cut to the chunks left; with ``sizes_one_ahead`` chunk ``k + d`` is
     planned with row ``k + d + 1`` (0 bytes past the table, like ``mpc.py``'s get_chunk_size).
+    ``durations_s``: each row's chunk duration; the planned chunks ``k + d`` last
+    ``durations_s[k + d]`` (the sizes' off-by-one is Pensieve's alone).
     """
     if not (est_bps > 0.0):
         return 0
@@ -189,15 +194,16 @@ def mpc_choose(k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chun
     ]
     latency_s = 0.0 if (ignores_rtt or throughput_includes_latency) else last_latency_s
     cap_s = INF if ignores_cap else buffer_cap_s
-    _, seq = best_plan([float(b) for b in bitrates_bps], plan, prev_rung, buffer_s, est_bps, latency_s, chunk_s, cap_s,
-                       rebuffer_weight, switch_weight, ties_last)
+    plan_durations = [float(durations_s[k + d]) for d in range(h)]
+    _, seq = best_plan([float(b) for b in bitrates_bps], plan, prev_rung, buffer_s, est_bps, latency_s, plan_durations,
+                       cap_s, rebuffer_weight, switch_weight, ties_last)
     return seq[0]
 
 
-def mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps, latency_s, prof):
+def mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s, est_bps, latency_s, prof):
     """Reference of ``controllers.mpc_decide`` (packed parameters and profile)."""
     return mpc_choose(
-        k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps, latency_s,
+        k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s, est_bps, latency_s,
         horizon=int(cparams[0]), rebuffer_weight=cparams[1], switch_weight=cparams[2],
         buffer_cap_s=prof[L.PROF_BUFFER_CAP_S],
         throughput_includes_latency=prof[L.PROF_THROUGHPUT_INCLUDES_LATENCY] != 0.0,
@@ -213,31 +219,34 @@ def mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_by
 # ================================================================================================
 
 
-def bba1_reservoir_s(sizes_bytes, k, n_chunks, chunk_s, rate_min_bps, lookahead_s, min_reservoir_s, max_reservoir_s):
+def bba1_reservoir_s(sizes_bytes, k, n_chunks, durations_s, rate_min_bps, lookahead_s, min_reservoir_s, max_reservoir_s):
     """Section 5.1: the buffer the next ``lookahead_s`` of lowest-rung video would drain over a link
-    of exactly R_min (download time minus play time, summed), clamped to the bounds."""
+    of exactly R_min (download time minus play time, summed), clamped to the bounds; chunk ``i``
+    plays ``durations_s[i]``."""
     upcoming = []
     covered_s = 0.0
     for i in range(k, n_chunks):
         if covered_s >= lookahead_s:
             break
-        upcoming.append(sizes_bytes[i][0])
-        covered_s += chunk_s
+        upcoming.append((sizes_bytes[i][0], float(durations_s[i])))
+        covered_s += float(durations_s[i])
     need_s = 0.0
-    for size in upcoming:
-        need_s += size * 8.0 / rate_min_bps - chunk_s
+    for size, play_s in upcoming:
+        need_s += size * 8.0 / rate_min_bps - play_s
     return min(max(need_s, min_reservoir_s), max_reservoir_s)
 
 
-def bba1_choose(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, chunk_s, cushion_s, lookahead_s,
+def bba1_choose(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, durations_s, cushion_s, lookahead_s,
                 min_reservoir_s, max_reservoir_s):
-    """BBA-1's chunk map with BBA-0's hysteresis over the sizes of chunk ``k``."""
+    """BBA-1's chunk map with BBA-0's hysteresis over the sizes of chunk ``k`` (the map's nominal
+    sizes for chunk ``k``'s own duration)."""
     rates = [float(r) for r in bitrates_bps]
     sizes = [float(s) for s in sizes_bytes[k]]
     n = len(rates)
     prev = max(int(prev_rung), 0)
-    reservoir = bba1_reservoir_s(sizes_bytes, k, n_chunks, chunk_s, rates[0], lookahead_s, min_reservoir_s,
+    reservoir = bba1_reservoir_s(sizes_bytes, k, n_chunks, durations_s, rates[0], lookahead_s, min_reservoir_s,
                                  max_reservoir_s)
+    chunk_s = float(durations_s[k])
     if buffer_s <= reservoir:
         return 0
     if buffer_s >= reservoir + cushion_s:
@@ -262,24 +271,34 @@ def bba1_choose(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, chu
     return prev
 
 
-def bba1_reservoir(sizes_bytes, k, n_chunks, chunk_s, rate_min_bps, lookahead_s, min_reservoir_s, max_reservoir_s):
-    return bba1_reservoir_s(sizes_bytes, k, n_chunks, chunk_s, rate_min_bps, lookahead_s, min_reservoir_s, max_reservoir_s)
+def bba1_reservoir(sizes_bytes, k, n_chunks, durations_s, rate_min_bps, lookahead_s, min_reservoir_s, max_reservoir_s):
+    return bba1_reservoir_s(sizes_bytes, k, n_chunks, durations_s, rate_min_bps, lookahead_s, min_reservoir_s,
+                            max_reservoir_s)
 
 
-def bba1(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, chunk_s, cushion_s, lookahead_s,
+def bba1(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, durations_s, cushion_s, lookahead_s,
          min_reservoir_s, max_reservoir_s):
-    return bba1_choose(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, chunk_s, cushion_s, lookahead_s,
+    return bba1_choose(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, durations_s, cushion_s, lookahead_s,
                        min_reservoir_s, max_reservoir_s)
 
 
-def plan(ctrl_id, cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps, latency_s, prof):
+def plan(ctrl_id, cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s, est_bps, latency_s,
+         prof):
     """Reference of ``controllers.plan``: the planning controllers by id; -1 for an unknown id."""
     if ctrl_id == L.CTRL_MPC:
-        return mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+        return mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s, est_bps,
                           latency_s, prof)
     if ctrl_id == L.CTRL_BBA1:
-        return bba1_choose(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, chunk_s, *cparams[:4])
+        return bba1_choose(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, durations_s, *cparams[:4])
     return -1
+
+
+def random_durations(rng, n, chunk_s):
+    """``n`` chunk durations around ``chunk_s``: all equal to it (half the time), or unequal
+    (per-shot segments: anywhere from a fifth of it to one and a half times it)."""
+    if rng.random() < 0.5:
+        return np.full(n, chunk_s)
+    return rng.uniform(0.2 * chunk_s, 1.5 * chunk_s, n)
 
 
 # ================================================================================================
@@ -323,12 +342,13 @@ def random_plan_inputs(rng, max_leaves=1300):
     ladder = _ladder(rng, n)
     chunk_s = float(rng.choice([4.0, rng.uniform(0.5, 6.0)]))
     sizes = _sizes(rng, h, ladder, chunk_s)
+    durations = random_durations(rng, h, chunk_s)
     est = float(rng.choice([rng.uniform(1e5, 8e6), 1e12, np.inf, float(ladder[int(rng.integers(n))])]))
     return (
         ladder, np.ascontiguousarray(sizes), int(rng.integers(-1, n)),
         float(rng.choice([0.0, chunk_s, rng.uniform(0.0, 40.0)])), est,
-        float(rng.choice([0.0, rng.uniform(0.0, 0.3)])), chunk_s,
-        float(rng.choice([np.inf, rng.uniform(chunk_s, 40.0)])),
+        float(rng.choice([0.0, rng.uniform(0.0, 0.3)])), durations,
+        float(rng.choice([np.inf, rng.uniform(1.5 * chunk_s, 40.0)])),
         float(rng.choice([4.3, 0.0, rng.uniform(0.0, 50.0)])), float(rng.choice([1.0, 0.0, rng.uniform(0.0, 3.0)])),
         bool(rng.random() < 0.5), np.full(h, -1, dtype=np.int64),
     )
@@ -361,8 +381,8 @@ def _args_min_rebuffer_s(rng):
     chunk_s = float(rng.uniform(0.5, 6.0))
     return (
         rng.uniform(0.0, 3e6, h), int(rng.integers(0, h + 1)), float(rng.uniform(0.0, 30.0)),
-        float(rng.uniform(1e5, 8e6)), float(rng.choice([0.0, 0.1])), chunk_s,
-        float(rng.choice([np.inf, rng.uniform(chunk_s, 30.0)])),
+        float(rng.uniform(1e5, 8e6)), float(rng.choice([0.0, 0.1])), random_durations(rng, h, chunk_s),
+        float(rng.choice([np.inf, rng.uniform(1.5 * chunk_s, 30.0)])),
     )
 
 
@@ -387,7 +407,7 @@ def _random_table(rng, n_rows, ladder, chunk_s):
 
 def _random_prof(rng, chunk_s):
     p = np.zeros(L.PROF_SIZE)
-    p[L.PROF_BUFFER_CAP_S] = float(rng.uniform(chunk_s, 60.0))
+    p[L.PROF_BUFFER_CAP_S] = float(rng.uniform(1.5 * chunk_s, 60.0))
     p[L.PROF_THROUGHPUT_INCLUDES_LATENCY] = rng.integers(0, 2)
     for col in (L.PROF_MPC_SIZES_AHEAD, L.PROF_MPC_IGNORE_LATENCY, L.PROF_MPC_IGNORE_CAP, L.PROF_MPC_TIES_LAST):
         p[col] = rng.integers(0, 2)
@@ -416,37 +436,39 @@ def _planning_situation(rng):
     rows = int(rng.integers(1, 12))
     n_chunks = int(rng.integers(1, rows + 1))
     table = _random_table(rng, rows, ladder, chunk_s)
+    durations = random_durations(rng, rows, chunk_s)
+    table = table * (durations / chunk_s)[:, None]  # a shorter chunk holds fewer bytes
     k = int(rng.integers(0, n_chunks))
     est = float(rng.choice([np.nan, 0.0, rng.uniform(1e5, 8e6), np.inf]))
-    return n, ladder, chunk_s, n_chunks, table, k, est
+    return n, ladder, chunk_s, n_chunks, table, k, est, durations
 
 
 def _args_mpc_decide(rng):
-    n, ladder, chunk_s, n_chunks, table, k, est = _planning_situation(rng)
+    n, ladder, chunk_s, n_chunks, table, k, est, durations = _planning_situation(rng)
     prof = _random_prof(rng, chunk_s)
     buffer_s = float(rng.uniform(0.0, prof[L.PROF_BUFFER_CAP_S]))
-    return (_mpc_cparams(rng, n), k, n_chunks, buffer_s, int(rng.integers(-1, n)), ladder, table, chunk_s, est,
+    return (_mpc_cparams(rng, n), k, n_chunks, buffer_s, int(rng.integers(-1, n)), ladder, table, durations, est,
             float(rng.choice([0.0, rng.uniform(0.0, 0.3)])), prof)
 
 
 def _args_bba1_reservoir(rng):
-    n, ladder, chunk_s, n_chunks, table, k, _ = _planning_situation(rng)
+    n, ladder, chunk_s, n_chunks, table, k, _, durations = _planning_situation(rng)
     cp = _bba1_cparams(rng)
-    return table, k, n_chunks, chunk_s, float(ladder[0]), cp[1], cp[2], cp[3]
+    return table, k, n_chunks, durations, float(ladder[0]), cp[1], cp[2], cp[3]
 
 
 def _args_bba1(rng):
-    n, ladder, chunk_s, n_chunks, table, k, _ = _planning_situation(rng)
+    n, ladder, chunk_s, n_chunks, table, k, _, durations = _planning_situation(rng)
     cp = _bba1_cparams(rng)
-    return (float(rng.uniform(0.0, 60.0)), int(rng.integers(-1, n)), k, n_chunks, ladder, table, chunk_s, *cp[:4])
+    return (float(rng.uniform(0.0, 60.0)), int(rng.integers(-1, n)), k, n_chunks, ladder, table, durations, *cp[:4])
 
 
 def _args_plan(rng):
-    n, ladder, chunk_s, n_chunks, table, k, est = _planning_situation(rng)
+    n, ladder, chunk_s, n_chunks, table, k, est, durations = _planning_situation(rng)
     ctrl_id = int(rng.choice([L.CTRL_MPC, L.CTRL_BBA1]))
     cp = _mpc_cparams(rng, n) if ctrl_id == L.CTRL_MPC else _bba1_cparams(rng)
     prof = _random_prof(rng, chunk_s)
-    return (ctrl_id, cp, k, n_chunks, float(rng.uniform(0.0, 40.0)), int(rng.integers(-1, n)), ladder, table, chunk_s,
+    return (ctrl_id, cp, k, n_chunks, float(rng.uniform(0.0, 40.0)), int(rng.integers(-1, n)), ladder, table, durations,
             est, float(rng.uniform(0.0, 0.2)), prof)
 
 

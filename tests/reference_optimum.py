@@ -227,13 +227,25 @@ def front_cap(n_rungs, max_front, max_labels, labels_so_far, chunks_left):
     return max(1, min(max_front, work)), max(1, work)
 
 
+def _horizon_s(durations_s, n_chunks, k):
+    """The play time of chunks k+1 .. n_chunks-2 (the envelope's horizon), computed as the kernel
+    does: (their count) x chunk 0's duration, plus each one's deviation from it, summed from the
+    last: for equal chunks exactly the product."""
+    base_s = float(durations_s[0])
+    dev_s = 0.0
+    for j in range(n_chunks - 2, k, -1):
+        dev_s = dev_s + (float(durations_s[j]) - base_s)
+    return (n_chunks - 2 - k) * base_s + dev_s
+
+
 def optimum_session(
     period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s,
-    sizes_bytes, utility, chunk_s, n_chunks, prof,
+    sizes_bytes, utility, durations_s, n_chunks, prof,
     rebuffer_weight, switch_weight, include_first_chunk, max_front, beam_width, lower_bound, max_labels,
     out_rung, out_rebuffer_s, out_buffer_s, out_stats,
 ):
-    """Reference of ``optimum.optimum_session``: the same label-setting search, one label a dict."""
+    """Reference of ``optimum.optimum_session``: the same label-setting search, one label a dict.
+    Chunk ``k`` plays ``durations_s[k]``: the buffer gains that when it arrives."""
     out_stats[:] = 0.0
     out_stats[OPT_VALUE] = math.nan
     out_rung[:n_chunks] = -1
@@ -296,10 +308,10 @@ def optimum_session(
                 xfer_s, ptr, clock_s = request(lab["ptr"], lab["clock"], sizes_bytes[k][r], req_lat_s)
                 delay_s = xfer_s + req_lat_s
                 if k == 0 and not first_rebuffers:
-                    rebuf_s, buffer_s = 0.0, chunk_s
+                    rebuf_s, buffer_s = 0.0, durations_s[k]
                 else:
                     rebuf_s = max(delay_s - lab["buf"], 0.0)
-                    buffer_s = max(lab["buf"] - delay_s, 0.0) + chunk_s
+                    buffer_s = max(lab["buf"] - delay_s, 0.0) + durations_s[k]
                 reward = u - mu * rebuf_s
                 if lab["prev"] >= 0:
                     reward -= lam * abs(u - utility[k - 1][lab["prev"]])
@@ -309,7 +321,7 @@ def optimum_session(
                 if envelope is not None and k + 1 < n_chunks and lab["rew"] + reward + bound >= cut:
                     avail = bytes_within(
                         period_end_s, period_bw_bps, wrap_s, cum_period, ptr, clock_s,
-                        buffer_s + (n_chunks - 2 - k) * chunk_s, eff,
+                        buffer_s + _horizon_s(durations_s, n_chunks, k), eff,
                     )
                     bound = min(bound, envelope_value(*envelope, k, avail, kappa))
                 if lab["rew"] + reward + bound < cut:
@@ -402,10 +414,10 @@ def optimum_session(
             xfer_s, ptr, clock_s = request(ptr, clock_s, sizes_bytes[k][out_rung[k]], req_lat_s)
             delay_s = xfer_s + req_lat_s
             if k == 0 and not first_rebuffers:
-                out_rebuffer_s[k], buffer_s = 0.0, chunk_s
+                out_rebuffer_s[k], buffer_s = 0.0, durations_s[k]
             else:
                 out_rebuffer_s[k] = max(delay_s - buffer_s, 0.0)
-                buffer_s = max(buffer_s - delay_s, 0.0) + chunk_s
+                buffer_s = max(buffer_s - delay_s, 0.0) + durations_s[k]
             out_buffer_s[k] = buffer_s
     return L.STATUS_COMPLETE
 
@@ -463,7 +475,9 @@ def _args_optimum_session(rng):
     ladder = np.cumsum(rng.uniform(2e5, 2e6, n_rungs))
     chunk_s = float(rng.uniform(0.5, 4.0))
     rows = n_chunks + int(rng.integers(0, 2))
-    sizes = np.outer(rng.uniform(0.5, 1.5, max(rows, 1)), ladder * chunk_s / 8.0)
+    # equal chunks, or unequal ones (per-shot segments), sizes in proportion
+    durations = np.full(max(rows, 1), chunk_s) if rng.random() < 0.5 else rng.uniform(0.2, 1.5, max(rows, 1)) * chunk_s
+    sizes = np.outer(rng.uniform(0.5, 1.5, max(rows, 1)) * durations, ladder / 8.0)
     utility = np.round(rng.uniform(0.0, 5.0, sizes.shape), int(rng.integers(0, 3)))
     prof = np.zeros(L.PROF_SIZE)
     prof[L.PROF_RTT_S] = rng.choice([-1.0, 0.0, rng.uniform(0.0, 0.1), rng.uniform(50.0, 500.0)])  # long: skip_advance
@@ -480,7 +494,7 @@ def _args_optimum_session(rng):
     lower = float(rng.choice([-np.inf, -np.inf, rng.uniform(-20.0, 15.0)]))
     max_labels = int(rng.choice([10**9, int(rng.integers(1, 40))]))  # small: fronts capped by the work bound
     return (
-        ends, bw, lat, start, wrap, sizes, utility, chunk_s, n_chunks, prof, mu, lam, bool(rng.random() < 0.7),
+        ends, bw, lat, start, wrap, sizes, utility, durations, n_chunks, prof, mu, lam, bool(rng.random() < 0.7),
         max_front, beam, lower, max_labels, np.full(rows, -7, dtype=np.int64), np.full(rows, -7.0), np.full(rows, -7.0),
         np.full(OPT_STATS, -7.0),
     )

@@ -139,7 +139,8 @@ def decide(ctrl_id, cparams, k, buffer_s, prev_rung, ladder_bps, est_bps):
     """The rung ``contract.choose`` picks (what every loop calls) for a controller without a plan."""
     cstate = np.zeros(L.CTRL_STATE + 3 * ladder_bps.size)
     sizes = np.outer(np.ones(k + 1), ladder_bps)
-    rung, wait_s = contract.choose(ctrl_id, cparams, cstate, np.zeros(0, dtype=np.float32), k, k + 1, buffer_s, prev_rung, ladder_bps, sizes, 4.0,
+    rung, wait_s = contract.choose(ctrl_id, cparams, cstate, np.zeros(0, dtype=np.float32), k, k + 1, buffer_s, prev_rung, ladder_bps, sizes,
+                                   np.full(k + 1, 4.0),
                                    est_bps, np.nan, 0.0, np.zeros(L.PROF_SIZE))
     assert wait_s == 0.0
     return rung

@@ -256,7 +256,7 @@ def test_dashjs5_matches_reference(spec, seed):
         buffer_s = float(rng.choice([0.0, 0.2, rng.uniform(0, 30)]))
         avg = np.nan if k < 2 else float(rng.uniform(0.2e6, 8e6))
         q, wait_s = contract.choose(kind, cparams, cstate, np.zeros(0, dtype=np.float32), k, 300, buffer_s, prev, bitrates,
-                                    sizes, 2.0, avg, np.nan, 0.08, np.zeros(14))
+                                    sizes, np.full(len(sizes), 2.0), avg, np.nan, 0.08, np.zeros(14))
         rq, rwait = ref.choose(k, buffer_s, prev, 2.0, avg)
         assert (q, k) == (rq, k)
         assert wait_s == pytest.approx(rwait, abs=1e-12)
@@ -288,7 +288,7 @@ def test_dashjs5_by_hand():
         return cs
 
     def ask(cs, k, buffer_s, prev, avg):
-        return contract.choose(kind, cparams, cs, empty, k, 60, buffer_s, prev, bitrates, np.ones((60, 5)), 2.0, avg,
+        return contract.choose(kind, cparams, cs, empty, k, 60, buffer_s, prev, bitrates, np.ones((60, 5)), np.full(60, 2.0), avg,
                                np.nan, 0.08, np.zeros(14))[0]
 
     cs = fresh()

@@ -198,6 +198,20 @@ def test_stalls_startup_and_the_tables() -> None:
     assert row["qoe"] == pytest.approx(float(np.nansum(played["reward"])))
 
 
+def test_a_stall_is_charged_to_the_segment_of_unequal_duration_it_waited_for() -> None:
+    # the same session, but segment 1 lasts 2.5 s: media 4.0 s is in it (2.0 .. 4.5), not in segment 2
+    from abrkit.video import Video
+
+    events = _events()
+    t0 = events[0]["t_ms"]
+    _, stalls = stall_intervals(events, t0, 9.0)
+    video = Video(bitrates_bps=np.array([300e3, 900e3]), chunk_s=2.0, sizes_bytes=np.full((3, 2), 1000.0), name="v",
+                  durations_s=[2.0, 2.5, 1.5])
+    chunks = chunk_table("tr", video, "dashjs-5.2.1", downloads_frame(events, SEGMENTS, t0, 2.0), stalls, QoE.linear())
+    played = chunks[chunks["kind"] == "played"]
+    assert list(played["rebuffer_s"]) == [0.0, pytest.approx(1.5), 0.0]
+
+
 def load_video_like():
     from abrkit.video import Video
 

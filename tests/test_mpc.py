@@ -27,13 +27,20 @@ LADDER_BPS = np.array([300, 750, 1200, 1850, 2850, 4300], dtype=np.float64) * 1e
 INF = float("inf")
 
 
+def four_s(n=64):
+    """Every chunk 4 s long (the kernels take one duration per chunk)."""
+    return np.full(n, 4.0)
+
+
 def search_both(ladder, sizes, prev, buffer_s, est_bps, latency_s=0.0, chunk_s=4.0, cap_s=INF, rw=4.3, sw=1.0,
                 ties_last=False):
-    """(value, sequence) from the branch and bound, after checking it against the brute force."""
+    """(value, sequence) from the branch and bound, after checking it against the brute force.
+    ``chunk_s``: one duration for every planned chunk, or one per chunk (the first ``h`` used)."""
     h = sizes.shape[0]
     fast_seq, brute_seq = np.full(h, -1, np.int64), np.full(h, -1, np.int64)
+    durations = np.full(h, float(chunk_s)) if np.ndim(chunk_s) == 0 else np.ascontiguousarray(chunk_s[:h], dtype=float)
     args = (np.asarray(ladder, float), np.ascontiguousarray(sizes, dtype=float), prev, buffer_s, est_bps, latency_s,
-            chunk_s, cap_s, rw, sw)
+            durations, cap_s, rw, sw)
     fast = mpc_search(*args, ties_last, fast_seq)
     brute = mpc_brute(*args, ties_last, brute_seq)
     assert fast == brute and fast_seq.tolist() == brute_seq.tolist(), (fast, brute, fast_seq, brute_seq)
@@ -67,10 +74,13 @@ def planning_problems(draw):
         if kind == "zeros":
             sizes[draw(st.integers(0, h - 1)):] = 0.0
     est = draw(st.sampled_from(list(ladder)) | st.sampled_from([1e6, 8e6, INF]) | st.floats(5e4, 1e7))
+    # segments of equal duration, or of unequal ones (per-shot encodes): one duration per planned chunk
+    durations = np.full(h, chunk_s) if draw(st.booleans()) else np.array(
+        draw(st.lists(st.floats(0.2 * chunk_s, 1.5 * chunk_s), min_size=h, max_size=h)))
     return dict(
         ladder=ladder, sizes=sizes, prev=draw(st.integers(-1, n - 1)),
         buffer_s=draw(st.sampled_from([0.0, chunk_s, 10.0]) | st.floats(0.0, 60.0)), est_bps=est,
-        latency_s=draw(st.just(0.0) | st.floats(0.0, 0.3)), chunk_s=chunk_s,
+        latency_s=draw(st.just(0.0) | st.floats(0.0, 0.3)), chunk_s=durations,
         cap_s=draw(st.just(INF) | st.floats(chunk_s, 60.0)),
         rw=draw(st.sampled_from([4.3, 0.0, 100.0]) | st.floats(0.0, 50.0)),
         sw=draw(st.sampled_from([1.0, 0.0]) | st.floats(0.0, 3.0)),
@@ -155,14 +165,14 @@ def test_value_of_a_sequence_golden():
     # 300 -> 750 -> 750 kbps: bitrate 1.5 Mbps - 0.45 Mbps of switching.
     ladder = np.array([3e5, 7.5e5])
     sizes = np.full((2, 2), 1e6)
-    v = mpc_value(ladder, sizes, np.array([1, 1]), 0, 2.0, 4e6, 0.0, 4.0, INF, 4.3, 1.0)
+    v = mpc_value(ladder, sizes, np.array([1, 1]), 0, 2.0, 4e6, 0.0, four_s(2), INF, 4.3, 1.0)
     assert v == pytest.approx(1.5 - 0.45, abs=1e-15)
     # Empty buffer and a 0.5 s latency: the first download (2.5 s) rebuffers all of it; the
     # second finds 4 s of buffer and does not.
-    v = mpc_value(ladder, sizes, np.array([1, 1]), 0, 0.0, 4e6, 0.5, 4.0, INF, 4.3, 1.0)
+    v = mpc_value(ladder, sizes, np.array([1, 1]), 0, 0.0, 4e6, 0.5, four_s(2), INF, 4.3, 1.0)
     assert v == pytest.approx(1.5 - 4.3 * 2.5 - 0.45, abs=1e-12)
     # The cap: 4 s chunks into a 5 s cap with 0 s downloads.
-    v_cap = mpc_value(ladder, np.zeros((3, 2)), np.array([0, 0, 0]), -1, 5.0, 4e6, 0.0, 4.0, 5.0, 4.3, 1.0)
+    v_cap = mpc_value(ladder, np.zeros((3, 2)), np.array([0, 0, 0]), -1, 5.0, 4e6, 0.0, four_s(3), 5.0, 4.3, 1.0)
     assert v_cap == pytest.approx(0.9, abs=1e-15)  # no previous rung: no switching term
 
 
@@ -189,7 +199,8 @@ def _table(n_rows, seed=3):
 
 def _brute_first(sizes, prev, buffer_s, est, lat=0.0, cap=60.0, ties_last=False):
     seq = np.full(sizes.shape[0], -1, np.int64)
-    mpc_brute(LADDER_BPS, np.ascontiguousarray(sizes), prev, buffer_s, est, lat, 4.0, cap, 4.3, 1.0, ties_last, seq)
+    mpc_brute(LADDER_BPS, np.ascontiguousarray(sizes), prev, buffer_s, est, lat, four_s(sizes.shape[0]), cap, 4.3, 1.0,
+              ties_last, seq)
     return int(seq[0])
 
 
@@ -200,17 +211,17 @@ def test_horizon_shrinks_to_the_chunks_left():
     for k in range(10):
         h = min(5, 10 - k)
         for est in (6e5, 2e6, 5e6):
-            got = mpc_decide(cp, k, 10, 12.0, 2, LADDER_BPS, table, 4.0, est, 0.0, prof)
+            got = mpc_decide(cp, k, 10, 12.0, 2, LADDER_BPS, table, four_s(), est, 0.0, prof)
             assert got == _brute_first(table[k : k + h], 2, 12.0, est)
     # The session plays only 7 of the 10 chunks in the table: the horizon stops at chunk 6.
-    got = mpc_decide(cp, 4, 7, 12.0, 2, LADDER_BPS, table, 4.0, 2e6, 0.0, prof)
+    got = mpc_decide(cp, 4, 7, 12.0, 2, LADDER_BPS, table, four_s(), 2e6, 0.0, prof)
     assert got == _brute_first(table[4:7], 2, 12.0, 2e6)
 
 
 def test_no_estimate_means_the_lowest_rung():
     cp = MPC().pack()[1]
     for est in (np.nan, 0.0, -1.0):
-        assert mpc_decide(cp, 0, 10, 30.0, 3, LADDER_BPS, _table(10), 4.0, est, 0.0, _prof()) == 0
+        assert mpc_decide(cp, 0, 10, 30.0, 3, LADDER_BPS, _table(10), four_s(), est, 0.0, _prof()) == 0
 
 
 def test_sizes_one_ahead_plans_with_the_next_rows_and_zero_past_the_table():
@@ -223,17 +234,17 @@ def test_sizes_one_ahead_plans_with_the_next_rows_and_zero_past_the_table():
         rows = table[k + 1 : k + 1 + h]
         shifted[: rows.shape[0]] = rows
         for est in (6e5, 2e6):
-            assert mpc_decide(cp, k, 10, 8.0, 1, LADDER_BPS, table, 4.0, est, 0.0, ahead) == _brute_first(shifted, 1, 8.0, est)
+            assert mpc_decide(cp, k, 10, 8.0, 1, LADDER_BPS, table, four_s(), est, 0.0, ahead) == _brute_first(shifted, 1, 8.0, est)
     # Pensieve's setting: 48 chunks played out of a 49-chunk table, so the last plan reads row 48.
     big = _table(49)
-    assert mpc_decide(cp, 47, 48, 8.0, 1, LADDER_BPS, big, 4.0, 2e6, 0.0, ahead) == _brute_first(big[48:49], 1, 8.0, 2e6)
+    assert mpc_decide(cp, 47, 48, 8.0, 1, LADDER_BPS, big, four_s(), 2e6, 0.0, ahead) == _brute_first(big[48:49], 1, 8.0, 2e6)
 
 
 def test_latency_enters_the_plan_only_when_samples_exclude_it():
     table = _table(6)
     cp = MPC(horizon=3).pack()[1]
     lat = 1.5  # a long latency makes the plan more careful
-    args = (cp, 0, 6, 3.0, 5, LADDER_BPS, table, 4.0, 2.5e6, lat)
+    args = (cp, 0, 6, 3.0, 5, LADDER_BPS, table, four_s(), 2.5e6, lat)
     excl = mpc_decide(*args, _prof(throughput_includes_latency=False))
     assert excl == _brute_first(table[:3], 5, 3.0, 2.5e6, lat=lat)
     assert excl != _brute_first(table[:3], 5, 3.0, 2.5e6, lat=0.0)  # the case does tell them apart
@@ -250,7 +261,7 @@ def test_buffer_cap_enters_the_plan_unless_ignored():
     table = _table(6)
     cp = MPC(horizon=5).pack()[1]
     for est, want_capped, want_uncapped in ((6e5, 0, 1), (8e5, 1, 0)):
-        args = (cp, 0, 6, 8.0, 0, LADDER_BPS, table, 4.0, est, 0.0)
+        args = (cp, 0, 6, 8.0, 0, LADDER_BPS, table, four_s(), est, 0.0)
         capped = mpc_decide(*args, _prof(buffer_cap_s=8.0))
         uncapped = mpc_decide(*args, _prof(buffer_cap_s=8.0, mpc_plan_ignores_buffer_cap=True))
         assert capped == _brute_first(table[:5], 0, 8.0, est, cap=8.0) == want_capped
@@ -260,8 +271,8 @@ def test_buffer_cap_enters_the_plan_unless_ignored():
 def test_ties_switch():
     cp = MPC(horizon=1).pack()[1]
     table = np.tile(LADDER_BPS * 4.0 / 8.0, (3, 1))
-    first = mpc_decide(cp, 2, 3, 30.0, 1, LADDER_BPS, table, 4.0, 1e9, 0.0, _prof())
-    last = mpc_decide(cp, 2, 3, 30.0, 1, LADDER_BPS, table, 4.0, 1e9, 0.0, _prof(mpc_ties="last"))
+    first = mpc_decide(cp, 2, 3, 30.0, 1, LADDER_BPS, table, four_s(), 1e9, 0.0, _prof())
+    last = mpc_decide(cp, 2, 3, 30.0, 1, LADDER_BPS, table, four_s(), 1e9, 0.0, _prof(mpc_ties="last"))
     assert (first, last) == (1, 5)
 
 
@@ -273,11 +284,11 @@ def test_plan_dispatch():
     cstate = np.zeros(L.CTRL_STATE + 3 * LADDER_BPS.size)
 
     def choose(kind, cparams):
-        return contract.choose(kind, cparams, cstate, np.zeros(0, dtype=np.float32), 1, 8, 9.0, 2, LADDER_BPS, table, 4.0, 2e6,
+        return contract.choose(kind, cparams, cstate, np.zeros(0, dtype=np.float32), 1, 8, 9.0, 2, LADDER_BPS, table, four_s(), 2e6,
                                np.nan, 0.0, prof)
 
-    assert choose(m_id, m_p) == (mpc_decide(m_p, 1, 8, 9.0, 2, LADDER_BPS, table, 4.0, 2e6, 0.0, prof), 0.0)
-    assert choose(b_id, b_p) == (bba1(9.0, 2, 1, 8, LADDER_BPS, table, 4.0, *b_p[:4]), 0.0)
+    assert choose(m_id, m_p) == (mpc_decide(m_p, 1, 8, 9.0, 2, LADDER_BPS, table, four_s(), 2e6, 0.0, prof), 0.0)
+    assert choose(b_id, b_p) == (bba1(9.0, 2, 1, 8, LADDER_BPS, table, four_s(), *b_p[:4]), 0.0)
     with pytest.raises(ValueError, match="unknown controller id 177"):
         choose(177, m_p)
 
@@ -375,18 +386,18 @@ def test_bba1_reservoir_golden():
     table = np.tile(LADDER_BPS * 4.0 / 8.0, (20, 1))
     table[:, 0] = 225_000.0
     # 40 s of look-ahead = 10 chunks: 20 s, inside the bounds.
-    assert bba1_reservoir(table, 0, 20, 4.0, 3e5, 40.0, 5.0, 35.0) == pytest.approx(20.0)
+    assert bba1_reservoir(table, 0, 20, four_s(), 3e5, 40.0, 5.0, 35.0) == pytest.approx(20.0)
     # Near the end only the chunks left count: 3 chunks, 6 s.
-    assert bba1_reservoir(table, 17, 20, 4.0, 3e5, 40.0, 5.0, 35.0) == pytest.approx(6.0)
+    assert bba1_reservoir(table, 17, 20, four_s(), 3e5, 40.0, 5.0, 35.0) == pytest.approx(6.0)
     # Clamped: below at min_reservoir_s, above at max_reservoir_s.
-    assert bba1_reservoir(table, 19, 20, 4.0, 3e5, 40.0, 5.0, 35.0) == 5.0
-    assert bba1_reservoir(table, 0, 20, 4.0, 3e5, 400.0, 5.0, 35.0) == 35.0
+    assert bba1_reservoir(table, 19, 20, four_s(), 3e5, 40.0, 5.0, 35.0) == 5.0
+    assert bba1_reservoir(table, 0, 20, four_s(), 3e5, 400.0, 5.0, 35.0) == 35.0
     # Chunks smaller than nominal give a negative need: the lower bound.
     table[:, 0] = 100_000.0
-    assert bba1_reservoir(table, 0, 20, 4.0, 3e5, 40.0, 5.0, 35.0) == 5.0
+    assert bba1_reservoir(table, 0, 20, four_s(), 3e5, 40.0, 5.0, 35.0) == 5.0
     # A look-ahead that ends inside a chunk still counts that chunk (chunk starts before it).
     table[:, 0] = 225_000.0
-    assert bba1_reservoir(table, 0, 20, 4.0, 3e5, 9.0, 0.0, 35.0) == pytest.approx(6.0)
+    assert bba1_reservoir(table, 0, 20, four_s(), 3e5, 9.0, 0.0, 35.0) == pytest.approx(6.0)
 
 
 def test_bba1_chunk_map_golden():
@@ -396,8 +407,8 @@ def test_bba1_chunk_map_golden():
     table = np.tile(LADDER_BPS * 4.0 / 8.0, (10, 1))
     table[0] *= 1.2
     def choose(buffer_s, prev):
-        got = bba1(buffer_s, prev, 0, 10, LADDER_BPS, table, 4.0, 10.0, 40.0, 5.0, 35.0)
-        assert got == reference_mpc.bba1_choose(buffer_s, prev, 0, 10, LADDER_BPS, table, 4.0, 10.0, 40.0, 5.0, 35.0)
+        got = bba1(buffer_s, prev, 0, 10, LADDER_BPS, table, four_s(), 10.0, 40.0, 5.0, 35.0)
+        assert got == reference_mpc.bba1_choose(buffer_s, prev, 0, 10, LADDER_BPS, table, four_s(), 10.0, 40.0, 5.0, 35.0)
         return got
     assert choose(5.0, 3) == 0 and choose(15.0, 0) == 5  # reservoir and reservoir + cushion
     # f(7) = 550 000: from rung 0 (next up 450 000) up to the largest size below f: rung 1.
@@ -416,7 +427,7 @@ def test_bba1_chunk_map_golden():
 def test_bba1_reservoir_grows_before_big_chunks():
     table = np.tile(LADDER_BPS * 4.0 / 8.0, (40, 1))
     table[10:20] *= 1.8  # an expensive scene
-    before = [bba1_reservoir(table, k, 40, 4.0, 3e5, 40.0, 5.0, 35.0) for k in range(0, 30)]
+    before = [bba1_reservoir(table, k, 40, four_s(), 3e5, 40.0, 5.0, 35.0) for k in range(0, 30)]
     assert before[0] == 5.0 and max(before) > 25.0 and before[25] == 5.0
     assert np.argmax(before) == 10
 
@@ -433,7 +444,7 @@ def test_bba1_on_constant_bitrate_video_is_bba0(buffer_s, prev, reservoir_s, cus
     ladder = LADDER_BPS[:n_rungs]
     prev = min(prev, n_rungs - 1)
     table = np.tile(ladder * 8.0 / 8.0, (30, 1))
-    got = bba1(buffer_s, prev, 3, 30, ladder, table, 8.0, cushion_s, 120.0, reservoir_s, reservoir_s + 20.0)
+    got = bba1(buffer_s, prev, 3, 30, ladder, table, np.full(64, 8.0), cushion_s, 120.0, reservoir_s, reservoir_s + 20.0)
     assert got == bba0(buffer_s, prev, ladder, reservoir_s, cushion_s)
 
 
@@ -449,11 +460,11 @@ def test_bba1_uses_the_next_chunk_sizes():
     # The same buffer and previous rung, two different next chunks.
     table = np.tile(LADDER_BPS * 4.0 / 8.0, (5, 1))
     # f(12 s) = 150 000 + 200 000 x 7 = 1 550 000 bytes >= the next size up (925 000): rung 4.
-    assert bba1(12.0, 2, 0, 5, LADDER_BPS, table, 4.0, 10.0, 8.0, 5.0, 35.0) == 4
+    assert bba1(12.0, 2, 0, 5, LADDER_BPS, table, four_s(), 10.0, 8.0, 5.0, 35.0) == 4
     table[0, 1:] *= 10.0
     # Now the map (1 550 000) is below the next size down (rung 1: 3 750 000): down to the
     # smallest size above the map, rung 1, where BBA-0 (which sees only rates) would stay.
-    assert bba1(12.0, 2, 0, 5, LADDER_BPS, table, 4.0, 10.0, 8.0, 5.0, 35.0) == 1
+    assert bba1(12.0, 2, 0, 5, LADDER_BPS, table, four_s(), 10.0, 8.0, 5.0, 35.0) == 1
 
 
 # -- sessions ---------------------------------------------------------------------------------------

@@ -353,7 +353,7 @@ def test_the_byte_bound_cuts_labels_without_changing_the_value():
     p = _prepare(video, "default", None, DEFAULT_MAX_FRONT)
     n = p.n_chunks
     stats = np.empty(K.OPT_STATS)
-    args = (*p.profile.kernel_trace(trace), p.sizes_bytes, p.utility, video.chunk_s, n, p.prof_vec, 4.3, 1.0, True,
+    args = (*p.profile.kernel_trace(trace), p.sizes_bytes, p.utility, video.chunk_durations_s()[:n], n, p.prof_vec, 4.3, 1.0, True,
             DEFAULT_MAX_FRONT, 0, with_bound.lower_bound, DEFAULT_MAX_LABELS, np.empty(n, np.int64), np.empty(n),
             np.empty(n), stats)
     original = reference_optimum.ENVELOPE_MAX_ENTRIES

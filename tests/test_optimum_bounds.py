@@ -252,17 +252,17 @@ def test_any_split_into_blocks_gives_the_one_call_result():
     rng = np.random.default_rng(zlib.crc32(b"blocks"))
     for case in range(400):
         args = reference_optimum._args_optimum_session(rng)
-        (ends, bw, lat, start, wrap, sizes, utility, chunk_s, n_chunks, prof, mu, lam, first,
+        (ends, bw, lat, start, wrap, sizes, utility, durations, n_chunks, prof, mu, lam, first,
          max_front, beam, lower, max_labels, rung, rebuf, buffer, stats) = args
         whole = [a.copy() for a in (rung, rebuf, buffer, stats)]
         status = K.optimum_session(*args[:17], *whole)
         tables, state = K.optimum_start(ends, bw, lat, start, wrap, sizes, utility, n_chunks, prof, mu, lam, lower)
         block = int(rng.choice([1, 2, 5, 10**6]))
         while state[-1][K.ST_STATUS] == K.ST_RUNNING:
-            state = K.optimum_steps(ends, bw, wrap, sizes, utility, chunk_s, n_chunks, prof, mu, lam, first,
+            state = K.optimum_steps(ends, bw, wrap, sizes, utility, durations, n_chunks, prof, mu, lam, first,
                                     max_front, beam, max_labels, tables, state, block)
         parts = [a.copy() for a in (rung, rebuf, buffer, stats)]
-        assert K.optimum_finish(ends, bw, lat, start, wrap, sizes, chunk_s, n_chunks, prof, tables, state, *parts) == status
+        assert K.optimum_finish(ends, bw, lat, start, wrap, sizes, durations, n_chunks, prof, tables, state, *parts) == status
         for a, b in zip(whole, parts):
             np.testing.assert_array_equal(a, b, err_msg=f"case {case}")
 

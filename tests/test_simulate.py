@@ -471,7 +471,8 @@ def _args_run_session(rng):
     chunk_s = float(rng.uniform(0.5, 6.0))
     n_chunks = int(rng.integers(1, 30))
     n_rows = n_chunks + int(rng.choice([0, rng.integers(1, 4)]))  # the size table may run past the session
-    sizes = np.outer(rng.uniform(0.5, 1.5, n_rows), ladder * chunk_s / 8.0)
+    durations = reference_mpc.random_durations(rng, n_rows, chunk_s)  # equal, or unequal (per-shot segments)
+    sizes = np.outer(rng.uniform(0.5, 1.5, n_rows) * durations, ladder / 8.0)
     ctrl_id, cparams, spec = _random_controller_params(rng, planners=True)
     if spec is not None:
         spec = _compiled_few(rng)
@@ -482,7 +483,8 @@ def _args_run_session(rng):
     log = np.full((n_chunks, L.LOG_COLS), np.nan)
     prof = _random_prof(rng, chunk_s, ladder.size)
     return (
-        G.SessionTrace(ends, bw, lat, start, wrap), G.SessionVideo(sizes, ladder, chunk_s, n_chunks), prof, ctrl_id,
+        G.SessionTrace(ends, bw, lat, start, wrap), G.SessionVideo(sizes, ladder, chunk_s, n_chunks, durations), prof,
+        ctrl_id,
         G.SessionControl(cparams, pid, pparams, np.zeros(n_state), np.zeros(0, dtype=np.float32)), log, _random_shadows(rng, n_chunks),
         predictor_group(pid, pparams),
     )
@@ -498,10 +500,14 @@ def _random_trace(rng, name="random"):
 
 
 def _random_video(rng, name="random"):
+    """A random video; half of them with segments of unequal duration."""
     ladder = _random_ladder(rng, int(rng.integers(2, 7)))
     chunk_s = float(rng.uniform(1.0, 5.0))
     n_chunks = int(rng.integers(1, 25))
-    return Video(ladder, chunk_s, np.outer(rng.uniform(0.5, 1.5, n_chunks), ladder * chunk_s / 8.0), name=name)
+    durations = reference_mpc.random_durations(rng, n_chunks, chunk_s)
+    unequal = not np.all(durations == chunk_s)
+    return Video(ladder, chunk_s, np.outer(rng.uniform(0.5, 1.5, n_chunks) * durations, ladder / 8.0), name=name,
+                 durations_s=durations if unequal else None)
 
 
 def _args_run_batch(rng):
@@ -1098,12 +1104,12 @@ def test_wait_quantum_above_the_cap_is_rejected_or_harmless():
 # -- the controller contract against the reference decisions ---------------------------------------
 
 
-def _contract_choice(ctrl_id, cparams, k, n_chunks, buffer_s, prev, ladder, sizes, chunk_s, est, latency_s, prof):
+def _contract_choice(ctrl_id, cparams, k, n_chunks, buffer_s, prev, ladder, sizes, durations, est, latency_s, prof):
     cstate = np.zeros(L.CTRL_STATE + 3 * ladder.size)
     no_data = np.zeros(0, dtype=np.float32)
-    contract.start(ctrl_id, cparams, cstate, no_data, ladder, chunk_s)
-    return contract.choose(ctrl_id, cparams, cstate, no_data, k, n_chunks, buffer_s, prev, ladder, sizes, chunk_s, est, np.nan,
-                           latency_s, prof)
+    contract.start(ctrl_id, cparams, cstate, no_data, ladder, float(durations[0]))
+    return contract.choose(ctrl_id, cparams, cstate, no_data, k, n_chunks, buffer_s, prev, ladder, sizes, durations, est,
+                           np.nan, latency_s, prof)
 
 
 def test_contract_chooses_as_the_reference_decide_and_plan():
@@ -1113,10 +1119,11 @@ def test_contract_chooses_as_the_reference_decide_and_plan():
     for case in range(300):
         ctrl_id, cparams, k, buffer_s, prev, ladder, est = _args_decide(rng)
         sizes = np.outer(np.ones(k + 1), ladder)
-        got = _contract_choice(ctrl_id, cparams, k, k + 1, buffer_s, prev, ladder, sizes, 4.0, est, 0.0, np.zeros(L.PROF_SIZE))
+        got = _contract_choice(ctrl_id, cparams, k, k + 1, buffer_s, prev, ladder, sizes, np.full(k + 1, 4.0), est, 0.0,
+                               np.zeros(L.PROF_SIZE))
         assert got == (reference.decide(ctrl_id, cparams, k, buffer_s, prev, ladder, est), 0.0), f"case {case}"
     for case in range(200):
         args = reference_mpc._args_plan(rng)
-        ctrl_id, cparams, k, n_chunks, buffer_s, prev, ladder, table, chunk_s, est, latency_s, prof = args
-        got = _contract_choice(ctrl_id, cparams, k, n_chunks, buffer_s, prev, ladder, table, chunk_s, est, latency_s, prof)
+        ctrl_id, cparams, k, n_chunks, buffer_s, prev, ladder, table, durations, est, latency_s, prof = args
+        got = _contract_choice(ctrl_id, cparams, k, n_chunks, buffer_s, prev, ladder, table, durations, est, latency_s, prof)
         assert got == (reference_mpc.plan(*args), 0.0), f"planning case {case}"

@@ -412,8 +412,12 @@ def test_a_short_tail_is_dropped_by_default_and_kept_on_request():
     assert video.n_chunks == 2 and video.chunk_s == 2.0 and video.duration_s == 4.0
     assert video.meta["tail"] == "dropped" and video.meta["last_segment_s"] == 0.1
     np.testing.assert_allclose(video.sizes_bytes[:, 0], [200_000.0, 200_000.0])
+    assert video.durations_s is None and video.uniform
     kept = video_from_segments([100.0, 400.0], segs, segment_s=2.0, frame_s=0.05, tail="keep")
     assert kept.n_chunks == 3 and kept.meta["tail"] == "kept" and kept.sizes_bytes[2, 1] == pytest.approx(40_000.0)
+    # the kept tail lasts what it lasts: 0.1 s, not a full chunk_s
+    np.testing.assert_array_equal(kept.durations_s, [2.0, 2.0, 0.1])
+    assert kept.chunk_s == 2.0 and kept.duration_s == pytest.approx(4.1) and not kept.uniform
     with pytest.raises(ParameterError, match="tail='merge' is invalid"):
         video_from_segments([100.0], segs[:1], segment_s=2.0, tail="merge")
 
@@ -528,3 +532,95 @@ def test_a_ladder_result_error_names_the_line(tmp_path):
     start = next(i for i, line in enumerate(lines) if line.startswith(' "rungs"'))
     second = [i for i in range(start, len(lines)) if lines[i].strip() == "{"][1]
     assert info.value.line == second + 1
+
+
+# -- segments of unequal duration ----------------------------------------------------------------
+
+
+def test_unequal_segments_keep_their_durations():
+    # per-shot segments: a 3.3 s shot in 2 s segments gives 2 s + 1.3 s
+    durations = [2.0, 1.3, 2.0, 2.0, 0.7, 2.0]
+    segs = [_rung_segments(durations, 100.0), _rung_segments(durations, 400.0)]
+    video = video_from_segments([100.0, 400.0], segs, segment_s=2.0, frame_s=0.04)
+    assert video.chunk_s == 2.0 and video.n_chunks == 6 and video.meta["tail"] == "none"
+    np.testing.assert_array_equal(video.durations_s, durations)
+    assert video.duration_s == pytest.approx(sum(durations))
+    # mean bitrate: bits over the real duration
+    np.testing.assert_allclose(video.mean_bitrates_bps(), [800e3, 3200e3])  # (sizes: scale x 1000 bytes per s)
+    # a short last segment is still a tail: dropped by default, kept with its duration on request
+    tailed = durations + [0.2]
+    dropped = video_from_segments([100.0], [_rung_segments(tailed, 100.0)], segment_s=2.0, frame_s=0.04)
+    np.testing.assert_array_equal(dropped.durations_s, durations)
+    kept = video_from_segments([100.0], [_rung_segments(tailed, 100.0)], segment_s=2.0, frame_s=0.04, tail="keep")
+    np.testing.assert_array_equal(kept.durations_s, tailed)
+    # frame rounding is not unequal
+    frame_s = 1001 / 30000
+    rounded = [60 * frame_s, 59 * frame_s, 60 * frame_s]
+    assert video_from_segments([300.0], [_rung_segments(rounded, 300.0)], segment_s=2.0, frame_s=frame_s).durations_s is None
+
+
+def test_video_durations_are_validated():
+    args = dict(bitrates_bps=[3e5, 7.5e5], chunk_s=2.0, sizes_bytes=np.full((3, 2), 1e5))
+    for bad, message in (
+        ([2.0, 2.0], r"durations_s='array of shape \(2,\)' is invalid: must have shape \(n_chunks=3,\)"),
+        ([[2.0, 2.0, 2.0]], r"must have shape \(n_chunks=3,\)"),
+        ([2.0, float("nan"), 2.0], r"durations_s\[1\]=nan is invalid: chunk durations must be finite"),
+        ([2.0, 2.0, 0.0], r"durations_s\[2\]=0\.0 is invalid: .* within \[0\.001, 86400\] s"),
+        ([2.0, 1e6, 2.0], r"durations_s\[1\]=1000000\.0 is invalid"),
+        ("abc", "durations_s='abc' is invalid: must be an array of numbers"),
+    ):
+        with pytest.raises(ParameterError, match=message):
+            Video(**args, durations_s=bad)
+    video = Video(**args, durations_s=[2.0, 1.3, 2.0])
+    assert not video.durations_s.flags.writeable
+    assert "3 of 1.3-2 s (nominal 2 s, 5.3 s in all)" in repr(video)
+    assert "3 x 2 s" in repr(Video(**args))
+    equal = Video(**args, durations_s=[2.0, 2.0, 2.0])
+    assert equal.uniform and equal.duration_s == 6.0
+    np.testing.assert_array_equal(Video(**args).chunk_durations_s(), [2.0, 2.0, 2.0])
+
+
+def test_cutting_and_looping_keep_each_chunks_duration():
+    video = Video([3e5], 2.0, np.arange(1.0, 4.0)[:, None] * 1e5, durations_s=[2.0, 1.3, 0.7])
+    cut = video.truncated(2)
+    np.testing.assert_array_equal(cut.durations_s, [2.0, 1.3])
+    assert cut.duration_s == pytest.approx(3.3)
+    looped = video.looped(9.0)  # 4 s per loop: 2 + 1.3 + 0.7 + 2 + 1.3 + 0.7 + 2 = 10 s >= 9 s
+    np.testing.assert_array_equal(looped.durations_s, [2.0, 1.3, 0.7, 2.0, 1.3, 0.7, 2.0])
+    np.testing.assert_array_equal(looped.sizes_bytes[:, 0], [1e5, 2e5, 3e5, 1e5, 2e5, 3e5, 1e5])
+    assert video.looped(4.0).n_chunks == 3 and video.looped(0.5).n_chunks == 1
+    with pytest.raises(ParameterError, match="a looped video holds at most"):
+        video.looped(1e9)
+
+
+def test_durations_round_trip_through_video_json(tmp_path):
+    video = Video([3e5, 7.5e5], 2.0, np.full((3, 2), 1e5), name="shots", durations_s=[2.0, 1.3, 2.0])
+    path = tmp_path / "v.json"
+    video.to_json(path)
+    assert json.loads(path.read_text())["durations_s"] == [2.0, 1.3, 2.0]
+    back = read_video(path)
+    np.testing.assert_array_equal(back.durations_s, video.durations_s)
+    assert back.chunk_s == 2.0 and back.duration_s == video.duration_s
+    # a file without the key reads as before: every chunk lasts chunk_s
+    plain = tmp_path / "plain.json"
+    Video([3e5], 2.0, np.full((3, 1), 1e5)).to_json(plain)
+    assert "durations_s" not in json.loads(plain.read_text()) and read_video(plain).durations_s is None
+
+
+@pytest.mark.parametrize(
+    "durations, message",
+    [
+        ([4.0, 4.0, 4.0], "durations_s has 3 values, but sizes_bytes has 2 chunks"),
+        ([4.0, "4"], r"durations_s\[1\]='4' is not a finite number"),
+        ([4.0, 0.0], r"durations_s\[1\]=0 is outside \[0\.001, 86400\] s"),
+        ([], "durations_s must be a non-empty list"),
+        ({"a": 1}, "durations_s must be a non-empty list"),
+    ],
+)
+def test_bad_durations_in_video_json_name_the_file_and_key(tmp_path, durations, message):
+    data = dict(ABRKIT, durations_s=durations)
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps(data, indent=1))
+    with pytest.raises(VideoFormatError, match=message) as info:
+        read_video(path)
+    assert info.value.path == str(path) and info.value.line is not None

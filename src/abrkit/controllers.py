@@ -128,7 +128,8 @@ class BBA1(Controller):
       lowest rate, ``sum(8 * size_i / R_min) - their duration`` (seconds), clamped to
       [``min_reservoir_s``, ``max_reservoir_s``].
     * Chunk map: linear in size from ``R_min * chunk_s / 8`` bytes at the reservoir to
-      ``R_max * chunk_s / 8`` at reservoir + ``cushion_s``; the rung whose *next chunk's* size is
+      ``R_max * chunk_s / 8`` at reservoir + ``cushion_s`` (``chunk_s``: the next chunk's own
+      duration, for segments of unequal duration); the rung whose *next chunk's* size is
       the largest below the map, with BBA-0's hysteresis in size space (the rung changes only
       when the map crosses the next chunk's size at a neighbouring rung).
 

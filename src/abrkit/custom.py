@@ -103,14 +103,15 @@ class BuiltinController:
         self._pstate = np.zeros(self._n_state, dtype=np.float64)
         self._cstate: np.ndarray | None = None
         self._seen = 0
-        self._tables: tuple[Any, np.ndarray, np.ndarray] | None = None
+        self._tables: tuple[Any, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def decide(self, obs: Observation) -> int | tuple[int, float]:
         # Writable copies of the observation's tables, made once per session: the kernels are
         # compiled for the session loop's (writable) arrays.
         if self._tables is None or self._tables[0] is not obs.sizes_bytes:
-            self._tables = (obs.sizes_bytes, np.array(obs.bitrates_bps), np.array(obs.sizes_bytes))
-        _, ladder, sizes = self._tables
+            self._tables = (obs.sizes_bytes, np.array(obs.bitrates_bps), np.array(obs.sizes_bytes),
+                            np.array(obs.chunk_durations_s(), dtype=np.float64))
+        _, ladder, sizes, durations = self._tables
         if self._cstate is None:
             cap_s = obs.profile.buffer_cap_s if self._buffer_cap_s is None else self._buffer_cap_s
             kind, cparams = self.controller.pack_for(cap_s)
@@ -125,8 +126,10 @@ class BuiltinController:
             size, meas_s, lat_s = float(obs.sample_bytes[i]), float(obs.sample_time_s[i]), float(obs.sample_latency_s[i])
             delay_s = float(obs.sample_delay_s[i])
             wait_s = float(obs.sample_wait_s[i])
+            # (download i was chunk i in the chunk model; the other models' chunks all last chunk_s)
+            dur_s = float(durations[i]) if i < durations.size else float(obs.chunk_s)
             contract.report(kind, cparams, cstate, i, obs.prev_rung, size, delay_s, float(obs.sample_buffer_s[i]), ladder,
-                            obs.chunk_s)
+                            dur_s)
             if wait_s > 0.0:
                 contract.full_wait(kind, cparams, cstate, wait_s)
             if self._pid >= 0:
@@ -140,7 +143,7 @@ class BuiltinController:
             est_bps = pred_predict(self._pid, self._pparams, self._pstate, obs.session_s, np.nan)
             est_latency_s = pred_latency(self._pid, self._pparams, self._pstate)
         rung, wait_s = contract.choose(
-            kind, cparams, cstate, self._cdata, obs.chunk, obs.n_chunks, obs.buffer_s, obs.prev_rung, ladder, sizes, obs.chunk_s,
+            kind, cparams, cstate, self._cdata, obs.chunk, obs.n_chunks, obs.buffer_s, obs.prev_rung, ladder, sizes, durations,
             est_bps, est_latency_s, obs.last_latency_s, prof_vec,
         )
         return (int(rung), float(wait_s)) if wait_s > 0.0 else int(rung)
@@ -234,9 +237,11 @@ def play_session(
     sizes = np.array(video.sizes_bytes, dtype=np.float64)  # the loop's own copy
     n_rungs = video.n_rungs
     chunk_s = float(video.chunk_s)
+    durations = video.chunk_durations_s()  # each chunk's own duration (chunk_s repeated for equal chunks)
     name = _name_of(controller)
     ladder_ro = _readonly(np.array(video.bitrates_bps, dtype=np.float64))
     sizes_ro = _readonly(sizes.copy())
+    durations_ro = _readonly(durations.copy())
     s_bytes, s_time, s_lat, s_end, s_delay, s_buf, s_wait = (np.zeros(n_chunks) for _ in range(7))
 
     ptr = 0
@@ -263,7 +268,7 @@ def play_session(
                 sample_time_s=_readonly(s_time[:k]), sample_latency_s=_readonly(s_lat[:k]),
                 sample_end_s=_readonly(s_end[:k]), sample_delay_s=_readonly(s_delay[:k]),
                 sample_buffer_s=_readonly(s_buf[:k]), sample_wait_s=_readonly(s_wait[:k]),
-                profile=prof, _oracle=oracle,
+                profile=prof, _oracle=oracle, durations_s=durations_ro,
             )
             rung, ctrl_wait_s = _checked_choice(controller.decide(obs), n_rungs, name, k)
         size = sizes[k, rung]
@@ -286,12 +291,13 @@ def play_session(
             return k, L.STATUS_STALLED, startup_s
         delay_s = xfer_s + lat_s
 
+        dur_s = durations[k]  # this chunk's own duration
         if k == 0 and not first_rebuffers:
             startup_s += delay_s
-            buffer_s = chunk_s
+            buffer_s = dur_s
         else:
             rebuf_s += max(delay_s - buffer_s, 0.0)
-            buffer_s = max(buffer_s - delay_s, 0.0) + chunk_s
+            buffer_s = max(buffer_s - delay_s, 0.0) + dur_s
         s_buf[k] = buffer_s
         s_delay[k] = delay_s
 
@@ -380,7 +386,7 @@ def play_event_session(
         raise ParameterError("oracle", "oracle_throughput_bps", "the event model has no look-ahead")
 
     def ask(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pgroup, pparams, pstate,
-            prof_vec, last_q, last_ttfb, bitrates_bps, sizes_bytes, cdata):
+            prof_vec, last_q, last_ttfb, bitrates_bps, sizes_bytes, durations_s, cdata):
         k = n_samples[0]
         obs = Observation(
             chunk=int(seg), n_chunks=n_seg, buffer_s=level / 1e3, prev_rung=int(last_q), session_s=st[E.S_NET_TIME] / 1e3,

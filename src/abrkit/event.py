@@ -509,6 +509,9 @@ def run_event_batch(
     ctrls = [_event_controller(c) for c in specs]
     if not tr or not vids or not ctrls:
         raise ParameterError("batch", (len(tr), len(vids), len(ctrls)), "needs at least one trace, video and controller")
+    for v in vids:
+        if isinstance(v, Video):
+            v.require_uniform(f"profile {prof.name!r} ({'the event model' if prof.model == 'event' else 'its own player loop'})")
 
     packed_traces = [prof.kernel_trace(t) for t in tr]
     packed_videos = [video_arrays(v) for v in vids]

@@ -490,6 +490,9 @@ def run_live_batch(
     for name, seq in (("traces", tr), ("videos", vids), ("controllers", ctrls)):
         if not seq:
             raise ParameterError(name, [], "at least one is needed")
+    for v in vids:
+        if isinstance(v, Video):
+            v.require_uniform(f"the live profile {prof.name!r}")
     seg = {v.chunk_s for v in vids}
     if len(seg) != 1:
         raise ParameterError("videos", sorted(seg), "a live batch takes videos of one segment duration")

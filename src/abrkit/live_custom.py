@@ -76,7 +76,7 @@ def play_live_session(trace: Trace, video: Video, controller: Any, prof: Any, du
     def report(kind, cparams, cstate, row, rung, size, active_s, buffer_s, bitrates_bps, seg_s):
         got.append((float(size), float(active_s), float(buffer_s)))
 
-    def choose(kind, cparams, cstate, cdata, row, n_rows_, buffer_s, prev, bitrates_bps, sizes_bytes, seg_s, est_bps,
+    def choose(kind, cparams, cstate, cdata, row, n_rows_, buffer_s, prev, bitrates_bps, sizes_bytes, durations_s, est_bps,
                est_lat_s, last_lat_s, lp_):
         obs = observe(row, buffer_s, lp[LV.LP_NOW_LATENCY_S])
         rung, wait_s = checked_choice(controller.decide(obs), n_rungs, name, asked[0])
@@ -113,7 +113,8 @@ def play_live_session(trace: Trace, video: Video, controller: Any, prof: Any, du
     # a predictor id >= 0 so that the loop calls ``estimate`` (above) with its clock
     control = SessionControl(np.zeros(L.CTRL_PARAMS), 0, np.zeros(L.PRED_PARAMS), np.zeros(1),
                              np.zeros(0, dtype=np.float32))
-    n, status = loop(SessionTrace(end_s, bw_bps, lat_s, start_s, wrap_s), SessionVideo(sizes, ladder, video.chunk_s, n_rows),
+    session_video = SessionVideo(sizes, ladder, video.chunk_s, n_rows, video.chunk_durations_s())
+    n, status = loop(SessionTrace(end_s, bw_bps, lat_s, start_s, wrap_s), session_video,
                      lp, L.CTRL_PYTHON, control, L.PRED_GROUP_COMMON, float(duration_s), log, m)
     log[int(n):, :] = np.nan
     return int(n), int(status)

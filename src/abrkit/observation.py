@@ -38,7 +38,8 @@ class Observation:
     session_s : float
         Session clock at this request, seconds since the first request.
     chunk_s : float
-        Duration of one chunk, seconds.
+        Duration of one chunk, seconds: the video's nominal one when its chunks last unequally
+        (``durations_s``).
     bitrates_bps : array of shape (rungs,)
         The ladder's nominal bitrates, ascending.
     sizes_bytes : array of shape (video chunks, rungs)
@@ -55,6 +56,10 @@ class Observation:
     latency_s, playback_rate : float
         Under the live profile: the live latency now (seconds from capture to display; NaN
         before playback starts) and the playback rate. Elsewhere NaN and 1.0.
+    durations_s : array of shape (video chunks,), optional
+        Each chunk's own duration, seconds, one per row of ``sizes_bytes`` (the chunk model plays
+        segments of unequal duration); None: every chunk lasts ``chunk_s``. See
+        ``chunk_durations_s``.
     """
 
     chunk: int
@@ -76,6 +81,14 @@ class Observation:
     _oracle: Callable[[float], float] = field(repr=False, compare=False)
     latency_s: float = float("nan")
     playback_rate: float = 1.0
+    durations_s: np.ndarray | None = None
+
+    def chunk_durations_s(self) -> np.ndarray:
+        """Each chunk's duration, seconds, one per row of ``sizes_bytes`` (``durations_s``, or
+        ``chunk_s`` repeated)."""
+        if self.durations_s is not None:
+            return self.durations_s
+        return np.full(self.sizes_bytes.shape[0], float(self.chunk_s))
 
     @property
     def n_rungs(self) -> int:

@@ -192,7 +192,8 @@ class OptimumResult:
         return {
             **self.profile.settings(),
             **self.qoe_model.settings(),
-            "video": {"name": self.video.name, "bitrates_kbps": self.video.bitrates_kbps.tolist(), "chunk_s": self.video.chunk_s},
+            "video": {"name": self.video.name, "bitrates_kbps": self.video.bitrates_kbps.tolist(), "chunk_s": self.video.chunk_s,
+                      **({} if self.video.durations_s is None else {"durations_s": self.video.durations_s.tolist()})},
             "max_front": self.max_front,
             "max_labels": self.max_labels,
             "beam_width": min(_BEAM_WIDTH, self.max_front),
@@ -235,7 +236,7 @@ def _prepare(
     integer("max_front", max_front, ge=1)
     integer("max_labels", max_labels, ge=1)
     # The same refusals as simulate(), so that the bound exists wherever a session does.
-    if prof.buffer_cap_s < video.chunk_s:
+    if prof.buffer_cap_s < video.longest_chunk_s:
         raise ParameterError("buffer_cap_s", prof.buffer_cap_s, "must be >= the chunk duration, or no chunk could ever be buffered")
     if prof.initial_rung is not None and prof.initial_rung >= video.n_rungs:
         raise ParameterError("initial_rung", prof.initial_rung, f"video {video.name!r} has only {video.n_rungs} rungs")
@@ -297,7 +298,7 @@ def _search(
     end_s, bw_bps, lat_s, start_s, wrap_s = arrays
     mu = float(p.qoe.rebuffer_weight)
     lam = float(p.qoe.switch_weight)
-    chunk_s = float(p.video.chunk_s)
+    durations_s = np.ascontiguousarray(p.video.chunk_durations_s()[: p.n_chunks])
     tables, state = K.optimum_start(
         end_s, bw_bps, lat_s, start_s, wrap_s, p.sizes_bytes, p.utility, p.n_chunks, p.prof_vec, mu, lam, lower,
     )
@@ -305,12 +306,12 @@ def _search(
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         state = K.optimum_steps(
-            end_s, bw_bps, wrap_s, p.sizes_bytes, p.utility, chunk_s, p.n_chunks, p.prof_vec, mu, lam,
+            end_s, bw_bps, wrap_s, p.sizes_bytes, p.utility, durations_s, p.n_chunks, p.prof_vec, mu, lam,
             bool(p.qoe.include_first_chunk), int(p.max_front), int(beam_width), int(p.max_labels), tables, state,
             _BLOCK_WORK,
         )
     return int(K.optimum_finish(
-        end_s, bw_bps, lat_s, start_s, wrap_s, p.sizes_bytes, chunk_s, p.n_chunks, p.prof_vec, tables, state,
+        end_s, bw_bps, lat_s, start_s, wrap_s, p.sizes_bytes, durations_s, p.n_chunks, p.prof_vec, tables, state,
         rung, rebuf, buffer, stats,
     ))
 

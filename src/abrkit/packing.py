@@ -33,7 +33,9 @@ def pack_traces(parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, float,
 
 def pack_videos(videos: Sequence[Video], n_chunks: Sequence[int] | None = None) -> G.Videos:
     """:class:`~abrkit._kernels.groups.Videos`; ``n_chunks``: the chunks each session plays
-    (default: every chunk of each video)."""
+    (default: every chunk of each video). Every video gets its per-chunk durations
+    (``Video.chunk_durations_s``: ``chunk_s`` repeated for equal chunks), so the kernels have one
+    code path."""
     played = [v.n_chunks for v in videos] if n_chunks is None else list(n_chunks)
     return G.Videos(
         offsets=np.concatenate(([0], np.cumsum([v.sizes_bytes.size for v in videos]))).astype(np.int64),
@@ -43,6 +45,8 @@ def pack_videos(videos: Sequence[Video], n_chunks: Sequence[int] | None = None) 
         chunk_s=np.array([v.chunk_s for v in videos], dtype=np.float64),
         ladder_offsets=np.concatenate(([0], np.cumsum([v.n_rungs for v in videos]))).astype(np.int64),
         ladder_bps=np.ascontiguousarray(np.concatenate([v.bitrates_bps for v in videos])),
+        chunk_offsets=np.concatenate(([0], np.cumsum([v.n_chunks for v in videos]))).astype(np.int64),
+        durations_s=np.ascontiguousarray(np.concatenate([v.chunk_durations_s() for v in videos]), dtype=np.float64),
     )
 
 

@@ -86,7 +86,7 @@ def _pack(
     shadows: Sequence[Predictor] = (),
 ) -> _Packed:
     n_chunks = [v.n_chunks if profile.max_chunks is None else min(v.n_chunks, profile.max_chunks) for v in videos]
-    if profile.buffer_cap_s < max(v.chunk_s for v in videos):
+    if profile.buffer_cap_s < max(v.longest_chunk_s for v in videos):
         raise ParameterError("buffer_cap_s", profile.buffer_cap_s, "must be >= the chunk duration, or no chunk could ever be buffered")
     sh_ids, sh_params, sh_offsets = _pack_predictors(shadows)
     for v in videos:
@@ -243,8 +243,11 @@ class BatchResult:
         """
         if sessions is None:
             sessions = self.sessions()
-        chunk_s = np.array([self.videos[v].chunk_s for v in self.job_video], dtype=np.float64)
-        played_s = sessions["chunks"].to_numpy(dtype=np.float64) * chunk_s
+        chunks = sessions["chunks"].to_numpy(dtype=np.int64)
+        played_s = np.empty(chunks.size, dtype=np.float64)
+        for v, video in enumerate(self.videos):  # each chunk's own duration (chunk_s x chunks for equal chunks)
+            idx = np.flatnonzero(self.job_video == v)
+            played_s[idx] = video.played_s(chunks[idx])
         return summary_table(sessions, [c.name for c in self.controllers], played_s)
 
     def chunks(self) -> pd.DataFrame:
@@ -273,8 +276,15 @@ class BatchResult:
             **self.profile.settings(),
             **self.qoe.settings(),
             "controllers": [c.settings() for c in self.controllers],
-            "videos": [{"name": v.name, "bitrates_kbps": v.bitrates_kbps.tolist(), "chunk_s": v.chunk_s} for v in self.videos],
+            "videos": [_video_settings(v) for v in self.videos],
         }
+
+
+def _video_settings(v: Video) -> dict[str, Any]:
+    d: dict[str, Any] = {"name": v.name, "bitrates_kbps": v.bitrates_kbps.tolist(), "chunk_s": v.chunk_s}
+    if v.durations_s is not None:
+        d["durations_s"] = v.durations_s.tolist()
+    return d
 
 
 def _session_only(batch: BatchResult, j: int) -> BatchResult:

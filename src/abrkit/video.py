@@ -54,7 +54,8 @@ class Video:
     bitrates_bps : array of shape (n_rungs,)
         Nominal (advertised) bitrate of each rung in bits per second; strictly increasing, > 0.
     chunk_s : float
-        Duration of every chunk (segment) in seconds, > 0.
+        Duration of every chunk (segment) in seconds, > 0; with ``durations_s``, the nominal
+        (typical) segment duration.
     sizes_bytes : array of shape (n_chunks, n_rungs)
         Size of chunk ``k`` at rung ``r`` in bytes; finite and > 0.
     quality : array of shape (n_chunks, n_rungs), optional
@@ -63,6 +64,15 @@ class Video:
         One per rung.
     name : str
         Label used in results.
+    meta : dict
+        Free-form provenance (source, seed, tail rule, ...).
+    durations_s : array of shape (n_chunks,), optional
+        Each chunk's own duration in seconds, each in [``MIN_CHUNK_S``, ``MAX_CHUNK_S``]:
+        segments of unequal duration (per-shot encodes, HLS ``EXTINF``, DASH
+        ``SegmentTimeline``). None (default): every chunk lasts ``chunk_s``. The chunk model
+        (profiles ``default`` and ``pensieve``) plays each chunk for its own duration; the
+        other player models refuse a video whose chunks do not all last ``chunk_s``
+        (:meth:`require_uniform`).
     """
 
     bitrates_bps: np.ndarray
@@ -72,6 +82,7 @@ class Video:
     resolutions: tuple[tuple[int, int], ...] | None = None
     name: str = ""
     meta: dict[str, Any] = field(default_factory=dict, repr=False)
+    durations_s: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         ladder = _float_array("bitrates_bps", self.bitrates_bps)
@@ -120,8 +131,24 @@ class Video:
                 raise ParameterError("resolutions", res, f"must give one (width, height) per rung ({ladder.size})")
             if any(w <= 0 or h <= 0 for w, h in res):
                 raise ParameterError("resolutions", res, "widths and heights must be > 0")
+        durations = None
+        if self.durations_s is not None:
+            durations = _float_array("durations_s", self.durations_s)
+            if durations.shape != (sizes.shape[0],):
+                raise ParameterError(
+                    "durations_s", f"array of shape {durations.shape}", f"must have shape (n_chunks={sizes.shape[0]},)"
+                )
+            bad = ~np.isfinite(durations) | (durations < MIN_CHUNK_S) | (durations > MAX_CHUNK_S)
+            if np.any(bad):
+                k = int(np.flatnonzero(bad)[0])
+                raise ParameterError(
+                    f"durations_s[{k}]", float(durations[k]),
+                    f"chunk durations must be finite and within [{MIN_CHUNK_S:g}, {MAX_CHUNK_S:g}] s",
+                )
+            durations.setflags(write=False)
         ladder.setflags(write=False)
         sizes.setflags(write=False)
+        object.__setattr__(self, "durations_s", durations)
         object.__setattr__(self, "bitrates_bps", ladder)
         object.__setattr__(self, "chunk_s", chunk_s)
         object.__setattr__(self, "sizes_bytes", sizes)
@@ -143,7 +170,46 @@ class Video:
 
     @property
     def duration_s(self) -> float:
+        if self.durations_s is not None:
+            return float(self.durations_s.sum())
         return self.n_chunks * self.chunk_s
+
+    @property
+    def uniform(self) -> bool:
+        """Whether every chunk lasts exactly ``chunk_s`` (no ``durations_s``, or all equal to it)."""
+        return self.durations_s is None or bool(np.all(self.durations_s == self.chunk_s))
+
+    @property
+    def longest_chunk_s(self) -> float:
+        """The longest chunk's duration, seconds (``chunk_s`` when every chunk lasts that)."""
+        return self.chunk_s if self.durations_s is None else float(self.durations_s.max())
+
+    def played_s(self, n_chunks: Any) -> np.ndarray:
+        """Seconds of video in the first ``n_chunks`` chunks (an int or an array of counts), as float64."""
+        counts = np.asarray(n_chunks, dtype=np.int64)
+        if self.durations_s is None:
+            return counts.astype(np.float64) * self.chunk_s
+        cum = np.concatenate(([0.0], np.cumsum(self.durations_s)))
+        return cum[np.clip(counts, 0, self.n_chunks)]
+
+    def chunk_durations_s(self) -> np.ndarray:
+        """Each chunk's duration in seconds, shape (n_chunks,): ``durations_s``, or ``chunk_s``
+        repeated (a new array)."""
+        if self.durations_s is not None:
+            return np.array(self.durations_s, dtype=np.float64)
+        return np.full(self.n_chunks, self.chunk_s, dtype=np.float64)
+
+    def require_uniform(self, where: str) -> None:
+        """Raise a :class:`ParameterError` naming ``where`` (a profile or function) unless every
+        chunk lasts ``chunk_s``: for the player models that play equal segments only."""
+        if not self.uniform:
+            d = self.durations_s
+            raise ParameterError(
+                "video", self.name or "<video>",
+                f"has segments of unequal duration ({d.min():g} to {d.max():g} s, nominal chunk_s={self.chunk_s:g} s), "
+                f"but {where} plays every segment for chunk_s; the chunk model (profiles 'default' and 'pensieve', "
+                "and the offline optimum) models unequal segments",
+            )
 
     def mean_bitrates_bps(self) -> np.ndarray:
         """Measured mean bitrate of each rung (sizes over duration), shape (n_rungs,)."""
@@ -154,17 +220,29 @@ class Video:
         if not 1 <= n_chunks <= self.n_chunks:
             raise ParameterError("n_chunks", n_chunks, f"must be between 1 and {self.n_chunks}")
         q = None if self.quality is None else self.quality[:n_chunks]
-        return Video(self.bitrates_bps, self.chunk_s, self.sizes_bytes[:n_chunks], q, self.resolutions, self.name, dict(self.meta))
+        d = None if self.durations_s is None else self.durations_s[:n_chunks]
+        return Video(self.bitrates_bps, self.chunk_s, self.sizes_bytes[:n_chunks], q, self.resolutions, self.name,
+                     dict(self.meta), d)
 
     def looped(self, duration_s: float) -> "Video":
-        """This video repeated (or cut) to ``ceil(duration_s / chunk_s)`` chunks.
+        """This video repeated (or cut) to the fewest chunks that play ``duration_s``.
 
-        Sabre's ``-ml`` (movie length): the count is computed in milliseconds, as Sabre does,
-        so a session length lands on the same number of segments.
+        With equal chunks that is ``ceil(duration_s / chunk_s)`` chunks, the count computed in
+        milliseconds, as Sabre's ``-ml`` (movie length) does, so a session length lands on the
+        same number of segments. With ``durations_s``: the fewest chunks whose durations add up
+        to ``duration_s`` (to within a microsecond), each keeping its own duration.
         """
         number("duration_s", duration_s, gt=0)
-        seg_ms = round(self.chunk_s * 1e3, 9)
-        n = math.ceil(duration_s * 1000 / seg_ms)
+        if self.durations_s is None:
+            seg_ms = round(self.chunk_s * 1e3, 9)
+            n = math.ceil(duration_s * 1000 / seg_ms)
+        else:
+            reps = math.ceil(duration_s / self.duration_s)
+            if (reps - 1) * self.n_chunks >= MAX_LOOPED_CHUNKS:
+                n = (reps - 1) * self.n_chunks + 1  # more than the limit: refused below
+            else:
+                cum = np.cumsum(np.tile(self.durations_s, reps + 1))
+                n = int(np.searchsorted(cum, duration_s - 1e-6, side="left")) + 1
         if n > MAX_LOOPED_CHUNKS:
             # every simulated session keeps a log row per chunk: 1e9 s of 4 s chunks asked for 24 GiB
             raise ParameterError(
@@ -174,12 +252,18 @@ class Video:
         reps = math.ceil(n / self.n_chunks)
         q = None if self.quality is None else np.tile(self.quality, (reps, 1))[:n]
         sizes = np.tile(self.sizes_bytes, (reps, 1))[:n]
-        return Video(self.bitrates_bps, self.chunk_s, sizes, q, self.resolutions, self.name, dict(self.meta))
+        d = None if self.durations_s is None else np.tile(self.durations_s, reps)[:n]
+        return Video(self.bitrates_bps, self.chunk_s, sizes, q, self.resolutions, self.name, dict(self.meta), d)
 
     def __repr__(self) -> str:
         kbps = ", ".join(f"{b:g}" for b in self.bitrates_kbps)
+        if self.durations_s is None:
+            chunks = f"{self.n_chunks} x {self.chunk_s:g} s"
+        else:
+            d = self.durations_s
+            chunks = f"{self.n_chunks} of {d.min():g}-{d.max():g} s (nominal {self.chunk_s:g} s, {self.duration_s:g} s in all)"
         return (
-            f"Video(name={self.name!r}, chunks={self.n_chunks} x {self.chunk_s:g} s, ladder_kbps=[{kbps}], "
+            f"Video(name={self.name!r}, chunks={chunks}, ladder_kbps=[{kbps}], "
             f"quality={'yes' if self.quality is not None else 'no'})"
         )
 
@@ -247,6 +331,8 @@ class Video:
             d["quality"] = self.quality.tolist()
         if self.resolutions is not None:
             d["resolutions"] = [list(r) for r in self.resolutions]
+        if self.durations_s is not None:
+            d["durations_s"] = self.durations_s.tolist()
         if self.meta:
             d["meta"] = self.meta
         return d
@@ -336,16 +422,22 @@ def video_from_segments(
         half frames is a partial *tail*; shorter by less is frame rounding (29.97 fps). Without
         it, 1 % of ``segment_s`` is the tolerance.
     tail : {"drop", "keep"}
-        The simulator plays every chunk for ``chunk_s``. ``"drop"`` (default) leaves a partial
-        tail out, so each simulated chunk holds exactly the ``chunk_s`` of content its size and
-        quality describe, at the cost of the last fraction of a segment (a 4.1 s clip in 2 s
-        segments streams 4 s). ``"keep"`` keeps it as a full chunk: no byte is lost, but the
-        simulator credits the tail with ``chunk_s`` of playback (a 0.1 s tail counts as 2 s of
-        video downloaded at a twentieth of its real rate). A clip shorter than one segment is
-        one chunk lasting the clip's duration either way.
+        What becomes of a partial last segment. ``"drop"`` (default) leaves it out, so the
+        video holds only whole segments, at the cost of the last fraction of a segment (a 4.1 s
+        clip in 2 s segments streams 4 s). ``"keep"`` keeps it with its real duration: the
+        video gets ``durations_s`` (every other segment ``segment_s``, or its measured duration
+        when the segments are unequal) and no byte or second is lost; only the chunk model
+        (profiles ``default`` and ``pensieve``) plays such a video. A clip shorter than one
+        segment is one chunk lasting the clip's duration either way.
     resolutions, name, meta :
         As in :class:`Video`; ``meta`` gains ``tail`` (``dropped``, ``kept`` or ``none``) and
         ``last_segment_s``.
+
+    Segments of unequal duration (per-shot encodes: a 3.3 s shot in 2 s segments gives 2 s +
+    1.3 s): when the durations (of rung 0; a partial last segment aside) are not all within the
+    tolerance above of ``segment_s``, the video keeps every segment's measured duration in
+    ``durations_s`` (``chunk_s`` stays ``segment_s``, the nominal duration) instead of assuming
+    equal segments. Otherwise ``durations_s`` is None and every chunk lasts ``segment_s``.
 
     Raises
     ------
@@ -380,13 +472,22 @@ def video_from_segments(
     chunk_s = segment_s
     state = "none"
     keep = n
-    if n == 1 and last_s < segment_s - tolerance:
+    short_tail = last_s < segment_s - tolerance
+    if n == 1 and short_tail:
         chunk_s, state = last_s, "none"  # the whole clip is one short segment: it lasts what it lasts
-    elif n > 1 and last_s < segment_s - tolerance:
+    elif n > 1 and short_tail:
         if tail == "drop":
             keep, state = n - 1, "dropped"
         else:
             state = "kept"
+    body = durations[: n - 1] if short_tail else durations  # (one short segment: no body)
+    unequal = bool(np.any(np.abs(body - segment_s) > tolerance))
+    video_durations = None
+    if unequal:
+        video_durations = durations[:keep].copy()  # every segment's measured duration
+    elif state == "kept":
+        video_durations = np.full(keep, segment_s)  # whole segments as segment_s, the tail as it is
+        video_durations[-1] = last_s
     info = dict(meta or {})
     info.update(tail=state, last_segment_s=last_s)
     return Video(
@@ -397,6 +498,7 @@ def video_from_segments(
         resolutions=None if resolutions is None else tuple(resolutions),
         name=name,
         meta=info,
+        durations_s=video_durations,
     )
 
 
@@ -638,7 +740,24 @@ def read_abrkit_video(path: PathLike) -> Video:
     meta = data.get("meta") or {}
     if not isinstance(meta, dict):
         raise VideoFormatError(p, f"meta={_short(meta)} must be an object", line=_json_key_line(text, "meta"))
-    video = _wrap(p, lambda: Video(_ladder_bps(ladder_kbps), chunk_s, sizes, quality, res, name, meta))
+    durations = None
+    if data.get("durations_s") is not None:
+        def check(i: int, x: float) -> None:
+            if not MIN_CHUNK_S <= x <= MAX_CHUNK_S:
+                raise VideoFormatError(
+                    p, f"durations_s[{i}]={x:.6g} is outside [{MIN_CHUNK_S:g}, {MAX_CHUNK_S:g}] s",
+                    line=_json_item_line(text, "durations_s", i),
+                )
+
+        durations = _json_numbers(p, text, data["durations_s"], "durations_s", VideoFormatError,
+                                  "durations_s must be a non-empty list of numbers (seconds, one per chunk)",
+                                  or_key_line=True, check=check)
+        if durations.size != sizes.shape[0]:
+            raise VideoFormatError(
+                p, f"durations_s has {durations.size} values, but sizes_bytes has {sizes.shape[0]} chunks: "
+                "give one duration per chunk", line=_json_key_line(text, "durations_s"),
+            )
+    video = _wrap(p, lambda: Video(_ladder_bps(ladder_kbps), chunk_s, sizes, quality, res, name, meta, durations))
     return _check_video_limits(p, video, text, "sizes_bytes")
 
 

@@ -5,17 +5,21 @@ Each loop (the chunk model in ``session.py``, the event model in ``event.py``, t
 second:
 
 * ``start(kind, cparams, cstate, cdata, bitrates_bps, chunk_s)`` once per session, after the
-  loop zeroed ``cstate`` (shape ``(CTRL_STATE + 3 * n_rungs,)``);
+  loop zeroed ``cstate`` (shape ``(CTRL_STATE + 3 * n_rungs,)``); ``chunk_s`` is the video's
+  nominal chunk duration;
 * ``choose(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps,
-  sizes_bytes, chunk_s, est_bps, est_latency_s, latency_s, prof) -> (rung, wait_s)`` before chunk ``k``:
+  sizes_bytes, durations_s, est_bps, est_latency_s, latency_s, prof) -> (rung, wait_s)`` before chunk ``k``:
   the buffer, the previous rung (-1 before the first chunk), the ladder, the video's whole size
-  table (it may hold more rows than the ``n_chunks`` played), the estimate of the controller's
+  table (it may hold more rows than the ``n_chunks`` played) and each of its chunks' own
+  duration (``durations_s``, one per row: the chunk model's videos may have segments of unequal
+  duration; the other loops pass their one segment duration repeated), the estimate of the controller's
   predictor (NaN: none yet) and its latency estimate, the previous request's latency (0 before
   the first) and the chunk-model profile vector (``layout.PROF_*``; the event model passes a
   clean one). ``wait_s`` > 0 asks the player to idle before the request (BOLA's delay);
 * ``report(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps,
   chunk_s)`` after each completed download (``download_s`` from request to last byte,
-  ``buffer_s`` after it), and ``full_wait(kind, cparams, cstate, wait_s)`` when the player waited
+  ``buffer_s`` after it, ``chunk_s`` the duration of the chunk downloaded), and
+  ``full_wait(kind, cparams, cstate, wait_s)`` when the player waited
   because its buffer was full.
 
 The live model adds one hook: ``live_rate(kind, cparams, cstate, buffer_s, latency_s, target_s,
@@ -114,9 +118,9 @@ def _start_dashjs5(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
     dashjs5_start(cparams, cstate, bitrates_bps, chunk_s, CTRL_STATE)
 
 
-def _choose_dashjs5(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s,
+def _choose_dashjs5(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s,
                     est_bps, est_latency_s, latency_s, prof):
-    return dashjs5_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, chunk_s, est_bps, CTRL_STATE)
+    return dashjs5_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, durations_s[k], est_bps, CTRL_STATE)
 
 
 def _report_dashjs5(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps, chunk_s):
@@ -131,10 +135,10 @@ def _start_hlsjs(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
     hlsjs_start(cparams, cstate, bitrates_bps, chunk_s, CTRL_STATE)
 
 
-def _choose_hlsjs(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s,
+def _choose_hlsjs(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s,
                   est_bps, est_latency_s, latency_s, prof):
     # its own estimator, not the predictor's: the last request's time to first byte is its TTFB sample
-    return hlsjs_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, latency_s,
+    return hlsjs_choose(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s[k], latency_s,
                         CTRL_STATE)
 
 
@@ -142,25 +146,25 @@ def _report_hlsjs(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer
     hlsjs_report(cparams, cstate, k, rung, size_bytes, download_s, chunk_s)
 
 
-def _choose_mpc(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
-                est_latency_s, latency_s, prof):
-    return mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+def _choose_mpc(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes,
+                durations_s, est_bps, est_latency_s, latency_s, prof):
+    return mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s, est_bps,
                       latency_s, prof), 0.0
 
 
-def _choose_bba1(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
-                 est_latency_s, latency_s, prof):
-    return bba1(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, chunk_s, cparams[0], cparams[1],
+def _choose_bba1(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes,
+                 durations_s, est_bps, est_latency_s, latency_s, prof):
+    return bba1(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, durations_s, cparams[0], cparams[1],
                 cparams[2], cparams[3]), 0.0
 
 
-def _choose_festive(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
-                    est_latency_s, latency_s, prof):
+def _choose_festive(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes,
+                    durations_s, est_bps, est_latency_s, latency_s, prof):
     return festive_decide(cparams, cstate, k, buffer_s, prev_rung, bitrates_bps), 0.0
 
 
-def _choose_sabre(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
-                  est_latency_s, latency_s, prof):
+def _choose_sabre(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes,
+                  durations_s, est_bps, est_latency_s, latency_s, prof):
     n = bitrates_bps.size
     st = cstate[: E.S_SIZE]
     # Sabre's rules read the player's estimates from its state, in kbit/s and ms
@@ -169,12 +173,12 @@ def _choose_sabre(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung
     u0 = cstate[CTRL_STATE : CTRL_STATE + n]
     u1 = cstate[CTRL_STATE + n : CTRL_STATE + 2 * n]
     kbps = cstate[CTRL_STATE + 2 * n : CTRL_STATE + 3 * n]
-    q, delay_ms = controller_decide(st, cparams, buffer_s * 1000.0, k, n_chunks, chunk_s * 1000.0, kbps, u0, u1)
+    q, delay_ms = controller_decide(st, cparams, buffer_s * 1000.0, k, n_chunks, durations_s[k] * 1000.0, kbps, u0, u1)
     return q, delay_ms / 1000.0
 
 
-def _choose_simple(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
-                   est_latency_s, latency_s, prof):
+def _choose_simple(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes,
+                   durations_s, est_bps, est_latency_s, latency_s, prof):
     # bb, bba0, rate and fixed: a few lines each, so one compiled copy serves all four (and the
     # compile group CTRL_SIMPLE); the rule is the id the parameter vector carries
     real = int(cparams[CPARAM_ID])
@@ -193,7 +197,7 @@ def _start_pensieve(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
     pensieve_start(cparams, cstate, cdata)
 
 
-def _choose_pensieve(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s,
+def _choose_pensieve(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s,
                      est_bps, est_latency_s, latency_s, prof):
     return pensieve_choose(cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes), 0.0
 
@@ -235,18 +239,18 @@ def _start_l2a(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
     l2a_start(cstate)
 
 
-def _choose_l2a(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s,
+def _choose_l2a(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s,
                 est_bps, est_latency_s, latency_s, prof):
-    return l2a_choose(cparams, cstate, buffer_s, prev_rung, bitrates_bps, chunk_s, est_bps, prof), 0.0
+    return l2a_choose(cparams, cstate, buffer_s, prev_rung, bitrates_bps, durations_s[k], est_bps, prof), 0.0
 
 
 def _report_l2a(kind, cparams, cstate, k, rung, size_bytes, download_s, buffer_s, bitrates_bps, chunk_s):
     l2a_report(cstate, size_bytes, download_s)
 
 
-def _choose_lolp(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s,
+def _choose_lolp(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s,
                  est_bps, est_latency_s, latency_s, prof):
-    return lolp_choose(cparams, cstate, buffer_s, prev_rung, bitrates_bps, chunk_s, est_bps, prof), 0.0
+    return lolp_choose(cparams, cstate, buffer_s, prev_rung, bitrates_bps, durations_s[k], est_bps, prof), 0.0
 
 
 def _rate_none(kind, cparams, cstate, buffer_s, latency_s, target_s, prof):
@@ -324,11 +328,11 @@ def start(kind, cparams, cstate, cdata, bitrates_bps, chunk_s):
     return _table_entry(_START, kind, "start")(kind, cparams, cstate, cdata, bitrates_bps, chunk_s)
 
 
-def choose(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+def choose(kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s, est_bps,
            est_latency_s, latency_s, prof):
     """(rung, wait_s) for chunk ``k`` (see the module docstring)."""
     return _table_entry(_CHOOSE, kind, "choose")(
-        kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+        kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s, est_bps,
         est_latency_s, latency_s, prof,
     )
 

@@ -2,8 +2,9 @@
 
 The loops reach them through ``contract.choose`` (one function per controller id, specialised
 at compile time). What each sees is what a player knows when it requests chunk ``k``: the
-buffer, the previous rung (-1 before the first chunk), the ladder, the video's size table and
-the estimate ``est_bps`` of its predictor (NaN when it has none yet).
+buffer, the previous rung (-1 before the first chunk), the ladder, the video's size table, each
+chunk's own duration (``durations_s``, one per row of the size table) and the estimate
+``est_bps`` of its predictor (NaN when it has none yet).
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def highest_below(bitrates_bps, budget_bps):
 
 
 @njit
-def mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, chunk_s, est_bps, latency_s, prof):
+def mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_bytes, durations_s, est_bps, latency_s,
+               prof):
     """MPC / RobustMPC (Yin et al. 2015): the first rung of the best plan (``mpc.mpc_search``).
 
     ``cparams``: horizon, rebuffer weight, switch weight. The horizon shrinks to the chunks left
@@ -90,7 +92,9 @@ def mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_by
     end of the size table counts as 0 bytes, as there); PROF_MPC_IGNORE_LATENCY never adds the
     latency (otherwise the previous request's latency is added to each planned download, unless
     the throughput samples already include it); PROF_MPC_IGNORE_CAP lets the planned buffer grow
-    past the cap; PROF_MPC_TIES_LAST breaks ties toward the last sequence.
+    past the cap; PROF_MPC_TIES_LAST breaks ties toward the last sequence. The planned chunks
+    k .. k+h-1 last ``durations_s[k .. k+h-1]`` (with sizes one ahead as well: only the sizes are
+    Pensieve's off-by-one).
     """
     if not est_bps > 0.0:  # NaN (no estimate yet) or a useless one
         return 0
@@ -111,35 +115,37 @@ def mpc_decide(cparams, k, n_chunks, buffer_s, prev_rung, bitrates_bps, sizes_by
     cap_s = np.inf if prof[PROF_MPC_IGNORE_CAP] != 0.0 else prof[PROF_BUFFER_CAP_S]
     seq = np.empty(h, dtype=np.int64)
     mpc_search(
-        bitrates_bps, plan_sizes, prev_rung, buffer_s, est_bps, lat_s, chunk_s, cap_s,
+        bitrates_bps, plan_sizes, prev_rung, buffer_s, est_bps, lat_s, durations_s[k : k + h], cap_s,
         cparams[1], cparams[2], prof[PROF_MPC_TIES_LAST] != 0.0, seq,
     )
     return seq[0]
 
 
 @njit
-def bba1_reservoir(sizes_bytes, k, n_chunks, chunk_s, rate_min_bps, lookahead_s, min_reservoir_s, max_reservoir_s):
+def bba1_reservoir(sizes_bytes, k, n_chunks, durations_s, rate_min_bps, lookahead_s, min_reservoir_s, max_reservoir_s):
     """BBA-1's reservoir (Huang et al. 2014, section 5.1): the buffer the next ``lookahead_s`` of
     video (chunks k, k+1, ... at the lowest rung, at most to the end) would use up over a link of
-    exactly the lowest rate: sum of ``8 * size / rate_min`` minus their play time, clamped to
-    [min_reservoir_s, max_reservoir_s]."""
+    exactly the lowest rate: sum of ``8 * size / rate_min`` minus their play time (each chunk's
+    own duration, ``durations_s[i]``), clamped to [min_reservoir_s, max_reservoir_s]."""
     need_s = 0.0
     i = k
     span_s = 0.0
     while i < n_chunks and span_s < lookahead_s:
-        need_s += sizes_bytes[i, 0] * 8.0 / rate_min_bps - chunk_s
-        span_s += chunk_s
+        dur_s = durations_s[i]
+        need_s += sizes_bytes[i, 0] * 8.0 / rate_min_bps - dur_s
+        span_s += dur_s
         i += 1
     return min(max(need_s, min_reservoir_s), max_reservoir_s)
 
 
 @njit
-def bba1(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, chunk_s, cushion_s, lookahead_s,
+def bba1(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, durations_s, cushion_s, lookahead_s,
          min_reservoir_s, max_reservoir_s):
     """BBA-1 (Huang et al., SIGCOMM 2014, section 5): BBA-0's map and hysteresis over chunk *size*.
 
     The chunk map rises linearly from the lowest rate's nominal chunk size ``R_min * chunk_s / 8``
-    at the reservoir (``bba1_reservoir``) to the top rate's at reservoir + cushion. With ``s_r``
+    (``chunk_s``: chunk ``k``'s own duration, ``durations_s[k]``) at the reservoir
+    (``bba1_reservoir``) to the top rate's at reservoir + cushion. With ``s_r``
     the size of chunk ``k`` at rung ``r`` and ``p`` the previous rung: at or below the reservoir
     the lowest rung, from reservoir + cushion the top one; otherwise when the map reaches
     ``s_{p+1}`` the rung with the largest ``s_r`` below the map, when it falls to ``s_{p-1}`` the
@@ -149,12 +155,13 @@ def bba1(buffer_s, prev_rung, k, n_chunks, bitrates_bps, sizes_bytes, chunk_s, c
     if prev_rung < 0:
         prev_rung = 0
     reservoir_s = bba1_reservoir(
-        sizes_bytes, k, n_chunks, chunk_s, bitrates_bps[0], lookahead_s, min_reservoir_s, max_reservoir_s
+        sizes_bytes, k, n_chunks, durations_s, bitrates_bps[0], lookahead_s, min_reservoir_s, max_reservoir_s
     )
     if buffer_s <= reservoir_s:
         return 0
     if buffer_s >= reservoir_s + cushion_s:
         return n - 1
+    chunk_s = durations_s[k]
     size_min = bitrates_bps[0] * chunk_s / 8.0
     size_max = bitrates_bps[n - 1] * chunk_s / 8.0
     f = size_min + (size_max - size_min) * (buffer_s - reservoir_s) / cushion_s

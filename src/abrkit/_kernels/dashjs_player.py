@@ -285,6 +285,7 @@ def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, log, played, kind, cparam
     init_loaded = np.zeros(n_q, dtype=np.bool_)  # rungs whose init segment (hls.js: media playlist) was loaded
     cstate = np.zeros(CTRL_STATE + 3 * n_q)
     start(kind, cparams, cstate, cdata, bitrates_bps, seg_ms / 1000.0)
+    durations_s = np.full(sizes_bytes.shape[0], seg_ms / 1000.0)  # what contract.choose reads: equal segments
     max_ms = cfg[D_MAX_DOWNLOAD_MS]
     status = EV_COMPLETE
     n_log = np.int64(0)
@@ -321,7 +322,7 @@ def play_dashjs(tr, seg_ms, bitrates, sizes_bits, cfg, log, played, kind, cparam
             est_bps = predict_for(pgroup, pid, pparams, pstate, now_s)
             est_kbps = est_bps / 1000.0
             q, delay_s = choose(kind, cparams, cstate, cdata, next_req, n_seg, level / 1000.0, cur, bitrates_bps,
-                                sizes_bytes, seg_ms / 1000.0, est_bps, latency_for(pgroup, pid, pparams, pstate),
+                                sizes_bytes, durations_s, est_bps, latency_for(pgroup, pid, pparams, pstate),
                                 last_ttfb_s, prof)
             q = min(max(q, 0), n_q - 1)
             if delay_s > 0.0:

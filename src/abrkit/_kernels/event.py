@@ -629,23 +629,25 @@ def download_polled(st, cfg, tr, pq, buf, seg_ms, bitrates, utilities0, utilitie
 
 
 def ask(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pgroup, pparams, pstate, prof,
-        last_q, last_ttfb, bitrates_bps, sizes_bytes, cdata):
-    """(quality, delay_ms) for segment ``seg`` at buffer ``level`` ms."""
+        last_q, last_ttfb, bitrates_bps, sizes_bytes, durations_s, cdata):
+    """(quality, delay_ms) for segment ``seg`` at buffer ``level`` ms (``durations_s``: every
+    segment's duration in seconds, ``seg_ms / 1000`` repeated: the event model plays equal
+    segments)."""
     return _ask_for(kind)(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pgroup,
-                          pparams, pstate, prof, last_q, last_ttfb, bitrates_bps, sizes_bytes, cdata)
+                          pparams, pstate, prof, last_q, last_ttfb, bitrates_bps, sizes_bytes, durations_s, cdata)
 
 
 def _ask_sabre(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pgroup, pparams, pstate, prof,
-               last_q, last_ttfb, bitrates_bps, sizes_bytes, cdata):
+               last_q, last_ttfb, bitrates_bps, sizes_bytes, durations_s, cdata):
     return controller_decide(st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1)
 
 
 def _ask_contract(kind, st, cfg, level, seg, n_seg, seg_ms, bitrates, u0, u1, cparams, cstate, pid, pgroup, pparams, pstate,
-                  prof, last_q, last_ttfb, bitrates_bps, sizes_bytes, cdata):
+                  prof, last_q, last_ttfb, bitrates_bps, sizes_bytes, durations_s, cdata):
     est_bps = predict_for(pgroup, pid, pparams, pstate, st[S_NET_TIME] / 1000.0)
     est_latency_s = latency_for(pgroup, pid, pparams, pstate)
     rung, wait_s = choose(
-        kind, cparams, cstate, cdata, seg, n_seg, level / 1000.0, last_q, bitrates_bps, sizes_bytes, seg_ms / 1000.0, est_bps,
+        kind, cparams, cstate, cdata, seg, n_seg, level / 1000.0, last_q, bitrates_bps, sizes_bytes, durations_s, est_bps,
         est_latency_s, last_ttfb / 1000.0, prof,
     )
     return rung, wait_s * 1000.0
@@ -808,6 +810,7 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
 
     n_seg = sizes_bits.shape[0]
     n_q = bitrates.size
+    durations_s = np.full(sizes_bytes.shape[0], seg_ms / 1000.0)  # what contract.choose reads: equal segments
     buffer_ms = cfg[C_BUFFER_MS]
     rampup_q = cfg[C_RAMPUP_QUALITY]
     poll = cfg[C_ABANDON] != 0.0
@@ -894,7 +897,8 @@ def play_event(tr, seg_ms, bitrates, sizes_bits, cfg, windows, half_lives_ms, me
         if forced < 0:
             quality, delay = ask(
                 kind, st, cfg, buffer_level_ms(st, seg_ms), next_seg, n_seg, seg_ms, bitrates, utilities0, utilities1,
-                cparams, cstate, pid, pgroup, pparams, pstate, prof, last_q, last_ttfb, bitrates_bps, sizes_bytes, cdata,
+                cparams, cstate, pid, pgroup, pparams, pstate, prof, last_q, last_ttfb, bitrates_bps, sizes_bytes,
+                durations_s, cdata,
             )
             replace = check_replace(st, cfg, buf, quality, seg_ms)
         else:

@@ -48,7 +48,9 @@ class Videos(NamedTuple):
 
     Video ``v``'s size table is ``sizes_bytes[offsets[v]:offsets[v + 1]]`` (all its chunks,
     rung-minor, ``n_rungs[v]`` per chunk); its sessions play the first ``n_chunks[v]`` chunks.
-    Its ladder is ``ladder_bps[ladder_offsets[v]:ladder_offsets[v + 1]]``.
+    Its ladder is ``ladder_bps[ladder_offsets[v]:ladder_offsets[v + 1]]``. Each chunk's own
+    duration is ``durations_s[chunk_offsets[v]:chunk_offsets[v + 1]]`` (one per row of the size
+    table; ``chunk_s[v]`` repeated when its chunks are equal), ``chunk_s[v]`` the nominal one.
     """
 
     offsets: np.ndarray  # int64, (n_videos + 1,)
@@ -58,6 +60,8 @@ class Videos(NamedTuple):
     chunk_s: np.ndarray  # (n_videos,)
     ladder_offsets: np.ndarray  # int64, (n_videos + 1,)
     ladder_bps: np.ndarray
+    chunk_offsets: np.ndarray  # int64, (n_videos + 1,)
+    durations_s: np.ndarray  # flat, one per chunk
 
 
 class Controllers(NamedTuple):
@@ -127,12 +131,15 @@ class SessionTrace(NamedTuple):
 
 class SessionVideo(NamedTuple):
     """One video: ``sizes_bytes`` of shape (>= n_chunks, rungs) (planning controllers may look
-    past ``n_chunks``), the ladder ``bitrates_bps``, the chunk duration, the chunks to play."""
+    past ``n_chunks``), the ladder ``bitrates_bps``, the nominal chunk duration, the chunks to
+    play, and ``durations_s`` (one per row of ``sizes_bytes``): each chunk's own duration, what
+    the chunk model's buffer gains per chunk (``chunk_s`` repeated for equal chunks)."""
 
     sizes_bytes: np.ndarray
     bitrates_bps: np.ndarray
     chunk_s: float
     n_chunks: int
+    durations_s: np.ndarray
 
 
 class SessionControl(NamedTuple):

@@ -211,7 +211,7 @@ def play_live(trace, video, lp, kind, control, pgroup, duration_s, log, m):
     segment holding media ``join - target``; playback starts there once that segment arrived.
     """
     period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s = trace
-    sizes_bytes, bitrates_bps, seg_s, n_rows = video
+    sizes_bytes, bitrates_bps, seg_s, n_rows, durations_s = video
     cparams, pid, pparams, pstate, cdata = control
     for i in range(LM_SIZE):
         m[i] = 0.0
@@ -296,7 +296,7 @@ def play_live(trace, video, lp, kind, control, pgroup, duration_s, log, m):
                                ptr, clock_s, sizes_bytes[row, max(prev, 0)], lp)
             est_lat_s = latency_for(pgroup, pid, pparams, pstate)
         choice, ctrl_wait_s = choose(kind, cparams, cstate, cdata, row, n_rows, buffer_s, prev, bitrates_bps, sizes_bytes,
-                                     seg_s, est_bps, est_lat_s, last_lat_s, lp)
+                                     durations_s, est_bps, est_lat_s, last_lat_s, lp)
         rung = np.int64(min(max(choice, 0), n_rungs - 1))
         size = sizes_bytes[row, rung]
 
@@ -479,7 +479,7 @@ def run_live_batch(job_lo, job_hi, jobs, traces, videos, lp, ctrls, durations_s,
         sizes = videos.sizes_bytes[v0:v1].reshape(((v1 - v0) // n_r, n_r))
         video = SessionVideo(
             sizes, videos.ladder_bps[videos.ladder_offsets[v] : videos.ladder_offsets[v + 1]], videos.chunk_s[v],
-            sizes.shape[0],
+            sizes.shape[0], videos.durations_s[videos.chunk_offsets[v] : videos.chunk_offsets[v + 1]],
         )
         control = SessionControl(
             ctrls.params[c], ctrls.pred_ids[c], ctrls.pred_params[c], np.zeros(ctrls.pred_state_sizes[c]),

@@ -5,8 +5,9 @@ a linear QoE, given a throughput estimate.
 The plan, for a sequence ``r_0 .. r_{h-1}`` starting from buffer ``buffer_s`` after rung ``prev``:
 
 * chunk ``d`` downloads in ``t_d = latency_s + 8 * size[d, r_d] / est_bps`` seconds;
-* it rebuffers ``max(t_d - buffer, 0)``; the buffer becomes ``min(max(buffer - t_d, 0) + chunk_s,
-  cap_s)`` (``cap_s = inf``: no cap);
+* it rebuffers ``max(t_d - buffer, 0)``; the buffer becomes ``min(max(buffer - t_d, 0) +
+  chunk_s[d], cap_s)`` (``cap_s = inf``: no cap), ``chunk_s[d]`` the duration of the ``d``-th
+  planned chunk (``plan_durations_s[d]``: segments may last unequally);
 * objective ``B / 1e6 - rebuffer_weight * R - switch_weight * (S / 1e6)`` with ``B`` the sum of
   the bitrates (bps), ``R`` the summed rebuffering (s), ``S`` the summed ``|bitrate change|``
   (bps; none for the first chunk when ``prev < 0``).
@@ -17,7 +18,8 @@ exact, ``/ 1e6`` of bps equals its ``/ 1000.`` of kbps), so equal objectives tie
 do there.
 
 Kernels (shapes: ``bitrates_bps`` (n,), ``plan_sizes_bytes`` (h, n) with row ``d`` the sizes of
-the ``d``-th planned chunk, ``best_seq`` (h,) int64 filled with the chosen sequence):
+the ``d``-th planned chunk, ``plan_durations_s`` (h,) its duration, ``best_seq`` (h,) int64
+filled with the chosen sequence):
 
 * ``mpc_value(...)`` -- the objective of one sequence;
 * ``mpc_brute(...)`` -- every one of the ``n ** h`` sequences in lexicographic order (the order of
@@ -48,7 +50,8 @@ def _download_s(size_bytes, est_bps, latency_s):
 
 @njit_inline
 def _after_download(buffer_s, t, chunk_s, cap_s):
-    """One planned step: (buffer after a ``t`` s download plus one chunk, capped; rebuffering)."""
+    """One planned step: (buffer after a ``t`` s download plus one chunk of ``chunk_s``, capped;
+    rebuffering)."""
     if buffer_s < t:
         return min(chunk_s, cap_s), t - buffer_s
     return min(buffer_s - t + chunk_s, cap_s), 0.0
@@ -61,7 +64,7 @@ def _objective(rate_sum_bps, rebuf_s, switch_sum_bps, rebuffer_weight, switch_we
 
 @njit
 def mpc_value(
-    bitrates_bps, plan_sizes_bytes, seq, prev_rung, buffer_s, est_bps, latency_s, chunk_s, cap_s,
+    bitrates_bps, plan_sizes_bytes, seq, prev_rung, buffer_s, est_bps, latency_s, plan_durations_s, cap_s,
     rebuffer_weight, switch_weight,
 ):
     """Objective of the rung sequence ``seq`` (see the module docstring)."""
@@ -71,7 +74,9 @@ def mpc_value(
     last = prev_rung
     for d in range(seq.size):
         r = seq[d]
-        buffer_s, extra_s = _after_download(buffer_s, _download_s(plan_sizes_bytes[d, r], est_bps, latency_s), chunk_s, cap_s)
+        buffer_s, extra_s = _after_download(
+            buffer_s, _download_s(plan_sizes_bytes[d, r], est_bps, latency_s), plan_durations_s[d], cap_s
+        )
         rebuf_s += extra_s
         rate_sum += bitrates_bps[r]
         if last >= 0:
@@ -82,7 +87,7 @@ def mpc_value(
 
 @njit
 def mpc_brute(
-    bitrates_bps, plan_sizes_bytes, prev_rung, buffer_s, est_bps, latency_s, chunk_s, cap_s,
+    bitrates_bps, plan_sizes_bytes, prev_rung, buffer_s, est_bps, latency_s, plan_durations_s, cap_s,
     rebuffer_weight, switch_weight, ties_last, best_seq,
 ):
     """Exhaustive search: every sequence, lexicographic order, each evaluated from scratch."""
@@ -92,7 +97,7 @@ def mpc_brute(
     found = False
     while True:
         v = mpc_value(
-            bitrates_bps, plan_sizes_bytes, seq, prev_rung, buffer_s, est_bps, latency_s, chunk_s, cap_s,
+            bitrates_bps, plan_sizes_bytes, seq, prev_rung, buffer_s, est_bps, latency_s, plan_durations_s, cap_s,
             rebuffer_weight, switch_weight,
         )
         if not found or v > best or (ties_last and v == best):
@@ -111,12 +116,14 @@ def mpc_brute(
 
 
 @njit_inline
-def _min_rebuffer_s(min_sizes_bytes, first, buffer_s, est_bps, latency_s, chunk_s, cap_s):
+def _min_rebuffer_s(min_sizes_bytes, first, buffer_s, est_bps, latency_s, plan_durations_s, cap_s):
     """Rebuffering of chunks ``first ..`` when each is its smallest rung: a lower bound on any
     continuation's rebuffering (rebuffering grows and the buffer shrinks with each download time)."""
     rebuf_s = 0.0
     for d in range(first, min_sizes_bytes.size):
-        buffer_s, extra_s = _after_download(buffer_s, _download_s(min_sizes_bytes[d], est_bps, latency_s), chunk_s, cap_s)
+        buffer_s, extra_s = _after_download(
+            buffer_s, _download_s(min_sizes_bytes[d], est_bps, latency_s), plan_durations_s[d], cap_s
+        )
         rebuf_s += extra_s
     return rebuf_s
 
@@ -133,7 +140,8 @@ def _prefers(path, depth, last_rung, best_seq, ties_last):
     return False  # the same sequence
 
 
-# Lagrange multipliers of the rebuffering bound, in units of est_bps / 1e6 / chunk_s: what a
+# Lagrange multipliers of the rebuffering bound, in units of est_bps / 1e6 / chunk_s (the first
+# planned chunk's duration; any multiplier gives a valid bound, these only prune best): what a
 # second of download time is worth in Mbps when chunk sizes track the nominal bitrates, i.e.
 # the price at which trading buffer for bitrate breaks even. Two around it cut the nodes the
 # search expands about fivefold on Pensieve-like problems (docs/mpc.md); 0 and the rebuffer
@@ -143,7 +151,7 @@ _MULTIPLIERS = (0.7, 1.4)
 
 @njit
 def mpc_search(
-    bitrates_bps, plan_sizes_bytes, prev_rung, buffer_s, est_bps, latency_s, chunk_s, cap_s,
+    bitrates_bps, plan_sizes_bytes, prev_rung, buffer_s, est_bps, latency_s, plan_durations_s, cap_s,
     rebuffer_weight, switch_weight, ties_last, best_seq,
 ):
     """Branch and bound with the answer of ``mpc_brute`` (sequence and value, ties included).
@@ -157,11 +165,13 @@ def mpc_search(
 
     The bound. After a prefix, the m chunks left rebuffer ``R >= Rmin`` (every one at its
     smallest size: no continuation rebuffers less) and, summing the buffer recursion over them,
-    ``R >= D = sum(t) - (buffer + m * chunk_s - min(chunk_s, cap_s))``. So for any multiplier
+    ``R >= D = sum(t) - (buffer + S - min(c_last, cap_s))``, with ``S`` the summed durations of
+    the m chunks and ``c_last`` the last planned chunk's (``m * chunk_s`` and ``chunk_s`` for
+    equal chunks). So for any multiplier
     ``0 <= lam <= rebuffer_weight``, ``rebuffer_weight * R >= lam * D + (rebuffer_weight - lam) * Rmin``,
     and the rest of the objective is at most ``max over continuations of (bitrate - switching -
     lam * sum(t))`` (a DP table per lam over (position, previous rung), computed once per call)
-    ``+ lam * (buffer + m * chunk_s - min(chunk_s, cap_s)) - (rebuffer_weight - lam) * Rmin``.
+    ``+ lam * (buffer + S - min(c_last, cap_s)) - (rebuffer_weight - lam) * Rmin``.
     The bound is the least over lam in {0, the _MULTIPLIERS, rebuffer_weight}: lam = 0 is right
     when the buffer is not spent, lam = rebuffer_weight when the continuation must rebuffer, the
     ones between when a large buffer is being spent.
@@ -172,10 +182,10 @@ def mpc_search(
     # Float work: lam[n_lam]; table[l, p, q + 1] for p = 0 .. h; gain[l, p, r] (a chunk's own
     # term in table l); switch[q, r]; min_sizes[h]; per depth j < h-1 and child r: buffer,
     # rebuffer, rate sum, switch sum, bound key; per depth: the node's buffer, rebuffer, rate
-    # sum, switch sum.
+    # sum, switch sum, and the summed durations of the positions after it.
     t_size = n_lam * (h + 1) * nq
     g_size = n_lam * h * n
-    fw = np.empty(n_lam + t_size + g_size + n * n + h + 5 * h * n + 4 * h)
+    fw = np.empty(n_lam + t_size + g_size + n * n + h + 5 * h * n + 5 * h)
     lam = fw[:n_lam]
     table = fw[n_lam : n_lam + t_size]
     o = n_lam + t_size
@@ -195,14 +205,18 @@ def mpc_search(
     s_reb = fw[o + h : o + 2 * h]
     s_rate = fw[o + 2 * h : o + 3 * h]
     s_sw = fw[o + 3 * h : o + 4 * h]
+    after_s = fw[o + 4 * h : o + 5 * h]
     iw = np.empty(h * n + 2 * h, dtype=np.int64)
     order = iw[: h * n]
     pos = iw[h * n : h * n + h]
     path = iw[h * n + h :]
 
-    floor_s = min(chunk_s, cap_s)  # the buffer after the last download is at least this
+    floor_s = min(plan_durations_s[h - 1], cap_s)  # the buffer after the last download is at least this
     if h > 1:  # bounds are only needed above the leaves
-        unit = est_bps / 1e6 / chunk_s
+        after_s[h - 1] = 0.0
+        for d in range(h - 2, -1, -1):
+            after_s[d] = after_s[d + 1] + plan_durations_s[d + 1]
+        unit = est_bps / 1e6 / plan_durations_s[0]
         lam[0] = 0.0
         for l in range(len(_MULTIPLIERS)):
             lam[l + 1] = min(_MULTIPLIERS[l] * unit, rebuffer_weight)
@@ -255,7 +269,9 @@ def mpc_search(
         if j == h - 1:
             # The last position: children are leaves, evaluated as mpc_value does.
             for r in range(n):
-                _, extra_s = _after_download(b0, _download_s(plan_sizes_bytes[j, r], est_bps, latency_s), chunk_s, cap_s)
+                _, extra_s = _after_download(
+                    b0, _download_s(plan_sizes_bytes[j, r], est_bps, latency_s), plan_durations_s[j], cap_s
+                )
                 reb = reb0 + extra_s
                 rate = rate0 + bitrates_bps[r]
                 sw = sw0
@@ -269,10 +285,11 @@ def mpc_search(
                         best_seq[d] = path[d]
                     best_seq[j] = r
         else:
-            left = h - j - 1  # positions after this one
             base = j * n
             for r in range(n):
-                b, extra_s = _after_download(b0, _download_s(plan_sizes_bytes[j, r], est_bps, latency_s), chunk_s, cap_s)
+                b, extra_s = _after_download(
+                    b0, _download_s(plan_sizes_bytes[j, r], est_bps, latency_s), plan_durations_s[j], cap_s
+                )
                 reb = reb0 + extra_s
                 rate = rate0 + bitrates_bps[r]
                 sw = sw0
@@ -282,8 +299,8 @@ def mpc_search(
                 c_reb[base + r] = reb
                 c_rate[base + r] = rate
                 c_sw[base + r] = sw
-                r_min = _min_rebuffer_s(min_sizes, j + 1, b, est_bps, latency_s, chunk_s, cap_s)
-                spendable_s = b + left * chunk_s - floor_s
+                r_min = _min_rebuffer_s(min_sizes, j + 1, b, est_bps, latency_s, plan_durations_s, cap_s)
+                spendable_s = b + after_s[j] - floor_s
                 known = _objective(rate, reb, sw, rebuffer_weight, switch_weight)
                 known_mag = rate / 1e6 + rebuffer_weight * reb + switch_weight * (sw / 1e6)
                 key = np.inf

@@ -694,7 +694,7 @@ def front_cap(n_rungs, max_front, max_labels, labels_so_far, chunks_left):
 
 @njit
 def optimum_steps(
-    period_end_s, period_bw_bps, wrap_s, sizes_bytes, utility, chunk_s, n_chunks, prof,
+    period_end_s, period_bw_bps, wrap_s, sizes_bytes, utility, durations_s, n_chunks, prof,
     rebuffer_weight, switch_weight, include_first_chunk, max_front, beam_width, max_labels,
     tables, state, work_limit,
 ):
@@ -720,6 +720,13 @@ def optimum_steps(
     n_cur = counters[ST_N_CUR]
     n_nodes = counters[ST_N_NODES]
     work = 0
+    # The envelope's horizon after chunk k: the play time of chunks k+1 .. n_chunks-2, as
+    # (n_chunks - 2 - k) * base_s plus those chunks' deviations from base_s (dev_after[k]),
+    # which are exactly 0.0 for equal chunks, so those take the plain product.
+    base_s = durations_s[0] if n_chunks > 0 else 0.0
+    dev_after = np.zeros(max(n_chunks, 1))
+    for j in range(n_chunks - 3, -1, -1):
+        dev_after[j] = dev_after[j + 1] + (durations_s[j + 1] - base_s)
 
     k = counters[ST_NEXT]
     while k < n_chunks:
@@ -745,6 +752,7 @@ def optimum_steps(
         order = np.empty(n_cur, dtype=np.int64)
         time_order(cur_t, cur_starts, order)
         req_lat_s = scalars[TB_FIRST_LAT_S] if k == 0 else scalars[TB_LAT_S]
+        dur_s = durations_s[k]  # chunk k's own duration: what the buffer gains
         c = 0
         for r in range(r_lo, r_hi):
             starts[r - r_lo] = c
@@ -761,10 +769,10 @@ def optimum_steps(
                 buffer_s = cur_buf[i]
                 if k == 0 and not first_rebuffers:
                     rebuf_s = 0.0
-                    buffer_s = chunk_s
+                    buffer_s = dur_s
                 else:
                     rebuf_s = max(delay_s - buffer_s, 0.0)
-                    buffer_s = max(buffer_s - delay_s, 0.0) + chunk_s
+                    buffer_s = max(buffer_s - delay_s, 0.0) + dur_s
                 reward = u - mu * rebuf_s
                 q = cur_prev[i]
                 if q >= 0:
@@ -775,7 +783,7 @@ def optimum_steps(
                 if use_env and k + 1 < n_chunks and cur_rew[i] + reward + bound >= cut:
                     avail = bytes_within(
                         period_end_s, period_bw_bps, wrap_s, cum_period, ptr, clock_s,
-                        buffer_s + (n_chunks - 2 - k) * chunk_s, eff,
+                        buffer_s + ((n_chunks - 2 - k) * base_s + dev_after[k]), eff,
                     )
                     bound = min(bound, envelope_value(
                         e_off, e_base_b, e_base_u, e_cb, e_cu, e_slope, e_len, e_exc, k, avail, kappa
@@ -923,7 +931,7 @@ def optimum_steps(
 
 @njit
 def optimum_finish(
-    period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s, sizes_bytes, chunk_s, n_chunks, prof,
+    period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s, sizes_bytes, durations_s, n_chunks, prof,
     tables, state, out_rung, out_rebuffer_s, out_buffer_s, out_stats,
 ):
     """Read the result of a finished search into the outputs (as ``optimum_session`` describes
@@ -984,10 +992,10 @@ def optimum_finish(
             delay_s = xfer_s + req_lat_s
             if k == 0 and not first_rebuffers:
                 rebuf_s = 0.0
-                buffer_s = chunk_s
+                buffer_s = durations_s[k]
             else:
                 rebuf_s = max(delay_s - buffer_s, 0.0)
-                buffer_s = max(buffer_s - delay_s, 0.0) + chunk_s
+                buffer_s = max(buffer_s - delay_s, 0.0) + durations_s[k]
             out_rebuffer_s[k] = rebuf_s
             out_buffer_s[k] = buffer_s
     return STATUS_COMPLETE
@@ -996,14 +1004,15 @@ def optimum_finish(
 @njit
 def optimum_session(
     period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s,
-    sizes_bytes, utility, chunk_s, n_chunks, prof,
+    sizes_bytes, utility, durations_s, n_chunks, prof,
     rebuffer_weight, switch_weight, include_first_chunk, max_front, beam_width, lower_bound, max_labels,
     out_rung, out_rebuffer_s, out_buffer_s, out_stats,
 ):
     """The offline optimum of one session in one call; returns the status (``STATUS_*``).
 
-    ``utility[k, r]`` is the QoE utility of chunk ``k`` at rung ``r``; the reward of chunk
-    ``k`` is ``utility - rebuffer_weight * rebuffer_s - switch_weight * |utility - previous
+    ``durations_s[k]`` is chunk ``k``'s duration (what the buffer gains when it arrives; equal
+    chunks: ``chunk_s`` repeated). ``utility[k, r]`` is the QoE utility of chunk ``k`` at rung
+    ``r``; the reward of chunk ``k`` is ``utility - rebuffer_weight * rebuffer_s - switch_weight * |utility - previous
     utility|`` (no switch term for chunk 0, which counts only if ``include_first_chunk``).
     ``out_stats`` (length ``OPT_STATS``) receives the value and diagnostics. When the best
     label has no merged ancestor, ``out_rung[:n_chunks]``, ``out_rebuffer_s[:n_chunks]`` and
@@ -1025,11 +1034,11 @@ def optimum_session(
     )
     while state[-1][ST_STATUS] == ST_RUNNING:
         state = optimum_steps(
-            period_end_s, period_bw_bps, wrap_s, sizes_bytes, utility, chunk_s, n_chunks, prof,
+            period_end_s, period_bw_bps, wrap_s, sizes_bytes, utility, durations_s, n_chunks, prof,
             rebuffer_weight, switch_weight, include_first_chunk, max_front, beam_width, max_labels,
             tables, state, 1 << 62,
         )
     return optimum_finish(
-        period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s, sizes_bytes, chunk_s, n_chunks, prof,
+        period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s, sizes_bytes, durations_s, n_chunks, prof,
         tables, state, out_rung, out_rebuffer_s, out_buffer_s, out_stats,
     )

@@ -102,7 +102,8 @@ class EnvData(NamedTuple):
     ``traces`` a ``groups.Traces`` (the traces as the profile reads them); ``sizes_bytes`` the
     video's size table (>= n_chunks rows, one column per rung); ``bitrates_bps`` the ladder;
     ``utility`` (n_chunks, rungs) the QoE model's utility of each chunk at each rung; ``prof``
-    the packed profile (``layout.PROF_*``); ``cfg`` the ``CFG_*`` vector.
+    the packed profile (``layout.PROF_*``); ``cfg`` the ``CFG_*`` vector; ``durations_s`` each
+    row's chunk duration (``CFG_CHUNK_S`` repeated: the environments play equal chunks).
     """
 
     traces: Traces
@@ -111,6 +112,7 @@ class EnvData(NamedTuple):
     utility: np.ndarray
     prof: np.ndarray
     cfg: np.ndarray
+    durations_s: np.ndarray
 
 
 class EnvState(NamedTuple):
@@ -242,7 +244,6 @@ def env_step(cmd, data, st):
     rebuffer_weight = cfg[CFG_REBUFFER_WEIGHT]
     switch_weight = cfg[CFG_SWITCH_WEIGHT]
     first_reward = cfg[CFG_FIRST_CHUNK_REWARD] != 0.0
-    chunk_s = cfg[CFG_CHUNK_S]
     # the agent's rung goes to the loop as the fixed-rung controller's parameter (contract:
     # CTRL_FIXED plays min(cparams[0], rungs - 1)); its hooks and PRED_NONE read nothing else
     cparams = np.zeros(CTRL_PARAMS)
@@ -281,7 +282,7 @@ def env_step(cmd, data, st):
             cparams[0] = rung
             state, status = play_chunks(
                 state, k + 1, noise, data.traces.end_s[t0:t1], data.traces.bw_bps[t0:t1], data.traces.lat_s[t0:t1],
-                data.traces.wrap_s[t], data.sizes_bytes, data.bitrates_bps, chunk_s, n_chunks, data.prof, CTRL_FIXED,
+                data.traces.wrap_s[t], data.sizes_bytes, data.bitrates_bps, data.durations_s, n_chunks, data.prof, CTRL_FIXED,
                 cparams, cstate, cdata, PRED_GROUP_COMMON, pred_none, cparams, cstate, log, None,
             )
             ss[SS_K] = state.k

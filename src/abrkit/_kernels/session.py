@@ -78,7 +78,7 @@ def chunk_params(prof):
 
 
 @njit_inline
-def play_chunks(st, k_end, noise, period_end_s, period_bw_bps, period_lat_s, wrap_s, sizes_bytes, bitrates_bps, chunk_s,
+def play_chunks(st, k_end, noise, period_end_s, period_bw_bps, period_lat_s, wrap_s, sizes_bytes, bitrates_bps, durations_s,
                 n_chunks, prof, kind, cparams, cstate, cdata, pgroup, pid, pparams, pstate, log, shadows):
     """The chunk model's loop: play chunks ``st.k .. k_end - 1`` of a session, from the session
     state ``st`` (a ``groups.SessionState``); returns (the state after them, status).
@@ -92,7 +92,12 @@ def play_chunks(st, k_end, noise, period_end_s, period_bw_bps, period_lat_s, wra
     fields), the buffer and rebuffering, ``report``, the full-buffer wait, the log row
     ``log[k]`` (seconds, bytes, bits/s), and the predictor and the shadows (a
     ``groups.SessionShadows`` or None) learning from the download. ``sizes_bytes``,
-    ``bitrates_bps``, ``chunk_s`` and ``n_chunks`` are the video, ``prof`` the packed profile.
+    ``bitrates_bps``, ``durations_s`` and ``n_chunks`` are the video, ``prof`` the packed profile.
+
+    Chunk ``k`` lasts ``durations_s[k]``: that is what the buffer gains when it arrives (the
+    first chunk's sets the buffer when it does not rebuffer), what ``report`` is told, and the
+    controller sees every chunk's duration (``contract.choose``). Equal chunks are
+    ``chunk_s`` repeated, so they take this very path.
 
     ``run_session`` runs a whole session in one call; the reinforcement-learning environments
     (``rlenv``) run one chunk per call, with the fixed-rung controller set to the agent's rung.
@@ -132,7 +137,7 @@ def play_chunks(st, k_end, noise, period_end_s, period_bw_bps, period_lat_s, wra
                 )
                 est_lat_s = latency_for(pgroup, pid, pparams, pstate)
             choice, ctrl_wait_s = choose(
-                kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev, bitrates_bps, sizes_bytes, chunk_s, est_bps,
+                kind, cparams, cstate, cdata, k, n_chunks, buffer_s, prev, bitrates_bps, sizes_bytes, durations_s, est_bps,
                 est_lat_s, log[k - 1, LOG_LATENCY_S] if k > 0 else 0.0, prof,
             )
             rung = np.int64(choice)
@@ -174,13 +179,14 @@ def play_chunks(st, k_end, noise, period_end_s, period_bw_bps, period_lat_s, wra
             log[k, LOG_CTRL_WAIT_S] = ctrl_wait_s
             return SessionState(np.int64(k), ptr, clock_s, session_s, buffer_s, startup_s, prev), STATUS_STALLED
 
+        dur_s = durations_s[k]  # this chunk's own duration
         if k == 0 and not pc.first_chunk_rebuffers:
             startup_s += delay_s
-            buffer_s = chunk_s
+            buffer_s = dur_s
         else:
             rebuf_s += max(delay_s - buffer_s, 0.0)
-            buffer_s = max(buffer_s - delay_s, 0.0) + chunk_s
-        report(kind, cparams, cstate, k, rung, size, delay_s, buffer_s, bitrates_bps, chunk_s)
+            buffer_s = max(buffer_s - delay_s, 0.0) + dur_s
+        report(kind, cparams, cstate, k, rung, size, delay_s, buffer_s, bitrates_bps, dur_s)
 
         wait_s = 0.0
         if buffer_s > pc.buffer_cap_s:
@@ -238,7 +244,7 @@ def run_session(trace, video, prof, ctrl_id, control, log, shadows, pgroup):
     for it and again for ``run_batch`` (measured: about 0.3 s of the README job's first run).
     """
     period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s = trace
-    sizes_bytes, bitrates_bps, chunk_s, n_chunks = video
+    sizes_bytes, bitrates_bps, chunk_s, n_chunks, durations_s = video
     cparams, pid, pparams, pstate, cdata = control
     has_bw = False
     for j in range(period_bw_bps.size):
@@ -254,7 +260,7 @@ def run_session(trace, video, prof, ctrl_id, control, log, shadows, pgroup):
     st = SessionState(np.int64(0), np.int64(0), float(start_s), 0.0, 0.0, 0.0, np.int64(-1))
     st, status = play_chunks(
         st, np.int64(n_chunks), 1.0, period_end_s, period_bw_bps, period_lat_s, wrap_s, sizes_bytes, bitrates_bps,
-        chunk_s, n_chunks, prof, ctrl_id, cparams, cstate, cdata, pgroup, pid, pparams, pstate, log, shadows,
+        durations_s, n_chunks, prof, ctrl_id, cparams, cstate, cdata, pgroup, pid, pparams, pstate, log, shadows,
     )
     return st.k, status, st.startup_s
 
@@ -301,6 +307,7 @@ def run_batch(job_lo, job_hi, jobs, traces, videos, prof, ctrls, shadows, out, k
             videos.sizes_bytes[v0:v1].reshape(((v1 - v0) // n_r, n_r)),
             videos.ladder_bps[videos.ladder_offsets[v] : videos.ladder_offsets[v + 1]],
             videos.chunk_s[v], videos.n_chunks[v],
+            videos.durations_s[videos.chunk_offsets[v] : videos.chunk_offsets[v + 1]],
         )
         pstate = np.zeros(ctrls.pred_state_sizes[c])
         kept = int(pred_params[c, 2]) if carry and pred_ids[c] == PRED_ROBUST else 0

@@ -119,9 +119,11 @@ def _context_line(batch: Any, traces: Sequence[Trace]) -> str:
     q = batch.qoe
     v = batch.videos[0]
     n_chunks = int(batch.n_chunks[0]) if len(batch) else v.n_chunks
+    chunks = f"{n_chunks} chunks x {v.chunk_s:g} s" if v.durations_s is None else (
+        f"{n_chunks} chunks of unequal duration ({v.played_s(n_chunks):g} s)")
     return (
         f"profile {batch.profile.name}; QoE {q.name} (chunk 0 {'counted' if q.include_first_chunk else 'not counted'}); "
-        f"video {v.name}: {n_chunks} chunks x {v.chunk_s:g} s, {v.n_rungs} rungs "
+        f"video {v.name}: {chunks}, {v.n_rungs} rungs "
         f"{format_kbps(v.bitrates_kbps)} kbps; {len(traces)} trace{'s' if len(traces) != 1 else ''}\n"
     )
 
@@ -259,7 +261,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         optimum = offline_optimum_many(traces, video, profile, model, n_workers=args.workers, progress=args.progress,
                                        scheduler=args.scheduler)
         _warn_optimum(optimum)
-        played_s = optimum["chunks"].to_numpy(dtype=np.float64) * video.chunk_s
+        played_s = video.played_s(optimum["chunks"].to_numpy(dtype=np.int64))
         summary = pd.concat([summary, summary_table(optimum, ["optimum"], played_s)], ignore_index=True)
         sessions = _with_optimum(sessions, optimum)
 

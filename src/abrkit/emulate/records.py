@@ -133,8 +133,12 @@ def chunk_table(trace: str, video: Video, controller: str, downloads: pd.DataFra
     n = video.n_chunks
     rebuffer = np.zeros(len(played))
     chunks = played["chunk"].to_numpy(dtype=np.int64)
+    ends_s = None if video.durations_s is None else np.cumsum(video.durations_s)  # segments of unequal duration
     for start, end, media_s in stalls:
-        waited_for = min(int(media_s / video.chunk_s + 1e-6), n - 1)
+        if ends_s is None:
+            waited_for = min(int(media_s / video.chunk_s + 1e-6), n - 1)
+        else:  # the segment whose media the player waited for
+            waited_for = min(int(np.searchsorted(ends_s, media_s + 1e-6, side="right")), n - 1)
         # charged to the played download of that segment, else to the next one played
         k = int(np.searchsorted(chunks, waited_for)) if chunks.size else 0
         if chunks.size:

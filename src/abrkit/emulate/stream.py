@@ -167,9 +167,13 @@ def load_stream(folder: str | Path, kind: str) -> Stream:
         m = min(n, described.quality.shape[0])
         table, quality = table[:m], described.quality[:m]
         n = m
+    durations = None
+    if described.durations_s is not None and described.n_chunks >= n:  # segments of unequal duration
+        durations = described.durations_s[:n]
     video = Video(
         bitrates_bps=np.asarray(ladder, dtype=np.float64), chunk_s=described.chunk_s, sizes_bytes=table,
         quality=quality, name=described.name or root.name,
         meta={"manifest": manifest.relative_to(root).as_posix(), "ladder": "announced"},
+        durations_s=durations,
     )
     return Stream(root, manifest.relative_to(root).as_posix(), kind, segments, video)

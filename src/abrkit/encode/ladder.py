@@ -233,8 +233,9 @@ class LadderResult:
         tail : {"drop", "keep"}
             A last segment shorter than ``settings["segment_s"]`` (a 4.1 s clip in 2 s
             segments ends with 0.1 s) is left out by default, so every simulated chunk holds
-            the ``chunk_s`` of content its size and quality describe; ``"keep"`` plays it as
-            a full chunk (:func:`~abrkit.video.video_from_segments` says what each costs).
+            the ``chunk_s`` of content its size and quality describe; ``"keep"`` keeps it with
+            its real duration in ``Video.durations_s`` (:func:`~abrkit.video.video_from_segments`
+            says what each costs).
 
         Returns
         -------

@@ -123,6 +123,7 @@ class Sessions:
             raise ParameterError("video", type(video).__name__, "must be a Video object (read files with abrkit.read_video)")
         self.video = video
         prof = self.profile
+        video.require_uniform("the abrkit.rl environment")
         playable_sizes(video.name, video.sizes_bytes)
         if prof.buffer_cap_s < video.chunk_s:
             raise ParameterError("buffer_cap_s", prof.buffer_cap_s, "must be >= the chunk duration, or no chunk could ever be buffered")
@@ -162,6 +163,7 @@ class Sessions:
             sizes_bytes=np.ascontiguousarray(video.sizes_bytes, dtype=np.float64),
             bitrates_bps=np.ascontiguousarray(video.bitrates_bps, dtype=np.float64),
             utility=utility,
+            durations_s=video.chunk_durations_s(),
             prof=prof.pack(),
             cfg=cfg,
         )
