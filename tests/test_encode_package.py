@@ -288,6 +288,8 @@ def test_video_from_renditions_shapes_and_units(renditions: list[Rendition]) -> 
     np.testing.assert_allclose(video.quality, np.column_stack([r.segment_vmaf for r in renditions]))
     assert video.resolutions == ((192, 108), (320, 180))
     assert video.meta["tail"] == "kept" and video.meta["last_segment_s"] == pytest.approx(0.4)
+    np.testing.assert_allclose(video.durations_s, [2.0, 2.0, 0.4])  # the kept tail lasts what it lasts
+    assert video.duration_s == pytest.approx(4.4)
     assert video.meta["codecs"] == [r.codecs for r in renditions]
     assert video.meta["measured_kbps"] == [r.measured_kbps for r in renditions]
     assert "payload" in video.meta["bitrates"]
@@ -297,7 +299,7 @@ def test_video_from_renditions_shapes_and_units(renditions: list[Rendition]) -> 
     assert dropped.name == "clip" and dropped.n_chunks == 2 and dropped.meta["tail"] == "dropped"
     np.testing.assert_array_equal(dropped.sizes_bytes, video.sizes_bytes[:2])
     np.testing.assert_array_equal(dropped.quality, video.quality[:2])
-    assert dropped.chunk_s == 2.0 and dropped.duration_s == 4.0
+    assert dropped.chunk_s == 2.0 and dropped.duration_s == 4.0 and dropped.durations_s is None
 
 
 def test_a_tail_without_a_quality_value_is_fine_when_dropped(renditions: list[Rendition]) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from abrkit import Trace, simulate
 from abrkit.cli import main
 from abrkit.encode.encoder import EncodeSettings, encode, read_packets
 from abrkit.encode.ffmpeg import FFmpeg, file_url, find_ffmpeg
@@ -148,8 +149,6 @@ def test_results_write_json_and_csv(result, tmp_path: Path):
 
 
 def test_the_rungs_go_to_the_simulator_segment_by_segment(result):
-    from abrkit import Trace, simulate
-
     res, _ = result
     seg = res.segments
     # 5.5 s in 2 s segments, the last one 1.5 s (aligned shots)
@@ -187,8 +186,16 @@ def test_shots_off_the_grid_give_unequal_segments_packaged_as_hls_and_dash(ff: F
         assert mine["shot"].tolist() == [0, 1, 1, 2] and mine["start_frame"].tolist() == [0, 30, 70, 80]
         r = res.rungs[res.rungs["rung"] == k].iloc[0]
         assert np.isclose(mine["size_bytes"].sum() * 8 / 5.5 / 1000, r["measured_bitrate_kbps"])
-    with pytest.raises(ParameterError, match="off that grid"):
-        res.to_video()
+    # to the simulator with every segment's own duration (the chunk model plays them)
+    video = res.to_video(tail="keep")
+    np.testing.assert_allclose(video.durations_s, [1.5, 2.0, 0.5, 1.5])
+    assert video.chunk_s == 2.0 and np.isclose(video.duration_s, 5.5)
+    np.testing.assert_array_equal(video.sizes_bytes[2], seg[seg["segment"] == 2].sort_values("rung")["size_bytes"])
+    np.testing.assert_allclose(res.to_video().durations_s, [1.5, 2.0, 0.5])  # the short last segment dropped
+    log = simulate(Trace.constant(3e4, 60.0), video, "bb").to_frame()
+    assert len(log) == 4
+    with pytest.raises(ParameterError, match="unequal duration"):
+        simulate(Trace.constant(3e4, 60.0), video, "bola", profile="sabre")
     with pytest.raises(ParameterError, match="whole number"):
         optimize_shots(clip, out_dir=tmp_path, segment_s=0.33, align_to_segments=True, **GRID)
 

@@ -19,7 +19,8 @@ With ``--shots auto|FILE`` the command builds the per-shot ladder instead
 (:func:`abrkit.encode.shotladder.optimize_shots`): ``shot-result.json``, ``shots.csv``,
 ``shot-points.csv``, ``shot-path.csv``, ``shot-rungs.csv``, ``shot-choices.csv``,
 ``shot-segments.csv``, the joined rungs ``rung<k>.ts`` (x264 and x265), the per-title
-``result.json`` and tables for comparison, ``shot-video.json`` with ``--align-to-segments``,
+``result.json`` and tables for comparison, ``shot-video.json`` (the rungs for ``abrkit simulate
+--video``; segments of unequal duration unless ``--align-to-segments``),
 ``shot-hulls.png`` with ``--plot``, and with ``--renditions`` the joined rungs packaged
 (``hls/master.m3u8``, ``dash/manifest.mpd``; segments of unequal duration where shots start off
 the segment grid).
@@ -364,7 +365,7 @@ def _cmd_shots(args: argparse.Namespace, out: Path, options: dict[str, Any], cac
         renditions = result.renditions()
         ff = find_ffmpeg(args.ffmpeg)
         written += [write_hls(renditions, out / "hls", ffmpeg=ff), write_dash(renditions, out / "dash", ffmpeg=ff)]
-    if args.align_to_segments and not result.segments.empty:
+    if not result.segments.empty:
         result.to_video().to_json(out / "shot-video.json")
         written.append(out / "shot-video.json")
     if result.per_title is not None:

@@ -66,16 +66,16 @@ The sizes are the encoded video packets, without container overhead (a few hundr
 segment in fMP4; about 5-15 % more in MPEG-TS at low rates).
 
 The last segment is usually shorter than ``segment_s`` (a 61 s title in 2 s segments ends with a
-1 s segment). The simulator takes every chunk to last ``chunk_s`` (its kernels assume equal
-segments). With ``tail="drop"`` (default, as :meth:`LadderResult.to_video
+1 s segment). With ``tail="drop"`` (default, as :meth:`LadderResult.to_video
 <abrkit.encode.ladder.LadderResult.to_video>` and :func:`abrkit.video.video_from_segments`) a
 short last segment is left out: every simulated chunk then holds exactly the ``chunk_s`` of
-content its size and quality describe, at the cost of the last fraction of a segment. With
-``tail="keep"`` it is kept with its real size: no byte is lost, but the simulator credits it
-with a full ``chunk_s`` of playback, so the session's last chunk is easier to download in time
-than it really is and the video appears up to ``chunk_s`` longer. A last segment short by at
-most one and a half frames is frame rounding (29.97 fps), not a tail. A title shorter than one
-segment is one chunk lasting the title's duration.
+content its size and quality describe, at the cost of the last fraction of a segment, and every
+player model can play the video. With ``tail="keep"`` it is kept with its real size and its
+real duration (``Video.durations_s``): no byte or second is lost, and only the chunk model
+(profiles ``default``, ``pensieve``) plays it. Per-shot renditions whose shots start off the
+``segment_s`` grid have segments of unequal duration, which the video keeps likewise. A last
+segment short by at most one and a half frames is frame rounding (29.97 fps), not a tail. A title
+shorter than one segment is one chunk lasting the title's duration.
 """
 
 from __future__ import annotations
@@ -597,7 +597,7 @@ def video_from_renditions(
         The video's name (default: the source file's stem).
     tail : str
         ``"drop"`` (default) leaves out a last segment shorter than ``segment_s``; ``"keep"``
-        keeps it as a full chunk (see the module notes for the consequences).
+        keeps it with its own duration in ``Video.durations_s`` (see the module notes).
     metric : str
         Per-segment quality column of the quality results used as ``Video.quality``
         (``vmaf`` by default; ``vmaf_neg``, ``psnr_y``, ... when they were scored). Without
@@ -663,14 +663,18 @@ def video_from_renditions(
     durations = first.segment_durations_s
     last_s = float(durations[-1])
     short_tail = durations.size > 1 and last_s < first.segment_s - 1.5 * first.frame_s
-    # chunk_s: what a full segment really plays (segment_s, or 2.002 s for 2 s at 29.97 fps).
+    # chunk_s: what a full segment really plays (segment_s, or 2.002 s for 2 s at 29.97 fps);
+    # per-shot renditions off the grid: the nominal segment_s.
     full = durations[:-1] if short_tail else durations
-    chunk_s = float(np.mean(full))
+    chunk_s = float(np.mean(full)) if first.on_grid else float(first.segment_s)
     dropped = False
     if tail == "drop" and short_tail:
         sizes = sizes[:-1]
         quality = None if quality is None else quality[:-1]
         dropped = True
+    kept = durations[:-1] if dropped else durations
+    # each segment's own duration where they differ (a tail kept, shots off the grid)
+    own_durations = kept.copy() if np.any(np.abs(kept - chunk_s) > 0.5 * first.frame_s) else None
     if quality is not None and np.any(~np.isfinite(quality)):  # checked after the tail is dropped
         k, j = (int(x) for x in np.argwhere(~np.isfinite(quality))[0])
         raise ParameterError(
@@ -704,6 +708,7 @@ def video_from_renditions(
         resolutions=tuple(r.resolution for r in items),
         name=name or Path(source).stem,
         meta=meta,
+        durations_s=own_durations,
     )
 
 

@@ -190,30 +190,20 @@ class ShotLadderResult:
 
         Per chunk (a segment of :attr:`segments`): the joined stream's coded-picture bytes in
         that segment (as ``measured_bitrate_kbps`` counts them) and the mean VMAF of its frames
-        from the end-to-end scoring; nominal bitrates: the rungs' measured bitrates. ``tail``
-        treats a short last segment as :func:`~abrkit.video.video_from_segments` does.
-        Resolutions are not given (a rung mixes them); ``meta["resolutions_per_rung"]`` lists
-        each rung's sizes, shot by shot.
+        from the end-to-end scoring; nominal bitrates: the rungs' measured bitrates. Shots off
+        the ``segment_s`` grid give segments of unequal duration: the video then keeps each
+        one's duration (``Video.durations_s``), which the chunk model (profiles ``default`` and
+        ``pensieve``) plays as it is and the other player models refuse. ``tail`` treats a
+        short last segment as :func:`~abrkit.video.video_from_segments` does. Resolutions are
+        not given (a rung mixes them); ``meta["resolutions_per_rung"]`` lists each rung's sizes,
+        shot by shot.
 
         Raises
         ------
         ParameterError
-            Nothing was produced (``produce=False``), or the segments have unequal durations
-            (shots off the ``segment_s`` grid), which the simulator does not model yet: pass
-            ``align_to_segments=True``, or shot starts at multiples of the segment.
+            Nothing was produced (``produce=False``).
         """
         seg = self._produced_segments()
-        segment_s = float(self.settings["segment_s"])
-        fps = Fraction(self.source["fps"])
-        first = seg[seg["rung"] == seg["rung"].iloc[0]].sort_values("segment")
-        body = first["duration_s"].to_numpy(dtype=np.float64)[:-1]
-        off = np.flatnonzero(np.abs(body - segment_s) > 0.5 * float(1 / fps))
-        if off.size:
-            row = first.iloc[int(off[0])]
-            raise ParameterError(
-                "shots", f"segment {int(row['segment'])} (shot {int(row['shot'])}) lasts {row['duration_s']:.4g} s",
-                f"the simulator plays segments of one duration ({segment_s:g} s) and these shots are off that grid "
-                "(pass align_to_segments=True, or shot starts at multiples of the segment)")
         per_rung = []
         for k in self.rungs["rung"]:
             rows = seg[seg["rung"] == k].sort_values("segment")
@@ -223,7 +213,7 @@ class ShotLadderResult:
                  for k, group in self.choices.groupby("rung")}
         return video_from_segments(
             self.rungs["measured_bitrate_kbps"].to_numpy(dtype=np.float64), per_rung,
-            segment_s=segment_s, frame_s=float(1 / fps), tail=tail,
+            segment_s=float(self.settings["segment_s"]), frame_s=float(1 / Fraction(self.source["fps"])), tail=tail,
             name=name if name is not None else "per-shot",
             meta={"ladder": "per-shot", "resolutions_per_rung": sizes, "source": self.source.get("path")},
         )
@@ -408,8 +398,9 @@ def optimize_shots(
         Split longer shots into equal parts of at most this many seconds.
     align_to_segments : bool
         Snap shot starts to the ``segment_s`` grid (``segment_s`` must be a whole number of
-        frames), so every segment of a rung starts with a keyframe and :meth:`ShotLadderResult.to_video`
-        can hand the rungs to the simulator. Default False: cuts where the content cuts.
+        frames), so every segment lasts ``segment_s`` (the last may be shorter) and every player
+        model can stream the rungs. Default False: cuts where the content cuts, and segments of
+        unequal duration where a shot ends off the grid (see :meth:`ShotLadderResult.to_video`).
     codec, mode, resolutions, crfs, quality, segment_s, preset, workers, threads, scheduler
         As :func:`~abrkit.encode.ladder.optimize_ladder`, for every shot's search. The
         resolutions default to the source's (:func:`~abrkit.encode.ladder.default_resolutions`),
