@@ -91,7 +91,7 @@ class SpeedupVsReference:
         self.calls = []
         for trace in traces[:: 142 // 4][:4]:
             args = (
-                *profile.kernel_trace(trace), sizes, utility, video.chunk_s, n, profile.pack(),
+                *profile.kernel_trace(trace), sizes, utility, video.chunk_durations_s()[:n], n, profile.pack(),
                 qoe.rebuffer_weight, qoe.switch_weight, True, 10_000, 0, -np.inf, 10**9,
                 np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(K.OPT_STATS),
             )
