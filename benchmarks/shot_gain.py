@@ -4,6 +4,7 @@ A script, not an asv suite (it runs ffmpeg for minutes)::
 
     python benchmarks/shot_gain.py                       # the default title, below
     python benchmarks/shot_gain.py --crf-step 2 --out /tmp/shot-gain.json
+    python benchmarks/shot_gain.py --encoder-args '-x264-params qcomp=1:aq-mode=0:mbtree=0'   # constant QP
 
 The title (built once, losslessly, at ``--size``, 20 fps) is three shots of unequal difficulty:
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shlex
 import sys
 import tempfile
 import time
@@ -76,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--crf-step", type=float, default=4)
     p.add_argument("--segment-s", type=float, default=1.0, help="segment (keyframe) duration, default 1 s")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--encoder-args", default="", metavar="ARGS",
+                   help="extra ffmpeg options for every encode, e.g. '-x264-params qcomp=1:aq-mode=0:mbtree=0'")
     p.add_argument("--work", type=Path, default=None, help="folder for the title, cache and rungs (default: temporary)")
     p.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
     args = p.parse_args(argv)
@@ -93,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         cpu0, t0 = _children_cpu_s(), time.perf_counter()
         res = optimize_shots(title, shots=starts, codec="x264", mode="exhaustive", resolutions=sizes, crfs=crfs,
                              segment_s=args.segment_s, workers=args.workers, threads=1, cache_dir=work / "cache",
-                             out_dir=work / "out", min_vmaf=None, progress=True)
+                             out_dir=work / "out", min_vmaf=None, progress=True,
+                             encoder_args=tuple(shlex.split(args.encoder_args)))
         cpu, wall = _children_cpu_s() - cpu0, time.perf_counter() - t0
         cols = ["rung", "bitrate_kbps", "vmaf", "measured_bitrate_kbps", "measured_vmaf", "frame_sizes"]
         print(res.rungs[cols].to_string(index=False))
@@ -108,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.out is not None:
             report = res.to_dict()
             report["benchmark"] = {"size": args.size, "shot_s": args.shot_s, "sizes": args.sizes, "crfs": crfs,
+                                   "encoder_args": args.encoder_args,
                                    "segment_s": args.segment_s, "ffmpeg_cpu_s": cpu, "wall_s": wall}
             args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return 0

@@ -343,6 +343,7 @@ def test_bad_arguments(clip) -> None:
         (dict(preset="warp"), "preset='warp' is invalid"),
         (dict(search="fast"), "search='fast' is invalid"),
         (dict(min_vmaf=120), "min_vmaf=120 is invalid"),
+        (dict(encoder_args="-tune film"), "extra="),
     ]:
         with pytest.raises(ParameterError, match=match):
             optimize_ladder(clip, cache_dir=False, progress=False, **kwargs)
@@ -424,3 +425,15 @@ def test_fast_mode_progress_total_is_known_up_front_and_counts_agree(clip, cache
         got = fast_search(n_res, list(range(10, 10 + 3 * m, 3)), lambda batch, r: [
             (float(np.exp(-0.1 * c) * 1000 / (1 + ri)), float(100 - c - 5 * ri)) for ri, c in batch], params=FastSearch())
         assert len(got) <= max_points(n_res, m)
+
+
+def test_encoder_args_reach_every_encode_and_key_the_cache(clip, cache_dir, exhaustive: LadderResult) -> None:
+    # x264 at a constant quantizer per CRF: other bits than the default encodes, cached apart
+    args = ("-x264-params", "qcomp=1:aq-mode=0:mbtree=0")
+    cqp = optimize_ladder(clip, mode="exhaustive", resolutions=RES, crfs=CRFS[:3], constraints=CONS, fixed_ladders=(),
+                          cache_dir=cache_dir, encoder_args=args, **COMMON)
+    assert cqp.settings["encoder_args"] == list(args)
+    assert cqp.n_encodes["search_performed"] == len(RES) * 3  # none came from the default run's points
+    mine = cqp.points.set_index(["width", "height", "crf"])["bitrate_kbps"]
+    theirs = exhaustive.points.set_index(["width", "height", "crf"])["bitrate_kbps"].loc[mine.index]
+    assert not np.allclose(mine.to_numpy(), theirs.to_numpy())

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,9 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("search")
     g.add_argument("--codec", choices=_CODECS, default="x264", help="encoder (default: x264)")
     g.add_argument("--preset", default=None, help="encoder preset (default: the codec's, medium for x264)")
+    g.add_argument("--encoder-args", default=None, metavar="ARGS",
+                   help="extra ffmpeg output options for every encode, one quoted string, e.g.\n"
+                   "'-tune film' or '-x264-params qcomp=1:aq-mode=0:mbtree=0' (a constant quantizer per CRF)")
     g.add_argument("--mode", choices=("fast", "exhaustive"), default="fast",
                    help="fast: adaptive sampling of the grid (default); exhaustive: every grid point")
     g.add_argument("--resolutions", type=resolution_list, default=None, metavar="WxH,...",
@@ -184,6 +188,7 @@ def ladder_options(args: argparse.Namespace) -> dict[str, Any]:
         constraints=constraints, quality=QualitySettings(vmaf_model=args.vmaf_model), segment_s=args.segment_s,
         preset=args.preset, axis=args.axis, fixed_ladders=tuple(args.fixed or ()), workers=args.workers,
         threads=args.threads, ffmpeg=args.ffmpeg, max_duration_s=args.max_duration_s, min_vmaf=args.min_vmaf,
+        encoder_args=tuple(shlex.split(args.encoder_args or "")),
     )
 
 
@@ -328,7 +333,7 @@ def _renditions(result: Any, args: argparse.Namespace, out: Path, quality: Any) 
     renditions = encode_renditions(
         result.source["path"], result.rungs, out_dir=out / "renditions", codec=s["codec"], segment_s=s["segment_s"],
         preset=s["preset"], quality=quality, pix_fmt=s["pix_fmt"], scaler=s["scaler"], threads=s["threads"],
-        ffmpeg=ff, workers=s["workers"],
+        ffmpeg=ff, workers=s["workers"], encoder_args=s.get("encoder_args", ()),
     )
     hls = write_hls(renditions, out / "hls", ffmpeg=ff)
     dash = write_dash(renditions, out / "dash", ffmpeg=ff)

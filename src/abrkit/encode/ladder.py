@@ -610,6 +610,7 @@ def optimize_ladder(
     search: FastSearch | None = None,
     min_vmaf: float | None = DEFAULT_MIN_VMAF,
     scheduler: Any = None,
+    encoder_args: Sequence[str] = (),
 ) -> LadderResult:
     """Find the per-title bitrate ladder of ``source``.
 
@@ -685,6 +686,14 @@ def optimize_ladder(
         (``"processes"``) or a Dask cluster (a Client or its address); workers read the source
         and write each measured point to the cache themselves, so ``cache_dir`` and the source
         must be on a file system every worker sees. The tables are the same.
+    encoder_args : sequence of str
+        Extra ffmpeg output options for every encode (``EncodeSettings.extra``; part of each
+        cache key), after abrkit's own: e.g. ``("-tune", "film")``, or x264's rate control
+        made a constant quantizer at each CRF, the setting per-shot encoding is usually
+        compared in: ``("-x264-params", "qcomp=1:aq-mode=0:mbtree=0")`` (an ``-x264-params``
+        given here replaces abrkit's ``open-gop=0``, x264's default anyway). Keyframe
+        placement, scaling and rate-control mode stay abrkit's: options that change them break
+        the segment measurements.
 
     Returns
     -------
@@ -750,8 +759,8 @@ def optimize_ladder(
         raise ParameterError("search", search, "must be a FastSearch")
     crf_grid = _parse_crfs(default_crfs(codec) if crfs is None else crfs, codec)
     # Settings are validated by building one (preset, pix_fmt, scaler).
-    EncodeSettings(codec=codec, width=2, height=2, crf=crf_grid[0], preset=preset, segment_s=segment_s,
-                   pix_fmt=pix_fmt, scaler=scaler, threads=threads)
+    extra = EncodeSettings(codec=codec, width=2, height=2, crf=crf_grid[0], preset=preset, segment_s=segment_s,
+                           pix_fmt=pix_fmt, scaler=scaler, threads=threads, extra=encoder_args).extra
     if min_vmaf is not None:
         min_vmaf = number("min_vmaf", min_vmaf, ge=0, le=100)
     if progress is not None and not isinstance(progress, bool) and not callable(progress):
@@ -805,7 +814,8 @@ def optimize_ladder(
             ff=ff, source=encode_source, info=encode_info, quality=replace(qs, n_threads=threads), cache=cache,
             sha=sha, frames=frames, workers=workers, progress=progress, libvmaf=libvmaf, scheduler=scheduler,
         )
-        base = dict(codec=codec, preset=preset, segment_s=segment_s, pix_fmt=pix_fmt, scaler=scaler, threads=threads)
+        base = dict(codec=codec, preset=preset, segment_s=segment_s, pix_fmt=pix_fmt, scaler=scaler, threads=threads,
+                    extra=extra)
 
         def settings_of(r: int, crf: float) -> EncodeSettings:
             w, h = grid_res[r]
@@ -880,7 +890,7 @@ def optimize_ladder(
         "codec": codec, "encoder": CODECS[codec].encoder,
         "preset": preset if preset is not None else CODECS[codec].default_preset,
         "pix_fmt": pix_fmt, "scaler": scaler, "segment_s": segment_s, "threads": threads, "workers": workers,
-        "mode": mode, "axis": axis, "resolutions": [list(p) for p in grid_res], "crfs": list(crf_grid),
+        "encoder_args": list(extra), "mode": mode, "axis": axis, "resolutions": [list(p) for p in grid_res], "crfs": list(crf_grid),
         "constraints": _constraints_dict(cons), "quality": qs.key(), "fixed_ladders": fixed_names,
         "fixed_peak_factor": FIXED_PEAK_FACTOR, "max_duration_s": max_duration_s,
         "search": params.to_dict() if mode == "fast" else None, "bd_rate_method": "pchip",

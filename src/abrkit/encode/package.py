@@ -358,6 +358,7 @@ def encode_renditions(
     ffmpeg: FFmpeg | None = None,
     workers: int | None = None,
     progress: Callable[[float], None] | None = None,
+    encoder_args: Sequence[str] = (),
 ) -> list[Rendition]:
     """Encode the final renditions of a ladder and measure them.
 
@@ -393,6 +394,9 @@ def encode_renditions(
         Renditions encoded at once (default: half the CPUs, at least 1).
     progress : callable, optional
         Called with the overall fraction done (0..1).
+    encoder_args : sequence of str
+        Extra ffmpeg output options for every encode, as the ladder search's
+        (``settings["encoder_args"]`` of a :class:`~abrkit.encode.ladder.LadderResult`).
 
     Returns
     -------
@@ -419,7 +423,7 @@ def encode_renditions(
     n_workers = _default_workers(len(table)) if workers is None else integer("workers", workers, ge=1)
 
     # Apple players want HEVC in MP4 as 'hvc1' (parameter sets in the sample entry), not 'hev1'.
-    extra = ("-tag:v", "hvc1") if codec == "x265" else ()
+    extra = tuple(encoder_args) + (("-tag:v", "hvc1") if codec == "x265" else ())
     jobs: list[tuple[EncodeSettings, Path, float]] = []
     out = Path(out_dir)
     for i, row in enumerate(table.itertuples(index=False)):

@@ -385,6 +385,7 @@ def optimize_shots(
     ffmpeg: FFmpeg | str | os.PathLike[str] | None = None,
     max_duration_s: float | None = None,
     scheduler: Any = None,
+    encoder_args: Sequence[str] = (),
 ) -> ShotLadderResult:
     """The per-shot ladder of ``source`` (module docstring), produced and measured.
 
@@ -401,8 +402,9 @@ def optimize_shots(
         frames), so every segment lasts ``segment_s`` (the last may be shorter) and every player
         model can stream the rungs. Default False: cuts where the content cuts, and segments of
         unequal duration where a shot ends off the grid (see :meth:`ShotLadderResult.to_video`).
-    codec, mode, resolutions, crfs, quality, segment_s, preset, workers, threads, scheduler
-        As :func:`~abrkit.encode.ladder.optimize_ladder`, for every shot's search. The
+    codec, mode, resolutions, crfs, quality, segment_s, preset, workers, threads, scheduler, encoder_args
+        As :func:`~abrkit.encode.ladder.optimize_ladder`, for every shot's search (and
+        ``encoder_args`` for the rungs' encodes too). The
         resolutions default to the source's (:func:`~abrkit.encode.ladder.default_resolutions`),
         the same for every shot; ``segment_s`` is the keyframe interval inside a shot.
     constraints : RungConstraints, optional
@@ -479,7 +481,7 @@ def optimize_shots(
         bar = tqdm(total=n_shots + int(per_title), desc="per-shot ladder", unit="step", disable=not show)
         common = dict(codec=codec, mode=mode, resolutions=resolutions, crfs=crfs, quality=qs, segment_s=segment_s,
                       preset=preset, workers=workers, threads=threads, cache_dir=cache_dir, progress=False,
-                      ffmpeg=ff, scheduler=scheduler)
+                      ffmpeg=ff, scheduler=scheduler, encoder_args=encoder_args)
         try:
             frames, cut_infos, cut_files = [], [], []
             performed = 0
@@ -534,7 +536,8 @@ def optimize_shots(
                     for s in alloc.shots.itertuples():
                         i = int(s.shot)
                         settings = EncodeSettings(codec=codec, width=int(s.width), height=int(s.height), crf=float(s.crf),
-                                                  preset=preset, segment_s=segment_s, threads=threads)
+                                                  preset=preset, segment_s=segment_s, threads=threads,
+                                                  extra=tuple(encoder_args))
                         target = work / "shots" / f"shot{i:04d}-{settings.digest}.mp4"
                         if target.is_file() and _same_encode(target, float(s.payload_bytes), ff):
                             reused += 1
@@ -592,7 +595,7 @@ def optimize_shots(
             "resolutions": [list(r) if not isinstance(r, int) else r for r in resolutions], "crfs": crfs,
             "quality": qs.key(), "threshold": threshold, "min_shot_s": min_shot_s, "max_shot_s": max_shot_s,
             "min_vmaf": min_vmaf, "produce": produce, "max_duration_s": max_duration_s,
-            "align_to_segments": bool(align_to_segments),
+            "align_to_segments": bool(align_to_segments), "encoder_args": list(encoder_args),
         },
         source={"path": str(source_path), "width": info.width, "height": info.height, "n_frames": info.n_frames,
                 "scored_frames": title_info.n_frames, "fps": f"{info.fps.numerator}/{info.fps.denominator}"},
