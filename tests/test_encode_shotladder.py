@@ -136,6 +136,8 @@ def test_a_rerun_resumes_without_encoding_again(result, clip: Path):
                            **GRID)
     assert again.n_encodes["search_performed"] == 0
     assert again.n_encodes["produced"] == 0 and again.n_encodes["produced_reused"] == len(again.choices)
+    names = [p.name for p in (work / "out" / "shots").iterdir()]
+    assert names and all(re.fullmatch(r"shot\d{4}-[0-9a-f]{16}\.mp4", n) for n in names), names[:3]
     assert again.rungs["measured_bitrate_kbps"].tolist() == res.rungs["measured_bitrate_kbps"].tolist()
 
 

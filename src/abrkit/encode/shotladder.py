@@ -538,7 +538,7 @@ def optimize_shots(
                         settings = EncodeSettings(codec=codec, width=int(s.width), height=int(s.height), crf=float(s.crf),
                                                   preset=preset, segment_s=segment_s, threads=threads,
                                                   extra=tuple(encoder_args))
-                        target = work / "shots" / f"shot{i:04d}-{settings.digest}.mp4"
+                        target = work / "shots" / f"shot{i:04d}-{settings.digest()}.mp4"
                         if target.is_file() and _same_encode(target, float(s.payload_bytes), ff):
                             reused += 1
                         else:
