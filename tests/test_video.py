@@ -624,3 +624,10 @@ def test_bad_durations_in_video_json_name_the_file_and_key(tmp_path, durations, 
     with pytest.raises(VideoFormatError, match=message) as info:
         read_video(path)
     assert info.value.path == str(path) and info.value.line is not None
+
+
+def test_settings_record_the_ladder_and_unequal_durations():
+    v = Video.constant_bitrate([100, 300], 2.0, 3, name="cbr")
+    assert v.settings() == {"name": "cbr", "bitrates_kbps": [100.0, 300.0], "chunk_s": 2.0}
+    d = Video(v.bitrates_bps, 2.0, v.sizes_bytes, name="cbr", durations_s=[2.0, 1.5, 0.5])
+    assert d.settings()["durations_s"] == [2.0, 1.5, 0.5]

@@ -381,7 +381,7 @@ class EventBatchResult:
             **self.profile.settings(),
             **self.qoe.settings(),
             "controllers": [c.settings() for c in self.controllers],
-            "videos": [{"name": v.name, "bitrates_kbps": v.bitrates_kbps.tolist(), "chunk_s": v.chunk_s} for v in self.videos],
+            "videos": [v.settings() for v in self.videos],
         }
 
 

@@ -426,8 +426,7 @@ class LiveBatchResult:
 
     def settings(self) -> dict[str, Any]:
         return {**self.profile.settings(), "controllers": [c.settings() for c in self.controllers],
-                "videos": [{"name": v.name, "bitrates_kbps": v.bitrates_kbps.tolist(), "chunk_s": v.chunk_s}
-                           for v in self.videos]}
+                "videos": [v.settings() for v in self.videos]}
 
 
 def _live_controller(spec: Any) -> Controller:

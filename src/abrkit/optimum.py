@@ -192,8 +192,7 @@ class OptimumResult:
         return {
             **self.profile.settings(),
             **self.qoe_model.settings(),
-            "video": {"name": self.video.name, "bitrates_kbps": self.video.bitrates_kbps.tolist(), "chunk_s": self.video.chunk_s,
-                      **({} if self.video.durations_s is None else {"durations_s": self.video.durations_s.tolist()})},
+            "video": self.video.settings(),
             "max_front": self.max_front,
             "max_labels": self.max_labels,
             "beam_width": min(_BEAM_WIDTH, self.max_front),

@@ -276,15 +276,8 @@ class BatchResult:
             **self.profile.settings(),
             **self.qoe.settings(),
             "controllers": [c.settings() for c in self.controllers],
-            "videos": [_video_settings(v) for v in self.videos],
+            "videos": [v.settings() for v in self.videos],
         }
-
-
-def _video_settings(v: Video) -> dict[str, Any]:
-    d: dict[str, Any] = {"name": v.name, "bitrates_kbps": v.bitrates_kbps.tolist(), "chunk_s": v.chunk_s}
-    if v.durations_s is not None:
-        d["durations_s"] = v.durations_s.tolist()
-    return d
 
 
 def _session_only(batch: BatchResult, j: int) -> BatchResult:

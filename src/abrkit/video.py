@@ -337,6 +337,14 @@ class Video:
             d["meta"] = self.meta
         return d
 
+    def settings(self) -> dict[str, Any]:
+        """What a result's ``settings()`` records of the video: name, ladder (kbit/s), ``chunk_s``
+        and, for segments of unequal duration, ``durations_s``; not the size table."""
+        d: dict[str, Any] = {"name": self.name, "bitrates_kbps": self.bitrates_kbps.tolist(), "chunk_s": self.chunk_s}
+        if self.durations_s is not None:
+            d["durations_s"] = self.durations_s.tolist()
+        return d
+
     def to_json(self, path: PathLike) -> None:
         """Write abrkit's video JSON (read back with :func:`read_video`)."""
         Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")

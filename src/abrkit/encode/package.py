@@ -1383,9 +1383,8 @@ def write_dash(
     args += ["-c", "copy"]
     for i, r in enumerate(items):
         args += _tag_args(r, f"v:{i}")
-    cut = _cut_every(items[0]) if all(r.on_grid == items[0].on_grid for r in items) else "0.001"
     args += [
-        "-f", "dash", "-dash_segment_type", "mp4", "-seg_duration", cut,
+        "-f", "dash", "-dash_segment_type", "mp4", "-seg_duration", _cut_every(items[0]),  # renditions share their segments
         "-use_template", "1", "-use_timeline", "1", "-single_file", "0",
         "-adaptation_sets", "id=0,streams=v",
         "-init_seg_name", "init-$RepresentationID$.$ext$",
