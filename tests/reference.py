@@ -1397,8 +1397,8 @@ CHUNK_FIELDS = tuple(_LOG_COLUMN_OF)
 
 
 def run_session(trace, video, prof, ctrl_id, control, log, shadows, pgroup=None):
-    """Reference of ``session.run_session`` (``pgroup``, the kernel's compile group, is not
-    needed here): the same groups in (``abrkit._kernels.groups``: ``SessionTrace``,
+    """One session of ``session.run_batch``'s reference (``pgroup``, the kernel's compile group,
+    is not needed here): the groups one job of the kernel unpacks (``abrkit._kernels.groups``: ``SessionTrace``,
     ``SessionVideo``, ``SessionControl``, ``SessionShadows`` or None); fills ``log[:n_done]``,
     updates the predictor states ``control.pred_state`` and ``shadows.state`` in place, writes
     ``shadows.pred_bps[i, k]``. Controllers MPC and BBA-1 are asked through
@@ -1616,7 +1616,6 @@ REFERENCES: dict[str, Callable[..., Any]] = {
     "network.request_time": request_time,
     "network.measured_time": measured_time,
     "network.oracle_throughput": oracle_throughput,
-    "session.run_session": run_session,
     "session.run_batch": run_batch,
 }
 
@@ -1632,6 +1631,7 @@ COVERED_BY: dict[str, str] = {
         "_update_exo", "_update_kalman",
     )},
     "predictors._robust_error": "predictors.pred_update",
-    "session.shadow_predict": "session.run_session",
-    "session.shadow_update": "session.run_session",
+    "session.shadow_predict": "session.run_batch",
+    "session.shadow_update": "session.run_batch",
+    "session.has_bandwidth": "session.run_batch",
 }

@@ -1,12 +1,12 @@
 """References and coverage of the chunk step and the reinforcement-learning kernels.
 
-``session.play_chunks`` is ``session.run_session``'s loop (``chunk_params`` its set-up): ``tests/reference.py``'s
+``session.play_chunks`` is ``session.run_batch``'s loop (``chunk_params`` its set-up): ``tests/reference.py``'s
 independent whole-session reference checks it through it. ``rlenv.next_uniform`` has its own
 reference below (SplitMix64 on Python integers). The environment kernel (``rlenv.env_step`` and
 its helpers) is checked against the simulator itself in ``tests/test_rl.py``: environments
 driven with the rungs simulated sessions chose log the same rows bit for bit, and their rewards
 and observations are recomputed from those rows in Python; they are listed as covered by
-``session.run_session``, whose reference vouches for the simulator they are compared with.
+``session.run_batch``, whose reference vouches for the simulator they are compared with.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ def _args_next_uniform(rng):
 REFERENCES = {"rlenv.next_uniform": next_uniform}
 KERNEL_INPUTS = {"rlenv.next_uniform": (_args_next_uniform, 300)}
 COVERED_BY: dict[str, str] = {
-    "session.play_chunks": "session.run_session",
-    "session.chunk_params": "session.run_session",
-    "rlenv.env_step": "session.run_session",
-    "rlenv.begin_episode": "session.run_session",
-    "rlenv.write_obs": "session.run_session",
+    "session.play_chunks": "session.run_batch",
+    "session.chunk_params": "session.run_batch",
+    "rlenv.env_step": "session.run_batch",
+    "rlenv.begin_episode": "session.run_batch",
+    "rlenv.write_obs": "session.run_batch",
 }

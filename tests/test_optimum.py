@@ -33,7 +33,7 @@ def uncapped(profile: str | Profile) -> Profile:
 
 
 def replay(trace: Trace, video: Video, sequences, profile: Profile, qoe: QoE) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(QoE totals, rebuffer_s per chunk, statuses) of each rung sequence played by run_session.
+    """(QoE totals, rebuffer_s per chunk, statuses) of each rung sequence played by the chunk model (run_batch).
 
     A sequence becomes a one-rung video holding the chosen chunks' sizes, played by FixedRung(0):
     the network and buffer arithmetic is the session loop's own; the QoE is scored on the real

@@ -87,8 +87,7 @@ def check_session(trace, video, controller, profile) -> None:
 
 #: Kernels compiled per value of some integer arguments: called through LiteralEntry, as the
 #: façades call them (Numba's own literal dispatch from Python re-types them on every call).
-_LITERAL_ARGS = {"session.run_batch": ("kind", "pkind"), "session.run_session": ("ctrl_id", "pgroup"),
-                 "dashjs_player.play_dashjs": ("kind", "pgroup")}
+_LITERAL_ARGS = {"session.run_batch": ("kind", "pkind"), "dashjs_player.play_dashjs": ("kind", "pgroup")}
 
 
 def _kernel(name: str):
@@ -463,7 +462,10 @@ def _random_shadows(rng, n_chunks):
     return G.SessionShadows(ids, params, offsets, np.zeros(int(offsets[-1])), np.full((len(specs), n_chunks), -7.0))
 
 
-def _args_run_session(rng):
+def _one_session(rng):
+    """One random session in the groups a job of ``run_batch`` unpacks: any controller of the
+    chunk model (planners included), any prof, equal or unequal durations, dead traces, size
+    tables longer than the session, 0-3 shadows."""
     ends, bw, lat, start, wrap = _random_periods(rng)
     if rng.random() < 0.1:
         bw[:] = 0.0  # no bandwidth at all
@@ -490,6 +492,27 @@ def _args_run_session(rng):
     )
 
 
+def _args_one_job(rng):
+    """``run_batch`` arguments for a batch of one :func:`_one_session`."""
+    trace, video, prof, ctrl_id, control, log, shadows, pgroup = _one_session(rng)
+    n_rows, n_rungs = video.sizes_bytes.shape
+    one = np.zeros(1, np.int64)
+    traces = G.Traces(np.array([0, trace.end_s.size]), trace.end_s, trace.bw_bps, trace.lat_s, np.array([trace.start_s]),
+                      np.array([trace.wrap_s]))
+    videos = G.Videos(np.array([0, n_rows * n_rungs]), video.sizes_bytes.ravel().copy(), np.array([n_rungs]),
+                      np.array([video.n_chunks]), np.array([video.chunk_s]), np.array([0, n_rungs]), video.bitrates_bps,
+                      np.array([0, n_rows]), video.durations_s)
+    ctrls = G.Controllers(np.array([ctrl_id]), control.params[None, :], np.array([control.pred_id]),
+                          control.pred_params[None, :], np.array([control.pred_state.size]),
+                          np.zeros((1, max(1, control.pred_state.size))),
+                          control.data, np.array([0, 0]))
+    sh = None
+    if shadows.ids.size:
+        sh = G.Shadows(shadows.ids, shadows.params, shadows.offsets, shadows.pred_bps[None, :, :].copy())
+    out = G.Outputs(log[None, :, :].copy(), np.full(1, -1, np.int64), np.full(1, -1, np.int64), np.full(1, -1.0))
+    return 0, 1, G.Jobs(one, one.copy(), one.copy()), traces, videos, prof, ctrls, sh, out, compile_group(ctrl_id), pgroup
+
+
 def _random_trace(rng, name="random"):
     n = int(rng.integers(2, 9))
     bw = rng.uniform(5e5, 2e7, n)
@@ -511,6 +534,8 @@ def _random_video(rng, name="random"):
 
 
 def _args_run_batch(rng):
+    if rng.random() < 0.85:  # mostly single sessions of every kind, then mixed batches
+        return _args_one_job(rng)
     traces = [_random_trace(rng, f"t{i}") for i in range(int(rng.integers(1, 4)))]
     videos = [_random_video(rng, f"v{i}") for i in range(int(rng.integers(1, 3)))]
     # The kernel is compiled for one (controller id, predictor id) pair per call: one of these,
@@ -575,8 +600,7 @@ KERNEL_INPUTS = {
     "network.request_time": (_args_request_time, 300),
     "network.measured_time": (_args_measured_time, 50),
     "network.oracle_throughput": (_args_request_time, 300),
-    "session.run_session": (_args_run_session, 150),
-    "session.run_batch": (_args_run_batch, 25),
+    "session.run_batch": (_args_run_batch, 175),
 }
 
 

@@ -1,6 +1,9 @@
 """One place for abrkit's Numba compile policy.
 
 * Lazy compilation: no eager signatures, so importing abrkit compiles nothing.
+* No C-callable wrapper (``no_cfunc_wrapper``): Numba builds one per compiled function for
+  ``cfunc``-style first-class use, which abrkit never makes; building and compiling them was
+  a few tenths of a second of every first run.
 * ``cache=True`` for serial kernels, so a second process skips compilation; never for
   ``parallel=True`` kernels (Numba's cache and parfors interact badly across machines).
 * ``ABRKIT_NUMBA_CACHE=0`` turns on-disk caching off (read-only installs, debugging).
@@ -340,11 +343,16 @@ if not _DISABLED:
 _CACHED: list[Any] = []
 
 
+#: ``jit_options`` of abrkit's ``@overload``s: Numba's defaults for them (no CPython wrapper)
+#: and, as for every kernel here, no C-callable wrapper.
+OVERLOAD_OPTIONS = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+
+
 def njit(func: F) -> F:
     """Compile a serial kernel: nopython, fastmath off (exact IEEE results), cached if allowed."""
     if _DISABLED:
         return func
-    dispatcher = numba.njit(cache=_CACHE, nogil=True)(func)
+    dispatcher = numba.njit(cache=_CACHE, nogil=True, no_cfunc_wrapper=True)(func)
     _CACHED.append(dispatcher)
     return dispatcher  # type: ignore[no-any-return]
 
@@ -358,7 +366,7 @@ def njit_inline(func: F) -> F:
     """
     if _DISABLED:
         return func
-    dispatcher = numba.njit(cache=_CACHE, nogil=True, inline="always")(func)
+    dispatcher = numba.njit(cache=_CACHE, nogil=True, inline="always", no_cfunc_wrapper=True)(func)
     _CACHED.append(dispatcher)
     return dispatcher  # type: ignore[no-any-return]
 

@@ -3,7 +3,7 @@
 Any object with a ``decide(obs) -> rung`` method is a controller: pass it to
 :func:`abrkit.simulate`, :func:`abrkit.simulate_many` or :func:`abrkit.run_batch` wherever a
 controller name goes, alone or mixed with built-in ones. Its sessions run in
-:func:`play_session`, a Python loop that mirrors ``_kernels.session.run_session`` step for
+:func:`play_session`, a Python loop that mirrors a session of ``_kernels.session.run_batch`` step for
 step: the same compiled network helpers (``advance_clock``, ``transfer``), the same profile
 semantics (latency, payload efficiency, buffer cap and wait quantum, first-chunk rebuffering,
 initial rung, ``max_chunks``, stalls after ``max_download_s``) and the same per-chunk log, so
@@ -214,7 +214,7 @@ def spec_of(controller: Any) -> Any:
 def play_session(
     trace: Trace, video: Video, controller: Any, prof: Profile, n_chunks: int, log: np.ndarray
 ) -> tuple[int, int, float]:
-    """The session loop of ``run_session`` in Python: fills ``log[:n_done]`` (shape (>= n_chunks,
+    """One session of ``session.run_batch`` in Python: fills ``log[:n_done]`` (shape (>= n_chunks,
     layout.LOG_COLS)) and returns (n_done, status, startup_s), like the kernel.
 
     Kept line for line in the kernel's order, so that the arithmetic, and hence every logged

@@ -61,6 +61,7 @@ from numba.core import types
 from numba.core.errors import TypingError
 from numba.extending import overload
 
+from .._jit import OVERLOAD_OPTIONS
 from . import event_layout as E
 from .controllers import bb_pensieve, bba0, bba1, highest_below, mpc_decide
 from .sabre_rules import NO_ABANDON, controller_decide, controller_report, init_controller
@@ -386,8 +387,8 @@ def specialise(public, impl_for, inline_for=None):
         functools.update_wrapper(typer, public)  # Numba checks the typer's signature against the impl's
         return typer
 
-    overload(public, prefer_literal=True, inline="always")(typer_for(True))
-    overload(public, prefer_literal=True)(typer_for(False))
+    overload(public, prefer_literal=True, inline="always", jit_options=OVERLOAD_OPTIONS)(typer_for(True))
+    overload(public, prefer_literal=True, jit_options=OVERLOAD_OPTIONS)(typer_for(False))
 
 
 #: Implementations small enough to inline into the loops (see ``specialise``).

@@ -31,7 +31,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from .._jit import njit_inline
+from .._jit import OVERLOAD_OPTIONS, njit_inline
 from .layout import (
     PRED_GROUP_COMMON,
     PRED_GROUP_ROBUST,
@@ -140,7 +140,7 @@ def _specialise(public, impl_for):
         return impl_for(_literal_group(group, public.__name__))
 
     functools.update_wrapper(typer, public)  # Numba checks the typer's signature against the impl's
-    overload(public, prefer_literal=True)(typer)
+    overload(public, prefer_literal=True, jit_options=OVERLOAD_OPTIONS)(typer)
 
 
 def _estimate_impl(value):

@@ -1,5 +1,5 @@
-"""The named groups of arrays that the chunk model's kernels take (``session.run_batch`` and
-``session.run_session``), instead of dozens of positional arrays.
+"""The named groups of arrays that the batch kernels take (the chunk model's ``session.run_batch``
+and the live model's ``live.run_live_batch``), instead of dozens of positional arrays.
 
 Module-level ``typing.NamedTuple`` classes: Numba types an instance as a (named) tuple of its
 fields' types, and its on-disk cache records the class by module and name, so a kernel that
@@ -8,7 +8,8 @@ takes these groups caches like one that takes the arrays. Kernels read fields by
 as everywhere else.
 
 The batch groups cover every session of a batch (the façade, ``simulation._pack``, builds them
-once); ``run_batch`` slices one session's groups out of them. Arrays are contiguous float64
+once); the live batch slices one session's groups out of them (the chunk model's ``run_batch``
+reads the same slices into local names, which compile faster than a tuple built per session). Arrays are contiguous float64
 (int64 for ids, counts and offsets); a group that describes shadow predictors is None when
 there are none, which compiles them out.
 """
@@ -114,7 +115,7 @@ class Outputs(NamedTuple):
     startup_s: np.ndarray
 
 
-# -- one session (run_batch slices these out of the batch groups) ------------------------------
+# -- one session (the live batch slices these out of the batch groups) -------------------------
 
 
 class SessionTrace(NamedTuple):

@@ -70,7 +70,7 @@ def transfer(period_end_s, period_bw_bps, wrap_s, ptr, clock_s, size_bytes, effi
 def request_time(period_end_s, period_bw_bps, period_lat_s, wrap_s, ptr, clock_s, size_bytes, prof):
     """(latency_s, transfer_s, ptr, clock, finished) of requesting ``size_bytes`` at (ptr, clock).
 
-    ``run_session`` performs the same steps written out in its loop: calling this function
+    ``session.play_chunks`` performs the same steps written out in its loop: calling this function
     there (with the profile array) doubled the per-chunk cost. The oracle's zero error in
     ``evaluate_predictors`` (tests/test_evaluate.py) holds only while the two agree.
     """

@@ -1,6 +1,6 @@
 """The offline optimum: a label-setting dynamic program over chunks that knows the whole trace.
 
-Model (docs/optimum.md has the proofs): the session loop of ``session.run_session`` without
+Model (docs/optimum.md has the proofs): the session loop of ``session.run_batch`` without
 the buffer-cap waits and without the ``max_download_s`` stall, with the request latency fixed
 at the profile's RTT (or, for per-period latencies, at the trace's smallest one after chunk 0).
 A label is the player's state before a request: trace position (ptr, clock), session time

@@ -2,7 +2,7 @@
 
 ``env_step`` is the whole of it: for every environment ``i`` it either starts a new episode
 (drawing the trace and the start point) or plays one chunk at the rung the agent chose, through
-``session.play_chunks``, the very loop ``session.run_session`` runs, for one chunk. It then scores the
+``session.play_chunks``, the very loop ``session.run_batch`` runs, for one chunk. It then scores the
 chunk with the QoE model (a utility table made by ``abrkit.qoe`` and the model's weights) and
 writes the observation. One compiled call steps all N environments; the single environment
 (``abrkit.rl.AbrEnv``) is the case N = 1.

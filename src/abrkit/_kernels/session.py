@@ -1,4 +1,4 @@
-"""The chunk model: its loop (``play_chunks``), a whole session (``run_session``) and the batch driver.
+"""The chunk model: its loop (``play_chunks``) and the batch driver (``run_batch``), which plays whole sessions with it.
 
 The network steps are in ``network.py``, the controllers behind ``contract.py``, the
 predictors behind ``estimators.py``; both are specialised on their (literal) ids, so a batch
@@ -15,7 +15,7 @@ from .._jit import njit, njit_inline
 from .contract import choose, full_wait, report, start
 from .estimators import estimate, latency_for, learn
 from .network import advance_clock, oracle_throughput, transfer
-from .groups import ChunkParams, SessionControl, SessionShadows, SessionState, SessionTrace, SessionVideo
+from .groups import ChunkParams, SessionShadows, SessionState
 from .predictors import pred_predict, pred_update
 from .layout import (
     LOG_BUFFER_S,
@@ -99,7 +99,7 @@ def play_chunks(st, k_end, noise, period_end_s, period_bw_bps, period_lat_s, wra
     controller sees every chunk's duration (``contract.choose``). Equal chunks are
     ``chunk_s`` repeated, so they take this very path.
 
-    ``run_session`` runs a whole session in one call; the reinforcement-learning environments
+    ``run_batch`` runs a whole session in one call; the reinforcement-learning environments
     (``rlenv``) run one chunk per call, with the fixed-rung controller set to the agent's rung.
     Inlined into its callers at Numba's IR level (``kind`` and ``pgroup`` are literal there): the
     arrays are bound once per call, outside the loop, so the loop pays no reference counting.
@@ -221,48 +221,12 @@ def play_chunks(st, k_end, noise, period_end_s, period_bw_bps, period_lat_s, wra
 
 
 @njit_inline
-def run_session(trace, video, prof, ctrl_id, control, log, shadows, pgroup):
-    """Simulate one session; fills ``log[:n_done]`` and returns (n_done, status, startup_s).
-
-    ``trace`` is a ``groups.SessionTrace``, ``video`` a ``groups.SessionVideo`` (its size table
-    has >= ``n_chunks`` rows: the session plays chunks ``0 .. n_chunks-1``; planning controllers
-    may look at later rows). ``log`` has shape (>= n_chunks, LOG_COLS); see ``layout`` for the
-    columns. The controller ``ctrl_id`` (a compile-time literal: ``contract.choose`` compiles
-    only its code) with parameters ``control.params`` gets the estimate of predictor
-    ``control.pred_id`` (state ``control.pred_state``, zeroed by the caller, or carried over
-    from an earlier session; ``PRED_NONE`` for controllers that use no predictor; ``pgroup``, a
-    compile-time literal, is its compile group, ``estimators.predictor_group(pid, pparams)``)
-    and may ask for a wait before the request (logged in ``LOG_CTRL_WAIT_S``; the buffer drains
-    meanwhile). ``shadows`` (a ``groups.SessionShadows``, or None, which compiles them out)
-    describes shadow predictors that only watch: before each download, shadow ``i`` writes its
-    estimate to ``shadows.pred_bps[i, k]``, then learns from the download like the controller's
-    predictor.
-
-    The loop itself is ``play_chunks``, run here over the whole session. Inlined into
-    ``run_batch`` at Numba's IR level, where ``ctrl_id`` and ``pgroup`` are already literal: as
-    a function of its own, its whole call tree was optimised and turned into machine code once
-    for it and again for ``run_batch`` (measured: about 0.3 s of the README job's first run).
-    """
-    period_end_s, period_bw_bps, period_lat_s, start_s, wrap_s = trace
-    sizes_bytes, bitrates_bps, chunk_s, n_chunks, durations_s = video
-    cparams, pid, pparams, pstate, cdata = control
-    has_bw = False
+def has_bandwidth(period_bw_bps):
+    """Whether the trace ever delivers a bit (a session on a dead trace ends at once)."""
     for j in range(period_bw_bps.size):
         if period_bw_bps[j] > 0.0:
-            has_bw = True
-            break
-    if not has_bw:
-        return np.int64(0), STATUS_NO_BANDWIDTH, 0.0
-
-    cstate = np.zeros(CTRL_STATE + 3 * bitrates_bps.size)
-    start(ctrl_id, cparams, cstate, cdata, bitrates_bps, chunk_s)
-    # np.int64 / float: literal-typed fields would make callees compile twice
-    st = SessionState(np.int64(0), np.int64(0), float(start_s), 0.0, 0.0, 0.0, np.int64(-1))
-    st, status = play_chunks(
-        st, np.int64(n_chunks), 1.0, period_end_s, period_bw_bps, period_lat_s, wrap_s, sizes_bytes, bitrates_bps,
-        durations_s, n_chunks, prof, ctrl_id, cparams, cstate, cdata, pgroup, pid, pparams, pstate, log, shadows,
-    )
-    return st.k, status, st.startup_s
+            return True
+    return False
 
 
 @njit
@@ -287,6 +251,18 @@ def run_batch(job_lo, job_hi, jobs, traces, videos, prof, ctrls, shadows, out, k
     (Pensieve keeps its error history across sessions, not its throughput window). The caller
     then runs the jobs serially, in job order; likewise when a controller's data carries state
     from session to session (Pensieve's sample policy: its draw stream).
+
+    A session: a trace that never delivers a bit ends it at once (``STATUS_NO_BANDWIDTH``,
+    nothing played); otherwise the controller's state is zeroed and ``contract.start``ed, and
+    ``play_chunks`` plays the video's ``n_chunks`` chunks (its size table may hold more rows:
+    planning controllers look at them) into ``out.log[j]`` (shape (>= chunks, LOG_COLS); see
+    ``layout``); rows of chunks never played are NaN. Shadow predictors only watch: before each
+    download shadow ``i`` writes its estimate to ``shadows.pred_bps[j, i, k]``, then learns from
+    the download like the controller's predictor.
+
+    The session is written out here, not in a function of its own inlined into this one: Numba
+    inlines by copying the callee's IR, and a session function's IR (with ``play_chunks``
+    already inside) cost about 0.45 s of every first run to copy (measured on the README job).
     """
     numba.literally(kind)
     numba.literally(pkind)
@@ -298,33 +274,44 @@ def run_batch(job_lo, job_hi, jobs, traces, videos, prof, ctrls, shadows, out, k
         v = jobs.video[j]
         c = jobs.ctrl[j]
         t0, t1 = traces.offsets[t], traces.offsets[t + 1]
+        end_s, bw_bps, lat_s = traces.end_s[t0:t1], traces.bw_bps[t0:t1], traces.lat_s[t0:t1]
         n_r = videos.n_rungs[v]
         v0, v1 = videos.offsets[v], videos.offsets[v + 1]
-        trace = SessionTrace(
-            traces.end_s[t0:t1], traces.bw_bps[t0:t1], traces.lat_s[t0:t1], traces.start_s[t], traces.wrap_s[t]
-        )
-        video = SessionVideo(
-            videos.sizes_bytes[v0:v1].reshape(((v1 - v0) // n_r, n_r)),
-            videos.ladder_bps[videos.ladder_offsets[v] : videos.ladder_offsets[v + 1]],
-            videos.chunk_s[v], videos.n_chunks[v],
-            videos.durations_s[videos.chunk_offsets[v] : videos.chunk_offsets[v + 1]],
-        )
+        sizes_bytes = videos.sizes_bytes[v0:v1].reshape(((v1 - v0) // n_r, n_r))
+        ladder_bps = videos.ladder_bps[videos.ladder_offsets[v] : videos.ladder_offsets[v + 1]]
+        durations_s = videos.durations_s[videos.chunk_offsets[v] : videos.chunk_offsets[v + 1]]
+        n_chunks = videos.n_chunks[v]
+        cparams, cdata = ctrls.params[c], ctrls.data[ctrls.data_offsets[c] : ctrls.data_offsets[c + 1]]
         pstate = np.zeros(ctrls.pred_state_sizes[c])
         kept = int(pred_params[c, 2]) if carry and pred_ids[c] == PRED_ROBUST else 0
         for i in range(kept):
             pstate[i] = pred_carry[c, i]
-        control = SessionControl(
-            ctrls.params[c], pred_ids[c], pred_params[c], pstate, ctrls.data[ctrls.data_offsets[c] : ctrls.data_offsets[c + 1]]
-        )
         if shadows is not None:
             sh_pred = shadows.pred_bps[j]
             sh_pred[:, :] = np.nan
-            session_shadows = SessionShadows(
-                shadows.ids, shadows.params, shadows.offsets, np.zeros(shadows.offsets[-1]), sh_pred
-            )
-            n_done, status, startup_s = run_session(trace, video, prof, kind, control, log[j], session_shadows, pkind)
-        else:
-            n_done, status, startup_s = run_session(trace, video, prof, kind, control, log[j], None, pkind)
+        n_done, status, startup_s = np.int64(0), STATUS_NO_BANDWIDTH, 0.0
+        if has_bandwidth(bw_bps):
+            cstate = np.zeros(CTRL_STATE + 3 * n_r)
+            start(kind, cparams, cstate, cdata, ladder_bps, videos.chunk_s[v])
+            # np.int64 / float: literal-typed fields would make callees compile twice
+            st = SessionState(np.int64(0), np.int64(0), float(traces.start_s[t]), 0.0, 0.0, 0.0, np.int64(-1))
+            # two calls, one pruned: shadows is None or not at compile time
+            if shadows is not None:
+                session_shadows = SessionShadows(
+                    shadows.ids, shadows.params, shadows.offsets, np.zeros(shadows.offsets[-1]), sh_pred
+                )
+                st, status = play_chunks(
+                    st, np.int64(n_chunks), 1.0, end_s, bw_bps, lat_s, traces.wrap_s[t], sizes_bytes, ladder_bps,
+                    durations_s, n_chunks, prof, kind, cparams, cstate, cdata, pkind, pred_ids[c], pred_params[c], pstate,
+                    log[j], session_shadows,
+                )
+            else:
+                st, status = play_chunks(
+                    st, np.int64(n_chunks), 1.0, end_s, bw_bps, lat_s, traces.wrap_s[t], sizes_bytes, ladder_bps,
+                    durations_s, n_chunks, prof, kind, cparams, cstate, cdata, pkind, pred_ids[c], pred_params[c], pstate,
+                    log[j], None,
+                )
+            n_done, startup_s = st.k, st.startup_s
         for i in range(kept):
             pred_carry[c, i] = pstate[i]
         log[j, n_done:, :] = np.nan  # rows of chunks never played
