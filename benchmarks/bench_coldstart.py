@@ -15,7 +15,11 @@ cache). Three commands:
 ``timeraw_*`` is asv's wall time of the statement (interpreter start-up excluded);
 ``track_cpu_s_*`` the CPU seconds (user + system) of the whole child process, start-up
 included, which is the number the compile-time target is stated in and which waiting for a
-busy core does not inflate. ``docs/benchmarks.md`` has the numbers.
+busy core does not inflate; ``track_python_calls_*`` the Python function calls of the same child
+(``cProfile``'s count): most of a cold compile is Numba's Python (typing, lowering, its IR
+passes), and this count moves only when the code compiled does, not with the machine's load, so
+it shows a change in compile work that timings on a shared machine blur. ``docs/benchmarks.md``
+has the numbers.
 """
 
 from __future__ import annotations
@@ -82,6 +86,18 @@ def _child_cpu_s(argv: list[str]) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def _child_python_calls(argv: list[str]) -> float:
+    """Python function calls (``cProfile``) of a new process that runs ``argv`` on an empty cache,
+    from import to exit of the command."""
+    profiled = (
+        "import cProfile, pstats\n_profile = cProfile.Profile()\n_profile.enable()\n"
+        + _statement(argv)
+        + "_profile.disable()\nprint(pstats.Stats(_profile).total_calls)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", _EMPTY_CACHE + profiled], check=True, capture_output=True, text=True)
+    return float(done.stdout.split()[-1])
+
+
 class ColdStartCommands:
     """README command lines in a new process with an empty Numba cache (see module docstring)."""
 
@@ -119,6 +135,14 @@ class ColdStartCommands:
     def track_cpu_s_live_model_l2a(self) -> float:
         return _child_cpu_s(COMMANDS["live_model_l2a"])
 
+    def track_python_calls_readme_main_job(self) -> float:
+        return _child_python_calls(COMMANDS["readme_main_job"])
+
+    def track_python_calls_event_model_bolae_sabre(self) -> float:
+        return _child_python_calls(COMMANDS["event_model_bolae_sabre"])
+
+    track_python_calls_readme_main_job.unit = "calls"  # type: ignore[attr-defined]
+    track_python_calls_event_model_bolae_sabre.unit = "calls"  # type: ignore[attr-defined]
     track_cpu_s_readme_main_job.unit = "s"  # type: ignore[attr-defined]
     track_cpu_s_live_model_l2a.unit = "s"  # type: ignore[attr-defined]
     track_cpu_s_single_controller_bb.unit = "s"  # type: ignore[attr-defined]
