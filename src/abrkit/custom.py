@@ -3,8 +3,8 @@
 Any object with a ``decide(obs) -> rung`` method is a controller: pass it to
 :func:`abrkit.simulate`, :func:`abrkit.simulate_many` or :func:`abrkit.run_batch` wherever a
 controller name goes, alone or mixed with built-in ones. Its sessions run in
-:func:`play_session`, a Python loop that mirrors a session of ``_kernels.session.run_batch`` step for
-step: the same compiled network helpers (``advance_clock``, ``transfer``), the same profile
+:func:`play_session`, a Python loop that mirrors a session of ``_kernels.session.run_batch``
+step for step: the same compiled network helpers (``advance_clock``, ``transfer``), the same profile
 semantics (latency, payload efficiency, buffer cap and wait quantum, first-chunk rebuffering,
 initial rung, ``max_chunks``, stalls after ``max_download_s``) and the same per-chunk log, so
 the results land in the same tables, QoE included. They run one at a time in session order
