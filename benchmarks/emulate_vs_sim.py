@@ -15,7 +15,8 @@ What it does:
    sorted order, alternating;
 3. each trace once through ``abrkit.emulate`` (dash.js 5.2.1 default settings, server round trip
    ``--rtt-s``, the tc shaper where root), then the first trace **again** (run-to-run agreement of
-   the emulation itself), then, with ``--shaper-check``, the first trace with the server's pacing
+   the emulation itself; with ``--repeat-all`` every trace again, and the report gives the
+   player against itself with the same measures as the simulator against the player), then, with ``--shaper-check``, the first trace with the server's pacing
    instead of tc (the two shapers against each other);
 4. the simulator on the same traces and segment sizes (``--profile dashjs --set
    latency_s=<rtt> --controller dashjs``, or ``hlsjs`` for both with ``--player hlsjs``;
@@ -62,7 +63,8 @@ def run(args: argparse.Namespace) -> None:
     player = get_player(args.player)
     stream = load_stream(folder, player.manifest)
     paths = pick_traces(args.traces)
-    plan = [(p, "main", args.shaper) for p in paths] + [(paths[0], "repeat", args.shaper)]
+    repeated = paths if args.repeat_all else paths[:1]
+    plan = [(p, "main", args.shaper) for p in paths] + [(p, "repeat", args.shaper) for p in repeated]
     if args.shaper_check:
         plan.append((paths[0], "shaper-check", "server"))
     done = out / "sessions.jsonl"
@@ -178,10 +180,54 @@ def report(args: argparse.Namespace) -> str:
             f"{other.totals['startup_s']:.2f} s, downloads {first.totals['downloads']} vs {other.totals['downloads']}, "
             f"link fidelity {link_fidelity(first):.2f} vs {link_fidelity(other):.2f}"
         )
+    repeats = [s for r, s in sessions if r["role"] == "repeat"]
+    if len(repeats) == len(main) > 1:  # --repeat-all: the simulator against the second plays too
+        s2 = compare_summary(compare(EmulationResult(repeats, stream), args.controller, profile))
+        lines.append(
+            f"* the simulator against the second plays: rung agreement median {100 * s2['rung_agreement_median']:.0f} %, "
+            f"mean bitrate {s2['bitrate_diff_pct_mean']:+.1f} % on average, stalls within 0.5 s in "
+            f"{100 * s2['stalls_within_0_5_s']:.0f} % of sessions"
+        )
+    lines += _self_agreement(sessions)
     text = "\n".join(lines) + "\n"
     (out / "report.md").write_text(text)
     table.to_csv(out / "compare.csv", index=False)
     return text
+
+
+def _self_agreement(sessions: list) -> list[str]:
+    """With ``--repeat-all``: each trace's two plays by the player against each other, with the
+    measures and thresholds of issue 17's targets (what no simulator can beat)."""
+    first = {r["path"]: s for r, s in sessions if r["role"] == "main"}
+    pairs = [(first[r["path"]], s) for r, s in sessions if r["role"] == "repeat" and r["path"] in first]
+    if len(pairs) < 2:
+        return []
+    rows = []
+    for a, b in pairs:
+        pa, pb = (x.chunks[x.chunks["kind"] == "played"] for x in (a, b))
+        ta, tb = a.totals, b.totals
+        rows.append({
+            "trace": a.trace.name[:34], "rung_agreement": round(100 * _agreement(pa, pb)),
+            "bitrate_kbps_1": ta["mean_bitrate_kbps"], "bitrate_kbps_2": tb["mean_bitrate_kbps"],
+            "bitrate_diff_pct": 100 * (tb["mean_bitrate_kbps"] / ta["mean_bitrate_kbps"] - 1),
+            "stalls_s_1": ta["rebuffer_s"], "stalls_s_2": tb["rebuffer_s"],
+            "startup_s_1": ta["startup_s"], "startup_s_2": tb["startup_s"],
+            "downloads_1": ta["downloads"], "downloads_2": tb["downloads"],
+        })
+    t = pd.DataFrame(rows)
+    stall_ok = (t["stalls_s_1"] - t["stalls_s_2"]).abs() <= 0.5
+    startup_ok = (t["startup_s_1"] - t["startup_s_2"]).abs() <= 0.3
+    rate_ok = t["bitrate_diff_pct"].abs() <= 5.0
+    body = t.to_markdown(index=False, floatfmt=".2f") if _has_tabulate() else t.to_string(index=False)
+    return [
+        "", f"The player against itself (every trace played twice, {len(t)} pairs):", "", body, "",
+        f"* per-segment rung agreement: median {t['rung_agreement'].median():.0f} % "
+        f"({t['rung_agreement'].min():.0f}-{t['rung_agreement'].max():.0f} %)",
+        f"* mean bitrate within 5 % in {100 * rate_ok.mean():.0f} % of pairs (mean absolute difference "
+        f"{t['bitrate_diff_pct'].abs().mean():.1f} %)",
+        f"* stalls within 0.5 s in {100 * stall_ok.mean():.0f} % of pairs (stalls in {((t['stalls_s_1'] > 0) | (t['stalls_s_2'] > 0)).sum()} pairs)",
+        f"* startup within 0.3 s in {100 * startup_ok.mean():.0f} % of pairs",
+    ]
 
 
 def _has_tabulate() -> bool:
@@ -200,6 +246,8 @@ def main() -> None:
     ap.add_argument("--shaper", default="auto", choices=("auto", "tc", "server"))
     ap.add_argument("--tc-queue-s", type=float, default=5.0,
                     help="tbf queue in seconds of traffic (default 5; the docs' 20-trace table used 0.5)")
+    ap.add_argument("--repeat-all", action="store_true",
+                    help="play every trace a second time: the player against itself, trace by trace")
     ap.add_argument("--shaper-check", action="store_true", help="also the first trace with server pacing")
     ap.add_argument("--player", default="dashjs", choices=("dashjs", "hlsjs"),
                     help="dashjs (dash.js 5.2.1, DASH; default) or hlsjs (hls.js 1.7.4, HLS)")
