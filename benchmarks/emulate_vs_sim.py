@@ -16,8 +16,9 @@ What it does:
 3. each trace once through ``abrkit.emulate`` (dash.js 5.2.1 default settings, server round trip
    ``--rtt-s``, the tc shaper where root), then the first trace **again** (run-to-run agreement of
    the emulation itself; with ``--repeat-all`` every trace again, and the report gives the
-   player against itself with the same measures as the simulator against the player), then, with ``--shaper-check``, the first trace with the server's pacing
-   instead of tc (the two shapers against each other);
+   player against itself with the same measures as the simulator against the player), then,
+   with ``--shaper-check``, the first trace with the server's pacing instead of tc (the two
+   shapers against each other);
 4. the simulator on the same traces and segment sizes (``--profile dashjs --set
    latency_s=<rtt> --controller dashjs``, or ``hlsjs`` for both with ``--player hlsjs``;
    ``--profile event`` for the tables measured before the dash.js player profile) and the
