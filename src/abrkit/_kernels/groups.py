@@ -9,9 +9,9 @@ as everywhere else.
 
 The batch groups cover every session of a batch (the façade, ``simulation._pack``, builds them
 once); the live batch slices one session's groups out of them, and the chunk model's
-``run_batch`` reads the same slices into local names (fewer tuples to type and lower in its
-first compile). Arrays are contiguous float64 (int64 for ids, counts and offsets); a group that
-describes shadow predictors is None when there are none, which compiles them out.
+``run_batch`` reads the same slices into local names (no per-session tuple to build). Arrays
+are contiguous float64 (int64 for ids, counts and offsets); a group that describes shadow
+predictors is None when there are none, which compiles them out.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The chunk model: its loop (``play_chunks``) and the batch driver (``run_batch``), which plays whole sessions with it.
+"""The chunk model: its loop (``play_chunks``) and the batch driver (``run_batch``), which plays
+whole sessions with it.
 
 The network steps are in ``network.py``, the controllers behind ``contract.py``, the
 predictors behind ``estimators.py``; both are specialised on their (literal) ids, so a batch
