@@ -107,6 +107,29 @@ def test_bad_cache_dir_is_one_line_before_any_encode(clip, tmp_path, capsys) -> 
     assert not (tmp_path / "x").exists()
 
 
+def test_metrics_choose_what_each_encode_is_scored_with(clip, cache, tmp_path, capsys) -> None:
+    full = tmp_path / "full"
+    assert main(["ladder", str(clip), *GRID, "--mode", "exhaustive", "--fixed", "--cache-dir", str(cache),
+                 "--out", str(full)]) == 0
+    lean = tmp_path / "lean"
+    assert main(["ladder", str(clip), *GRID, "--mode", "exhaustive", "--fixed", "--cache-dir", str(cache),
+                 "--metrics", "vmaf,psnr", "--out", str(lean)]) == 0
+    capsys.readouterr()
+    a, b = pd.read_csv(full / "points.csv"), pd.read_csv(lean / "points.csv")
+    assert a["ssim"].notna().all() and b["ssim"].isna().all()
+    # VMAF decides, so the same encodes make the same ladder; PSNR is the same measurement
+    for column in ("bitrate_kbps", "vmaf", "psnr_y"):
+        np.testing.assert_array_equal(a[column].to_numpy(), b[column].to_numpy())
+    pd.testing.assert_frame_equal(pd.read_csv(full / "rungs.csv").drop(columns=["ssim", "point_id", "cached", "elapsed_s"]),
+                                  pd.read_csv(lean / "rungs.csv").drop(columns=["ssim", "point_id", "cached", "elapsed_s"]))
+    data = json.loads((lean / "result.json").read_text())
+    assert data["settings"]["quality"]["ssim"] is False and data["settings"]["quality"]["psnr"] is True
+    with pytest.raises(SystemExit) as info:
+        main(["ladder", str(clip), "--metrics", "vmaf,cambi", "--out", str(tmp_path / "x")])
+    assert info.value.code == 2
+    assert "unknown metric 'cambi'" in capsys.readouterr().err
+
+
 def test_missing_source_is_one_line(tmp_path, capsys) -> None:
     code = main(["ladder", str(tmp_path / "nope.mp4"), "--no-cache", "--out", str(tmp_path / "x")])
     assert code == 1

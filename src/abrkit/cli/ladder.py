@@ -156,6 +156,10 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
                    help="encode and score only the first S seconds (quick runs)")
     g.add_argument("--vmaf-model", default="vmaf_v0.6.1", metavar="NAME",
                    help="libvmaf built-in model (default: vmaf_v0.6.1)")
+    g.add_argument("--metrics", type=_ladder_metrics, default=_ladder_metrics(_LADDER_METRICS), metavar="LIST",
+                   help=f"what each encode is scored with, comma-separated, from: {', '.join(_LADDER_METRIC_NAMES)}\n"
+                   f"(default: {_LADDER_METRICS}); vmaf is always scored, and decides.\n"
+                   "Without ssim a search costs about a third less CPU (docs/ladder.md)")
     g = p.add_argument_group("rungs")
     g.add_argument("--rungs", type=integer, default=None, metavar="N", help="exactly N rungs (default: as many as the steps allow)")
     g.add_argument("--min-kbps", type=finite_float, default=None, metavar="KBPS", help="lowest rung bitrate at least this")
@@ -172,6 +176,22 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"fixed ladders to compare against (default: {' '.join(_FIXED)}; give none for no comparison)")
 
 
+#: ``--metrics`` of the ladder and catalog: the ones the points table has columns for.
+_LADDER_METRIC_NAMES = ("vmaf", "psnr", "ssim", "vmaf_neg", "vmaf_phone")
+_LADDER_METRICS = "vmaf,psnr,ssim"
+
+
+def _ladder_metrics(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [n for n in names if n not in _LADDER_METRIC_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown metric {', '.join(map(repr, unknown)) or repr(text)}; choose from "
+            f"{', '.join(_LADDER_METRIC_NAMES)} (comma-separated, e.g. vmaf,psnr)"
+        )
+    return names
+
+
 def ladder_options(args: argparse.Namespace) -> dict[str, Any]:
     """:func:`~abrkit.encode.ladder.optimize_ladder` keyword arguments from the options of
     :func:`add_search_arguments` (and ``--workers``, ``--threads``, ``--ffmpeg``)."""
@@ -185,7 +205,10 @@ def ladder_options(args: argparse.Namespace) -> dict[str, Any]:
     )
     return dict(
         codec=args.codec, mode=args.mode, resolutions=args.resolutions, crfs=args.crfs,
-        constraints=constraints, quality=QualitySettings(vmaf_model=args.vmaf_model), segment_s=args.segment_s,
+        constraints=constraints, quality=QualitySettings(
+            vmaf_model=args.vmaf_model, psnr="psnr" in args.metrics, ssim="ssim" in args.metrics,
+            neg="vmaf_neg" in args.metrics, phone="vmaf_phone" in args.metrics,
+        ), segment_s=args.segment_s,
         preset=args.preset, axis=args.axis, fixed_ladders=tuple(args.fixed or ()), workers=args.workers,
         threads=args.threads, ffmpeg=args.ffmpeg, max_duration_s=args.max_duration_s, min_vmaf=args.min_vmaf,
         encoder_args=tuple(shlex.split(args.encoder_args or "")),
