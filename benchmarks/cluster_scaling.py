@@ -23,6 +23,11 @@ children they reaped), the load average before and after, and the parallel effic
 workers, ``T(1) / (N x T(N))`` on wall time; ``CPU(1) / CPU(N)`` (how much extra work the
 distribution costs) is the number to read when the machine is shared, since wall time then
 measures the other jobs too. Results go to stdout (a markdown table) and ``--out`` (JSON).
+
+``--pin-cores`` confines each worker process, and the ffmpeg children it starts, to a core of its
+own, as a batch scheduler's cpuset does for a one-core worker (Slurm's ``--cpus-per-task=1``). Without
+it a lone worker's ffmpeg spreads its decoding and filter threads over the idle second core, so the
+1-worker baseline is not a one-core run.
 """
 
 from __future__ import annotations
@@ -52,6 +57,32 @@ def _cpu_s() -> float:
 
 def _noop() -> None:
     return None
+
+
+def _pin_process(cpu: int) -> list[int]:
+    """Confine every thread of this process (and so the ffmpeg children it starts) to ``cpu``.
+
+    ``os.sched_setaffinity(0, ...)`` moves only the calling thread on Linux, and ``client.run``
+    calls it on a thread other than the task threads, so each thread is moved by its id; threads
+    made later inherit the mask of the thread that makes them.
+    """
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), {cpu})
+        except ProcessLookupError:  # a thread that ended meanwhile
+            pass
+    return sorted(os.sched_getaffinity(0))
+
+
+def pin_workers(client: Any) -> dict[str, int]:
+    """Give each worker of ``client`` a core of its own, as a batch scheduler's cpuset would."""
+    cpus = sorted(os.sched_getaffinity(0))
+    workers = sorted(client.scheduler_info()["workers"])
+    if len(workers) > len(cpus):
+        raise SystemExit(f"--pin-cores: {len(workers)} workers but only {len(cpus)} CPUs")
+    for address, cpu in zip(workers, cpus):
+        client.run(_pin_process, cpu, workers=[address])
+    return dict(zip(workers, cpus))
 
 
 def measured(client: Any, fn: Callable[[], Any]) -> dict[str, float]:
@@ -105,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="catalog titles: tiny (192x108, 2 s; default) or sd (640x360, 4 s)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts (default 1 2)")
     parser.add_argument("--jobs", nargs="+", choices=JOBS, default=list(JOBS), help="which jobs to run (default: all)")
+    parser.add_argument("--pin-cores", action="store_true",
+                        help="confine each worker (and its ffmpeg children) to a core of its own")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
 
@@ -149,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50,
         ) as lc, distributed.Client(lc, set_as_default=False) as client:
             row: dict[str, Any] = {}
+            if args.pin_cores:
+                row["cores"] = pin_workers(client)
             # the fixed cost of a call: one trace on the cluster (warm-up included) against here
             run_batch(traces[:1], video, CONTROLLERS, progress=False, scheduler=client)  # compile on the workers
             started = time.perf_counter()
@@ -197,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"machine: {os.cpu_count()} CPUs; sweep {len(traces)} traces x {len(CONTROLLERS)} controllers "
         f"(local, 1 thread: {local_sweep_s:.1f} s); optimum on {len(opt_traces)} traces; catalog of {len(titles)} "
-        f"{args.title_size} titles",
+        f"{args.title_size} titles" + ("; each worker pinned to a core of its own" if args.pin_cores else ""),
         "",
         "| workers | job | wall s | worker CPU s | client CPU s | efficiency (wall) | CPU(1)/CPU(N) | load avg before/after |",
         "|---|---|---|---|---|---|---|---|",
@@ -216,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     if args.out is not None:
         args.out.write_text(json.dumps({"local_sweep_s": local_sweep_s, "runs": runs, "traces": len(traces),
+                                        "pin_cores": args.pin_cores,
                                         "optimum_traces": len(opt_traces), "titles": len(titles)}, indent=1) + "\n")
     return 0
 
