@@ -20,6 +20,15 @@ seconds (user + system of the ffmpeg children) of:
 
 It prints a table per point and the totals as CPU-seconds per second of source. Reference
 figures in docs/ladder.md ("Where the time goes").
+
+``--floor`` measures instead what bounds any cheaper search for the same ladder: it runs today's
+fast mode on the whole source (no fixed ladders, a fresh cache), reads each point's CPU seconds
+from the cache, and re-runs every point twice more, as an encode alone and as the one-pass
+encode-and-score without SSIM (VMAF and PSNR, ``abrkit ladder --metrics vmaf,psnr``). It reports the share of the run's CPU that the final rungs
+take measured as the ladder reports them, that encoding the searched points takes without any
+scoring, and what scoring without SSIM would leave::
+
+    python benchmarks/ladder_cost.py --floor --workers 2 --out /tmp/floor.json
 """
 
 from __future__ import annotations
@@ -34,9 +43,9 @@ from pathlib import Path
 import numpy as np
 
 from abrkit.encode.encoder import EncodeSettings, encode
-from abrkit.encode.ffmpeg import file_url, find_ffmpeg
-from abrkit.encode.ladder import default_resolutions
-from abrkit.encode.quality import QualitySettings, score
+from abrkit.encode.ffmpeg import child_cpu_s, file_url, find_ffmpeg
+from abrkit.encode.ladder import default_resolutions, optimize_ladder
+from abrkit.encode.quality import QualitySettings, encode_and_score, score
 from abrkit.encode.shotladder import cut_shot
 
 HERE = Path(__file__).resolve().parent
@@ -61,10 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--crfs", type=float, nargs="+", default=[20.0, 30.0, 40.0])
     p.add_argument("--alt-preset", default="veryfast")
     p.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
+    p.add_argument("--floor", action="store_true", help="measure the cost floor of today's fast-mode ladder (above)")
+    p.add_argument("--workers", type=int, default=1, help="concurrent ffmpeg runs for --floor (default 1)")
     args = p.parse_args(argv)
     if not args.source.is_file():
         print(f"source not found: {args.source}", file=sys.stderr)
         return 2
+    if args.floor:
+        return floor(args)
     ff = find_ffmpeg()
     rows = []
     with tempfile.TemporaryDirectory(prefix="abrkit-cost-") as tmp:
@@ -116,6 +129,76 @@ def main(argv: list[str] | None = None) -> int:
           f"{min(r['vmaf_sub5_bias'] for r in rows):+.2f} to {max(r['vmaf_sub5_bias'] for r in rows):+.2f}")
     if args.out is not None:
         args.out.write_text(json.dumps({"seconds": seconds, "rows": rows, "per_source_second": per_s}, indent=1))
+    return 0
+
+
+def _cached_cpu_s(cache: Path) -> dict[tuple[int, int, float], float]:
+    """CPU seconds of each measured point, from the cache's records: {(width, height, crf): s}."""
+    out = {}
+    for path in (cache / "points").glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            e = record["context"]["encode"]
+            out[(int(e["width"]), int(e["height"]), float(e["crf"]))] = float(record["point"]["cpu_s"])
+    return out
+
+
+def floor(args: argparse.Namespace) -> int:
+    """``--floor``: today's fast mode, then each of its points as an encode alone and without SSIM."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from abrkit.encode.probe import probe
+
+    ff = find_ffmpeg()
+    info = probe(args.source, ff)
+    with tempfile.TemporaryDirectory(prefix="abrkit-floor-") as tmp:
+        work = Path(tmp)
+        result = optimize_ladder(args.source, fixed_ladders=(), workers=args.workers, cache_dir=work / "cache",
+                                 progress=True, ffmpeg=ff)
+        point_cpu = _cached_cpu_s(work / "cache")
+        rung_keys = {(int(r.width), int(r.height), float(r.crf)) for r in result.rungs.itertuples()}
+
+        def remeasure(key: tuple[int, int, float]) -> dict[str, object]:
+            w, h, crf = key
+            settings = EncodeSettings(width=w, height=h, crf=crf, threads=1)
+            tag = f"{w}x{h}-{crf:g}"
+            before = child_cpu_s()
+            encode(args.source, settings, work / f"e-{tag}.mp4", ffmpeg=ff, source_info=info)
+            encode_s = child_cpu_s() - before
+            before = child_cpu_s()
+            encode_and_score(args.source, settings, QualitySettings(ssim=False, n_threads=1),
+                             work / f"v-{tag}.mp4", ffmpeg=ff, source_info=info)
+            lean_s = child_cpu_s() - before
+            return {"width": w, "height": h, "crf": crf, "rung": key in rung_keys, "ladder_cpu_s": point_cpu[key],
+                    "encode_cpu_s": encode_s, "without_ssim_cpu_s": lean_s}
+
+        with ThreadPoolExecutor(args.workers) as pool:
+            rows = list(pool.map(remeasure, sorted(point_cpu)))
+    seconds = float(info.duration_s)
+    total = sum(r["ladder_cpu_s"] for r in rows)
+    rungs = sum(r["ladder_cpu_s"] for r in rows if r["rung"])
+    encodes = sum(r["encode_cpu_s"] for r in rows)
+    rung_encodes = sum(r["encode_cpu_s"] for r in rows if r["rung"])
+    lean = sum(r["without_ssim_cpu_s"] for r in rows)
+    for r in rows:
+        print(f"{r['width']}x{r['height']} crf {r['crf']:g}{' (rung)' if r['rung'] else ''}: as the ladder measures it "
+              f"{r['ladder_cpu_s']:.1f} s, encode alone {r['encode_cpu_s']:.1f} s, without SSIM "
+              f"{r['without_ssim_cpu_s']:.1f} s")
+    summary = {
+        "source_s": seconds, "points": len(rows), "rungs": len(rung_keys),
+        "fast_mode_cpu_s": total, "fast_mode_cpu_s_per_source_s": total / seconds,
+        "rungs_as_reported_share": rungs / total, "search_encodes_alone_share": encodes / total,
+        "rung_encodes_alone_share": rung_encodes / total, "search_without_ssim_share": lean / total,
+        "target_cpu_s": 0.25 * total,
+    }
+    print(f"\ntoday's fast mode: {len(rows)} points, {total:.0f} CPU-s ({total / seconds:.1f} per source second); "
+          f"25 % of it: {0.25 * total:.0f} CPU-s")
+    print(f"its {len(rung_keys)} rungs measured as the ladder reports them: {100 * rungs / total:.1f} %")
+    print(f"encoding its {len(rows)} points alone, no scoring: {100 * encodes / total:.1f} % "
+          f"(the rungs' encodes alone: {100 * rung_encodes / total:.1f} %)")
+    print(f"its points scored without SSIM (VMAF and PSNR): {100 * lean / total:.1f} %")
+    if args.out is not None:
+        args.out.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
     return 0
 
 

@@ -159,7 +159,7 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--metrics", type=_ladder_metrics, default=_ladder_metrics(_LADDER_METRICS), metavar="LIST",
                    help=f"what each encode is scored with, comma-separated, from: {', '.join(_LADDER_METRIC_NAMES)}\n"
                    f"(default: {_LADDER_METRICS}); vmaf is always scored, and decides.\n"
-                   "Without ssim a search costs about a third less CPU (docs/ladder.md)")
+                   "Without ssim a search costs about a quarter less CPU (docs/ladder.md)")
     g = p.add_argument_group("rungs")
     g.add_argument("--rungs", type=integer, default=None, metavar="N", help="exactly N rungs (default: as many as the steps allow)")
     g.add_argument("--min-kbps", type=finite_float, default=None, metavar="KBPS", help="lowest rung bitrate at least this")
