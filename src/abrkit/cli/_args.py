@@ -117,6 +117,22 @@ def kbps_list(text: str) -> list[float]:
     return values
 
 
+def metric_list(allowed: Any, example: str) -> Callable[[str], list[str]]:
+    """An argparse type for ``--metrics vmaf,psnr``: names among ``allowed``, at least one."""
+
+    def parse(text: str) -> list[str]:
+        names = [t.strip() for t in text.split(",") if t.strip()]
+        unknown = [n for n in names if n not in allowed]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown metric {', '.join(map(repr, unknown)) or repr(text)}; choose from {', '.join(allowed)} "
+                f"(comma-separated, e.g. {example})"
+            )
+        return names
+
+    return parse
+
+
 def resolution_list(text: str) -> list[Any]:
     """``1280x720,640x360`` or ``720,360`` -> [(1280, 720), (640, 360)] or [720, 360] (pixels)."""
     out: list[Any] = []

@@ -46,7 +46,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._args import HelpFormatter, finite_float, integer, number_list, optional_float, resolution_list
+from ._args import HelpFormatter, finite_float, integer, metric_list, number_list, optional_float, resolution_list
 
 __all__ = ["add_parser", "cmd_ladder", "add_search_arguments", "ladder_options"]
 
@@ -179,17 +179,7 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
 #: ``--metrics`` of the ladder and catalog: the ones the points table has columns for.
 _LADDER_METRIC_NAMES = ("vmaf", "psnr", "ssim", "vmaf_neg", "vmaf_phone")
 _LADDER_METRICS = "vmaf,psnr,ssim"
-
-
-def _ladder_metrics(text: str) -> list[str]:
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [n for n in names if n not in _LADDER_METRIC_NAMES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown metric {', '.join(map(repr, unknown)) or repr(text)}; choose from "
-            f"{', '.join(_LADDER_METRIC_NAMES)} (comma-separated, e.g. vmaf,psnr)"
-        )
-    return names
+_ladder_metrics = metric_list(_LADDER_METRIC_NAMES, "vmaf,psnr")
 
 
 def ladder_options(args: argparse.Namespace) -> dict[str, Any]:

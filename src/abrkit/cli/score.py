@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from ._args import CLIError, HelpFormatter, integer
+from ._args import CLIError, HelpFormatter, integer, metric_list
 from ._output import json_value, render, write_text
 
 __all__ = ["add_parser", "cmd_score", "METRICS"]
@@ -36,17 +36,7 @@ METRICS = {
     "cambi": "CAMBI banding score of the distorted frames, 0..24 (cambi)",
 }
 _DEFAULT_METRICS = "vmaf,psnr,ssim"
-
-
-def _metric_list(text: str) -> list[str]:
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [n for n in names if n not in METRICS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown metric {', '.join(map(repr, unknown)) or repr(text)}; choose from {', '.join(METRICS)} "
-            f"(comma-separated, e.g. {_DEFAULT_METRICS})"
-        )
-    return names
+_metric_list = metric_list(METRICS, _DEFAULT_METRICS)
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
