@@ -24,10 +24,11 @@ workers, ``T(1) / (N x T(N))`` on wall time; ``CPU(1) / CPU(N)`` (how much extra
 distribution costs) is the number to read when the machine is shared, since wall time then
 measures the other jobs too. Results go to stdout (a markdown table) and ``--out`` (JSON).
 
-``--pin-cores`` confines each worker process, and the ffmpeg children it starts, to a core of its
-own, as a batch scheduler's cpuset does for a one-core worker (Slurm's ``--cpus-per-task=1``). Without
-it a lone worker's ffmpeg spreads its decoding and filter threads over the idle second core, so the
-1-worker baseline is not a one-core run.
+``--pin-cores`` confines each worker process, and the ffmpeg children it starts, to a core of
+its own, as a batch scheduler's cpuset does for a one-core worker (Slurm's
+``--cpus-per-task=1``). Without it a lone worker's ffmpeg spreads its decode and filter threads
+over the idle second core, so the 1-worker baseline is not a one-core run; with it that baseline
+is a third slower (docs/cluster.md, runs M and N).
 """
 
 from __future__ import annotations

@@ -24,9 +24,10 @@ figures in docs/ladder.md ("Where the time goes").
 ``--floor`` measures instead what bounds any cheaper search for the same ladder: it runs today's
 fast mode on the whole source (no fixed ladders, a fresh cache), reads each point's CPU seconds
 from the cache, and re-runs every point twice more, as an encode alone and as the one-pass
-encode-and-score without SSIM (VMAF and PSNR, ``abrkit ladder --metrics vmaf,psnr``). It reports the share of the run's CPU that the final rungs
-take measured as the ladder reports them, that encoding the searched points takes without any
-scoring, and what scoring without SSIM would leave::
+encode-and-score without SSIM (VMAF and PSNR, ``abrkit ladder --metrics vmaf,psnr``). It
+reports the share of the run's CPU that the final rungs take measured as the ladder reports
+them, that encoding the searched points takes without any scoring, and what scoring without
+SSIM would leave::
 
     python benchmarks/ladder_cost.py --floor --workers 2 --out /tmp/floor.json
 """
