@@ -30,6 +30,14 @@ them, that encoding the searched points takes without any scoring, and what scor
 SSIM would leave::
 
     python benchmarks/ladder_cost.py --floor --workers 2 --out /tmp/floor.json
+
+``--frame-sample K`` asks how well a subset of the frames estimates a point's mean VMAF: for every
+default resolution x ``--crfs`` over the first ``--seconds``, it scores every frame once
+(VMAF alone) and, from those per-frame scores, compares the full mean with the mean of every
+K-th frame (a fixed pattern) and with 1 frame drawn at random in each block of K (200 draws:
+bias, standard deviation, 95th percentile of the error)::
+
+    python benchmarks/ladder_cost.py --frame-sample 12 --seconds 14 --crfs 28
 """
 
 from __future__ import annotations
@@ -73,12 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
     p.add_argument("--floor", action="store_true", help="measure the cost floor of today's fast-mode ladder (above)")
     p.add_argument("--workers", type=int, default=1, help="concurrent ffmpeg runs for --floor (default 1)")
+    p.add_argument("--frame-sample", type=int, default=None, metavar="K",
+                   help="how well 1 frame in K estimates each point's mean VMAF (above)")
     args = p.parse_args(argv)
     if not args.source.is_file():
         print(f"source not found: {args.source}", file=sys.stderr)
         return 2
     if args.floor:
         return floor(args)
+    if args.frame_sample is not None:
+        return frame_sample(args)
     ff = find_ffmpeg()
     rows = []
     with tempfile.TemporaryDirectory(prefix="abrkit-cost-") as tmp:
@@ -200,6 +212,47 @@ def floor(args: argparse.Namespace) -> int:
     print(f"its points scored without SSIM (VMAF and PSNR): {100 * lean / total:.1f} %")
     if args.out is not None:
         args.out.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
+    return 0
+
+
+def frame_sample(args: argparse.Namespace) -> int:
+    """``--frame-sample K``: the error of a 1-in-K frame subset's mean VMAF, fixed and stratified."""
+    from abrkit.encode.probe import probe
+
+    ff = find_ffmpeg()
+    k = int(args.frame_sample)
+    if k < 2:
+        print("--frame-sample: K must be at least 2", file=sys.stderr)
+        return 2
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="abrkit-frames-") as tmp:
+        work = Path(tmp)
+        full = probe(args.source, ff)
+        n = min(full.n_frames, max(1, int(args.seconds * float(full.fps))))
+        ref, info = cut_shot(args.source, 0, n, work, ff, tag="reference")
+        for w, h in default_resolutions(info.width, info.height):
+            for crf in args.crfs:
+                settings = EncodeSettings(width=w, height=h, crf=crf, threads=1)
+                _, q = encode_and_score(ref, settings, QualitySettings(psnr=False, ssim=False, n_threads=1),
+                                        work / "e.mp4", ffmpeg=ff, source_info=info)
+                v = q.per_frame["vmaf"].to_numpy()
+                errors = []
+                for seed in range(200):
+                    rng = np.random.default_rng(seed)
+                    picks = [b + int(rng.integers(0, min(k, len(v) - b))) for b in range(0, len(v), k)]
+                    errors.append(float(v[picks].mean() - v.mean()))
+                e = np.asarray(errors)
+                row = {"width": w, "height": h, "crf": crf, "vmaf": float(v.mean()), "frames": len(v),
+                       "sampled": len(range(0, len(v), k)), "frame_sd": float(v.std()),
+                       "fixed_pattern_error": float(v[::k].mean() - v.mean()), "random_bias": float(e.mean()),
+                       "random_sd": float(e.std()), "random_p95_abs": float(np.quantile(np.abs(e), 0.95))}
+                rows.append(row)
+                print(f"{w}x{h} crf {crf:g}: VMAF {row['vmaf']:.2f} over {len(v)} frames (sd {row['frame_sd']:.2f} "
+                      f"between frames); every {k}th frame: {row['fixed_pattern_error']:+.2f}; 1 at random in each {k} "
+                      f"({row['sampled']} frames): bias {row['random_bias']:+.3f}, sd {row['random_sd']:.2f}, "
+                      f"95 % of draws within {row['random_p95_abs']:.2f}", flush=True)
+    if args.out is not None:
+        args.out.write_text(json.dumps({"k": k, "rows": rows}, indent=1))
     return 0
 
 
