@@ -48,6 +48,7 @@ import resource
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -95,12 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="abrkit-cost-") as tmp:
         work = Path(tmp)
-        from abrkit.encode.probe import probe
-
-        full = probe(args.source, ff)
-        n = min(full.n_frames, max(1, int(args.seconds * float(full.fps))))
-        ref, info = cut_shot(args.source, 0, n, work, ff, tag="reference")
-        seconds = n / float(info.fps)
+        ref, info = _reference(args, ff, work)
+        seconds = info.n_frames / float(info.fps)
         qs_full = QualitySettings()
         for w, h in default_resolutions(info.width, info.height):
             for crf in args.crfs:
@@ -143,6 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         args.out.write_text(json.dumps({"seconds": seconds, "rows": rows, "per_source_second": per_s}, indent=1))
     return 0
+
+
+def _reference(args: argparse.Namespace, ff: Any, work: Path) -> tuple[Path, Any]:
+    """The first ``--seconds`` of the source, cut losslessly into ``work``: (path, MediaInfo)."""
+    from abrkit.encode.probe import probe
+
+    full = probe(args.source, ff)
+    n = min(full.n_frames, max(1, int(args.seconds * float(full.fps))))
+    return cut_shot(args.source, 0, n, work, ff, tag="reference")
 
 
 def _cached_cpu_s(cache: Path) -> dict[tuple[int, int, float], float]:
@@ -217,8 +223,6 @@ def floor(args: argparse.Namespace) -> int:
 
 def frame_sample(args: argparse.Namespace) -> int:
     """``--frame-sample K``: the error of a 1-in-K frame subset's mean VMAF, fixed and stratified."""
-    from abrkit.encode.probe import probe
-
     ff = find_ffmpeg()
     k = int(args.frame_sample)
     if k < 2:
@@ -227,9 +231,7 @@ def frame_sample(args: argparse.Namespace) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="abrkit-frames-") as tmp:
         work = Path(tmp)
-        full = probe(args.source, ff)
-        n = min(full.n_frames, max(1, int(args.seconds * float(full.fps))))
-        ref, info = cut_shot(args.source, 0, n, work, ff, tag="reference")
+        ref, info = _reference(args, ff, work)
         for w, h in default_resolutions(info.width, info.height):
             for crf in args.crfs:
                 settings = EncodeSettings(width=w, height=h, crf=crf, threads=1)
