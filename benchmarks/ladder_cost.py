@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from abrkit.encode.cache import MeasurementCache
 from abrkit.encode.encoder import EncodeSettings, encode
 from abrkit.encode.ffmpeg import child_cpu_s, file_url, find_ffmpeg
 from abrkit.encode.ladder import default_resolutions, optimize_ladder
@@ -151,17 +152,6 @@ def _reference(args: argparse.Namespace, ff: Any, work: Path) -> tuple[Path, Any
     return cut_shot(args.source, 0, n, work, ff, tag="reference")
 
 
-def _cached_cpu_s(cache: Path) -> dict[tuple[int, int, float], float]:
-    """CPU seconds of each measured point, from the cache's records: {(width, height, crf): s}."""
-    out = {}
-    for path in (cache / "points").glob("*.jsonl"):
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
-            e = record["context"]["encode"]
-            out[(int(e["width"]), int(e["height"]), float(e["crf"]))] = float(record["point"]["cpu_s"])
-    return out
-
-
 def floor(args: argparse.Namespace) -> int:
     """``--floor``: today's fast mode, then each of its points as an encode alone and without SSIM."""
     from concurrent.futures import ThreadPoolExecutor
@@ -174,7 +164,10 @@ def floor(args: argparse.Namespace) -> int:
         work = Path(tmp)
         result = optimize_ladder(args.source, fixed_ladders=(), workers=args.workers, cache_dir=work / "cache",
                                  progress=True, ffmpeg=ff)
-        point_cpu = _cached_cpu_s(work / "cache")
+        # each point's CPU seconds as its cache record holds them (point_id: the key's first 16)
+        stored = MeasurementCache(work / "cache").points(result.source["sha256"])
+        cpu_by_id = {key[:16]: float(point["cpu_s"]) for key, point in stored.items()}
+        point_cpu = {(int(r.width), int(r.height), float(r.crf)): cpu_by_id[r.point_id] for r in result.points.itertuples()}
         rung_keys = {(int(r.width), int(r.height), float(r.crf)) for r in result.rungs.itertuples()}
 
         def remeasure(key: tuple[int, int, float]) -> dict[str, object]:
